@@ -1,0 +1,202 @@
+/* analysis.c: from a core file to a report: open, walk, count. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer.h"
+
+int hs_exit_code_for(const struct hs_error *err)
+{
+	if (!err)
+		return HS_EXIT_OK;
+	switch (err->code) {
+	case HS_ERR_USAGE:
+		return HS_EXIT_USAGE;
+	case HS_ERR_NOMEM:
+	case HS_ERR_OTHER:
+		return HS_EXIT_FAILURE;
+	default:
+		return HS_EXIT_BAD_INPUT;
+	}
+}
+
+/*
+ * Size-class counting: an open-addressing table keyed by size. A heap has
+ * few distinct sizes (hundreds) but tens of millions of chunks, so this stays
+ * in cache while the chunk array streams past once.
+ */
+struct hs_size_table {
+	struct hs_report_size_class *slots;
+	size_t cap, used;
+};
+
+static bool hs_size_table_add(struct hs_size_table *t, uint64_t size)
+{
+	if ((t->used + 1) * 2 > t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 1024;
+		struct hs_report_size_class *ns = calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return false;
+		for (size_t i = 0; i < t->cap; i++) {
+			if (!t->slots[i].count)
+				continue;
+			size_t h = (t->slots[i].size * 0x9e3779b97f4a7c15ull) >> 20;
+			while (ns[h & (ncap - 1)].count)
+				h++;
+			ns[h & (ncap - 1)] = t->slots[i];
+		}
+		free(t->slots);
+		t->slots = ns;
+		t->cap = ncap;
+	}
+	size_t h = (size * 0x9e3779b97f4a7c15ull) >> 20;
+	for (;; h++) {
+		struct hs_report_size_class *s = &t->slots[h & (t->cap - 1)];
+		if (!s->count) {
+			s->size = size;
+			s->count = 1;
+			s->bytes = size;
+			t->used++;
+			return true;
+		}
+		if (s->size == size) {
+			s->count++;
+			s->bytes += size;
+			return true;
+		}
+	}
+}
+
+static int hs_cmp_size_class(const void *a, const void *b)
+{
+	const struct hs_report_size_class *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+static char *hs_hex(const uint8_t *p, size_t n)
+{
+	char *s = malloc(2 * n + 1);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		sprintf(s + 2 * i, "%02x", p[i]);
+	s[2 * n] = 0;
+	return s;
+}
+
+static bool hs_report_add_diags(struct hs_report *r, const struct hs_diags *d)
+{
+	for (size_t i = 0; i < d->count; i++)
+		if (!hs_report_add_diag(r, hs_severity_name(d->items[i].severity),
+					d->items[i].message, d->items[i].has_address,
+					d->items[i].address))
+			return false;
+	r->diags_dropped += d->dropped;
+	return true;
+}
+
+struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
+				 const struct hs_heap *heap)
+{
+	r->core_path = hs_strdup(proc->core_path);
+	r->core_bytes = proc->core_bytes;
+	r->pid = proc->pid;
+	struct hs_module *exe = hs_process_main_module(proc);
+	r->executable = hs_strdup(exe ? exe->name : proc->exe_name);
+	r->threads = proc->nthreads;
+
+	for (size_t i = 0; i < proc->nmodules; i++) {
+		const struct hs_module *m = &proc->modules[i];
+		char *bid = m->build_id_len ? hs_hex(m->build_id, m->build_id_len) : NULL;
+		bool ok = hs_report_add_module(r, m->name, m->start, bid,
+					       hs_symbol_source_name(m->symbols));
+		free(bid);
+		if (!ok)
+			return HS_ENOMEM;
+	}
+
+	r->alloc_name = hs_strdup(heap->allocator);
+	r->alloc_version = hs_strdup(heap->version);
+	r->located_by = hs_strdup(hs_located_by_name(heap->located_by));
+	r->arenas = heap->narenas;
+	if ((proc->core_path && !r->core_path) || !r->alloc_name ||
+	    !r->alloc_version || !r->located_by)
+		return HS_ENOMEM;
+	for (size_t i = 0; i < heap->nstats; i++)
+		if (!hs_report_add_stat(r, heap->stats[i].name, heap->stats[i].value))
+			return HS_ENOMEM;
+
+	struct hs_size_table table = {0};
+	for (size_t i = 0; i < heap->nchunks; i++) {
+		const struct hs_chunk *c = &heap->chunks[i];
+		uint64_t size = hs_chunk_size(c);
+		enum hs_chunk_state st = hs_chunk_state(c);
+		r->totals[st].count++;
+		r->totals[st].bytes += size;
+		if (hs_chunk_flags(c) & HS_CHUNK_F_METADATA) {
+			r->metadata.count++;
+			r->metadata.bytes += size;
+			continue;
+		}
+		if (st == HS_CHUNK_IN_USE && !hs_size_table_add(&table, size)) {
+			free(table.slots);
+			return HS_ENOMEM;
+		}
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < table.cap; i++)
+		if (table.slots[i].count)
+			table.slots[n++] = table.slots[i];
+	qsort(table.slots, n, sizeof(*table.slots), hs_cmp_size_class);
+	r->size_classes = table.slots;
+	r->nsize_classes = n;
+
+	if (!hs_report_add_diags(r, &proc->diags) ||
+	    !hs_report_add_diags(r, &heap->diags))
+		return HS_ENOMEM;
+	return NULL;
+}
+
+struct hs_error *hs_analysis_run(const char *core_path,
+				 const struct hs_analyze_options *opts,
+				 struct hs_analysis **ret)
+{
+	struct hs_analysis *a = calloc(1, sizeof(*a));
+	if (!a)
+		return HS_ENOMEM;
+	hs_report_init(&a->report);
+	struct hs_process_options popts = {
+		.sysroot = opts->sysroot,
+		.exe = opts->exe,
+		.no_debuginfo = opts->no_debuginfo,
+	};
+	struct hs_error *err = hs_process_open(core_path, &popts, &a->proc);
+	if (!err) {
+		struct hs_walk_options wopts = {
+			.no_debuginfo = opts->no_debuginfo,
+			.allocator = opts->allocator,
+		};
+		err = hs_heapwalk_run(a->proc, &wopts, &a->heap);
+	}
+	if (!err)
+		err = hs_report_build(&a->report, a->proc, a->heap);
+	if (err) {
+		hs_analysis_destroy(a);
+		return err;
+	}
+	*ret = a;
+	return NULL;
+}
+
+void hs_analysis_destroy(struct hs_analysis *a)
+{
+	if (!a)
+		return;
+	hs_report_deinit(&a->report);
+	hs_heap_destroy(a->heap);
+	hs_process_destroy(a->proc);
+	free(a);
+}

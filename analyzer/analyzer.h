@@ -1,0 +1,58 @@
+/* analyzer.h: the analyzer layer's interface: analyse a core into a report, and the CLI. */
+#ifndef HS_ANALYZER_H
+#define HS_ANALYZER_H
+
+#include "../common/common.h"
+#include "../formats/formats.h"
+#include "../heapwalk/heapwalk.h"
+#include "../symbols/symbols.h"
+
+/* Process exit codes, documented in `heapscope --help` and docs/cli.md. */
+enum {
+	HS_EXIT_OK = 0,        /* report produced; diagnostics may be in it */
+	HS_EXIT_FAILURE = 1,   /* output could not be written, internal error */
+	HS_EXIT_BAD_INPUT = 2, /* core unusable, no allocator found, bad report */
+	HS_EXIT_USAGE = 64,    /* bad command line (EX_USAGE) */
+};
+
+/* Map an error's code to the exit code above. */
+int hs_exit_code_for(const struct hs_error *err);
+
+struct hs_analyze_options {
+	const char *exe;       /* --exe */
+	const char *sysroot;   /* --sysroot */
+	const char *allocator; /* --allocator, or NULL to detect */
+	bool no_debuginfo;     /* --no-debuginfo */
+};
+
+/*
+ * One analysed core: the process (memory map, modules), the walked heap and
+ * the report built from them. The heap and process stay alive so that
+ * commands like `show` can read memory after the report is built.
+ */
+struct hs_analysis {
+	struct hs_process *proc;
+	struct hs_heap *heap;
+	struct hs_report report;
+};
+
+/*
+ * Open `core_path`, walk its allocator and fill the report. On success *ret
+ * is owned by the caller (hs_analysis_destroy). Errors come from the core
+ * reader (unusable core) or the walker (no allocator found), with messages
+ * naming the file.
+ */
+struct hs_error *hs_analysis_run(const char *core_path,
+				 const struct hs_analyze_options *opts,
+				 struct hs_analysis **ret);
+void hs_analysis_destroy(struct hs_analysis *a);
+
+/* Fill r's core/modules/allocator/totals/size_classes/diagnostics sections
+ * from a process and its heap. */
+struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
+				 const struct hs_heap *heap);
+
+/* The command-line entry point: returns the process exit code. */
+int hs_cli_main(int argc, char **argv);
+
+#endif

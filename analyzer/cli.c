@@ -1,0 +1,249 @@
+/* cli.c: the command table, option parsing and the `analyze` command. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analyzer.h"
+#include "cli.h"
+
+static const char hs_exit_codes_help[] =
+	"Exit status:\n"
+	"  0   the report was produced (it may contain diagnostics)\n"
+	"  1   the output could not be written, or an internal error\n"
+	"  2   the input is unusable: not a core, truncated headers, no\n"
+	"      supported allocator found, or a malformed report\n"
+	"  64  usage error (bad option or argument)\n";
+
+void hs_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("heapscope: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int hs_cli_fail(struct hs_error *err)
+{
+	int code = hs_exit_code_for(err);
+	hs_cli_error("%s", err->message);
+	hs_error_destroy(err);
+	return code;
+}
+
+bool hs_cli_parse_count(const char *opt, const char *arg, uint64_t max,
+			uint64_t *ret)
+{
+	uint64_t v;
+	if (!hs_parse_u64(arg, &v) || v > max) {
+		hs_cli_error("invalid value for %s: '%s' (expected an integer 0..%llu)",
+			     opt, arg, (unsigned long long)max);
+		return false;
+	}
+	*ret = v;
+	return true;
+}
+
+/*
+ * Write to `path` ("-" is stdout) through `fn`. A file is written to a
+ * temporary name and renamed, so a dashboard never reads half a report.
+ */
+struct hs_error *hs_cli_write_output(const char *path,
+				     struct hs_error *(*fn)(FILE *, const char *, void *),
+				     void *arg)
+{
+	if (strcmp(path, "-") == 0)
+		return fn(stdout, "<stdout>", arg);
+	char *tmp;
+	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+		return HS_ENOMEM;
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		struct hs_error *err = hs_error_errno("open", path);
+		err->code = HS_ERR_OTHER;
+		free(tmp);
+		return err;
+	}
+	struct hs_error *err = fn(f, path, arg);
+	if (fclose(f) != 0 && !err)
+		err = hs_error_errno("close", path);
+	if (!err && rename(tmp, path) != 0)
+		err = hs_error_errno("rename", path);
+	if (err) {
+		unlink(tmp);
+		if (err->code == HS_ERR_IO)
+			err->code = HS_ERR_OTHER; /* our output, not bad input */
+	}
+	free(tmp);
+	return err;
+}
+
+/* ------------------------------------------------------------------ analyze */
+
+static const char hs_analyze_usage[] =
+	"Usage: heapscope analyze CORE [options]\n"
+	"\n"
+	"Walk the allocator's metadata in an ELF core dump (glibc ptmalloc,\n"
+	"jemalloc, gperftools tcmalloc) and report every chunk: in use, free or\n"
+	"cached, with totals that reconcile with the allocator's own statistics.\n"
+	"\n"
+	"Options:\n"
+	"  --exe FILE         the main executable (default: the path in the core)\n"
+	"  --sysroot DIR      prefix every module path from the core with DIR\n"
+	"  --json FILE|-      write the JSON report (heapscope-report/1) to FILE,\n"
+	"                     or to standard output with '-'\n"
+	"  --top N            rows per table in the text summary (default 10)\n"
+	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
+	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	"  -h, --help         show this help\n"
+	"\n";
+
+struct hs_analyze_args {
+	const char *core;
+	const char *json;
+	uint64_t top;
+	struct hs_analyze_options opts;
+};
+
+static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
+{
+	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_JSON, OPT_TOP, OPT_ALLOC, OPT_NODEBUG };
+	static const struct option longopts[] = {
+		{"exe", required_argument, NULL, OPT_EXE},
+		{"sysroot", required_argument, NULL, OPT_SYSROOT},
+		{"json", required_argument, NULL, OPT_JSON},
+		{"top", required_argument, NULL, OPT_TOP},
+		{"allocator", required_argument, NULL, OPT_ALLOC},
+		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	memset(a, 0, sizeof(*a));
+	a->top = 10;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_EXE:
+			a->opts.exe = optarg;
+			break;
+		case OPT_SYSROOT:
+			a->opts.sysroot = optarg;
+			break;
+		case OPT_JSON:
+			a->json = optarg;
+			break;
+		case OPT_TOP:
+			if (!hs_cli_parse_count("--top", optarg, 1000000, &a->top))
+				return HS_EXIT_USAGE;
+			break;
+		case OPT_ALLOC:
+			if (strcmp(optarg, "glibc") && strcmp(optarg, "jemalloc") &&
+			    strcmp(optarg, "tcmalloc")) {
+				hs_cli_error("invalid value for --allocator: '%s' (expected glibc, jemalloc or tcmalloc)",
+					     optarg);
+				return HS_EXIT_USAGE;
+			}
+			a->opts.allocator = optarg;
+			break;
+		case OPT_NODEBUG:
+			a->opts.no_debuginfo = true;
+			break;
+		case 'h':
+			fputs(hs_analyze_usage, stdout);
+			fputs(hs_exit_codes_help, stdout);
+			return -1;
+		default:
+			hs_cli_error("analyze: unknown or incomplete option '%s' (see heapscope analyze --help)",
+				     argv[optind - 1]);
+			return HS_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		hs_cli_error(argc - optind < 1 ? "analyze: missing CORE argument (see heapscope analyze --help)"
+					       : "analyze: expected one CORE argument, got %d",
+			     argc - optind);
+		return HS_EXIT_USAGE;
+	}
+	a->core = argv[optind];
+	return HS_EXIT_OK;
+}
+
+static struct hs_error *hs_write_json_cb(FILE *f, const char *where, void *arg)
+{
+	return hs_report_write_json(arg, f, where);
+}
+
+static int hs_cmd_analyze(int argc, char **argv)
+{
+	struct hs_analyze_args args;
+	int rc = hs_analyze_parse(argc, argv, &args);
+	if (rc)
+		return rc < 0 ? HS_EXIT_OK : rc;
+
+	struct hs_analysis *a;
+	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
+	if (err)
+		return hs_cli_fail(err);
+	if (args.json)
+		err = hs_cli_write_output(args.json, hs_write_json_cb, &a->report);
+	if (!err && (!args.json || strcmp(args.json, "-") != 0)) {
+		struct hs_text_options topts = {.top = (unsigned)args.top};
+		err = hs_report_write_text(&a->report, stdout, &topts, "<stdout>");
+		if (err)
+			err->code = HS_ERR_OTHER;
+	}
+	hs_analysis_destroy(a);
+	return err ? hs_cli_fail(err) : HS_EXIT_OK;
+}
+
+/* ------------------------------------------------------------- the table */
+
+static const struct hs_command hs_commands[] = {
+	{"analyze", "walk the heap of a core and report every chunk", hs_cmd_analyze},
+};
+
+static void hs_usage(FILE *out)
+{
+	fputs("Usage: heapscope COMMAND [options]\n"
+	      "       heapscope COMMAND --help\n"
+	      "\n"
+	      "Offline heap forensics for ELF core dumps (gcore).\n"
+	      "\n"
+	      "Commands:\n",
+	      out);
+	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_commands); i++)
+		fprintf(out, "  %-10s %s\n", hs_commands[i].name, hs_commands[i].summary);
+	fputs("\nOptions:\n"
+	      "  -h, --help     show this help\n"
+	      "  --version      show the version\n\n",
+	      out);
+	fputs(hs_exit_codes_help, out);
+}
+
+int hs_cli_main(int argc, char **argv)
+{
+	if (argc < 2) {
+		hs_usage(stderr);
+		return HS_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		hs_usage(stdout);
+		return HS_EXIT_OK;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("heapscope %s\n", HS_VERSION);
+		return HS_EXIT_OK;
+	}
+	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_commands); i++)
+		if (!strcmp(cmd, hs_commands[i].name))
+			return hs_commands[i].run(argc - 1, argv + 1);
+	hs_cli_error("unknown command '%s' (see heapscope --help)", cmd);
+	return HS_EXIT_USAGE;
+}

@@ -1,0 +1,138 @@
+/* formats.h: the report model (heapscope-report/1) and its JSON and text forms. */
+#ifndef HS_FORMATS_H
+#define HS_FORMATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/common.h"
+
+#define HS_REPORT_SCHEMA "heapscope-report/1"
+
+/*
+ * The report is plain data: every string in it is owned by the report and
+ * freed by hs_report_deinit(). It is filled either from a live analysis
+ * (analyzer/) or, later, read back from JSON, so nothing in it points into a
+ * core or a heap.
+ */
+struct hs_report_module {
+	char *path;
+	uint64_t base;
+	char *build_id; /* hex, or NULL */
+	char *symbols;  /* debuginfo|symtab|dynsym|none */
+};
+
+struct hs_report_stat {
+	char *name;
+	uint64_t value;
+};
+
+struct hs_report_count {
+	uint64_t count, bytes;
+};
+
+struct hs_report_size_class {
+	uint64_t size, count, bytes;
+};
+
+struct hs_report_sample {
+	uint64_t address;
+	char *hex; /* hexdump -C style text, or NULL when redacted */
+};
+
+struct hs_report_type {
+	char *name;
+	char *kind; /* vtable|sds|robj|string|cstring|pattern */
+	uint64_t count, bytes;
+	bool has_confidence;
+	double confidence;
+	uint64_t *examples;
+	size_t nexamples;
+};
+
+struct hs_report_pattern {
+	char *signature;
+	uint64_t size, count, bytes, runs;
+	struct hs_report_sample *samples;
+	size_t nsamples;
+};
+
+struct hs_report_diag {
+	char *severity; /* info|warning|error */
+	char *message;
+	bool has_address;
+	uint64_t address;
+};
+
+enum hs_report_state { HS_REPORT_IN_USE, HS_REPORT_FREE, HS_REPORT_CACHED, HS_REPORT_NSTATES };
+
+struct hs_report {
+	/* core */
+	char *core_path;
+	uint64_t core_bytes;
+	int64_t pid;
+	char *executable;
+	uint64_t threads;
+	int64_t captured_at; /* unix seconds, or -1 if unknown */
+
+	struct hs_report_module *modules;
+	size_t nmodules;
+
+	/* allocator */
+	char *alloc_name, *alloc_version, *located_by;
+	uint64_t arenas;
+	struct hs_report_stat *stats;
+	size_t nstats;
+
+	struct hs_report_count totals[HS_REPORT_NSTATES];
+	struct hs_report_count metadata; /* included in totals[in_use] */
+
+	struct hs_report_size_class *size_classes; /* sorted by bytes, descending */
+	size_t nsize_classes;
+
+	struct hs_report_type *types; /* sorted by bytes, descending */
+	size_t ntypes;
+	struct hs_report_pattern *patterns;
+	size_t npatterns;
+
+	struct hs_report_diag *diags;
+	size_t ndiags;
+	uint64_t diags_dropped;
+};
+
+void hs_report_init(struct hs_report *r);
+void hs_report_deinit(struct hs_report *r);
+
+/* Append helpers: copy their string arguments. false on out-of-memory. */
+bool hs_report_add_module(struct hs_report *r, const char *path, uint64_t base,
+			  const char *build_id, const char *symbols) HS_MUST_CHECK;
+bool hs_report_add_stat(struct hs_report *r, const char *name, uint64_t value)
+	HS_MUST_CHECK;
+bool hs_report_add_diag(struct hs_report *r, const char *severity,
+			const char *message, bool has_address,
+			uint64_t address) HS_MUST_CHECK;
+
+const char *hs_report_state_name(enum hs_report_state s);
+
+/*
+ * Write the report as heapscope-report/1 JSON (documented in
+ * docs/report-schema.json) to `out`. `where` names the destination for error
+ * messages. Errors: HS_ERR_IO when writing fails, HS_ERR_NOMEM.
+ */
+struct hs_error *hs_report_write_json(const struct hs_report *r, FILE *out,
+				      const char *where);
+
+struct hs_text_options {
+	unsigned top; /* rows per table */
+};
+
+/* Write the short human summary. Errors: HS_ERR_IO. */
+struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
+				      const struct hs_text_options *opts,
+				      const char *where);
+
+/* Format a byte count for people ("12.3 MiB") into buf. */
+const char *hs_format_bytes(uint64_t bytes, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,148 @@
+/* report.c: the report model: construction and teardown. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats.h"
+
+void hs_report_init(struct hs_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->pid = -1;
+	r->captured_at = -1;
+}
+
+void hs_report_deinit(struct hs_report *r)
+{
+	if (!r)
+		return;
+	free(r->core_path);
+	free(r->executable);
+	for (size_t i = 0; i < r->nmodules; i++) {
+		free(r->modules[i].path);
+		free(r->modules[i].build_id);
+		free(r->modules[i].symbols);
+	}
+	free(r->modules);
+	free(r->alloc_name);
+	free(r->alloc_version);
+	free(r->located_by);
+	for (size_t i = 0; i < r->nstats; i++)
+		free(r->stats[i].name);
+	free(r->stats);
+	free(r->size_classes);
+	for (size_t i = 0; i < r->ntypes; i++) {
+		free(r->types[i].name);
+		free(r->types[i].kind);
+		free(r->types[i].examples);
+	}
+	free(r->types);
+	for (size_t i = 0; i < r->npatterns; i++) {
+		free(r->patterns[i].signature);
+		for (size_t j = 0; j < r->patterns[i].nsamples; j++)
+			free(r->patterns[i].samples[j].hex);
+		free(r->patterns[i].samples);
+	}
+	free(r->patterns);
+	for (size_t i = 0; i < r->ndiags; i++) {
+		free(r->diags[i].severity);
+		free(r->diags[i].message);
+	}
+	free(r->diags);
+	hs_report_init(r);
+}
+
+/* Grow an array by one element; the caller fills it. */
+static void *hs_report_push(void **arr, size_t *n, size_t elem)
+{
+	/* Capacity is implicit (powers of two) so the model needs no cap fields. */
+	size_t cap = *n;
+	if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
+		cap = *n ? *n * 2 : 4;
+		if (cap > SIZE_MAX / elem)
+			return NULL;
+		void *p = realloc(*arr, cap * elem);
+		if (!p)
+			return NULL;
+		*arr = p;
+	}
+	void *slot = (char *)*arr + *n * elem;
+	memset(slot, 0, elem);
+	(*n)++;
+	return slot;
+}
+
+bool hs_report_add_module(struct hs_report *r, const char *path, uint64_t base,
+			  const char *build_id, const char *symbols)
+{
+	char *p = hs_strdup(path), *b = hs_strdup(build_id),
+	     *s = hs_strdup(symbols);
+	struct hs_report_module *m = NULL;
+	if ((path && !p) || (build_id && !b) || (symbols && !s) ||
+	    !(m = hs_report_push((void **)&r->modules, &r->nmodules,
+				 sizeof(*m)))) {
+		free(p);
+		free(b);
+		free(s);
+		return false;
+	}
+	m->path = p;
+	m->base = base;
+	m->build_id = b;
+	m->symbols = s;
+	return true;
+}
+
+bool hs_report_add_stat(struct hs_report *r, const char *name, uint64_t value)
+{
+	char *n = hs_strdup(name);
+	struct hs_report_stat *s;
+	if (!n || !(s = hs_report_push((void **)&r->stats, &r->nstats,
+				       sizeof(*s)))) {
+		free(n);
+		return false;
+	}
+	s->name = n;
+	s->value = value;
+	return true;
+}
+
+bool hs_report_add_diag(struct hs_report *r, const char *severity,
+			const char *message, bool has_address, uint64_t address)
+{
+	char *sev = hs_strdup(severity), *msg = hs_strdup(message);
+	struct hs_report_diag *d;
+	if (!sev || !msg ||
+	    !(d = hs_report_push((void **)&r->diags, &r->ndiags,
+				 sizeof(*d)))) {
+		free(sev);
+		free(msg);
+		return false;
+	}
+	d->severity = sev;
+	d->message = msg;
+	d->has_address = has_address;
+	d->address = address;
+	return true;
+}
+
+const char *hs_report_state_name(enum hs_report_state s)
+{
+	static const char *const names[] = {"in_use", "free", "cached"};
+	return s < HS_REPORT_NSTATES ? names[s] : "unknown";
+}
+
+const char *hs_format_bytes(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < HS_ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}

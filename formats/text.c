@@ -1,0 +1,111 @@
+/* text.c: the short human summary printed by `heapscope analyze`. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "formats.h"
+
+static double hs_pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
+				      const struct hs_text_options *opts,
+				      const char *where)
+{
+	unsigned top = opts && opts->top ? opts->top : 10;
+	char b1[32], b2[32];
+
+	fprintf(out, "core        %s (%s)\n", r->core_path ? r->core_path : "-",
+		hs_format_bytes(r->core_bytes, b1, sizeof(b1)));
+	fprintf(out, "process     pid %" PRId64 ", %s, %" PRIu64 " thread%s\n",
+		r->pid, r->executable ? r->executable : "?", r->threads,
+		r->threads == 1 ? "" : "s");
+	size_t nosyms = 0;
+	for (size_t i = 0; i < r->nmodules; i++)
+		if (!r->modules[i].symbols ||
+		    strcmp(r->modules[i].symbols, "none") == 0)
+			nosyms++;
+	fprintf(out, "modules     %zu (%zu without symbols)\n", r->nmodules, nosyms);
+	fprintf(out, "allocator   %s %s, %" PRIu64 " arena%s, located by %s\n",
+		r->alloc_name ? r->alloc_name : "?",
+		r->alloc_version ? r->alloc_version : "",
+		r->arenas, r->arenas == 1 ? "" : "s",
+		r->located_by ? r->located_by : "?");
+
+	uint64_t all = 0;
+	for (int s = 0; s < HS_REPORT_NSTATES; s++)
+		all += r->totals[s].bytes;
+	fprintf(out, "\n%-8s %14s %14s %7s\n", "state", "chunks", "bytes", "share");
+	for (int s = 0; s < HS_REPORT_NSTATES; s++)
+		fprintf(out, "%-8s %14" PRIu64 " %14s %6.1f%%\n",
+			hs_report_state_name(s), r->totals[s].count,
+			hs_format_bytes(r->totals[s].bytes, b1, sizeof(b1)),
+			hs_pct(r->totals[s].bytes, all));
+	if (r->metadata.count)
+		fprintf(out, "(in_use includes %" PRIu64 " allocator metadata chunk%s, %s)\n",
+			r->metadata.count, r->metadata.count == 1 ? "" : "s",
+			hs_format_bytes(r->metadata.bytes, b1, sizeof(b1)));
+
+	if (r->ntypes) {
+		fprintf(out, "\ntop types (in use)\n%12s %12s %7s  %-8s %s\n",
+			"count", "bytes", "share", "kind", "name");
+		for (size_t i = 0; i < r->ntypes && i < top; i++) {
+			const struct hs_report_type *t = &r->types[i];
+			fprintf(out, "%12" PRIu64 " %12s %6.1f%%  %-8s %s\n",
+				t->count, hs_format_bytes(t->bytes, b1, sizeof(b1)),
+				hs_pct(t->bytes, r->totals[HS_REPORT_IN_USE].bytes),
+				t->kind, t->name);
+		}
+	}
+	for (size_t i = 0; i < r->npatterns && i < top; i++) {
+		const struct hs_report_pattern *p = &r->patterns[i];
+		if (i == 0)
+			fprintf(out, "\ntop patterns (unclassified in-use chunks)\n");
+		fprintf(out, "%12" PRIu64 " x %-8" PRIu64 " %12s  runs %-6" PRIu64 " %s\n",
+			p->count, p->size, hs_format_bytes(p->bytes, b1, sizeof(b1)),
+			p->runs, p->signature);
+		if (p->nsamples && p->samples[0].hex)
+			fprintf(out, "%s", p->samples[0].hex);
+	}
+
+	if (r->nsize_classes) {
+		fprintf(out, "\ntop size classes (in use)\n%12s %12s %14s %7s\n",
+			"size", "count", "bytes", "share");
+		for (size_t i = 0; i < r->nsize_classes && i < top; i++) {
+			const struct hs_report_size_class *c = &r->size_classes[i];
+			fprintf(out, "%12" PRIu64 " %12" PRIu64 " %14s %6.1f%%\n",
+				c->size, c->count,
+				hs_format_bytes(c->bytes, b2, sizeof(b2)),
+				hs_pct(c->bytes, r->totals[HS_REPORT_IN_USE].bytes));
+		}
+	}
+
+	if (r->nstats) {
+		fprintf(out, "\nallocator statistics\n");
+		for (size_t i = 0; i < r->nstats; i++)
+			fprintf(out, "  %-40s %" PRIu64 "\n", r->stats[i].name,
+				r->stats[i].value);
+	}
+
+	fprintf(out, "\ndiagnostics: %zu", r->ndiags);
+	if (r->diags_dropped)
+		fprintf(out, " (+%" PRIu64 " not kept)", r->diags_dropped);
+	fputc('\n', out);
+	for (size_t i = 0; i < r->ndiags && i < top * 2; i++) {
+		const struct hs_report_diag *d = &r->diags[i];
+		if (d->has_address)
+			fprintf(out, "  %-7s 0x%" PRIx64 ": %s\n", d->severity,
+				d->address, d->message);
+		else
+			fprintf(out, "  %-7s %s\n", d->severity, d->message);
+	}
+	if (r->ndiags > top * 2)
+		fprintf(out, "  ... %zu more in the JSON report\n", r->ndiags - top * 2);
+
+	if (fflush(out) != 0 || ferror(out))
+		return hs_error_create(HS_ERR_IO, "%s: write failed: %s", where,
+				       strerror(errno));
+	return NULL;
+}

@@ -13,14 +13,16 @@
 #include "core.h"
 
 /*
- * Why not libelf for the core: gdb's gcore (BFD) writes the section header
- * table at the very end of the file, and libelf's elf_begin/elf_memory reject
- * an image whose e_shoff lies past its end ("invalid ELF"). A truncated core
- * must still open as long as its notes are intact, so the core's headers and
- * notes are parsed here by hand, every offset checked against the mapping.
+ * Why the core's headers are parsed by hand rather than through libelf: the
+ * core is the hostile input, and each header and note is checked here
+ * against the mapping so that a short file gives HS_ERR_TRUNCATED naming
+ * what is cut off, and anything inconsistent HS_ERR_FORMAT naming the offset
+ * (libelf reports both as "invalid data"). Only x86_64 little-endian is
+ * accepted, so no byte-order conversion is needed. Note that gcore writes
+ * PT_NOTE after all PT_LOAD data, so a truncated gcore core loses its notes
+ * and fails to open; a kernel core has them first and opens truncated.
  * Module files, which are whole, go through libelf (module.c).
  */
-
 /* Note descriptor layouts, x86_64 Linux (<sys/procfs.h>, checked with
  * offsetof on glibc 2.36: sizeof(struct elf_prstatus) == 336,
  * sizeof(struct elf_prpsinfo) == 136). */

@@ -1,0 +1,421 @@
+#!/usr/bin/env python3
+"""run_fixture.py: run a fixture, gcore it, and check heapscope's report against what it recorded.
+
+A fixture is a real program on a real allocator. It is started as
+
+    FIXTURE STATS-FILE [--fixture-arg ...]
+
+does its allocations, writes STATS-FILE, prints "ready" on stdout and waits
+to be killed. STATS-FILE is a list of lines (blank lines and '#' comments
+are ignored):
+
+    KEY VALUE              allocator.stats[KEY] == VALUE (KEY may contain dots:
+                           "stats.allocated"); every recorded key must be there
+    expect SIZE COUNT      a size_classes row {size: SIZE, count: COUNT}
+    report PATH VALUE      the report field at dotted PATH ("allocator.arenas",
+                           "size_classes.0.size") equals VALUE (int or string)
+    report-min PATH VALUE  the report field at PATH is an integer >= VALUE
+    report-max PATH VALUE  the report field at PATH is an integer <= VALUE
+
+Besides those, every report must: be heapscope-report/1 with the fixture's
+pid; have size_classes rows with bytes == size * count that sum to
+totals.in_use minus totals.metadata; and carry no diagnostic of severity
+"error".
+
+Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed).
+"""
+
+import argparse
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+READY_TIMEOUT = 60
+GCORE_TIMEOUT = 240
+ANALYZE_TIMEOUT = 240
+SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
+                   "runtime error:")
+
+
+class Failure(Exception):
+    pass
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+# ------------------------------------------------------------------ stats file
+
+class Expectations:
+    def __init__(self):
+        self.stats = {}      # key -> int
+        self.sizes = []      # (size, count)
+        self.fields = []     # (op, path, value-string)
+
+
+def parse_stats(path):
+    exp = Expectations()
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            where = "%s:%d" % (path, lineno)
+            try:
+                if parts[0] == "expect":
+                    if len(parts) != 3:
+                        raise ValueError("expect SIZE COUNT")
+                    exp.sizes.append((int(parts[1], 0), int(parts[2], 0)))
+                elif parts[0] in ("report", "report-min", "report-max"):
+                    if len(parts) < 3:
+                        raise ValueError("%s PATH VALUE" % parts[0])
+                    value = " ".join(parts[2:])
+                    if parts[0] != "report":
+                        int(value, 0)
+                    exp.fields.append((parts[0], parts[1], value))
+                else:
+                    if len(parts) != 2:
+                        raise ValueError("KEY VALUE")
+                    if parts[0] in exp.stats:
+                        raise ValueError("statistic %s recorded twice" % parts[0])
+                    exp.stats[parts[0]] = int(parts[1], 0)
+            except ValueError as e:
+                raise Failure("%s: bad line %r (%s)" % (where, line, e))
+    return exp
+
+
+# ------------------------------------------------------------------ processes
+
+def start_fixture(args, stats_path, env):
+    cmd = [args.fixture, stats_path] + args.fixture_arg
+    log("$ " + " ".join(cmd))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + READY_TIMEOUT
+    buf = b""
+    while b"ready\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Failure("fixture did not print 'ready' within %d s" % READY_TIMEOUT)
+        r, _, _ = select.select([proc.stdout], [], [], left)
+        if not r:
+            continue
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            rc = proc.wait()
+            raise Failure("fixture exited with status %d before 'ready' (output %r)"
+                          % (rc, buf.decode(errors="replace")))
+        buf += chunk
+    return proc
+
+
+def stop(proc):
+    if proc and proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def take_core(pid, tmp):
+    prefix = os.path.join(tmp, "core")
+    core = "%s.%d" % (prefix, pid)
+    cmd = ["gcore", "-o", prefix, str(pid)]
+    log("$ " + " ".join(cmd))
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=GCORE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise Failure("gcore did not finish within %d s" % GCORE_TIMEOUT)
+    out = r.stdout.decode(errors="replace")
+    # gdb is chatty (thread debugging, vsyscall page warnings); only the exit
+    # status and the file matter.
+    if r.returncode != 0 or not os.path.isfile(core) or os.path.getsize(core) == 0:
+        raise Failure("gcore failed (status %d, core %s):\n%s"
+                      % (r.returncode, "present" if os.path.exists(core) else "missing", out))
+    log("core: %s (%d bytes)" % (core, os.path.getsize(core)))
+    return core
+
+
+def analyze(args, core):
+    cmd = [args.heapscope, "analyze", core, "--json", "-"]
+    if args.no_debuginfo:
+        cmd.append("--no-debuginfo")
+    cmd += args.heapscope_arg
+    log("$ " + " ".join(cmd))
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=ANALYZE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise Failure("heapscope did not finish within %d s" % ANALYZE_TIMEOUT)
+    err = r.stderr.decode(errors="replace")
+    log("heapscope: exit %d in %.2f s" % (r.returncode, time.monotonic() - t0))
+    if err:
+        log("heapscope stderr:\n" + err.rstrip())
+    if r.returncode < 0 or r.returncode >= 128:
+        raise Failure("heapscope crashed (status %d)" % r.returncode)
+    if any(m in err for m in SANITIZER_MARKS):
+        raise Failure("heapscope: sanitizer report on stderr")
+    if r.returncode != 0:
+        raise Failure("heapscope exited with status %d, expected 0" % r.returncode)
+    try:
+        return json.loads(r.stdout)
+    except ValueError as e:
+        raise Failure("heapscope --json - is not JSON: %s\n%s"
+                      % (e, r.stdout[:2000].decode(errors="replace")))
+
+
+# ------------------------------------------------------------------ checks
+
+MISSING = object()
+
+
+def lookup(report, path):
+    node = report
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return MISSING
+    return node
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def same(want, got):
+    """want is the recorded string; got is a JSON value."""
+    if is_int(got):
+        try:
+            return int(want, 0) == got
+        except ValueError:
+            return False
+    if isinstance(got, bool):
+        return want.lower() == str(got).lower()
+    if isinstance(got, str):
+        return want == got
+    return False
+
+
+class Checker:
+    def __init__(self):
+        self.failures = []
+
+    def fail(self, msg):
+        self.failures.append(msg)
+
+    def stats(self, exp, report):
+        got = lookup(report, "allocator.stats")
+        if not isinstance(got, dict):
+            self.fail("allocator.stats is missing or not an object")
+            got = {}
+        rows, bad = [], 0
+        for key, want in exp.stats.items():
+            g = got.get(key, MISSING)
+            ok = is_int(g) and g == want
+            bad += not ok
+            rows.append((key, str(want), "(missing)" if g is MISSING else json.dumps(g),
+                         "" if ok else ("" if not is_int(g) else "%+d" % (g - want)),
+                         "ok" if ok else "DIFF"))
+        extra = sorted(k for k in got if k not in exp.stats)
+        if bad:
+            self.fail("%d of %d allocator statistics differ" % (bad, len(exp.stats)))
+        if exp.stats:
+            w = max(len(r[0]) for r in rows)
+            log("allocator.stats (recorded by the fixture vs report):")
+            log("  %-*s %16s %16s %12s" % (w, "stat", "expected", "got", "got-exp"))
+            for r in rows:
+                log("  %-*s %16s %16s %12s  %s" % (w, r[0], r[1], r[2], r[3], r[4]))
+        if extra:
+            log("  (also reported: %s)" % ", ".join("%s=%s" % (k, got[k]) for k in extra))
+
+    def sizes(self, exp, report):
+        classes = lookup(report, "size_classes")
+        if not isinstance(classes, list):
+            self.fail("size_classes is missing or not a list")
+            return
+        by_size = {}
+        for row in classes:
+            if not isinstance(row, dict) or not all(is_int(row.get(k)) for k in
+                                                    ("size", "count", "bytes")):
+                self.fail("malformed size_classes row %r" % (row,))
+                continue
+            if row["size"] in by_size:
+                self.fail("size_classes: size %d listed twice" % row["size"])
+            by_size[row["size"]] = row
+            if row["bytes"] != row["size"] * row["count"]:
+                self.fail("size_classes: size %d count %d has bytes %d, not size*count"
+                          % (row["size"], row["count"], row["bytes"]))
+        if exp.sizes:
+            log("size_classes (in-use chunks the fixture holds vs report):")
+            log("  %12s %12s %12s" % ("size", "expected", "got"))
+        for size, count in exp.sizes:
+            row = by_size.get(size)
+            got = row["count"] if row else 0
+            ok = got == count
+            log("  %12d %12d %12d  %s" % (size, count, got, "ok" if ok else "DIFF"))
+            if not ok:
+                self.fail("size_classes: %d chunks of size %d, expected %d"
+                          % (got, size, count))
+        # The rows are the in-use chunks minus allocator metadata.
+        in_use = lookup(report, "totals.in_use")
+        meta = lookup(report, "totals.metadata")
+        if meta is MISSING:
+            meta = {"count": 0, "bytes": 0}
+        if not isinstance(in_use, dict):
+            self.fail("totals.in_use is missing")
+            return
+        for k in ("count", "bytes"):
+            total = sum(r[k] for r in by_size.values())
+            want = in_use.get(k, 0) - meta.get(k, 0)
+            if total != want:
+                self.fail("size_classes %s sum to %d, but totals.in_use - totals.metadata "
+                          "is %d" % (k, total, want))
+
+    def totals(self, report):
+        totals = lookup(report, "totals")
+        if not isinstance(totals, dict):
+            self.fail("totals is missing")
+            return
+        for state in ("in_use", "free", "cached"):
+            t = totals.get(state)
+            if not (isinstance(t, dict) and is_int(t.get("count")) and is_int(t.get("bytes"))
+                    and t["count"] >= 0 and t["bytes"] >= 0):
+                self.fail("totals.%s is not {count, bytes} of non-negative integers" % state)
+
+    def fields(self, exp, report):
+        for op, path, want in exp.fields:
+            got = lookup(report, path)
+            if got is MISSING:
+                self.fail("%s: report has no %s" % (op, path))
+                continue
+            if op == "report":
+                ok = same(want, got)
+            elif not is_int(got):
+                ok = False
+            elif op == "report-min":
+                ok = got >= int(want, 0)
+            else:
+                ok = got <= int(want, 0)
+            rel = {"report": "==", "report-min": ">=", "report-max": "<="}[op]
+            log("  %-28s %s %-10s got %-10s %s" % (path, rel, want, json.dumps(got),
+                                                   "ok" if ok else "DIFF"))
+            if not ok:
+                self.fail("%s %s %s, got %s" % (path, rel, want, json.dumps(got)))
+
+    def header(self, report, pid):
+        if lookup(report, "schema") != "heapscope-report/1":
+            self.fail("schema is %r" % (lookup(report, "schema"),))
+        if lookup(report, "core.pid") != pid:
+            self.fail("core.pid is %r, the fixture was %d" % (lookup(report, "core.pid"), pid))
+
+    def diagnostics(self, report):
+        diags = lookup(report, "diagnostics")
+        if diags is MISSING:
+            return
+        if not isinstance(diags, list):
+            self.fail("diagnostics is not a list")
+            return
+        for d in diags:
+            sev = d.get("severity") if isinstance(d, dict) else None
+            msg = d.get("message") if isinstance(d, dict) else d
+            addr = d.get("address") if isinstance(d, dict) else None
+            line = "%s: %s%s" % (sev, msg, " at %s" % addr if addr else "")
+            log("  diagnostic " + line)
+            if sev == "error":
+                self.fail("diagnostic " + line)
+
+
+# ------------------------------------------------------------------ main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--heapscope", required=True, help="the heapscope executable")
+    ap.add_argument("--fixture", required=True, help="the fixture program")
+    ap.add_argument("--no-debuginfo", action="store_true",
+                    help="pass --no-debuginfo to heapscope")
+    ap.add_argument("--fixture-arg", action="append", default=[],
+                    help="extra argument for the fixture (after the stats file)")
+    ap.add_argument("--heapscope-arg", action="append", default=[],
+                    help="extra argument for heapscope analyze")
+    ap.add_argument("--env", action="append", default=[], metavar="K=V",
+                    help="environment variable for the fixture (LD_PRELOAD, MALLOC_CONF)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (core, stats, report)")
+    args = ap.parse_args()
+
+    if not shutil.which("gcore"):
+        log("SKIP: gcore (gdb) is not installed")
+        return SKIP
+
+    env = dict(os.environ)
+    for kv in args.env:
+        if "=" not in kv:
+            ap.error("--env wants K=V, got %r" % kv)
+        k, v = kv.split("=", 1)
+        env[k] = v
+    # The fixture runs on the real allocator: an LD_PRELOAD inherited from
+    # the caller (a sanitizer runtime, say) must not reach it; one given
+    # with --env (tcmalloc, say) does.
+    if not any(kv.startswith("LD_PRELOAD=") for kv in args.env):
+        env.pop("LD_PRELOAD", None)
+
+    # Cores can be large: TMPDIR chooses where they go; always clean up.
+    tmp = tempfile.mkdtemp(prefix="heapscope-golden-")
+    proc = None
+    checker = Checker()
+    try:
+        stats_path = os.path.join(tmp, "stats")
+        proc = start_fixture(args, stats_path, env)
+        pid = proc.pid
+        core = take_core(pid, tmp)
+        stop(proc)
+        exp = parse_stats(stats_path)
+        report = analyze(args, core)
+        if args.keep:
+            with open(os.path.join(tmp, "report.json"), "w") as f:
+                json.dump(report, f, indent=1)
+        log("allocator: %s %s located by %s, %s arena(s)" % (
+            lookup(report, "allocator.name"), lookup(report, "allocator.version"),
+            lookup(report, "allocator.located_by"), lookup(report, "allocator.arenas")))
+        checker.header(report, pid)
+        checker.stats(exp, report)
+        checker.sizes(exp, report)
+        checker.totals(report)
+        if exp.fields:
+            log("report fields:")
+        checker.fields(exp, report)
+        checker.diagnostics(report)
+    except Failure as e:
+        checker.fail(str(e))
+    finally:
+        stop(proc)
+        if args.keep:
+            log("kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    if checker.failures:
+        log("FAIL: %s" % os.path.basename(args.fixture))
+        for f in checker.failures:
+            log("  - " + f)
+        return 1
+    log("PASS: %s" % os.path.basename(args.fixture))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""cli_test.py: one heapscope command-line case per run: exit codes, one-line errors, bad cores.
+
+    cli_test.py --heapscope PATH --case NAME [--fixture PATH]
+
+Exit codes under test (heapscope --help): 0 report produced, 2 core unusable
+or no allocator found, 64 usage error. An error is one line on stderr naming
+the file. Whatever the input, heapscope must not crash (signal, status >= 128,
+sanitizer report) or hang.
+
+Exit status: 0 pass, 1 fail, 77 skip (a case that needs gcore without gdb).
+"""
+
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+TIMEOUT = 60
+SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
+                   "runtime error:")
+
+
+class Failure(Exception):
+    pass
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+class Result:
+    def __init__(self, cmd, rc, out, err):
+        self.cmd, self.rc, self.out, self.err = cmd, rc, out, err
+
+
+def run(hs, args, timeout=TIMEOUT):
+    cmd = [hs] + args
+    log("$ " + " ".join(cmd))
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failure("hung: no exit within %d s" % timeout)
+    out = r.stdout.decode(errors="replace")
+    err = r.stderr.decode(errors="replace")
+    log("exit %d" % r.returncode)
+    if err:
+        log("stderr:\n" + err.rstrip())
+    if r.returncode < 0 or r.returncode >= 128:
+        raise Failure("crashed: status %d" % r.returncode)
+    if any(m in err for m in SANITIZER_MARKS):
+        raise Failure("sanitizer report on stderr")
+    return Result(cmd, r.returncode, out, err)
+
+
+def expect_rc(r, want):
+    if r.rc != want:
+        raise Failure("exit status %d, expected %d" % (r.rc, want))
+
+
+def expect_one_line_error(r, path):
+    """The error contract: exactly one line on stderr, naming the file."""
+    lines = r.err.splitlines()
+    if len(lines) != 1:
+        raise Failure("expected a one-line error on stderr, got %d lines" % len(lines))
+    if not lines[0].startswith("heapscope: "):
+        raise Failure("error does not start with 'heapscope: ': %r" % lines[0])
+    if path not in lines[0]:
+        raise Failure("error does not name the file %s: %r" % (path, lines[0]))
+    if len(lines[0].rstrip()) <= len("heapscope: ") + len(path) + 2:
+        raise Failure("error names the file but gives no reason: %r" % lines[0])
+
+
+def expect_exit_codes_documented(text):
+    for code in ("0", "2", "64"):
+        if not re.search(r"(?<![\w.-])%s(?![\w.-])" % code, text):
+            raise Failure("help does not mention exit code %s" % code)
+    if not re.search(r"exit", text, re.I):
+        raise Failure("help does not mention the exit status")
+
+
+# ------------------------------------------------------------------ cores
+
+def start_fixture(fixture, tmp):
+    stats = os.path.join(tmp, "stats")
+    proc = subprocess.Popen([fixture, stats], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    buf = b""
+    while b"ready\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Failure("fixture did not print 'ready' within 60 s")
+        r, _, _ = select.select([proc.stdout], [], [], left)
+        if r:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise Failure("fixture exited with status %d" % proc.wait())
+            buf += chunk
+    return proc
+
+
+def heap_range(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            if line.rstrip().endswith("[heap]"):
+                lo, hi = line.split()[0].split("-")
+                return int(lo, 16), int(hi, 16)
+    raise Failure("the fixture has no [heap] mapping")
+
+
+def gcore(fixture, tmp):
+    """A core of the fixture, and the address range of its [heap]."""
+    proc = start_fixture(fixture, tmp)
+    try:
+        heap = heap_range(proc.pid)
+        prefix = os.path.join(tmp, "core")
+        r = subprocess.run(["gcore", "-o", prefix, str(proc.pid)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=240)
+        core = "%s.%d" % (prefix, proc.pid)
+        if r.returncode != 0 or not os.path.isfile(core):
+            raise Failure("gcore failed (status %d):\n%s"
+                          % (r.returncode, r.stdout.decode(errors="replace")))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return core, heap
+
+
+def phdrs(path):
+    """(p_type, p_offset, p_vaddr, p_filesz) of each program header of an ELF64 LE file."""
+    with open(path, "rb") as f:
+        eh = f.read(64)
+        if eh[:4] != b"\x7fELF" or eh[4] != 2 or eh[5] != 1:
+            raise Failure("%s: not an ELF64 little-endian file" % path)
+        e_phoff, = struct.unpack_from("<Q", eh, 32)
+        e_phentsize, e_phnum = struct.unpack_from("<HH", eh, 54)
+        f.seek(e_phoff)
+        table = f.read(e_phentsize * e_phnum)
+    out = []
+    for i in range(e_phnum):
+        p_type, _flags, p_offset, p_vaddr, _paddr, p_filesz = struct.unpack_from(
+            "<IIQQQQ", table, i * e_phentsize)
+        out.append((p_type, p_offset, p_vaddr, p_filesz))
+    return out, e_phoff + e_phentsize * e_phnum
+
+
+PT_LOAD, PT_NOTE = 1, 4
+
+
+def cut_point(core, heap, where):
+    table, phdr_end = phdrs(core)
+    if where == "phdrs":
+        return phdr_end - 20  # in the middle of the last program header
+    if where == "notes":
+        for t, off, _va, size in table:
+            if t == PT_NOTE and size:
+                return off + size // 2
+        raise Failure("the core has no PT_NOTE")
+    if where == "heap":
+        for t, off, va, size in table:
+            if t == PT_LOAD and va <= heap[0] < va + max(size, 1) and size:
+                return off + size // 2
+        raise Failure("no PT_LOAD holds the [heap] at %#x" % heap[0])
+    raise ValueError(where)
+
+
+def truncated(hs, fixture, where):
+    if not shutil.which("gcore"):
+        log("SKIP: gcore (gdb) is not installed")
+        return SKIP
+    tmp = tempfile.mkdtemp(prefix="heapscope-cli-")
+    try:
+        core, heap = gcore(fixture, tmp)
+        cut = cut_point(core, heap, where)
+        size = os.path.getsize(core)
+        log("core %s: %d bytes, cut to %d (%s)" % (core, size, cut, where))
+        if not 0 < cut < size:
+            raise Failure("cut point %d is not inside the core" % cut)
+        with open(core, "r+b") as f:
+            f.truncate(cut)
+        # Text summary: either outcome, but no crash or hang, and a one-line error.
+        r = run(hs, ["analyze", core], timeout=120)
+        if r.rc == 2:
+            expect_one_line_error(r, core)
+        elif r.rc != 0:
+            raise Failure("exit status %d, expected 2 (unusable) or 0 (with a diagnostic)"
+                          % r.rc)
+        # JSON: if a report is produced, it must say the core is truncated.
+        r = run(hs, ["analyze", core, "--json", "-"], timeout=120)
+        if r.rc == 2:
+            expect_one_line_error(r, core)
+        elif r.rc == 0:
+            try:
+                report = json.loads(r.out)
+            except ValueError as e:
+                raise Failure("--json - output is not JSON: %s" % e)
+            diags = report.get("diagnostics") or []
+            msgs = [d.get("message", "") for d in diags if isinstance(d, dict)]
+            for m in msgs:
+                log("diagnostic: " + m)
+            if not any(re.search(r"trunc|end of (the )?file|beyond|past the end|short", m, re.I)
+                       for m in msgs):
+                raise Failure("report produced from a truncated core without a diagnostic "
+                              "saying so")
+        else:
+            raise Failure("exit status %d, expected 2 or 0" % r.rc)
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ cases
+
+def case_help(hs, _fx, _tmp):
+    r = run(hs, ["--help"])
+    expect_rc(r, 0)
+    expect_exit_codes_documented(r.out + r.err)
+
+
+def case_analyze_help(hs, _fx, _tmp):
+    r = run(hs, ["analyze", "--help"])
+    expect_rc(r, 0)
+    expect_exit_codes_documented(r.out + r.err)
+    for opt in ("--json", "--top", "--exe", "--sysroot", "--no-debuginfo", "--allocator"):
+        if opt not in r.out:
+            raise Failure("analyze --help does not document %s" % opt)
+
+
+def case_version(hs, _fx, _tmp):
+    r = run(hs, ["--version"])
+    expect_rc(r, 0)
+    if not re.search(r"\d+\.\d+", r.out):
+        raise Failure("--version prints no version: %r" % r.out)
+
+
+def case_no_command(hs, _fx, _tmp):
+    expect_rc(run(hs, []), 64)
+
+
+def case_unknown_command(hs, _fx, _tmp):
+    expect_rc(run(hs, ["frobnicate"]), 64)
+
+
+def case_unknown_option(hs, _fx, _tmp):
+    expect_rc(run(hs, ["analyze", "--no-such-option", hs]), 64)
+
+
+def case_missing_core(hs, _fx, _tmp):
+    expect_rc(run(hs, ["analyze"]), 64)
+
+
+def case_two_cores(hs, _fx, _tmp):
+    expect_rc(run(hs, ["analyze", hs, hs]), 64)
+
+
+def case_bad_top(hs, _fx, _tmp):
+    # A real file as CORE: a usage error must win over reading it.
+    expect_rc(run(hs, ["analyze", "--top", "abc", hs]), 64)
+
+
+def case_negative_top(hs, _fx, _tmp):
+    expect_rc(run(hs, ["analyze", "--top", "-5", hs]), 64)
+
+
+def case_top_without_value(hs, _fx, _tmp):
+    expect_rc(run(hs, ["analyze", hs, "--top"]), 64)
+
+
+def case_bad_allocator(hs, _fx, _tmp):
+    expect_rc(run(hs, ["analyze", "--allocator", "hoard", hs]), 64)
+
+
+def case_missing_file(hs, _fx, tmp):
+    path = os.path.join(tmp, "no-such-core")
+    r = run(hs, ["analyze", path])
+    expect_rc(r, 2)
+    expect_one_line_error(r, path)
+
+
+def case_empty_file(hs, _fx, tmp):
+    path = os.path.join(tmp, "empty.core")
+    open(path, "wb").close()
+    r = run(hs, ["analyze", path])
+    expect_rc(r, 2)
+    expect_one_line_error(r, path)
+
+
+def case_not_elf(hs, _fx, tmp):
+    path = os.path.join(tmp, "notes.txt")
+    with open(path, "w") as f:
+        f.write("this is a text file, not a core dump\n" * 100)
+    r = run(hs, ["analyze", path])
+    expect_rc(r, 2)
+    expect_one_line_error(r, path)
+
+
+def case_directory(hs, _fx, tmp):
+    r = run(hs, ["analyze", tmp])
+    expect_rc(r, 2)
+    expect_one_line_error(r, tmp)
+
+
+def case_not_core(hs, _fx, _tmp):
+    # An ELF executable, not an ET_CORE: heapscope itself.
+    r = run(hs, ["analyze", hs])
+    expect_rc(r, 2)
+    expect_one_line_error(r, hs)
+
+
+def case_elf_header_only(hs, _fx, tmp):
+    # The first 64 bytes of a real ELF file: a header whose tables are missing.
+    path = os.path.join(tmp, "header-only.core")
+    with open(hs, "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read(64))
+    r = run(hs, ["analyze", path])
+    expect_rc(r, 2)
+    expect_one_line_error(r, path)
+
+
+CASES = {name[len("case_"):]: fn for name, fn in globals().items()
+         if name.startswith("case_")}
+TRUNCATED = {"truncated_phdrs": "phdrs", "truncated_notes": "notes",
+             "truncated_heap": "heap"}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--heapscope", required=True)
+    ap.add_argument("--case", required=True, choices=sorted(list(CASES) + list(TRUNCATED)))
+    ap.add_argument("--fixture", help="fixture program for the truncated-core cases")
+    args = ap.parse_args()
+    hs = os.path.abspath(args.heapscope)
+    try:
+        if args.case in TRUNCATED:
+            if not args.fixture:
+                ap.error("--case %s needs --fixture" % args.case)
+            rc = truncated(hs, args.fixture, TRUNCATED[args.case])
+        else:
+            tmp = tempfile.mkdtemp(prefix="heapscope-cli-")
+            try:
+                CASES[args.case](hs, args.fixture, tmp)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            rc = 0
+    except Failure as e:
+        log("FAIL: %s: %s" % (args.case, e))
+        return 1
+    if rc == 0:
+        log("PASS: %s" % args.case)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -493,7 +493,8 @@ static struct hs_error *tpoff_load(struct hs_module *mod,
 			};
 		}
 	}
-	qsort(me->tpoffs, me->ntpoffs, sizeof(*me->tpoffs), cmp_tpoff);
+	if (me->ntpoffs)
+		qsort(me->tpoffs, me->ntpoffs, sizeof(*me->tpoffs), cmp_tpoff);
 	return NULL;
 }
 
@@ -652,9 +653,10 @@ static struct hs_error *module_open_file(struct load_ctx *c,
 		uint64_t link_end;
 		if (file_elf_view(elf, v) &&
 		    view_bias(v, mod->start, &mod->bias, &link_end)) {
-			if (link_end + mod->bias > mod->end)
-				mod->end = (link_end + mod->bias + 0xfff) &
-					   PAGE_MASK_4K;
+			uint64_t e = (link_end + mod->bias + 0xfff) &
+				     PAGE_MASK_4K;
+			if (e > mod->end && e > mod->start)
+				mod->end = e;
 		} else {
 			hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,
 				     "%s: cannot compute its load bias; its "
@@ -797,7 +799,7 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 
 	for (size_t k = 0; k < n; k++) {
 		const struct hs_file_mapping *f = &proc->files[idx[k]];
-		if (f->file_offset != 0)
+		if (f->file_offset != 0 || f->start == f->end)
 			continue;
 		bool have_view = core_elf_view(proc, f->start, v);
 		if (!have_view) {
@@ -829,8 +831,8 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 				/* Cover .bss, which NT_FILE does not list. */
 				uint64_t e = (link_end + mod.bias + 0xfff) &
 					     PAGE_MASK_4K;
-				if (e > mod.end && e > link_end + mod.bias)
-					mod.end = e;
+				if (e > mod.end && e > mod.start)
+					mod.end = e; /* (no wrap-around) */
 				mod.build_id_len = core_build_id(proc, v, mod.bias,
 							mod.build_id,
 							sizeof(mod.build_id));
@@ -868,6 +870,23 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 	for (size_t i = 0; i + 1 < proc->nmodules; i++)
 		if (proc->modules[i].end > proc->modules[i + 1].start)
 			proc->modules[i].end = proc->modules[i + 1].start;
+	/* Two objects at one address (a hostile NT_FILE) leave an empty span:
+	 * drop it, with a word. */
+	size_t kept = 0;
+	for (size_t i = 0; i < proc->nmodules; i++) {
+		struct hs_module *m = &proc->modules[i];
+		if (m->end <= m->start) {
+			hs_diags_add(&proc->diags, HS_DIAG_WARNING, true, m->start,
+				     "%s: mapped at 0x%" PRIx64 " where another "
+				     "object starts; ignored", m->name, m->start);
+			free(m->name);
+			continue;
+		}
+		types[kept] = types[i];
+		core_view[kept] = core_view[i];
+		proc->modules[kept++] = *m;
+	}
+	proc->nmodules = kept;
 	pick_main(proc, types);
 	if (opts->exe && !hs_process_main_module(proc))
 		hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,

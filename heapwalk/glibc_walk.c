@@ -1,0 +1,1154 @@
+/* glibc_walk.c: enumerate glibc ptmalloc chunks from located globals and reproduce mallinfo2(). */
+#include <elf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glibc.h"
+
+/*
+ * Hard bounds on every loop the core controls. They are far above anything
+ * a real process reaches and only stop hostile or corrupt input.
+ */
+#define GL_MAX_ARENAS 4096          /* glibc itself caps narenas at 8 per core */
+#define GL_MAX_HEAPS 65536          /* 4 TiB of 64 MiB heaps per arena */
+#define GL_MAX_LIST (UINT64_C(1) << 28) /* fastbin / bin list entries */
+#define GL_RESYNC_SPAN (UINT64_C(1) << 20) /* bytes scanned for a chunk boundary */
+#define GL_RESYNC_RUN 8             /* consecutive sane chunks that prove one */
+#define GL_MAX_RESYNCS 64           /* per heap segment */
+#define GL_PAGE UINT64_C(4096)
+
+enum gl_kind { GL_TCACHE = 1, GL_FASTBIN = 2 };
+
+/* A chunk some cache list says is cached; matched against the walk. */
+struct gl_cached {
+	uint64_t chunk; /* chunk header address */
+	uint32_t owner; /* thread id (tcache) or arena index (fastbin) */
+	uint8_t kind;
+	uint8_t bin;
+	bool seen;      /* the chunk walk found a chunk starting here */
+};
+
+struct gl_arena {
+	uint64_t addr;
+	uint64_t top, top_size;
+	uint64_t system_mem;
+	uint32_t flags;
+	bool initialized;             /* top is a real chunk */
+	uint64_t nfast, fast_bytes;   /* from the fastbin lists (what int_mallinfo sums) */
+	uint64_t nfree, free_bytes;   /* from the chunk walk: chunks in the regular bins */
+	bool complete;                /* every heap segment walked to its end */
+};
+
+struct gl_span {
+	uint64_t start, end;
+};
+
+/*
+ * A read window: the backed bytes of the memory range last read from. The
+ * chunk walk reads two words per chunk; this makes that an inline bounds
+ * check and a load instead of a range lookup per field.
+ */
+struct gl_win {
+	const struct hs_memory *mem;
+	uint64_t lo, hi;
+	const uint8_t *base;
+};
+
+struct gl_ctx {
+	struct hs_process *proc;
+	const struct hs_memory *mem;
+	const struct hs_glibc_layout *L;
+	struct hs_heap *heap;
+	struct hs_diags *diags;
+	struct gl_win win;
+	uint64_t main_arena, mp;
+	uint64_t heap_max;
+	bool mp_ok;
+	uint64_t mp_n_mmaps, mp_mmapped_mem, mp_sbrk_base;
+
+	struct gl_arena *arenas;
+	size_t narenas, arenas_cap;
+	struct gl_cached *cached;
+	size_t ncached, cached_cap;
+	uint64_t *meta; /* chunk addresses of tcache_perthread_structs, sorted */
+	size_t nmeta, meta_cap;
+	bool *meta_seen;
+	struct gl_span *spans; /* arena heap address ranges, for the mmap scan */
+	size_t nspans, spans_cap;
+	uint64_t mmap_n, mmap_bytes;
+};
+
+static bool gl_win_refill(struct gl_win *w, uint64_t addr, uint64_t *ret)
+{
+	const struct hs_memory_range *r = hs_memory_find(w->mem, addr);
+	if (r && addr - r->start < r->filesz && r->filesz - (addr - r->start) >= 8) {
+		const uint8_t *base = hs_memory_ptr(w->mem, r->start, r->filesz);
+		if (base) {
+			w->lo = r->start;
+			w->hi = r->start + r->filesz;
+			w->base = base;
+			memcpy(ret, base + (addr - r->start), 8);
+			return true;
+		}
+	}
+	/* Straddles two ranges, or is not backed: the checked slow path. */
+	return hs_memory_u64(w->mem, addr, ret);
+}
+
+static inline bool gl_rd(struct gl_ctx *c, uint64_t addr, uint64_t *ret)
+{
+	struct gl_win *w = &c->win;
+	if (addr >= w->lo && addr < w->hi && w->hi - addr >= 8) {
+		memcpy(ret, w->base + (addr - w->lo), 8);
+		return true;
+	}
+	return gl_win_refill(w, addr, ret);
+}
+
+static bool gl_rd32(struct gl_ctx *c, uint64_t addr, uint32_t *ret)
+{
+	return hs_memory_u32(c->mem, addr, ret);
+}
+
+static inline uint64_t gl_align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* Safe-linking (PROTECT_PTR, malloc/malloc.c:344): a singly linked `next`
+ * is stored xor-ed with the address of the field, shifted by 12. */
+static inline uint64_t gl_reveal(const struct gl_ctx *c, uint64_t field_addr,
+				 uint64_t stored)
+{
+	return c->L->safe_linking ? stored ^ (field_addr >> 12) : stored;
+}
+
+static bool gl_add_cached(struct gl_ctx *c, uint64_t chunk, enum gl_kind kind,
+			  uint32_t owner, unsigned bin)
+{
+	if (c->ncached == c->cached_cap &&
+	    !hs_grow((void **)&c->cached, &c->cached_cap, c->ncached + 1,
+		     sizeof(*c->cached)))
+		return false;
+	c->cached[c->ncached++] = (struct gl_cached){
+		.chunk = chunk, .owner = owner, .kind = (uint8_t)kind,
+		.bin = (uint8_t)bin,
+	};
+	return true;
+}
+
+static bool gl_add_span(struct gl_ctx *c, uint64_t start, uint64_t end)
+{
+	if (c->nspans == c->spans_cap &&
+	    !hs_grow((void **)&c->spans, &c->spans_cap, c->nspans + 1,
+		     sizeof(*c->spans)))
+		return false;
+	c->spans[c->nspans++] = (struct gl_span){ start, end };
+	return true;
+}
+
+static int gl_cmp_cached(const void *a, const void *b)
+{
+	uint64_t x = ((const struct gl_cached *)a)->chunk;
+	uint64_t y = ((const struct gl_cached *)b)->chunk;
+	return x < y ? -1 : x > y;
+}
+
+static int gl_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int gl_cmp_span(const void *a, const void *b)
+{
+	uint64_t x = ((const struct gl_span *)a)->start;
+	uint64_t y = ((const struct gl_span *)b)->start;
+	return x < y ? -1 : x > y;
+}
+
+static const char *gl_kind_name(uint8_t kind)
+{
+	return kind == GL_TCACHE ? "tcache" : "fastbin";
+}
+
+/* ------------------------------------------------------------------------
+ * Arenas: main_arena and its `next` ring.
+ * ------------------------------------------------------------------------ */
+
+/* A non-main arena lives right after the heap_info of the HEAP_MAX-aligned
+ * heap holding it (_int_new_arena, malloc/arena.c:757), and that heap_info
+ * points back at it. */
+static bool gl_arena_shape_ok(struct gl_ctx *c, uint64_t a)
+{
+	const struct hs_glibc_layout *L = c->L;
+	uint64_t h = a & ~(c->heap_max - 1), ar;
+	return a == h + L->hi.size && gl_rd(c, h + L->hi.ar_ptr, &ar) &&
+	       ar == a && hs_memory_readable(c->mem, a, L->ms.size);
+}
+
+static struct hs_error *gl_collect_arenas(struct gl_ctx *c)
+{
+	const struct hs_glibc_layout *L = c->L;
+	uint64_t a = c->main_arena;
+	if (!hs_memory_readable(c->mem, a, L->ms.size))
+		return hs_error_create(HS_ERR_FAULT,
+				       "glibc: main_arena at 0x%" PRIx64
+				       " is not in the core", a);
+	for (;;) {
+		if (!hs_grow((void **)&c->arenas, &c->arenas_cap,
+			     c->narenas + 1, sizeof(*c->arenas)))
+			return HS_ENOMEM;
+		struct gl_arena *ar = &c->arenas[c->narenas++];
+		memset(ar, 0, sizeof(*ar));
+		ar->addr = a;
+		uint64_t next;
+		if (!gl_rd(c, a + L->ms.next, &next)) {
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, a,
+				     "arena 0x%" PRIx64 ": next pointer unreadable; "
+				     "arena ring cut short", a);
+			break;
+		}
+		if (next == c->main_arena)
+			break;
+		if (c->narenas >= GL_MAX_ARENAS) {
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, a,
+				     "arena ring longer than %d arenas; stopped",
+				     GL_MAX_ARENAS);
+			break;
+		}
+		bool dup = false;
+		for (size_t i = 0; i < c->narenas && !dup; i++)
+			dup = c->arenas[i].addr == next;
+		if (dup) {
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, a,
+				     "arena 0x%" PRIx64 ": next 0x%" PRIx64
+				     " closes a cycle that skips main_arena", a, next);
+			break;
+		}
+		if (!gl_arena_shape_ok(c, next)) {
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, a,
+				     "arena 0x%" PRIx64 ": next 0x%" PRIx64
+				     " is not an arena (no heap_info pointing at it)",
+				     a, next);
+			break;
+		}
+		a = next;
+	}
+	for (size_t i = 0; i < c->narenas; i++) {
+		struct gl_arena *ar = &c->arenas[i];
+		uint64_t top = 0, sz = 0, sysmem = 0;
+		uint32_t flags = 0;
+		gl_rd(c, ar->addr + L->ms.top, &top);
+		gl_rd(c, ar->addr + L->ms.system_mem, &sysmem);
+		gl_rd32(c, ar->addr + L->ms.flags, &flags);
+		ar->top = top;
+		ar->system_mem = sysmem;
+		ar->flags = flags;
+		/* initial_top(M) is unsorted_chunks(M) = bin_at(M, 1)
+		 * (malloc/malloc.c:1535, 1674, 1695): malloc not yet used. */
+		uint64_t initial_top = ar->addr + L->ms.bins - L->hdr_size;
+		if (top == 0 || top == initial_top)
+			continue;
+		if ((top & (L->malloc_alignment - 1)) || !gl_rd(c, top + 8, &sz)) {
+			hs_diags_add(c->diags, HS_DIAG_ERROR, true, top,
+				     "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64
+				     " is misaligned or not in the core; arena not walked",
+				     ar->addr, top);
+			continue;
+		}
+		ar->top_size = sz & ~(uint64_t)HS_GLIBC_SIZE_BITS;
+		ar->initialized = true;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Caches: per-thread tcaches and per-arena fastbins.
+ * ------------------------------------------------------------------------ */
+
+static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
+{
+	const struct hs_glibc_layout *L = c->L;
+	uint64_t tc = t->tcache, hdr;
+	if (!tc)
+		return true;
+	if (tc & (L->malloc_alignment - 1)) {
+		hs_diags_add(c->diags, HS_DIAG_WARNING, true, tc,
+			     "thread %d: tcache pointer 0x%" PRIx64 " is misaligned",
+			     t->tid, tc);
+		return true;
+	}
+	const uint8_t *s = hs_memory_ptr(c->mem, tc, L->tc.size);
+	if (!s) {
+		hs_diags_add(c->diags, HS_DIAG_WARNING, true, tc,
+			     "thread %d: tcache 0x%" PRIx64 " is not in the core",
+			     t->tid, tc);
+		return true;
+	}
+	if (!gl_rd(c, tc - 8, &hdr) ||
+	    (hdr & ~(uint64_t)HS_GLIBC_SIZE_BITS) != L->tc.chunk_size)
+		hs_diags_add(c->diags, HS_DIAG_WARNING, true, tc,
+			     "thread %d: tcache 0x%" PRIx64 " is not in a 0x%" PRIx64
+			     "-byte chunk", t->tid, tc, L->tc.chunk_size);
+	if (c->nmeta == c->meta_cap &&
+	    !hs_grow((void **)&c->meta, &c->meta_cap, c->nmeta + 1,
+		     sizeof(*c->meta)))
+		return false;
+	c->meta[c->nmeta++] = tc - L->hdr_size;
+
+	for (unsigned i = 0; i < L->tc.nbins; i++) {
+		unsigned count;
+		uint64_t e;
+		if (L->tc.count_bytes == 2) {
+			uint16_t v;
+			memcpy(&v, s + L->tc.counts + 2 * i, 2);
+			count = v;
+		} else {
+			count = s[L->tc.counts + i];
+		}
+		memcpy(&e, s + L->tc.entries + 8 * i, 8);
+		uint64_t want = L->minsize + (uint64_t)i * L->malloc_alignment;
+		/* Brent's cycle detection; the chain is also bounded by count. */
+		uint64_t tortoise = e, power = 1, lam = 0;
+		unsigned n = 0;
+		bool broken = false;
+		while (e) {
+			if (n >= count) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, e,
+					     "thread %d: tcache bin %u (0x%" PRIx64
+					     "): chain continues past its count %u at 0x%" PRIx64,
+					     t->tid, i, want, count, e);
+				broken = true;
+				break;
+			}
+			uint64_t sz, stored;
+			if ((e & (L->malloc_alignment - 1)) ||
+			    !gl_rd(c, e - L->hdr_size + 8, &sz) ||
+			    !gl_rd(c, e + L->tc.entry_next, &stored)) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, e,
+					     "thread %d: tcache bin %u: entry 0x%" PRIx64
+					     " is misaligned or not in the core",
+					     t->tid, i, e);
+				broken = true;
+				break;
+			}
+			if ((sz & ~(uint64_t)HS_GLIBC_SIZE_BITS) != want)
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, e,
+					     "thread %d: tcache bin %u (0x%" PRIx64
+					     "): entry 0x%" PRIx64 " has chunk size 0x%" PRIx64,
+					     t->tid, i, want, e, sz);
+			if (!gl_add_cached(c, e - L->hdr_size, GL_TCACHE,
+					   (uint32_t)t->tid, i))
+				return false;
+			n++;
+			uint64_t next = gl_reveal(c, e + L->tc.entry_next, stored);
+			if (next == tortoise) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, e,
+					     "thread %d: tcache bin %u: cycle back to 0x%" PRIx64,
+					     t->tid, i, next);
+				broken = true;
+				break;
+			}
+			if (++lam == power) {
+				tortoise = next;
+				power *= 2;
+				lam = 0;
+			}
+			e = next;
+		}
+		if (!broken && n != count)
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, tc,
+				     "thread %d: tcache bin %u: count %u but %u entries",
+				     t->tid, i, count, n);
+	}
+	return true;
+}
+
+static bool gl_walk_fastbins(struct gl_ctx *c, size_t ai)
+{
+	const struct hs_glibc_layout *L = c->L;
+	struct gl_arena *ar = &c->arenas[ai];
+	bool is_main = ar->addr == c->main_arena;
+	/* Each fastbin chunk takes MINSIZE bytes of the arena at least. */
+	uint64_t bound = ar->system_mem / L->minsize + 1;
+	if (bound > GL_MAX_LIST)
+		bound = GL_MAX_LIST;
+	for (unsigned i = 0; i < L->nfastbins; i++) {
+		uint64_t p;
+		if (!gl_rd(c, ar->addr + L->ms.fastbins + 8 * (uint64_t)i, &p))
+			continue;
+		/* fastbin_index(sz) = (sz >> 4) - 2, malloc/malloc.c:1741 */
+		uint64_t want = L->minsize + (uint64_t)i * L->malloc_alignment;
+		uint64_t tortoise = p, power = 1, lam = 0, n = 0;
+		while (p) {
+			if (n >= bound) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, p,
+					     "arena 0x%" PRIx64 ": fastbin %u longer than the "
+					     "arena can hold; stopped at 0x%" PRIx64,
+					     ar->addr, i, p);
+				break;
+			}
+			uint64_t sz, stored;
+			if ((p & (L->malloc_alignment - 1)) || !gl_rd(c, p + 8, &sz) ||
+			    !gl_rd(c, p + L->hdr_size, &stored)) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, p,
+					     "arena 0x%" PRIx64 ": fastbin %u: chunk 0x%" PRIx64
+					     " is misaligned or not in the core",
+					     ar->addr, i, p);
+				break;
+			}
+			uint64_t csz = sz & ~(uint64_t)HS_GLIBC_SIZE_BITS;
+			if (csz != want)
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, p,
+					     "arena 0x%" PRIx64 ": fastbin %u (0x%" PRIx64
+					     "): chunk 0x%" PRIx64 " has size 0x%" PRIx64,
+					     ar->addr, i, want, p, sz);
+			else if (!!(sz & HS_GLIBC_NON_MAIN_ARENA) == is_main)
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, p,
+					     "arena 0x%" PRIx64 ": fastbin chunk 0x%" PRIx64
+					     " has the wrong NON_MAIN_ARENA bit",
+					     ar->addr, p);
+			if (!gl_add_cached(c, p, GL_FASTBIN, (uint32_t)ai, i))
+				return false;
+			n++;
+			ar->nfast++;
+			ar->fast_bytes += csz;
+			uint64_t next = gl_reveal(c, p + L->hdr_size, stored);
+			if (next == tortoise) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, p,
+					     "arena 0x%" PRIx64 ": fastbin %u: cycle back to 0x%"
+					     PRIx64, ar->addr, i, next);
+				break;
+			}
+			if (++lam == power) {
+				tortoise = next;
+				power *= 2;
+				lam = 0;
+			}
+			p = next;
+		}
+	}
+	return true;
+}
+
+/* Sort the cache sets for the address-ordered walk and report chunks that
+ * two lists claim (a double free). */
+static void gl_prepare_sets(struct gl_ctx *c)
+{
+	qsort(c->cached, c->ncached, sizeof(*c->cached), gl_cmp_cached);
+	for (size_t i = 1; i < c->ncached; i++) {
+		const struct gl_cached *a = &c->cached[i - 1], *b = &c->cached[i];
+		if (a->chunk == b->chunk)
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, b->chunk + 16,
+				     "chunk 0x%" PRIx64 " is in two caches (%s bin %u "
+				     "and %s bin %u): double free",
+				     b->chunk, gl_kind_name(a->kind), a->bin,
+				     gl_kind_name(b->kind), b->bin);
+	}
+	qsort(c->meta, c->nmeta, sizeof(*c->meta), gl_cmp_u64);
+}
+
+/* ------------------------------------------------------------------------
+ * The chunk walk.
+ * ------------------------------------------------------------------------ */
+
+enum gl_seg_kind {
+	GL_SEG_TOP,   /* ends at the arena's top chunk */
+	GL_SEG_FENCE, /* an old non-main heap: ends at a size-0 fencepost */
+};
+
+struct gl_seg {
+	size_t ai;
+	uint64_t start; /* first chunk */
+	uint64_t end;   /* GL_SEG_TOP: the top chunk */
+	uint64_t limit; /* no chunk header or body reaches past this */
+	enum gl_seg_kind kind;
+	/* cursors into the sorted sets, advanced in address order */
+	size_t ci, mi;
+};
+
+enum gl_check { GL_BAD, GL_OK, GL_END };
+
+/*
+ * Is there a plausible chunk at p? GL_END if p is where the segment ends
+ * (the top chunk, or a fencepost pair in an old heap). Arena chunks never
+ * carry IS_MMAPPED, and main-arena chunks never NON_MAIN_ARENA.
+ */
+static enum gl_check gl_check_at(struct gl_ctx *c, const struct gl_seg *s,
+				 uint64_t p, uint64_t *size)
+{
+	const struct hs_glibc_layout *L = c->L;
+	uint64_t raw, raw2;
+	if (s->kind == GL_SEG_TOP && p == s->end)
+		return GL_END;
+	if (p >= s->limit || s->limit - p < 2 * L->hdr_size || !gl_rd(c, p + 8, &raw))
+		return GL_BAD;
+	uint64_t sz = raw & ~(uint64_t)HS_GLIBC_SIZE_BITS;
+	if (s->kind == GL_SEG_FENCE && sz == L->hdr_size &&
+	    gl_rd(c, p + L->hdr_size + 8, &raw2) &&
+	    (raw2 & ~(uint64_t)HS_GLIBC_SIZE_BITS) == 0)
+		return GL_END;
+	bool main = c->arenas[s->ai].addr == c->main_arena;
+	if (sz < L->minsize || (sz & (L->malloc_alignment - 1)) ||
+	    (raw & HS_GLIBC_IS_MMAPPED) || (main && (raw & HS_GLIBC_NON_MAIN_ARENA)))
+		return GL_BAD;
+	uint64_t room = (s->kind == GL_SEG_TOP ? s->end : s->limit) - p;
+	if (sz > room)
+		return GL_BAD;
+	/* The next chunk's header must be readable: it holds our in-use bit. */
+	if (s->kind == GL_SEG_FENCE && sz > room - L->hdr_size)
+		return GL_BAD;
+	*size = sz;
+	return GL_OK;
+}
+
+/* After a bad size at `bad`: the next address from which GL_RESYNC_RUN
+ * sane chunks in a row follow (or the segment's end does). */
+static bool gl_resync(struct gl_ctx *c, const struct gl_seg *s, uint64_t bad,
+		      uint64_t *ret)
+{
+	const struct hs_glibc_layout *L = c->L;
+	uint64_t stop = s->kind == GL_SEG_TOP ? s->end : s->limit;
+	if (stop - bad > GL_RESYNC_SPAN)
+		stop = bad + GL_RESYNC_SPAN;
+	for (uint64_t q = bad + L->malloc_alignment; q < stop; q += L->malloc_alignment) {
+		uint64_t r = q, sz;
+		bool ok = true;
+		for (unsigned k = 0; k < GL_RESYNC_RUN; k++) {
+			enum gl_check ck = gl_check_at(c, s, r, &sz);
+			if (ck == GL_END)
+				break;
+			if (ck == GL_BAD) {
+				ok = false;
+				break;
+			}
+			r += sz;
+		}
+		if (ok) {
+			*ret = q;
+			return true;
+		}
+	}
+	return false;
+}
+
+static inline bool gl_lookup_meta(struct gl_ctx *c, struct gl_seg *s,
+				  uint64_t p)
+{
+	while (s->mi < c->nmeta && c->meta[s->mi] < p)
+		s->mi++;
+	if (s->mi < c->nmeta && c->meta[s->mi] == p) {
+		c->meta_seen[s->mi] = true;
+		return true;
+	}
+	return false;
+}
+
+static inline const struct gl_cached *gl_lookup_cached(struct gl_ctx *c,
+						       struct gl_seg *s,
+						       uint64_t p)
+{
+	while (s->ci < c->ncached && c->cached[s->ci].chunk < p)
+		s->ci++;
+	if (s->ci >= c->ncached || c->cached[s->ci].chunk != p)
+		return NULL;
+	for (size_t i = s->ci; i < c->ncached && c->cached[i].chunk == p; i++)
+		c->cached[i].seen = true;
+	return &c->cached[s->ci];
+}
+
+static size_t gl_lower_cached(const struct gl_ctx *c, uint64_t addr)
+{
+	size_t lo = 0, hi = c->ncached;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->cached[mid].chunk < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static size_t gl_lower_meta(const struct gl_ctx *c, uint64_t addr)
+{
+	size_t lo = 0, hi = c->nmeta;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->meta[mid] < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Walk the chunks of one heap segment in address order, classify each one
+ * and append it. Returns false only when out of memory; *complete says
+ * whether the walk reached the segment's end without skipping anything.
+ */
+static bool gl_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
+{
+	const struct hs_glibc_layout *L = c->L;
+	struct gl_arena *ar = &c->arenas[s->ai];
+	bool is_main = ar->addr == c->main_arena;
+	unsigned resyncs = 0;
+	uint64_t p = s->start;
+	*complete = false;
+	s->ci = gl_lower_cached(c, p);
+	s->mi = gl_lower_meta(c, p);
+	for (;;) {
+		uint64_t sz, raw_next, prev_next;
+		enum gl_check ck = gl_check_at(c, s, p, &sz);
+		if (ck == GL_END) {
+			*complete = resyncs == 0;
+			return true;
+		}
+		/* A double fencepost in the main heap: sbrk space stopped
+		 * being contiguous (malloc/malloc.c:2890-2920). The rest is in
+		 * the mapping that holds top. */
+		uint64_t raw;
+		if (ck == GL_BAD && is_main && s->kind == GL_SEG_TOP &&
+		    gl_rd(c, p + 8, &raw) &&
+		    (raw & ~(uint64_t)HS_GLIBC_SIZE_BITS) == L->hdr_size &&
+		    gl_rd(c, p + L->hdr_size + 8, &raw) &&
+		    (raw & ~(uint64_t)HS_GLIBC_SIZE_BITS) == L->hdr_size) {
+			const struct hs_memory_range *r = hs_memory_find(c->mem, s->end);
+			uint64_t q = r ? gl_align_up(r->start, L->malloc_alignment) : 0;
+			if (q > p && q <= s->end) {
+				hs_diags_add(c->diags, HS_DIAG_INFO, true, p,
+					     "main arena: double fencepost at 0x%" PRIx64
+					     " (non-contiguous sbrk); resuming at 0x%" PRIx64,
+					     p, q);
+				p = q;
+				s->ci = gl_lower_cached(c, p);
+				s->mi = gl_lower_meta(c, p);
+				continue;
+			}
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, p,
+				     "main arena: double fencepost at 0x%" PRIx64
+				     " (foreign sbrk); chunks from there to top 0x%" PRIx64
+				     " not walked", p, s->end);
+			return true;
+		}
+		if (ck == GL_BAD) {
+			uint64_t q;
+			raw = 0;
+			gl_rd(c, p + 8, &raw);
+			if (resyncs < GL_MAX_RESYNCS && gl_resync(c, s, p, &q)) {
+				hs_diags_add(c->diags, HS_DIAG_ERROR, true, p,
+					     "arena 0x%" PRIx64 ": bad chunk size 0x%" PRIx64
+					     " at 0x%" PRIx64 "; skipped 0x%" PRIx64
+					     " bytes to the next sane chunk 0x%" PRIx64,
+					     ar->addr, raw, p, q - p, q);
+				resyncs++;
+				p = q;
+				continue;
+			}
+			hs_diags_add(c->diags, HS_DIAG_ERROR, true, p,
+				     "arena 0x%" PRIx64 ": bad chunk size 0x%" PRIx64
+				     " at 0x%" PRIx64 "; rest of the heap segment "
+				     "(to 0x%" PRIx64 ") not walked", ar->addr, raw, p,
+				     s->kind == GL_SEG_TOP ? s->end : s->limit);
+			return true;
+		}
+		uint64_t next = p + sz;
+		if (!gl_rd(c, next + 8, &raw_next) || !gl_rd(c, next, &prev_next)) {
+			hs_diags_add(c->diags, HS_DIAG_ERROR, true, next,
+				     "arena 0x%" PRIx64 ": chunk header 0x%" PRIx64
+				     " not in the core; rest of the heap segment not walked",
+				     ar->addr, next);
+			return true;
+		}
+		bool prev_inuse = raw_next & HS_GLIBC_PREV_INUSE;
+		const struct gl_cached *cc = c->ncached ? gl_lookup_cached(c, s, p) : NULL;
+		enum hs_chunk_state state;
+		unsigned flags = 0;
+		if (cc) {
+			state = HS_CHUNK_CACHED;
+			/* Chunks in tcache and fastbins keep their in-use bit
+			 * (malloc/malloc.c:1730); one that is also free is in
+			 * two free structures at once. */
+			if (!prev_inuse)
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, p + L->hdr_size,
+					     "chunk 0x%" PRIx64 " is in a %s but also marked free",
+					     p, gl_kind_name(cc->kind));
+		} else if (!prev_inuse) {
+			state = HS_CHUNK_FREE;
+			ar->nfree++;
+			ar->free_bytes += sz;
+			/* A free chunk's size is repeated in the next chunk's
+			 * prev_size (set_foot). */
+			if (prev_next != sz)
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, p + L->hdr_size,
+					     "free chunk 0x%" PRIx64 ": size 0x%" PRIx64
+					     " but footer 0x%" PRIx64, p, sz, prev_next);
+		} else {
+			state = HS_CHUNK_IN_USE;
+			if (c->nmeta && gl_lookup_meta(c, s, p))
+				flags |= HS_CHUNK_F_METADATA;
+		}
+		if (!hs_heap_add_chunk(c->heap, p + L->hdr_size, sz, state, flags))
+			return false;
+		p = next;
+	}
+}
+
+static bool gl_add_top(struct gl_ctx *c, struct gl_arena *ar)
+{
+	return hs_heap_add_chunk(c->heap, ar->top + c->L->hdr_size, ar->top_size,
+				 HS_CHUNK_FREE, 0);
+}
+
+static bool gl_walk_main(struct gl_ctx *c, size_t ai)
+{
+	const struct hs_glibc_layout *L = c->L;
+	struct gl_arena *ar = &c->arenas[ai];
+	uint64_t top_end = ar->top + ar->top_size, start;
+	/* The main heap starts at mp_.sbrk_base (aligned like the first
+	 * chunk, malloc/malloc.c:2791-2806); without mp_, it is top's end
+	 * minus what the arena got from the system. */
+	if (c->mp_ok && c->mp_sbrk_base)
+		start = gl_align_up(c->mp_sbrk_base, L->malloc_alignment);
+	else
+		start = gl_align_up(top_end - ar->system_mem, L->malloc_alignment);
+	if (start > ar->top || top_end < ar->top) {
+		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
+			     "main arena: heap start 0x%" PRIx64 " is above top 0x%"
+			     PRIx64 "; main heap not walked", start, ar->top);
+		return gl_add_top(c, ar);
+	}
+	if (!(ar->flags & L->noncontiguous_bit) && c->mp_ok &&
+	    top_end - c->mp_sbrk_base != ar->system_mem)
+		hs_diags_add(c->diags, HS_DIAG_WARNING, true, c->mp_sbrk_base,
+			     "main arena: heap [0x%" PRIx64 ", 0x%" PRIx64 ") is 0x%"
+			     PRIx64 " bytes but system_mem is 0x%" PRIx64,
+			     c->mp_sbrk_base, top_end, top_end - c->mp_sbrk_base,
+			     ar->system_mem);
+	if (!gl_add_span(c, start, top_end))
+		return false;
+	struct gl_seg s = {
+		.ai = ai, .start = start, .end = ar->top, .limit = top_end,
+		.kind = GL_SEG_TOP,
+	};
+	if (!gl_walk_segment(c, &s, &ar->complete))
+		return false;
+	return gl_add_top(c, ar);
+}
+
+static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
+{
+	const struct hs_glibc_layout *L = c->L;
+	struct gl_arena *ar = &c->arenas[ai];
+	uint64_t mask = ~(c->heap_max - 1);
+	uint64_t h = ar->top & mask, sum = 0, top_end = ar->top + ar->top_size;
+	uint64_t tortoise = h, power = 1, lam = 0;
+	bool complete = true;
+	/* The heap holding top is the newest; `prev` leads to older ones
+	 * (sysmalloc, malloc/malloc.c:2616-2625). */
+	for (unsigned n = 0; h; n++) {
+		uint64_t arp, prev, hsize;
+		if (n >= GL_MAX_HEAPS) {
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, h,
+				     "arena 0x%" PRIx64 ": more than %d heaps; stopped",
+				     ar->addr, GL_MAX_HEAPS);
+			complete = false;
+			break;
+		}
+		if ((h & ~mask) || !gl_rd(c, h + L->hi.ar_ptr, &arp) ||
+		    !gl_rd(c, h + L->hi.prev, &prev) ||
+		    !gl_rd(c, h + L->hi.hsize, &hsize) || arp != ar->addr ||
+		    hsize < L->hi.size + L->minsize || hsize > c->heap_max) {
+			hs_diags_add(c->diags, HS_DIAG_ERROR, true, h,
+				     "arena 0x%" PRIx64 ": 0x%" PRIx64 " is not one of its "
+				     "heaps (heap_info unreadable, foreign or bad size)",
+				     ar->addr, h);
+			complete = false;
+			break;
+		}
+		sum += hsize;
+		if (!gl_add_span(c, h, h + c->heap_max))
+			return false;
+		/* The first heap holds the arena; its first chunk follows the
+		 * malloc_state, aligned (_int_new_arena, malloc/arena.c:757-768).
+		 * Later heaps start right after heap_info (malloc.c:2622). */
+		uint64_t first = h + L->hi.size;
+		if (ar->addr == first)
+			first = gl_align_up(ar->addr + L->ms.size, L->malloc_alignment);
+		if (!hs_heap_add_region(c->heap, "arena_header", h, first - h))
+			return false;
+		struct gl_seg s = {
+			.ai = ai, .start = first, .limit = h + hsize,
+		};
+		if (h == (ar->top & mask)) {
+			s.kind = GL_SEG_TOP;
+			s.end = ar->top;
+			if (top_end != h + hsize)
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, ar->top,
+					     "arena 0x%" PRIx64 ": top chunk ends at 0x%" PRIx64
+					     ", its heap at 0x%" PRIx64, ar->addr, top_end,
+					     h + hsize);
+			if (top_end < s.limit)
+				s.limit = top_end;
+		} else {
+			s.kind = GL_SEG_FENCE;
+		}
+		bool seg_complete;
+		if (!gl_walk_segment(c, &s, &seg_complete))
+			return false;
+		complete = complete && seg_complete;
+		if (prev == tortoise) {
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, h,
+				     "arena 0x%" PRIx64 ": heap_info prev chain cycles at 0x%"
+				     PRIx64, ar->addr, prev);
+			complete = false;
+			break;
+		}
+		if (++lam == power) {
+			tortoise = prev;
+			power *= 2;
+			lam = 0;
+		}
+		h = prev;
+	}
+	/* system_mem is the sum of the heaps' sizes (_int_new_arena,
+	 * sysmalloc, grow_heap and heap_trim keep it so). */
+	if (complete && sum != ar->system_mem)
+		hs_diags_add(c->diags, HS_DIAG_WARNING, true, ar->addr,
+			     "arena 0x%" PRIx64 ": heaps hold 0x%" PRIx64
+			     " bytes but system_mem is 0x%" PRIx64,
+			     ar->addr, sum, ar->system_mem);
+	ar->complete = complete;
+	return gl_add_top(c, ar);
+}
+
+/*
+ * Count what the regular bins hold, the way int_mallinfo does
+ * (malloc/malloc.c:5176-5184), to cross-check the walk's free chunks.
+ */
+static void gl_check_bins(struct gl_ctx *c, const struct gl_arena *ar)
+{
+	const struct hs_glibc_layout *L = c->L;
+	uint64_t n = 0, bytes = 0;
+	uint64_t bound = ar->system_mem / L->minsize + 1;
+	if (bound > GL_MAX_LIST)
+		bound = GL_MAX_LIST;
+	for (unsigned i = 1; i < L->nbins; i++) {
+		/* bin_at(m, i), malloc/malloc.c:1535: a fake chunk whose fd/bk
+		 * are bins[2(i-1)] and bins[2(i-1)+1]. */
+		uint64_t b = ar->addr + L->ms.bins + 16 * (uint64_t)(i - 1) - L->hdr_size;
+		uint64_t p, sz;
+		if (!gl_rd(c, b + L->hdr_size + 8, &p))
+			return;
+		uint64_t tortoise = p, power = 1, lam = 0;
+		while (p != b) {
+			if (n >= bound || !gl_rd(c, p + 8, &sz) ||
+			    !gl_rd(c, p + L->hdr_size + 8, &p)) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, b,
+					     "arena 0x%" PRIx64 ": bin %u list is broken "
+					     "(unreadable or too long)", ar->addr, i);
+				return;
+			}
+			n++;
+			bytes += sz & ~(uint64_t)HS_GLIBC_SIZE_BITS;
+			if (p == tortoise && p != b) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, b,
+					     "arena 0x%" PRIx64 ": bin %u list cycles without "
+					     "returning to the bin", ar->addr, i);
+				return;
+			}
+			if (++lam == power) {
+				tortoise = p;
+				power *= 2;
+				lam = 0;
+			}
+		}
+	}
+	if (n != ar->nfree || bytes != ar->free_bytes)
+		hs_diags_add(c->diags, HS_DIAG_WARNING, true, ar->addr,
+			     "arena 0x%" PRIx64 ": bins hold %" PRIu64 " chunks (0x%"
+			     PRIx64 " bytes) but the walk found %" PRIu64
+			     " free chunks (0x%" PRIx64 " bytes)", ar->addr, n, bytes,
+			     ar->nfree, ar->free_bytes);
+}
+
+/* ------------------------------------------------------------------------
+ * Mmapped chunks: linked nowhere, found by scanning anonymous writable
+ * memory for their headers.
+ * ------------------------------------------------------------------------ */
+
+static bool gl_file_backed(const struct hs_process *proc, uint64_t addr)
+{
+	size_t lo = 0, hi = proc->nfiles;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (proc->files[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && addr < proc->files[lo - 1].end;
+}
+
+static inline uint64_t gl_ld(const uint8_t *base, uint64_t off)
+{
+	uint64_t v;
+	memcpy(&v, base + off, 8);
+	return v;
+}
+
+/*
+ * sysmalloc_mmap (malloc/malloc.c:2414-2492) maps a page multiple and puts
+ * the chunk at its start: prev_size 0, size = mapping size | IS_MMAPPED.
+ * _int_memalign (malloc.c:4936-4996) then may move the chunk up to an
+ * aligned address, storing the offset in prev_size, and leaves the old
+ * header in place. So: a page whose header says "0, page multiple | 2"
+ * starts a mapping; the real chunk is at the first memalign position that
+ * holds a consistent header, else at the page itself.
+ */
+static bool gl_scan_range(struct gl_ctx *c, const struct hs_memory_range *r,
+			  size_t *span_i)
+{
+	const struct hs_glibc_layout *L = c->L;
+	const uint8_t *base = hs_memory_ptr(c->mem, r->start, r->filesz);
+	if (!base)
+		return true;
+	uint64_t end = r->start + r->filesz, map_end = r->start + r->memsz;
+	uint64_t p = gl_align_up(r->start, GL_PAGE);
+	while (p < end && end - p >= 2 * 8) {
+		while (*span_i < c->nspans && c->spans[*span_i].end <= p)
+			(*span_i)++;
+		if (*span_i < c->nspans && c->spans[*span_i].start <= p) {
+			p = gl_align_up(c->spans[*span_i].end, GL_PAGE);
+			continue;
+		}
+		uint64_t prev = gl_ld(base, p - r->start);
+		uint64_t raw = gl_ld(base, p - r->start + 8);
+		uint64_t S = raw & ~(GL_PAGE - 1);
+		if (prev != 0 || (raw & (GL_PAGE - 1)) != HS_GLIBC_IS_MMAPPED ||
+		    S == 0 || S > map_end - p) {
+			p += GL_PAGE;
+			continue;
+		}
+		uint64_t chunk = p, csz = S;
+		for (uint64_t A = 2 * L->malloc_alignment; A < S; A *= 2) {
+			/* brk = mem2chunk(align_up(chunk2mem(p), A)), bumped by A
+			 * when that leaves less than MINSIZE (malloc.c:4975-4981). */
+			uint64_t x = gl_align_up(p + L->hdr_size, A) - L->hdr_size;
+			if (x - p < L->minsize)
+				x += A;
+			if (x + 2 * 8 > end || x - p >= S)
+				break;
+			uint64_t xp = gl_ld(base, x - r->start);
+			uint64_t xs = gl_ld(base, x - r->start + 8);
+			uint64_t xe = x + (xs & ~(uint64_t)HS_GLIBC_SIZE_BITS);
+			if (xp == x - p && (xs & HS_GLIBC_SIZE_BITS) == HS_GLIBC_IS_MMAPPED &&
+			    xe > x && !(xe & (GL_PAGE - 1)) && xe <= map_end) {
+				chunk = x;
+				csz = xs & ~(uint64_t)HS_GLIBC_SIZE_BITS;
+				S = xe - p;
+				break;
+			}
+		}
+		if (!hs_heap_add_chunk(c->heap, chunk + L->hdr_size, csz,
+				       HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED))
+			return false;
+		c->mmap_n++;
+		c->mmap_bytes += S;
+		p += S;
+	}
+	return true;
+}
+
+static bool gl_scan_mmapped(struct gl_ctx *c)
+{
+	qsort(c->spans, c->nspans, sizeof(*c->spans), gl_cmp_span);
+	size_t span_i = 0;
+	for (size_t i = 0; i < c->mem->count; i++) {
+		const struct hs_memory_range *r = &c->mem->ranges[i];
+		if (!(r->flags & PF_W) || r->filesz < GL_PAGE ||
+		    gl_file_backed(c->proc, r->start))
+			continue;
+		if (!gl_scan_range(c, r, &span_i))
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Statistics and the driver.
+ * ------------------------------------------------------------------------ */
+
+static void gl_report_unseen(struct gl_ctx *c)
+{
+	for (size_t i = 0; i < c->ncached; i++) {
+		const struct gl_cached *e = &c->cached[i];
+		if (e->seen)
+			continue;
+		if (e->kind == GL_TCACHE)
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, e->chunk + 16,
+				     "tcache entry 0x%" PRIx64 " (thread %u, bin %u) is "
+				     "not a chunk of any walked heap",
+				     e->chunk + 16, e->owner, e->bin);
+		else
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, e->chunk,
+				     "fastbin chunk 0x%" PRIx64 " (arena 0x%" PRIx64
+				     ", bin %u) is not a chunk of any walked heap",
+				     e->chunk, c->arenas[e->owner].addr, e->bin);
+	}
+	for (size_t i = 0; i < c->nmeta; i++)
+		if (!c->meta_seen[i])
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, c->meta[i] + 16,
+				     "tcache 0x%" PRIx64 " is not a chunk of any walked heap",
+				     c->meta[i] + 16);
+}
+
+/* int_mallinfo (malloc/malloc.c:5147-5207), summed over the arena ring as
+ * __libc_mallinfo2 does, from what the walk found. */
+static struct hs_error *gl_stats(struct gl_ctx *c)
+{
+	uint64_t arena = 0, ordblks = 0, smblks = 0, fsmblks = 0, uordblks = 0;
+	uint64_t fordblks = 0, keepcost = 0;
+	for (size_t i = 0; i < c->narenas; i++) {
+		struct gl_arena *ar = &c->arenas[i];
+		uint64_t avail = ar->top_size + ar->fast_bytes + ar->free_bytes;
+		ordblks += 1 + ar->nfree; /* top always counts as one block */
+		smblks += ar->nfast;
+		fsmblks += ar->fast_bytes;
+		fordblks += avail;
+		arena += ar->system_mem;
+		if (avail > ar->system_mem) {
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, ar->addr,
+				     "arena 0x%" PRIx64 ": 0x%" PRIx64 " bytes free but "
+				     "system_mem is 0x%" PRIx64, ar->addr, avail,
+				     ar->system_mem);
+		} else {
+			uordblks += ar->system_mem - avail;
+		}
+		if (ar->addr == c->main_arena)
+			keepcost = ar->top_size;
+	}
+	if (c->mp_ok && (c->mmap_n != c->mp_n_mmaps || c->mmap_bytes != c->mp_mmapped_mem))
+		hs_diags_add(c->diags, HS_DIAG_WARNING, true, c->mp,
+			     "mmapped chunks: found %" PRIu64 " (0x%" PRIx64 " bytes), "
+			     "mp_ says %" PRIu64 " (0x%" PRIx64 " bytes)",
+			     c->mmap_n, c->mmap_bytes, c->mp_n_mmaps, c->mp_mmapped_mem);
+	static const char *const names[] = {
+		"arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+		"fsmblks", "uordblks", "fordblks", "keepcost",
+	};
+	const uint64_t values[] = {
+		arena, ordblks, smblks, c->mmap_n, c->mmap_bytes, 0,
+		fsmblks, uordblks, fordblks, keepcost,
+	};
+	for (size_t i = 0; i < HS_ARRAY_SIZE(names); i++)
+		if (!hs_heap_set_stat(c->heap, names[i], values[i]))
+			return HS_ENOMEM;
+	return NULL;
+}
+
+static void gl_read_mp(struct gl_ctx *c)
+{
+	const struct hs_glibc_layout *L = c->L;
+	uint32_t n_mmaps;
+	uint64_t hp = 0;
+	c->heap_max = L->heap_max_size;
+	if (!c->mp)
+		return;
+	if (!gl_rd32(c, c->mp + L->mp.n_mmaps, &n_mmaps) ||
+	    !gl_rd(c, c->mp + L->mp.mmapped_mem, &c->mp_mmapped_mem) ||
+	    !gl_rd(c, c->mp + L->mp.sbrk_base, &c->mp_sbrk_base)) {
+		hs_diags_add(c->diags, HS_DIAG_WARNING, true, c->mp,
+			     "mp_ at 0x%" PRIx64 " is not in the core", c->mp);
+		return;
+	}
+	c->mp_n_mmaps = n_mmaps; /* an int in glibc; never negative when sane */
+	c->mp_ok = true;
+	/* heap_max_size(), malloc/arena.c:58-65 */
+	if (L->heap_max_from_hugetlb && L->mp.hp_pagesize != HS_GLIBC_ABSENT &&
+	    gl_rd(c, c->mp + L->mp.hp_pagesize, &hp) && hp) {
+		if ((hp & (hp - 1)) == 0 && hp >= GL_PAGE && hp * 4 > hp)
+			c->heap_max = hp * 4;
+		else
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, c->mp,
+				     "mp_.hp_pagesize 0x%" PRIx64 " is not a power of two",
+				     hp);
+	}
+}
+
+static void gl_ctx_free(struct gl_ctx *c)
+{
+	free(c->arenas);
+	free(c->cached);
+	free(c->meta);
+	free(c->meta_seen);
+	free(c->spans);
+}
+
+struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
+				  const struct hs_glibc_layout *L,
+				  const struct hs_glibc_where *where,
+				  struct hs_heap *heap)
+{
+	struct gl_ctx c = {
+		.proc = proc,
+		.mem = &proc->mem,
+		.L = L,
+		.heap = heap,
+		.diags = &heap->diags,
+		.win = { .mem = &proc->mem },
+		.main_arena = where->main_arena,
+		.mp = where->mp,
+	};
+	struct hs_error *err = NULL;
+	snprintf(heap->allocator, sizeof(heap->allocator), "glibc");
+	snprintf(heap->version, sizeof(heap->version), "%s", L->version);
+	gl_read_mp(&c);
+	err = gl_collect_arenas(&c);
+	if (err)
+		goto out;
+	heap->narenas = (unsigned)c.narenas;
+
+	if (L->tc.present && where->tcaches_known) {
+		for (size_t i = 0; i < where->ntcaches; i++)
+			if (!gl_walk_tcache(&c, &where->tcaches[i]))
+				goto nomem;
+	} else if (L->tc.present) {
+		hs_diags_add(c.diags, HS_DIAG_INFO, false, 0,
+			     "tcache not located: chunks in thread caches are "
+			     "reported in use (as mallinfo counts them)");
+	}
+	for (size_t i = 0; i < c.narenas; i++)
+		if (c.arenas[i].initialized && !gl_walk_fastbins(&c, i))
+			goto nomem;
+	gl_prepare_sets(&c);
+	c.meta_seen = calloc(c.nmeta ? c.nmeta : 1, sizeof(*c.meta_seen));
+	if (!c.meta_seen)
+		goto nomem;
+
+	for (size_t i = 0; i < c.narenas; i++) {
+		struct gl_arena *ar = &c.arenas[i];
+		if (!ar->initialized)
+			continue;
+		bool ok = ar->addr == c.main_arena ? gl_walk_main(&c, i)
+						   : gl_walk_nonmain(&c, i);
+		if (!ok)
+			goto nomem;
+		if (ar->complete)
+			gl_check_bins(&c, ar);
+	}
+	if (!gl_scan_mmapped(&c))
+		goto nomem;
+	gl_report_unseen(&c);
+	err = gl_stats(&c);
+	goto out;
+nomem:
+	err = HS_ENOMEM;
+out:
+	gl_ctx_free(&c);
+	return err;
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <elfutils/libdwelf.h>
@@ -188,9 +189,20 @@ static size_t core_build_id(struct hs_process *proc, const struct elf_view *v,
  */
 static struct hs_error *open_elf(const char *path, Elf **ret)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* The path comes from the core: never block on a FIFO or a device. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return hs_error_errno("open", path);
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		struct hs_error *err = hs_error_errno("fstat", path);
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return hs_error_create(HS_ERR_IO, "%s: not a regular file", path);
+	}
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf) {
 		struct hs_error *err = hs_error_libelf("elf_begin", path);
@@ -333,7 +345,7 @@ static bool symtab_load(Elf *elf, uint32_t shtype, uint64_t bias,
 	if (!d || !strscn || !section_data(elf, strscn, path, diags))
 		return false;
 	size_t n = d->d_size / sizeof(Elf64_Sym);
-	if (n > UINT32_MAX)
+	if (n > INT32_MAX) /* gelf_getsym takes an int index */
 		return false;
 	memset(t, 0, sizeof(*t));
 	t->source = source;
@@ -380,8 +392,13 @@ static bool symtab_load(Elf *elf, uint32_t shtype, uint64_t bias,
 	return true;
 }
 
+/* How many same-prefix names to skip looking for "name@VERSION". */
+#define VERSIONED_WINDOW 64
+
+/* Exact name, or (if versioned) the name with an "@VERSION" suffix, which
+ * .symtab uses for some versioned definitions ("memcpy@GLIBC_2.2.5"). */
 static bool symtab_by_name(const struct symtab *t, const char *name,
-			   struct hs_symbol *ret)
+			   bool versioned, struct hs_symbol *ret)
 {
 	size_t lo = 0, hi = t->nsyms;
 	while (lo < hi) { /* lower bound: the preferred one comes first */
@@ -391,9 +408,18 @@ static bool symtab_by_name(const struct symtab *t, const char *name,
 		else
 			hi = mid;
 	}
-	if (lo < t->nsyms && strcmp(t->syms[t->by_name[lo]].name, name) == 0) {
-		*ret = t->syms[t->by_name[lo]];
-		return true;
+	size_t len = strlen(name);
+	for (size_t i = lo; i < t->nsyms && i - lo < VERSIONED_WINDOW; i++) {
+		const struct hs_symbol *s = &t->syms[t->by_name[i]];
+		if (strncmp(s->name, name, len) != 0)
+			break;
+		if (s->name[len] == '\0' ||
+		    (versioned && s->name[len] == '@')) {
+			*ret = *s;
+			return true;
+		}
+		if (!versioned)
+			break;
 	}
 	return false;
 }
@@ -955,9 +981,10 @@ bool hs_module_symbol(struct hs_module *mod, const char *name,
 	struct hs_module_elf *me = mod ? mod->priv : NULL;
 	if (!me || !name)
 		return false;
-	for (size_t i = 0; i < me->ntabs; i++)
-		if (symtab_by_name(&me->tabs[i], name, ret))
-			return true;
+	for (int versioned = 0; versioned < 2; versioned++)
+		for (size_t i = 0; i < me->ntabs; i++)
+			if (symtab_by_name(&me->tabs[i], name, versioned, ret))
+				return true;
 	return false;
 }
 

@@ -1,8 +1,14 @@
-/* test_core.c: unit tests for the core parser on a hand-built x86_64 ELF core, whole, cut and mutated. */
+/* test_core.c: unit tests for the core parser: a hand-built core (whole, cut, mutated) and a real gcore of a fork. */
+#include <dlfcn.h>
 #include <elf.h>
+#include <limits.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../symbols/symbols.h"
@@ -434,6 +440,175 @@ static void test_mutations(void)
 	}
 }
 
+/* ---- A real core: fork, gcore the child, compare with what we know. ---- */
+
+struct own_libc {
+	uint8_t id[64];
+	size_t idlen;
+};
+
+/* The build-id of our own libc, from its PT_NOTE in memory. */
+static int find_libc_id(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct own_libc *o = arg;
+	(void)size;
+	const char *b = strrchr(info->dlpi_name, '/');
+	if (!b || strncmp(b + 1, "libc.so", 7) != 0)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		if (p->p_type != PT_NOTE)
+			continue;
+		const uint8_t *n = (const uint8_t *)(info->dlpi_addr + p->p_vaddr);
+		size_t pos = 0, align = p->p_align == 8 ? 8 : 4;
+		while (pos + 12 <= p->p_filesz) {
+			uint32_t namesz, descsz, type;
+			memcpy(&namesz, n + pos, 4);
+			memcpy(&descsz, n + pos + 4, 4);
+			memcpy(&type, n + pos + 8, 4);
+			size_t desc = pos + 12 + ((namesz + align - 1) & ~(align - 1));
+			if (type == NT_GNU_BUILD_ID && namesz == 4 &&
+			    descsz <= sizeof(o->id)) {
+				memcpy(o->id, n + desc, descsz);
+				o->idlen = descsz;
+				return 1;
+			}
+			pos = desc + ((descsz + align - 1) & ~(align - 1));
+		}
+	}
+	return 0;
+}
+
+struct tp_check {
+	struct hs_process *proc;
+	size_t seen, matched;
+};
+
+static bool check_tpoff(uint64_t slot, int64_t addend, const char *sym,
+			void *arg)
+{
+	struct tp_check *c = arg;
+	(void)addend;
+	(void)sym;
+	int64_t v;
+	c->seen++;
+	/* The child is a fork: its GOT holds what ours holds. */
+	if (hs_process_tpoff(c->proc, slot, &v) &&
+	    v == *(const int64_t *)(uintptr_t)slot)
+		c->matched++;
+	return true;
+}
+
+static void test_real_core(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan reserves terabytes of shadow that gcore would write out. */
+	printf("test_core: real-core smoke skipped (ASan build)\n");
+	return;
+#endif
+	if (system("command -v gcore >/dev/null 2>&1") != 0) {
+		printf("test_core: real-core smoke skipped (no gcore)\n");
+		return;
+	}
+	int fds[2];
+	char c = 0;
+	if (pipe(fds) != 0)
+		return;
+	fflush(NULL);
+	pid_t child = fork();
+	if (child == 0) {
+		close(fds[0]);
+		if (write(fds[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	if (child < 0 || read(fds[0], &c, 1) != 1) {
+		close(fds[0]);
+		return;
+	}
+	close(fds[0]);
+	char prefix[96], core[128], cmd[256];
+	snprintf(prefix, sizeof(prefix), "%s.gcore", tmp_path);
+	snprintf(core, sizeof(core), "%s.%d", prefix, (int)child);
+	snprintf(cmd, sizeof(cmd), "gcore -o %s %d >/dev/null 2>&1", prefix,
+		 (int)child);
+	int rc = system(cmd);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	if (rc != 0 || access(core, R_OK) != 0) {
+		printf("test_core: real-core smoke skipped (gcore failed: no "
+		       "ptrace permission?)\n");
+		unlink(core);
+		return;
+	}
+	struct hs_process *proc = NULL;
+	struct hs_process_options o = { 0 };
+	struct hs_error *err = hs_process_open(core, &o, &proc);
+	CHECK(!err);
+	if (err) {
+		fprintf(stderr, "  %s\n", err->message);
+		hs_error_destroy(err);
+		unlink(core);
+		return;
+	}
+	CHECK(proc->pid == child);
+	CHECK(proc->nthreads == 1);
+	if (proc->nthreads >= 1) {
+		CHECK(proc->threads[0].tid == child);
+		/* x86_64 glibc: the thread pointer is pthread_self(), which
+		 * the fork inherited. */
+		CHECK(proc->threads[0].fs_base == (uint64_t)pthread_self());
+	}
+	struct hs_module *exe = hs_process_main_module(proc);
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	CHECK(exe && n > 0);
+	if (exe && n > 0) {
+		self[n] = '\0';
+		CHECK(strcmp(exe->name, self) == 0);
+		CHECK(exe->disk_path && exe->symbols != HS_SYMS_NONE);
+	}
+	struct hs_module *libc = hs_process_find_module(proc, "libc.so", true);
+	CHECK(libc != NULL);
+	struct own_libc own = { .idlen = 0 };
+	dl_iterate_phdr(find_libc_id, &own);
+	void *h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	void *real_malloc = h ? dlsym(h, "malloc") : NULL;
+	if (libc) {
+		CHECK(own.idlen == 20 && libc->build_id_len == own.idlen &&
+		      memcmp(libc->build_id, own.id, own.idlen) == 0);
+		CHECK(libc->symbols != HS_SYMS_NONE && libc->disk_path);
+		struct hs_symbol s;
+		CHECK(hs_module_symbol(libc, "malloc", &s));
+		CHECK(real_malloc && s.addr == (uint64_t)(uintptr_t)real_malloc);
+		CHECK(s.size > 0 && s.type == STT_FUNC);
+		struct hs_symbol at;
+		CHECK(hs_module_symbol_at(libc, s.addr + 1, &at) &&
+		      at.addr == s.addr);
+		CHECK(hs_process_module_at(proc, s.addr) == libc);
+		const void *code = hs_module_file_bytes(libc, s.addr, 16);
+		CHECK(code && real_malloc && memcmp(code, real_malloc, 16) == 0);
+		CHECK(hs_process_ptr_or_file(proc, s.addr, 16) != NULL);
+		struct hs_insn *ins = NULL;
+		size_t nins = 0;
+		err = hs_disasm_function(libc, "malloc", 8, &ins, &nins);
+		CHECK(!err && nins > 0 && ins[0].addr == s.addr);
+		hs_error_destroy(err);
+		free(ins);
+		struct tp_check tc = { .proc = proc };
+		hs_module_for_each_tpoff(libc, check_tpoff, &tc);
+		CHECK(tc.seen > 0 && tc.matched == tc.seen);
+	}
+	if (h)
+		dlclose(h);
+	for (size_t i = 0; i < proc->diags.count; i++)
+		CHECK(!strstr(proc->diags.items[i].message, "mismatch"));
+	hs_process_destroy(proc);
+	unlink(core);
+}
+
 int main(void)
 {
 	const char *dir = getenv("TMPDIR");
@@ -448,6 +623,7 @@ int main(void)
 	test_truncated();
 	test_bad_headers();
 	test_mutations();
+	test_real_core();
 	fclose(tmp_file);
 	unlink(tmp_path);
 	if (failures) {

@@ -46,7 +46,10 @@ struct hs_error *hs_memory_add(struct hs_memory *mem, uint64_t start,
 struct hs_error *hs_memory_seal(struct hs_memory *mem);
 
 /* Copy len bytes at addr into buf. Fails (HS_ERR_FAULT / HS_ERR_TRUNCATED)
- * if any byte is not backed by data, with the address in the message. */
+ * if any byte is not backed by data, with the address in the message. The
+ * bytes may span adjacent ranges (gcore splits a mapping where its
+ * protection changes); hs_memory_ptr never does. All reads of a map that is
+ * not sealed fail. */
 struct hs_error *hs_memory_read(const struct hs_memory *mem, uint64_t addr,
 				void *buf, size_t len);
 /* Zero-copy: a pointer to len contiguous bytes at addr, or NULL if they are
@@ -92,7 +95,8 @@ const char *hs_symbol_source_name(enum hs_symbol_source src);
 
 struct hs_symbol {
 	const char *name; /* owned by the module */
-	uint64_t addr;    /* runtime address (load bias applied) */
+	uint64_t addr;    /* runtime address (load bias applied); for STT_TLS,
+			   * the offset in the module's TLS block (no bias) */
 	uint64_t size;
 	uint8_t type;     /* STT_* */
 	uint8_t bind;     /* STB_* */
@@ -188,9 +192,12 @@ struct hs_module *hs_process_main_module(struct hs_process *proc);
 
 /*
  * Symbol lookup in one module, by name (exact match, first in preference
- * order debuginfo > symtab > dynsym) and by address (the symbol containing
- * addr, or the nearest preceding one with size 0). Addresses are runtime.
- * Return false if not found. The symbol's strings live as long as the module.
+ * order debuginfo > symtab > dynsym; failing that, a versioned
+ * "name@VERSION" .symtab entry) and by address (the symbol containing
+ * addr, or the nearest preceding one with size 0; STT_TLS symbols are not
+ * addresses and are never returned). Among equal names or addresses a
+ * global beats a weak beats a local. Addresses are runtime. Return false if
+ * not found. The symbol's strings live as long as the module.
  */
 bool hs_module_symbol(struct hs_module *mod, const char *name,
 		      struct hs_symbol *ret);

@@ -438,7 +438,8 @@ static bool gl_walk_fastbins(struct gl_ctx *c, size_t ai)
  * two lists claim (a double free). */
 static void gl_prepare_sets(struct gl_ctx *c)
 {
-	qsort(c->cached, c->ncached, sizeof(*c->cached), gl_cmp_cached);
+	if (c->ncached)
+		qsort(c->cached, c->ncached, sizeof(*c->cached), gl_cmp_cached);
 	for (size_t i = 1; i < c->ncached; i++) {
 		const struct gl_cached *a = &c->cached[i - 1], *b = &c->cached[i];
 		if (a->chunk == b->chunk)
@@ -448,7 +449,8 @@ static void gl_prepare_sets(struct gl_ctx *c)
 				     b->chunk, gl_kind_name(a->kind), a->bin,
 				     gl_kind_name(b->kind), b->bin);
 	}
-	qsort(c->meta, c->nmeta, sizeof(*c->meta), gl_cmp_u64);
+	if (c->nmeta)
+		qsort(c->meta, c->nmeta, sizeof(*c->meta), gl_cmp_u64);
 }
 
 /* ------------------------------------------------------------------------
@@ -511,7 +513,8 @@ static bool gl_resync(struct gl_ctx *c, const struct gl_seg *s, uint64_t bad,
 		      uint64_t *ret)
 {
 	const struct hs_glibc_layout *L = c->L;
-	uint64_t stop = s->kind == GL_SEG_TOP ? s->end : s->limit;
+	/* Top itself is a candidate: garbage up to it still leaves top. */
+	uint64_t stop = s->kind == GL_SEG_TOP ? s->end + 1 : s->limit;
 	if (stop - bad > GL_RESYNC_SPAN)
 		stop = bad + GL_RESYNC_SPAN;
 	for (uint64_t q = bad + L->malloc_alignment; q < stop; q += L->malloc_alignment) {
@@ -966,7 +969,8 @@ static bool gl_scan_range(struct gl_ctx *c, const struct hs_memory_range *r,
 
 static bool gl_scan_mmapped(struct gl_ctx *c)
 {
-	qsort(c->spans, c->nspans, sizeof(*c->spans), gl_cmp_span);
+	if (c->nspans)
+		qsort(c->spans, c->nspans, sizeof(*c->spans), gl_cmp_span);
 	size_t span_i = 0;
 	for (size_t i = 0; i < c->mem->count; i++) {
 		const struct hs_memory_range *r = &c->mem->ranges[i];

@@ -1,0 +1,652 @@
+/* test_glibc.c: unit tests for the glibc 2.36 walk engine over a synthetic process (arenas, heaps, tcache, fastbins, corruption). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../heapwalk/glibc.h"
+
+static int failures;
+
+#define CHECK(cond)                                                          \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #cond);                            \
+			failures++;                                          \
+		}                                                            \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                       \
+	do {                                                                 \
+		uint64_t a_ = (a), b_ = (b);                                 \
+		if (a_ != b_) {                                              \
+			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = 0x%" PRIx64 \
+				", %s = 0x%" PRIx64 "\n", __FILE__, __LINE__, \
+				#a, a_, #b, b_);                             \
+			failures++;                                          \
+		}                                                            \
+	} while (0)
+
+/* ------------------------------------------------------------------------
+ * A synthetic address space: a few regions backed by calloc'd buffers.
+ * ------------------------------------------------------------------------ */
+
+struct region {
+	uint64_t start, size;
+	uint8_t *buf;
+};
+
+#define NREGIONS 6
+static struct region regions[NREGIONS];
+
+/* libc's .data: main_arena and mp_ */
+#define LIBC_DATA 0x7f0000100000ull
+#define MA (LIBC_DATA + 0x100)
+#define MP (LIBC_DATA + 0x1000)
+/* the main heap (brk) */
+#define S 0x555555560000ull
+#define S_SIZE 0x21000ull
+/* a non-main arena: first heap (holds the arena, ends in a fencepost) and a
+ * newer heap holding top */
+#define H1 0x7f0004000000ull
+#define H1_SIZE 0x10000ull
+#define AR (H1 + 0x30)
+#define H2 0x7f0008000000ull
+#define H2_SIZE 0x8000ull
+/* one mmapped chunk */
+#define MM 0x7f0000200000ull
+#define MM_SIZE 0x2000ull
+
+/* main heap chunks */
+#define C0 S                  /* 0x290 tcache_perthread_struct */
+#define T_MAIN (C0 + 0x10)
+#define C1 (C0 + 0x290)       /* 0x30 in use */
+#define C2 (C1 + 0x30)        /* 0x30 tcache bin 1 */
+#define C3 (C2 + 0x30)        /* 0x30 tcache bin 1 */
+#define C4 (C3 + 0x30)        /* 0x20 fastbin 0 */
+#define C5 (C4 + 0x20)        /* 0x20 fastbin 0 (head) */
+#define C6 (C5 + 0x20)        /* 0x100 in use */
+#define C7 (C6 + 0x100)       /* 0x200 free (unsorted) */
+#define C8 (C7 + 0x200)       /* 0x40 in use */
+#define C9 (C8 + 0x40)        /* 0x90 free (small bin 9) */
+#define C10 (C9 + 0x90)       /* 0x50 in use */
+#define TOP (C10 + 0x50)
+#define TOP_SIZE (S + S_SIZE - TOP)
+
+/* non-main arena chunks */
+#define D0 (H1 + 0x8d0)       /* 0x290 tcache struct of thread 2 */
+#define T_AR (D0 + 0x10)
+#define D1 (D0 + 0x290)       /* 0x40 in use */
+#define D2 (D1 + 0x40)        /* 0x60 free (small bin 6) */
+#define D3 (D2 + 0x60)        /* 0x30 in use */
+#define FENCE (H1 + H1_SIZE - 0x20)
+#define D4 (D3 + 0x30)        /* in use, up to the fencepost */
+#define E0 (H2 + 0x30)        /* 0x100 in use */
+#define TOP2 (E0 + 0x100)
+#define TOP2_SIZE (H2 + H2_SIZE - TOP2)
+
+static struct region *region_of(uint64_t addr)
+{
+	for (int i = 0; i < NREGIONS; i++)
+		if (regions[i].buf && addr - regions[i].start < regions[i].size)
+			return &regions[i];
+	return NULL;
+}
+
+static void w64(uint64_t addr, uint64_t v)
+{
+	struct region *r = region_of(addr);
+	if (!r || addr + 8 > r->start + r->size) {
+		fprintf(stderr, "test bug: write at 0x%" PRIx64 "\n", addr);
+		abort();
+	}
+	memcpy(r->buf + (addr - r->start), &v, 8);
+}
+
+static void w16(uint64_t addr, uint16_t v)
+{
+	struct region *r = region_of(addr);
+	memcpy(r->buf + (addr - r->start), &v, 2);
+}
+
+static void add_region(int i, uint64_t start, uint64_t size)
+{
+	regions[i].start = start;
+	regions[i].size = size;
+	regions[i].buf = calloc(1, size);
+	if (!regions[i].buf)
+		abort();
+}
+
+static uint64_t protect(uint64_t pos, uint64_t ptr)
+{
+	return (pos >> 12) ^ ptr;
+}
+
+static void chunk(uint64_t p, uint64_t size_field)
+{
+	w64(p + 8, size_field);
+}
+
+/* bin_at(a, i) (malloc.c:1535): the fake chunk whose fd/bk are bins[2(i-1)..]. */
+static uint64_t bin_at(uint64_t a, unsigned i)
+{
+	return a + 0x70 + 16 * (uint64_t)(i - 1) - 0x10;
+}
+
+static void init_bins(uint64_t a)
+{
+	for (unsigned i = 1; i < 128; i++) {
+		uint64_t b = bin_at(a, i);
+		w64(b + 0x10, b);
+		w64(b + 0x18, b);
+	}
+}
+
+/* Put free chunk c alone in bin i of arena a. */
+static void bin_one(uint64_t a, unsigned i, uint64_t c)
+{
+	uint64_t b = bin_at(a, i);
+	w64(b + 0x10, c);
+	w64(b + 0x18, c);
+	w64(c + 0x10, b);
+	w64(c + 0x18, b);
+}
+
+/* The clean synthetic heap every test starts from. */
+static void build(void)
+{
+	for (int i = 0; i < NREGIONS; i++)
+		free(regions[i].buf);
+	memset(regions, 0, sizeof(regions));
+	add_region(0, LIBC_DATA, 0x2000);
+	add_region(1, S, S_SIZE);
+	add_region(2, H1, H1_SIZE);
+	add_region(3, H2, H2_SIZE);
+	add_region(4, MM, MM_SIZE);
+
+	/* main_arena */
+	init_bins(MA);
+	w64(MA + 0x60, TOP);
+	w64(MA + 0x870, AR);
+	w64(MA + 0x888, S_SIZE);
+	w64(MA + 0x10 + 0, C5);  /* fastbinsY[0] */
+	/* mp_ */
+	w64(MP + 0x3c, 1);       /* n_mmaps (int; upper half is n_mmaps_max) */
+	w64(MP + 0x50, MM_SIZE); /* mmapped_mem */
+	w64(MP + 0x60, S);       /* sbrk_base */
+	w64(MP + 0x68, 64);      /* tcache_bins */
+
+	/* main heap */
+	chunk(C0, 0x291);
+	chunk(C1, 0x31);
+	chunk(C2, 0x31);
+	chunk(C3, 0x31);
+	chunk(C4, 0x21);
+	chunk(C5, 0x21);
+	chunk(C6, 0x101);
+	chunk(C7, 0x201);
+	w64(C8, 0x200);          /* footer of C7 */
+	chunk(C8, 0x40);         /* PREV_INUSE clear: C7 is free */
+	chunk(C9, 0x91);
+	w64(C10, 0x90);
+	chunk(C10, 0x50);
+	chunk(TOP, TOP_SIZE | 1);
+	bin_one(MA, 1, C7);      /* unsorted */
+	bin_one(MA, 9, C9);      /* small bin for 0x90 */
+	/* tcache of thread 1: bin 1 (0x30) holds C2 -> C3 */
+	w16(T_MAIN + 2 * 1, 2);
+	w64(T_MAIN + 0x80 + 8 * 1, C2 + 0x10);
+	w64(C2 + 0x10, protect(C2 + 0x10, C3 + 0x10));
+	w64(C3 + 0x10, protect(C3 + 0x10, 0));
+	/* fastbin 0: C5 -> C4 */
+	w64(C5 + 0x10, protect(C5 + 0x10, C4));
+	w64(C4 + 0x10, protect(C4 + 0x10, 0));
+
+	/* non-main arena: heap_infos, malloc_state */
+	w64(H1 + 0x0, AR);
+	w64(H1 + 0x8, 0);
+	w64(H1 + 0x10, H1_SIZE);
+	w64(H2 + 0x0, AR);
+	w64(H2 + 0x8, H1);
+	w64(H2 + 0x10, H2_SIZE);
+	init_bins(AR);
+	w64(AR + 0x60, TOP2);
+	w64(AR + 0x870, MA);
+	w64(AR + 0x888, H1_SIZE + H2_SIZE);
+	chunk(D0, 0x295);
+	chunk(D1, 0x45);
+	chunk(D2, 0x61);
+	w64(D3, 0x60);
+	chunk(D3, 0x34);
+	chunk(D4, (FENCE - D4) | 5);
+	chunk(FENCE, 0x11);          /* fencepost pair, malloc.c:2654-2660 */
+	w64(FENCE + 0x10, 0x10);
+	chunk(FENCE + 0x10, 0x1);
+	bin_one(AR, 6, D2);
+	chunk(E0, 0x105);
+	chunk(TOP2, TOP2_SIZE | 1);
+	/* tcache of thread 2: empty */
+
+	/* the mmapped chunk */
+	chunk(MM, MM_SIZE | 2);
+}
+
+static struct hs_process *make_process(void)
+{
+	struct hs_process *proc;
+	if (hs_process_create(&proc))
+		abort();
+	for (int i = 0; i < NREGIONS; i++) {
+		if (!regions[i].buf)
+			continue;
+		struct hs_error *err = hs_memory_add(&proc->mem, regions[i].start,
+						     regions[i].size, regions[i].buf,
+						     regions[i].size, 6 /* PF_R|PF_W */);
+		if (err)
+			abort();
+	}
+	if (hs_memory_seal(&proc->mem))
+		abort();
+	return proc;
+}
+
+static const struct hs_glibc_layout *layout(void)
+{
+	const struct hs_glibc_layout *L = hs_glibc_layout_find(2, 36);
+	if (!L)
+		abort();
+	return L;
+}
+
+/* Walk the current synthetic memory. */
+static struct hs_heap *walk(uint64_t mp, bool tcaches_known)
+{
+	struct hs_process *proc = make_process();
+	struct hs_glibc_tcache tc[2] = { { 1, T_MAIN }, { 2, T_AR } };
+	struct hs_glibc_where where = {
+		.main_arena = MA,
+		.mp = mp,
+		.tcaches = tc,
+		.ntcaches = 2,
+		.tcaches_known = tcaches_known,
+	};
+	struct hs_heap *heap;
+	if (hs_heap_create(&heap))
+		abort();
+	struct hs_error *err = hs_glibc_walk_at(proc, layout(), &where, heap);
+	CHECK(err == NULL);
+	if (err) {
+		fprintf(stderr, "walk: %s\n", err->message);
+		hs_error_destroy(err);
+	}
+	hs_heap_sort(heap);
+	hs_process_destroy(proc);
+	return heap;
+}
+
+static uint64_t get_stat(const struct hs_heap *heap, const char *name)
+{
+	uint64_t v = UINT64_MAX;
+	CHECK(hs_heap_get_stat(heap, name, &v));
+	return v;
+}
+
+/* The chunk at chunk-header address p: size, state and flags. */
+static void expect(const struct hs_heap *heap, uint64_t p, uint64_t size,
+		   enum hs_chunk_state state, unsigned flags, int line)
+{
+	const struct hs_chunk *c = hs_heap_chunk_at(heap, p + 0x10);
+	if (!c || c->addr != p + 0x10 || hs_chunk_size(c) != size ||
+	    hs_chunk_state(c) != state || hs_chunk_flags(c) != flags) {
+		fprintf(stderr, "%s:%d: chunk 0x%" PRIx64 ": got %s\n", __FILE__,
+			line, p, c ? "a different record" : "nothing");
+		if (c)
+			fprintf(stderr, "  addr 0x%" PRIx64 " size 0x%" PRIx64
+				" state %d flags 0x%x\n", c->addr, hs_chunk_size(c),
+				hs_chunk_state(c), hs_chunk_flags(c));
+		failures++;
+	}
+}
+#define EXPECT(heap, p, size, state, flags) expect(heap, p, size, state, flags, __LINE__)
+
+/* Does some diagnostic name this address and contain this text? */
+static bool has_diag(const struct hs_heap *heap, uint64_t addr, const char *text)
+{
+	for (size_t i = 0; i < heap->diags.count; i++) {
+		const struct hs_diag *d = &heap->diags.items[i];
+		if ((addr == 0 || (d->has_address && d->address == addr)) &&
+		    strstr(d->message, text))
+			return true;
+	}
+	return false;
+}
+
+static void dump_diags(const struct hs_heap *heap)
+{
+	for (size_t i = 0; i < heap->diags.count; i++)
+		fprintf(stderr, "  diag: %s\n", heap->diags.items[i].message);
+}
+
+/* ------------------------------------------------------------------------
+ * Tests.
+ * ------------------------------------------------------------------------ */
+
+#define MAIN_AVAIL (TOP_SIZE + 0x40 + 0x200 + 0x90)
+#define AR_AVAIL (TOP2_SIZE + 0x60)
+
+static void test_clean(void)
+{
+	build();
+	struct hs_heap *heap = walk(MP, true);
+	if (heap->diags.count) {
+		fprintf(stderr, "test_clean: unexpected diagnostics\n");
+		dump_diags(heap);
+		failures++;
+	}
+	CHECK(strcmp(heap->allocator, "glibc") == 0);
+	CHECK(strcmp(heap->version, "2.36") == 0);
+	CHECK_EQ(heap->narenas, 2);
+	/* 11 main chunks + top, 5 + fenceposts-not-chunks in H1, 1 + top in
+	 * H2, 1 mmapped */
+	CHECK_EQ(heap->nchunks, 12 + 5 + 2 + 1);
+
+	EXPECT(heap, C0, 0x290, HS_CHUNK_IN_USE, HS_CHUNK_F_METADATA);
+	EXPECT(heap, C1, 0x30, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, C2, 0x30, HS_CHUNK_CACHED, 0);
+	EXPECT(heap, C3, 0x30, HS_CHUNK_CACHED, 0);
+	EXPECT(heap, C4, 0x20, HS_CHUNK_CACHED, 0);
+	EXPECT(heap, C5, 0x20, HS_CHUNK_CACHED, 0);
+	EXPECT(heap, C6, 0x100, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, C7, 0x200, HS_CHUNK_FREE, 0);
+	EXPECT(heap, C8, 0x40, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, C9, 0x90, HS_CHUNK_FREE, 0);
+	EXPECT(heap, C10, 0x50, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, TOP, TOP_SIZE, HS_CHUNK_FREE, 0);
+	EXPECT(heap, D0, 0x290, HS_CHUNK_IN_USE, HS_CHUNK_F_METADATA);
+	EXPECT(heap, D1, 0x40, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, D2, 0x60, HS_CHUNK_FREE, 0);
+	EXPECT(heap, D3, 0x30, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, D4, FENCE - D4, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, E0, 0x100, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, TOP2, TOP2_SIZE, HS_CHUNK_FREE, 0);
+	EXPECT(heap, MM, MM_SIZE, HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED);
+
+	/* int_mallinfo, summed over both arenas */
+	CHECK_EQ(get_stat(heap, "arena"), S_SIZE + H1_SIZE + H2_SIZE);
+	CHECK_EQ(get_stat(heap, "ordblks"), (1 + 2) + (1 + 1));
+	CHECK_EQ(get_stat(heap, "smblks"), 2);
+	CHECK_EQ(get_stat(heap, "hblks"), 1);
+	CHECK_EQ(get_stat(heap, "hblkhd"), MM_SIZE);
+	CHECK_EQ(get_stat(heap, "usmblks"), 0);
+	CHECK_EQ(get_stat(heap, "fsmblks"), 0x40);
+	CHECK_EQ(get_stat(heap, "fordblks"), MAIN_AVAIL + AR_AVAIL);
+	CHECK_EQ(get_stat(heap, "uordblks"),
+		 S_SIZE + H1_SIZE + H2_SIZE - MAIN_AVAIL - AR_AVAIL);
+	CHECK_EQ(get_stat(heap, "keepcost"), TOP_SIZE);
+	hs_heap_destroy(heap);
+}
+
+/* Without mp_: the main heap starts at top's end minus system_mem; without
+ * tcaches, cached chunks count as in use (stats do not change). */
+static void test_no_mp_no_tcache(void)
+{
+	build();
+	struct hs_heap *heap = walk(0, false);
+	CHECK_EQ(heap->nchunks, 20);
+	EXPECT(heap, C0, 0x290, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, C2, 0x30, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, C4, 0x20, HS_CHUNK_CACHED, 0);
+	CHECK_EQ(get_stat(heap, "fordblks"), MAIN_AVAIL + AR_AVAIL);
+	CHECK_EQ(get_stat(heap, "hblks"), 1);
+	CHECK(has_diag(heap, 0, "tcache not located"));
+	hs_heap_destroy(heap);
+}
+
+static void test_tcache_cycle(void)
+{
+	build();
+	w16(T_MAIN + 2, 5);
+	w64(C3 + 0x10, protect(C3 + 0x10, C2 + 0x10)); /* C3 -> C2 */
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, 0, "tcache bin 1: cycle"));
+	EXPECT(heap, C2, 0x30, HS_CHUNK_CACHED, 0);
+	EXPECT(heap, C3, 0x30, HS_CHUNK_CACHED, 0);
+	hs_heap_destroy(heap);
+}
+
+static void test_tcache_count_and_size(void)
+{
+	build();
+	w16(T_MAIN + 2, 3); /* says 3, holds 2 */
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, T_MAIN, "count 3 but 2 entries"));
+	hs_heap_destroy(heap);
+
+	build();
+	w16(T_MAIN + 2, 1); /* says 1, holds 2 */
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, C3 + 0x10, "past its count"));
+	hs_heap_destroy(heap);
+
+	build();
+	/* Move the chain into bin 3 (0x50): wrong size per entry. */
+	w16(T_MAIN + 2, 0);
+	w64(T_MAIN + 0x80 + 8, 0);
+	w16(T_MAIN + 6, 2);
+	w64(T_MAIN + 0x80 + 24, C2 + 0x10);
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, C2 + 0x10, "has chunk size 0x31"));
+	CHECK(has_diag(heap, C3 + 0x10, "has chunk size 0x31"));
+	hs_heap_destroy(heap);
+
+	build();
+	/* An entry that is not a chunk boundary. */
+	w64(C3 + 0x10, protect(C3 + 0x10, C6 + 0x30));
+	w16(T_MAIN + 2, 3);
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, C6 + 0x30, "not a chunk of any walked heap"));
+	hs_heap_destroy(heap);
+}
+
+static void test_fastbin_cycle_and_double_free(void)
+{
+	build();
+	w64(C4 + 0x10, protect(C4 + 0x10, C5)); /* C4 -> C5 -> C4 ... */
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, 0, "fastbin 0: cycle"));
+	hs_heap_destroy(heap);
+
+	build();
+	/* C4 also in the tcache bin 0: a double free. */
+	w16(T_MAIN + 0, 1);
+	w64(T_MAIN + 0x80, C4 + 0x10);
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, C4 + 0x10, "two caches"));
+	EXPECT(heap, C4, 0x20, HS_CHUNK_CACHED, 0);
+	hs_heap_destroy(heap);
+}
+
+static void test_bad_size_resync(void)
+{
+	build();
+	chunk(C6, 0x12345); /* an overflow from C5 trashed C6's size */
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, C6, "bad chunk size 0x12345"));
+	CHECK(has_diag(heap, C6, "skipped 0x100 bytes"));
+	CHECK(hs_heap_chunk_at(heap, C6 + 0x10) == NULL);
+	EXPECT(heap, C7, 0x200, HS_CHUNK_FREE, 0);
+	EXPECT(heap, C10, 0x50, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, TOP, TOP_SIZE, HS_CHUNK_FREE, 0);
+	hs_heap_destroy(heap);
+
+	/* Garbage from C6 to top: the next sane place is top itself. */
+	build();
+	for (uint64_t a = C6; a < TOP; a += 8)
+		w64(a, 0xffffffffffffff0full);
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, C6, "skipped 0x" ));
+	if (!has_diag(heap, C6, "skipped 0x"))
+		dump_diags(heap);
+	CHECK(hs_heap_chunk_at(heap, C7 + 0x10) == NULL);
+	EXPECT(heap, C5, 0x20, HS_CHUNK_CACHED, 0);
+	EXPECT(heap, TOP, TOP_SIZE, HS_CHUNK_FREE, 0);
+	hs_heap_destroy(heap);
+
+	/* Garbage to the end of an old heap, fencepost included: nothing to
+	 * resync on; that segment stops, the rest goes on. */
+	build();
+	for (uint64_t a = D3; a < H1 + H1_SIZE; a += 8)
+		w64(a, 0xffffffffffffff0full);
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, D3, "not walked"));
+	/* D2's in-use bit lives in D3's trashed header: it now reads in use. */
+	EXPECT(heap, D2, 0x60, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, E0, 0x100, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, MM, MM_SIZE, HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED);
+	hs_heap_destroy(heap);
+
+	/* A size that runs past the old heap's end. */
+	build();
+	chunk(D3, 0x100034);
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, D3, "bad chunk size"));
+	EXPECT(heap, TOP2, TOP2_SIZE, HS_CHUNK_FREE, 0);
+	hs_heap_destroy(heap);
+}
+
+static void test_hostile_rings(void)
+{
+	build();
+	w64(AR + 0x870, AR); /* the arena ring loops without main_arena */
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, AR, "cycle that skips main_arena"));
+	CHECK_EQ(heap->narenas, 2);
+	hs_heap_destroy(heap);
+
+	build();
+	w64(H2 + 0x8, H2); /* heap_info prev points at itself */
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, H2, "cycles"));
+	hs_heap_destroy(heap);
+
+	build();
+	w64(H2 + 0x8, H2 + 0x1000); /* prev not HEAP_MAX aligned */
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, H2 + 0x1000, "is not one of its heaps"));
+	hs_heap_destroy(heap);
+
+	build();
+	w64(MA + 0x870, 0x1234); /* next is not an arena */
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, MA, "is not an arena"));
+	CHECK_EQ(heap->narenas, 1);
+	hs_heap_destroy(heap);
+
+	build();
+	/* A bin list that loops without coming back to the bin. */
+	w64(C9 + 0x18, C9);
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, bin_at(MA, 9), "cycles"));
+	hs_heap_destroy(heap);
+}
+
+static void test_counters(void)
+{
+	build();
+	w64(MP + 0x3c, 2);
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, MP, "mp_ says 2"));
+	CHECK_EQ(get_stat(heap, "hblks"), 1);
+	hs_heap_destroy(heap);
+
+	build();
+	w64(AR + 0x888, H1_SIZE); /* system_mem disagrees with the heaps */
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, AR, "but system_mem is"));
+	hs_heap_destroy(heap);
+
+	build();
+	/* Free chunk C7 has a bad footer and is missing from its bin. */
+	w64(C8, 0x1f0);
+	/* empty the unsorted bin */
+	w64(bin_at(MA, 1) + 0x10, bin_at(MA, 1));
+	w64(bin_at(MA, 1) + 0x18, bin_at(MA, 1));
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, C7 + 0x10, "footer 0x1f0"));
+	CHECK(has_diag(heap, MA, "bins hold 1 chunks"));
+	hs_heap_destroy(heap);
+}
+
+/* A memalign'd mmapped chunk: the header moved up, the old one stays. */
+static void test_mmap_memalign(void)
+{
+	build();
+	uint64_t x = MM + 0x1000 - 0x10; /* user pointer 4096-aligned */
+	w64(x, x - MM);
+	chunk(x, (MM + MM_SIZE - x) | 2);
+	struct hs_heap *heap = walk(MP, true);
+	EXPECT(heap, x, MM + MM_SIZE - x, HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED);
+	CHECK_EQ(get_stat(heap, "hblkhd"), MM_SIZE);
+	CHECK(heap->diags.count == 0);
+	hs_heap_destroy(heap);
+}
+
+static void test_bad_main_arena(void)
+{
+	build();
+	struct hs_process *proc = make_process();
+	struct hs_glibc_where where = { .main_arena = 0x1000 };
+	struct hs_heap *heap;
+	CHECK(hs_heap_create(&heap) == NULL);
+	struct hs_error *err = hs_glibc_walk_at(proc, layout(), &where, heap);
+	CHECK(err && err->code == HS_ERR_FAULT);
+	hs_error_destroy(err);
+	hs_heap_destroy(heap);
+	hs_process_destroy(proc);
+}
+
+static void test_layout_table(void)
+{
+	unsigned maj, min;
+	CHECK(hs_glibc_parse_version("2.36", 4, &maj, &min) && maj == 2 && min == 36);
+	CHECK(hs_glibc_parse_version("2.36.9000", 9, &maj, &min) && min == 36);
+	CHECK(!hs_glibc_parse_version("2.", 2, &maj, &min));
+	CHECK(!hs_glibc_parse_version("x2.36", 5, &maj, &min));
+	CHECK(!hs_glibc_parse_version("99999999999.1", 13, &maj, &min));
+	size_t n;
+	const struct hs_glibc_layout *rows = hs_glibc_layouts(&n);
+	CHECK(n >= 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct hs_glibc_layout *L = &rows[i];
+		CHECK(hs_glibc_layout_find(L->major, L->minor) == L);
+		CHECK(L->ms.next < L->ms.size && L->ms.system_mem < L->ms.size);
+		CHECK(L->mp.sbrk_base < L->mp.size && L->mp.n_mmaps < L->mp.size);
+		CHECK((L->heap_max_size & (L->heap_max_size - 1)) == 0);
+		CHECK(L->nanchors <= HS_GLIBC_MAX_ANCHORS);
+		/* heap_info + 2 * SIZE_SZ is MALLOC_ALIGNMENT-aligned (arena.c) */
+		CHECK((L->hi.size + 16) % L->malloc_alignment == 0);
+	}
+	CHECK(hs_glibc_layout_find(2, 1) == NULL);
+}
+
+int main(void)
+{
+	test_layout_table();
+	test_clean();
+	test_no_mp_no_tcache();
+	test_tcache_cycle();
+	test_tcache_count_and_size();
+	test_fastbin_cycle_and_double_free();
+	test_bad_size_resync();
+	test_hostile_rings();
+	test_counters();
+	test_mmap_memalign();
+	test_bad_main_arena();
+	for (int i = 0; i < NREGIONS; i++)
+		free(regions[i].buf);
+	if (failures)
+		fprintf(stderr, "%d failure(s)\n", failures);
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,67 @@
+/* tcmalloc_internal.h: the tcmalloc walker's private entry points (walk at known addresses, locate). */
+#ifndef HS_TCMALLOC_INTERNAL_H
+#define HS_TCMALLOC_INTERNAL_H
+
+#include "heapwalk.h"
+#include "tcmalloc_layout.h"
+
+/* Runtime addresses of tcmalloc's statics in the process. */
+struct hs_tcm_addrs {
+	uint64_t pageheap;      /* Static::pageheap_ (a PageHeap) */
+	uint64_t sizemap;       /* Static::sizemap_ (a SizeMap) */
+	uint64_t central_cache; /* Static::central_cache_[kClassSizesMax] */
+	uint64_t thread_heaps;  /* &ThreadCache::thread_heaps_ (a ThreadCache*) */
+};
+
+/* What hs_tcm_locate() found. */
+struct hs_tcm_located {
+	struct hs_tcm_addrs addrs;
+	const struct hs_tcm_layout *layout;
+	char version[32];
+	char flavour[32];
+	enum hs_located_by located_by;
+	bool samples; /* the build can have sampled spans */
+};
+
+/* The module holding tcmalloc (shared library or the executable when linked
+ * statically), or NULL. Cheap: names first, then two symbol lookups. */
+struct hs_module *hs_tcm_find_module(struct hs_process *proc);
+
+/*
+ * Find tcmalloc's statics and pick the layout row: DWARF/.symtab symbols if
+ * present (unless opts->no_debuginfo and they come from debug info), else
+ * the code anchors (capstone), else the known-build table by build-id. Every
+ * candidate is checked structurally before it is accepted. Caveats become
+ * diagnostics in `diags`. Errors: HS_ERR_NOT_FOUND (no tcmalloc, or nothing
+ * that validates), HS_ERR_UNSUPPORTED (a version without a layout row).
+ */
+struct hs_error *hs_tcm_locate(struct hs_process *proc,
+			       const struct hs_walk_options *opts,
+			       struct hs_diags *diags,
+			       struct hs_tcm_located *ret);
+
+/*
+ * Structural check of a candidate: the SizeMap is sane (class sizes
+ * increasing, num_size_classes in range), central_cache_[c].size_class_ == c
+ * and the pagemap root is readable. Returns false with a reason in `why`.
+ */
+bool hs_tcm_validate(const struct hs_memory *mem,
+		     const struct hs_tcm_layout *lay,
+		     const struct hs_tcm_addrs *addrs, char *why, size_t whylen);
+
+/*
+ * Walk tcmalloc at known addresses with a known layout: every Span in the
+ * page map, every object of every small-object span, with thread-cache,
+ * transfer-cache and span free lists; the tcmalloc properties computed from
+ * the walk go to heap->stats and are cross-checked against the in-core
+ * counters (mismatches are HS_DIAG_ERROR diagnostics). `samples` says whether
+ * the build can have sampled spans. Fails only when the SizeMap is unusable
+ * (HS_ERR_FORMAT) or on out-of-memory; the heap is then partially filled.
+ * This is the unit tests' entry point.
+ */
+struct hs_error *hs_tcmalloc_walk_at(struct hs_process *proc,
+				     const struct hs_tcm_layout *lay,
+				     const struct hs_tcm_addrs *addrs,
+				     bool samples, struct hs_heap *heap);
+
+#endif

@@ -1,0 +1,264 @@
+/* tcmalloc_layout.c: versioned gperftools struct layouts and the builds we have seen. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcmalloc_layout.h"
+
+/*
+ * One row per gperftools source version (tag gperftools-<version> of
+ * github.com/gperftools/gperftools). Offsets are for x86_64 LP64 and follow
+ * from the declarations cited; "verified" rows were also checked against the
+ * code of a real build (field offsets in its instructions) and a real core
+ * (the walk reproduced every MallocExtension property exactly).
+ *
+ * The Debian 12 builds of libtcmalloc.so.4 and libtcmalloc_minimal.so.4 share
+ * one row: their struct layouts are identical (the disassembly of
+ * ThreadCache::Init, GetThreadStats, CentralFreeList::InsertRange and
+ * PageHeap::CommitSpan differs only in absolute addresses). What differs is
+ * where the statics sit and that _minimal is built with NO_TCMALLOC_SAMPLES
+ * (Makefile.am:473), so it never has sampled spans.
+ */
+const struct hs_tcm_layout hs_tcm_layouts[] = {
+	{
+		/* gperftools-2.8.1: every header below is line-for-line the
+		 * 2.10 one (only lock annotations in central_freelist.h:85,89
+		 * differ), so the offsets are those of the 2.10 row. 2.9 and
+		 * 2.9.1 are identical to 2.10 as well. */
+		.version = "2.8.1",
+		.versions = "2.8.1-2.9.1",
+		.vmin = 20801, .vmax = 20999,
+		.verified = false,
+		.page_shift = 13,        /* common.h:78 */
+		.class_sizes_max = 128,  /* common.h:81 */
+		.max_size = 256 * 1024,  /* common.h:86 */
+		.max_pages = 128,        /* common.h:89 */
+		.pagemap_root_bits = 17, /* pagemap.h:123,126 with BITS=35 */
+		.pagemap_leaf_bits = 18, /* (page_heap.h:93) */
+		.ph_pagemap_root = 0x80000, /* page_heap.h:259-260, PackedCache
+					     * 1<<16 words packed-cache-inl.h:146 */
+		.ph_stats = 1585256,     /* page_heap.h:283 */
+		.ph_size = 1585360,
+		.st_system_bytes = 0,    /* page_heap.h:161 */
+		.st_free_bytes = 8,      /* page_heap.h:162 */
+		.st_unmapped_bytes = 16, /* page_heap.h:163 */
+		.span_start = 0,         /* span.h:70 */
+		.span_length = 8,        /* span.h:71 */
+		.span_objects = 32,      /* span.h:75 */
+		.span_bits = 40,         /* span.h:83-86 */
+		.span_size = 48,
+		.span_refcount_shift = 0, .span_refcount_width = 16,
+		.span_sizeclass_shift = 16, .span_sizeclass_width = 8,
+		.span_location_shift = 24, .span_location_width = 2,
+		.span_sample_shift = 26,
+		.sm_class_array = 0,            /* common.h:186 */
+		.sm_class_array_len = 2169,
+		.sm_num_objects_to_move = 2172, /* common.h:228 */
+		.sm_class_to_size = 2684,       /* common.h:233 */
+		.sm_class_to_pages = 3200,      /* common.h:236 */
+		.sm_num_size_classes = 4224,    /* common.h:239 */
+		.sm_size = 4232,
+		.cfl_stride = 1216,      /* central_freelist.h:205, 64-padded */
+		.cfl_size_class = 8,     /* central_freelist.h:167 */
+		.cfl_num_spans = 112,    /* central_freelist.h:170 */
+		.cfl_counter = 120,      /* central_freelist.h:171 */
+		.cfl_tc_slots = 128,     /* central_freelist.h:178 */
+		.cfl_max_slots = 64,     /* central_freelist.h:111 */
+		.cfl_used_slots = 1152,  /* central_freelist.h:182 */
+		.tc_list = 0,            /* thread_cache.h:325 */
+		.tc_list_stride = 32,
+		.fl_head = 0,            /* thread_cache.h:136 */
+		.fl_length = 8,          /* thread_cache.h:140 */
+		.fl_object_size = 24,    /* thread_cache.h:155 */
+		.tc_size_bytes = 4096,   /* thread_cache.h:327 */
+		.tc_tid = 4128,          /* thread_cache.h:333 */
+		.tc_next = 4144,         /* thread_cache.h:348 */
+		.tc_size = 4160,
+		.stack_size = 0,         /* common.h:302 */
+	},
+	{
+		/* gperftools-2.10: verified on Debian 12 (2.10-1), full and
+		 * minimal, against cores of the fixtures. */
+		.version = "2.10",
+		.versions = "2.10",
+		.vmin = 21000, .vmax = 21099, /* 2.11 changed eight headers */
+		.verified = true,
+		.page_shift = 13,        /* common.h:78 */
+		.class_sizes_max = 128,  /* common.h:81 */
+		.max_size = 256 * 1024,  /* common.h:86 */
+		.max_pages = 128,        /* common.h:89 */
+		.pagemap_root_bits = 17, /* pagemap.h:123,126 with BITS=35 */
+		.pagemap_leaf_bits = 18, /* (page_heap.h:93) */
+		.ph_pagemap_root = 0x80000, /* page_heap.h:259-260, PackedCache
+					     * 1<<16 words packed-cache-inl.h:146 */
+		.ph_stats = 1585256,     /* page_heap.h:283 */
+		.ph_size = 1585360,
+		.st_system_bytes = 0,    /* page_heap.h:161 */
+		.st_free_bytes = 8,      /* page_heap.h:162 */
+		.st_unmapped_bytes = 16, /* page_heap.h:163 */
+		.span_start = 0,         /* span.h:70 */
+		.span_length = 8,        /* span.h:71 */
+		.span_objects = 32,      /* span.h:75 */
+		.span_bits = 40,         /* span.h:83-86 */
+		.span_size = 48,
+		.span_refcount_shift = 0, .span_refcount_width = 16,
+		.span_sizeclass_shift = 16, .span_sizeclass_width = 8,
+		.span_location_shift = 24, .span_location_width = 2,
+		.span_sample_shift = 26,
+		.sm_class_array = 0,            /* common.h:186 */
+		.sm_class_array_len = 2169,
+		.sm_num_objects_to_move = 2172, /* common.h:228 */
+		.sm_class_to_size = 2684,       /* common.h:233 */
+		.sm_class_to_pages = 3200,      /* common.h:236 */
+		.sm_num_size_classes = 4224,    /* common.h:239 */
+		.sm_size = 4232,
+		.cfl_stride = 1216,      /* central_freelist.h:205, 64-padded */
+		.cfl_size_class = 8,     /* central_freelist.h:167 */
+		.cfl_num_spans = 112,    /* central_freelist.h:170 */
+		.cfl_counter = 120,      /* central_freelist.h:171 */
+		.cfl_tc_slots = 128,     /* central_freelist.h:178 */
+		.cfl_max_slots = 64,     /* central_freelist.h:111 */
+		.cfl_used_slots = 1152,  /* central_freelist.h:182 */
+		.tc_list = 0,            /* thread_cache.h:325 */
+		.tc_list_stride = 32,
+		.fl_head = 0,            /* thread_cache.h:136 */
+		.fl_length = 8,          /* thread_cache.h:140 */
+		.fl_object_size = 24,    /* thread_cache.h:155 */
+		.tc_size_bytes = 4096,   /* thread_cache.h:327 */
+		.tc_tid = 4128,          /* thread_cache.h:333 */
+		.tc_next = 4144,         /* thread_cache.h:348 */
+		.tc_size = 4160,
+		.stack_size = 0,         /* common.h:302 */
+	},
+	{
+		/* gperftools-2.16: derived from the source only (no build of
+		 * it was available to check against), so not verified. The
+		 * walker uses it only when the code anchors agree with it.
+		 * PageHeap now starts with smallest_span_size_ and its own
+		 * lock (page_heap.h:266-268), SizeMap gained
+		 * min_span_size_in_pages_ (common.h:232), ThreadCache lost
+		 * tid_ and in_setspecific_ (thread_cache.h:295-307). */
+		.version = "2.16",
+		.versions = "2.16",
+		.vmin = 21600, .vmax = 21699,
+		.verified = false,
+		.page_shift = 13,        /* common.h:76 */
+		.class_sizes_max = 128,  /* common.h:79 */
+		.max_size = 256 * 1024,  /* common.h:84 */
+		.max_pages = 128,        /* common.h:87 */
+		.pagemap_root_bits = 17, /* pagemap.h:119 with BITS=35 */
+		.pagemap_leaf_bits = 18, /* (page_heap.h:81) */
+		.ph_pagemap_root = 0x80010, /* page_heap.h:266-274 */
+		.ph_stats = 1585272,     /* page_heap.h:297 */
+		.ph_size = 1585376,
+		.st_system_bytes = 0,    /* page_heap.h:167 */
+		.st_free_bytes = 8,      /* page_heap.h:168 */
+		.st_unmapped_bytes = 16, /* page_heap.h:169 */
+		.span_start = 0,         /* span.h:70 */
+		.span_length = 8,        /* span.h:71 */
+		.span_objects = 32,      /* span.h:75 */
+		.span_bits = 40,         /* span.h:83-86 */
+		.span_size = 48,
+		.span_refcount_shift = 0, .span_refcount_width = 16,
+		.span_sizeclass_shift = 16, .span_sizeclass_width = 8,
+		.span_location_shift = 24, .span_location_width = 2,
+		.span_sample_shift = 26,
+		.sm_class_array = 0,            /* common.h:180 */
+		.sm_class_array_len = 2169,
+		.sm_num_objects_to_move = 2172, /* common.h:222 */
+		.sm_class_to_size = 2684,       /* common.h:227 */
+		.sm_class_to_pages = 3200,      /* common.h:230 */
+		.sm_num_size_classes = 4232,    /* common.h:235 */
+		.sm_size = 4240,
+		.cfl_stride = 1216,      /* central_freelist.h:48, CACHELINE_ALIGNED */
+		.cfl_size_class = 8,     /* central_freelist.h:163 */
+		.cfl_num_spans = 112,    /* central_freelist.h:166 */
+		.cfl_counter = 120,      /* central_freelist.h:167 */
+		.cfl_tc_slots = 128,     /* central_freelist.h:174 */
+		.cfl_max_slots = 64,     /* central_freelist.h:107 */
+		.cfl_used_slots = 1152,  /* central_freelist.h:178 */
+		.tc_list = 0,            /* thread_cache.h:295 */
+		.tc_list_stride = 32,
+		.fl_head = 0,            /* thread_cache.h:129 */
+		.fl_length = 8,          /* thread_cache.h:133 */
+		.fl_object_size = 24,    /* thread_cache.h:148 */
+		.tc_size_bytes = 4096,   /* thread_cache.h:297 */
+		.tc_tid = UINT32_MAX,    /* gone */
+		.tc_next = 4128,         /* thread_cache.h:306 */
+		.tc_size = 4160,
+		.stack_size = 0,         /* common.h:304 */
+	},
+};
+const size_t hs_tcm_nlayouts = sizeof(hs_tcm_layouts) / sizeof(hs_tcm_layouts[0]);
+
+/*
+ * Debian 12 (bookworm) libgoogle-perftools4 / libtcmalloc-minimal4 2.10-1.
+ * Addresses read from each library's code: central_cache_ from the lea in
+ * tcmalloc::CentralCacheLockAll(), pageheap_ from the lea in
+ * TCMallocImplementation::GetOwnership(), sizemap_ from the lea in
+ * nallocx(); thread_heaps_ is exported.
+ */
+const struct hs_tcm_build hs_tcm_builds[] = {
+	{ "560cd227169ae8f93cb59e3215f4ea11c299fa69", "libtcmalloc.so.4.5.10",
+	  "2.10", "full", 0x51700, 0x1fa860, 0x1d4860, 0x1fb918 },
+	{ "39dfd4a5855703fa6c2469749282f75b18a1aa66",
+	  "libtcmalloc_minimal.so.4.5.10", "2.10", "minimal",
+	  0x2ddc0, 0x1d6f20, 0x1b0f20, 0x1d7fd8 },
+	{ "81e43ab26e797857550721760204b2ff5d4b1672",
+	  "libtcmalloc_and_profiler.so.4.6.5", "2.10", "and_profiler",
+	  0x57920, 0x200a80, 0x1daa80, 0x201b38 },
+	{ "ba60db0925890b56ca68fda5414c5b06a1030895",
+	  "libtcmalloc_debug.so.4.5.10", "2.10", "debug",
+	  0x58c00, 0x201d60, 0x1dbd60, 0x202e18 },
+	{ "431b85722f5ff87f858c80e840c51f4bb2052477",
+	  "libtcmalloc_minimal_debug.so.4.5.10", "2.10", "minimal_debug",
+	  0x362e0, 0x1df440, 0x1b9440, 0x1e04f8 },
+};
+const size_t hs_tcm_nbuilds = sizeof(hs_tcm_builds) / sizeof(hs_tcm_builds[0]);
+
+/* "2.10" -> 21000, "2.8.1" -> 20801; 0 if not a version. */
+static unsigned hs_tcm_version_number(const char *v)
+{
+	unsigned part[3] = {0, 0, 0};
+	int n = 0;
+	while (n < 3) {
+		char *end;
+		unsigned long x = strtoul(v, &end, 10);
+		if (end == v || x > 99)
+			return 0;
+		part[n++] = (unsigned)x;
+		if (*end != '.')
+			break;
+		v = end + 1;
+	}
+	return part[0] * 10000 + part[1] * 100 + part[2];
+}
+
+const struct hs_tcm_layout *hs_tcm_layout_for_version(const char *version)
+{
+	unsigned want = hs_tcm_version_number(version);
+	for (size_t i = 0; i < hs_tcm_nlayouts; i++)
+		if (want >= hs_tcm_layouts[i].vmin && want <= hs_tcm_layouts[i].vmax)
+			return &hs_tcm_layouts[i];
+	return NULL;
+}
+
+const struct hs_tcm_build *hs_tcm_build_by_id(const uint8_t *id, size_t len)
+{
+	char hex[2 * 64 + 1];
+	if (len == 0 || len > 64)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	for (size_t i = 0; i < hs_tcm_nbuilds; i++)
+		if (strcmp(hs_tcm_builds[i].build_id, hex) == 0)
+			return &hs_tcm_builds[i];
+	return NULL;
+}
+
+bool hs_tcm_flavour_samples(const char *flavour)
+{
+	/* Makefile.am:473 and :483 build every *_minimal* library with
+	 * -DNO_TCMALLOC_SAMPLES; the others sample when asked to. */
+	return !strstr(flavour, "minimal");
+}

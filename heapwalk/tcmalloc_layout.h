@@ -1,0 +1,101 @@
+/* tcmalloc_layout.h: gperftools tcmalloc struct layouts and known builds (private to heapwalk/). */
+#ifndef HS_TCMALLOC_LAYOUT_H
+#define HS_TCMALLOC_LAYOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Where things are inside gperftools' data structures, for one source version
+ * (x86_64, LP64, default build: 8 KiB pages, no TCMALLOC_SMALL_BUT_SLOW).
+ * Every offset is in bytes from the start of its struct. The rows live in
+ * tcmalloc_layout.c, each field citing the header line it comes from.
+ */
+struct hs_tcm_layout {
+	const char *version;  /* "2.10": first gperftools version of the row */
+	const char *versions; /* human range the row covers, "2.8.1-2.10" */
+	unsigned vmin, vmax;  /* versions covered, as major*10000+minor*100+patch */
+	bool verified;        /* checked against a real core of a real build */
+
+	/* common.h */
+	unsigned page_shift;      /* kPageShift */
+	unsigned class_sizes_max; /* kClassSizesMax */
+	uint32_t max_size;        /* kMaxSize: largest size-class size */
+	unsigned max_pages;       /* kMaxPages: class spans are at most this long */
+
+	/* pagemap.h TCMalloc_PageMap2<35>: root_[1 << root_bits] of leaves of
+	 * 1 << leaf_bits pointers. */
+	unsigned pagemap_root_bits, pagemap_leaf_bits;
+
+	/* page_heap.h PageHeap */
+	uint32_t ph_pagemap_root; /* pagemap_.root_ */
+	uint32_t ph_stats;        /* stats_ */
+	uint32_t ph_size;
+	/* PageHeap::Stats */
+	uint32_t st_system_bytes, st_free_bytes, st_unmapped_bytes;
+
+	/* span.h Span */
+	uint32_t span_start, span_length, span_objects, span_bits, span_size;
+	/* the bit-field word at span_bits */
+	unsigned span_refcount_shift, span_refcount_width;
+	unsigned span_sizeclass_shift, span_sizeclass_width;
+	unsigned span_location_shift, span_location_width;
+	unsigned span_sample_shift;
+
+	/* common.h SizeMap */
+	uint32_t sm_class_array, sm_class_array_len;
+	uint32_t sm_num_objects_to_move; /* int32[class_sizes_max] */
+	uint32_t sm_class_to_size;       /* int32[class_sizes_max] */
+	uint32_t sm_class_to_pages;      /* size_t[class_sizes_max] */
+	uint32_t sm_num_size_classes;    /* size_t */
+	uint32_t sm_size;
+
+	/* central_freelist.h CentralFreeList(Padded), array stride */
+	uint32_t cfl_stride;
+	uint32_t cfl_size_class, cfl_num_spans, cfl_counter;
+	uint32_t cfl_tc_slots;   /* TCEntry {head, tail}[cfl_max_slots] */
+	unsigned cfl_max_slots;  /* kMaxNumTransferEntries */
+	uint32_t cfl_used_slots; /* int32 */
+
+	/* thread_cache.h ThreadCache and its FreeList */
+	uint32_t tc_list;        /* FreeList list_[class_sizes_max] */
+	uint32_t tc_list_stride; /* sizeof(FreeList) */
+	uint32_t fl_head, fl_length, fl_object_size;
+	uint32_t tc_size_bytes;  /* int32 size_ */
+	uint32_t tc_tid;         /* pthread_t tid_, or UINT32_MAX if absent */
+	uint32_t tc_next;
+	uint32_t tc_size;
+
+	/* common.h StackTrace (sampled allocations) */
+	uint32_t stack_size; /* uintptr_t size: the requested size */
+};
+
+/*
+ * A build we have seen: its GNU build-id, flavour and where the hidden
+ * statics are (link-time addresses; add the module's bias). The addresses
+ * were read off the build's own code with the anchors tcmalloc_locate.c uses,
+ * so they are a fast path for cores analysed without the library file.
+ */
+struct hs_tcm_build {
+	const char *build_id; /* lowercase hex */
+	const char *soname;
+	const char *version;
+	const char *flavour; /* "full", "minimal", "and_profiler", "debug", "minimal_debug" */
+	uint64_t pageheap, sizemap, central_cache, thread_heaps;
+};
+
+extern const struct hs_tcm_layout hs_tcm_layouts[];
+extern const size_t hs_tcm_nlayouts;
+extern const struct hs_tcm_build hs_tcm_builds[];
+extern const size_t hs_tcm_nbuilds;
+
+/* The layout row covering gperftools `version` ("2.10", "2.8.1"), or NULL. */
+const struct hs_tcm_layout *hs_tcm_layout_for_version(const char *version);
+/* The known build with this build-id, or NULL. */
+const struct hs_tcm_build *hs_tcm_build_by_id(const uint8_t *id, size_t len);
+
+/* Whether the flavour was compiled with sampling (not NO_TCMALLOC_SAMPLES). */
+bool hs_tcm_flavour_samples(const char *flavour);
+
+#endif

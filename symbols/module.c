@@ -770,15 +770,14 @@ static void pick_main(struct hs_process *proc, const uint16_t *types)
 	char execfn[256];
 	uint64_t fnaddr = auxv_get(proc, AT_EXECFN);
 	const char *fn = NULL;
-	if (fnaddr && !hs_memory_read(&proc->mem, fnaddr, execfn, 1)) {
-		size_t n = 0;
-		while (n + 1 < sizeof(execfn) &&
-		       hs_memory_readable(&proc->mem, fnaddr + n, 1)) {
-			hs_memory_read(&proc->mem, fnaddr + n, &execfn[n], 1);
-			if (!execfn[n])
-				break;
-			n++;
-		}
+	size_t n = 0;
+	for (; fnaddr && n + 1 < sizeof(execfn); n++) {
+		const char *p = hs_memory_ptr(&proc->mem, fnaddr + n, 1);
+		if (!p || !*p)
+			break;
+		execfn[n] = *p;
+	}
+	if (n) {
 		execfn[n] = '\0';
 		fn = execfn;
 	}

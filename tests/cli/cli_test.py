@@ -93,8 +93,10 @@ def expect_exit_codes_documented(text):
 
 def start_fixture(fixture, tmp):
     stats = os.path.join(tmp, "stats")
+    env = dict(os.environ)
+    env.pop("MALLOC_PERTURB_", None)  # set by meson test
     proc = subprocess.Popen([fixture, stats], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 60
     buf = b""
     while b"ready\n" not in buf:
@@ -158,6 +160,56 @@ def phdrs(path):
 PT_LOAD, PT_NOTE = 1, 4
 
 
+def relayout_heap_last(core, heap):
+    """Rewrite a gcore core so that a cut in its heap leaves everything else.
+
+    gdb writes the notes (and section headers) after the segments, so any cut
+    in a segment also loses the notes, and the core is rejected before the
+    heap is ever read. This rewrites it in the kernel's layout (headers,
+    notes, then the segments; no section headers) with the [heap] segment
+    last: a cut in the heap then leaves a core whose threads, modules and
+    libc data are all there and whose heap stops halfway.
+    """
+    table, phdr_end = phdrs(core)
+    with open(core, "rb") as f:
+        data = f.read()
+    ehdr = bytearray(data[:64])
+    e_phoff, = struct.unpack_from("<Q", ehdr, 32)
+    e_phentsize, e_phnum = struct.unpack_from("<HH", ehdr, 54)
+    struct.pack_into("<Q", ehdr, 40, 0)        # e_shoff
+    struct.pack_into("<HH", ehdr, 60, 0, 0)    # e_shnum, e_shstrndx
+
+    def is_heap(t, va, size):
+        return t == PT_LOAD and size and va <= heap[0] < va + size
+
+    order = [i for i, (t, _o, _v, _s) in enumerate(table) if t == PT_NOTE]
+    loads = sorted((i for i, (t, _o, va, size) in enumerate(table)
+                    if t == PT_LOAD and not is_heap(t, va, size)), key=lambda i: table[i][2])
+    heaps = [i for i, (t, _o, va, size) in enumerate(table) if is_heap(t, va, size)]
+    if len(heaps) != 1:
+        raise Failure("expected one PT_LOAD holding [heap], found %d" % len(heaps))
+    order += loads + heaps
+
+    pos = phdr_end
+    new_offset = {}
+    for i in order:
+        t, off, _va, size = table[i]
+        pos = (pos + 7) & ~7 if t == PT_NOTE else (pos + 4095) & ~4095
+        new_offset[i] = pos
+        pos += size
+    out = bytearray(pos)
+    out[:64] = ehdr
+    out[64:phdr_end] = data[64:phdr_end]
+    for i, (t, off, _va, size) in enumerate(table):
+        o = new_offset.get(i, 0)
+        struct.pack_into("<Q", out, e_phoff + i * e_phentsize + 8, o)
+        if i in new_offset:
+            out[o:o + size] = data[off:off + size]
+    with open(core, "wb") as f:
+        f.write(out)
+    return new_offset[heaps[0]] + table[heaps[0]][3] // 2
+
+
 def cut_point(core, heap, where):
     table, phdr_end = phdrs(core)
     if where == "phdrs":
@@ -168,10 +220,7 @@ def cut_point(core, heap, where):
                 return off + size // 2
         raise Failure("the core has no PT_NOTE")
     if where == "heap":
-        for t, off, va, size in table:
-            if t == PT_LOAD and va <= heap[0] < va + max(size, 1) and size:
-                return off + size // 2
-        raise Failure("no PT_LOAD holds the [heap] at %#x" % heap[0])
+        return relayout_heap_last(core, heap)
     raise ValueError(where)
 
 
@@ -197,7 +246,7 @@ def truncated(hs, fixture, where):
             raise Failure("exit status %d, expected 2 (unusable) or 0 (with a diagnostic)"
                           % r.rc)
         # JSON: if a report is produced, it must say the core is truncated.
-        r = run(hs, ["analyze", core, "--json", "-"], timeout=120)
+        r = run(hs, ["analyze", "--json", "-", core], timeout=120)
         if r.rc == 2:
             expect_one_line_error(r, core)
         elif r.rc == 0:
@@ -262,6 +311,15 @@ def case_missing_core(hs, _fx, _tmp):
 
 def case_two_cores(hs, _fx, _tmp):
     expect_rc(run(hs, ["analyze", hs, hs]), 64)
+
+
+def case_options_after_core(hs, _fx, tmp):
+    # The synopsis is `heapscope analyze CORE [options]`: options after CORE
+    # are options, so a missing core is a missing core (2), not a usage error.
+    path = os.path.join(tmp, "no-such-core")
+    r = run(hs, ["analyze", path, "--json", "-", "--top", "5", "--no-debuginfo"])
+    expect_rc(r, 2)
+    expect_one_line_error(r, path)
 
 
 def case_bad_top(hs, _fx, _tmp):

@@ -147,10 +147,12 @@ def take_core(pid, tmp):
 
 
 def analyze(args, core):
-    cmd = [args.heapscope, "analyze", core, "--json", "-"]
+    # Options before CORE: the contract allows both orders, and the order
+    # is the CLI tests' business (tests/cli), not the walkers'.
+    cmd = [args.heapscope, "analyze", "--json", "-"]
     if args.no_debuginfo:
         cmd.append("--no-debuginfo")
-    cmd += args.heapscope_arg
+    cmd += args.heapscope_arg + [core]
     log("$ " + " ".join(cmd))
     t0 = time.monotonic()
     try:
@@ -370,8 +372,12 @@ def main():
     # The fixture runs on the real allocator: an LD_PRELOAD inherited from
     # the caller (a sanitizer runtime, say) must not reach it; one given
     # with --env (tcmalloc, say) does.
-    if not any(kv.startswith("LD_PRELOAD=") for kv in args.env):
-        env.pop("LD_PRELOAD", None)
+    # Likewise meson test's MALLOC_PERTURB_ and other malloc tuning: the
+    # fixture runs on the allocator's defaults unless --env says otherwise.
+    for k in ("LD_PRELOAD", "MALLOC_PERTURB_", "MALLOC_CHECK_", "MALLOC_ARENA_MAX",
+              "MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES"):
+        if not any(kv.startswith(k + "=") for kv in args.env):
+            env.pop(k, None)
 
     # Cores can be large: TMPDIR chooses where they go; always clean up.
     tmp = tempfile.mkdtemp(prefix="heapscope-golden-")

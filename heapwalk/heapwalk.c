@@ -10,6 +10,7 @@
  * replacement took over (normally nothing).
  */
 static const struct hs_walker *const hs_walkers[] = {
+	&hs_jemalloc_walker,
 	&hs_tcmalloc_walker,
 	&hs_glibc_walker,
 };

@@ -4,6 +4,7 @@
 
 #include "heapwalk.h"
 
+extern const struct hs_walker hs_jemalloc_walker;
 extern const struct hs_walker hs_tcmalloc_walker;
 extern const struct hs_walker hs_glibc_walker;
 

@@ -1,0 +1,1124 @@
+/* jemalloc.c: the jemalloc 5.x walker: extents from the emap rtree, regions from slab bitmaps, tcaches from TLS and arenas. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jemalloc_internal.h"
+#include "walkers.h"
+
+/* Hard bounds on lists read from the core. A real process has a few
+ * thousand threads at most; a ring longer than this is corrupt. */
+#define JE_MAX_TCACHES 65536
+#define JE_MAX_RING 65536
+/* Large extents of at least this usize are flagged HS_CHUNK_F_MMAPPED:
+ * opt.oversize_threshold's default (src/jemalloc.c, 8 MiB), above which
+ * jemalloc serves them from its dedicated huge arena. */
+#define JE_HUGE_USIZE (UINT64_C(8) << 20)
+/* A slab bitmap lives inside edata_t's 64-byte slab_data union. */
+#define JE_MAX_GROUPS 8
+
+/* What the walk learns about one arena, to compare with what it counts. */
+struct je_arena {
+	uint64_t addr;
+	unsigned ind;
+	uint64_t small_bytes, large_bytes, active_bytes;
+	uint64_t tcache_bytes; /* cached in the tcaches associated with it */
+	uint64_t nslabs[HS_JE_MAX_NBINS];
+	uint64_t count[HS_JE_MAX_NSIZES]; /* live regions / large extents per szind */
+};
+
+#define JE_VIA_TLS 1u
+#define JE_VIA_QL 2u
+
+struct je_tcache {
+	uint64_t tcache, tslow, arena;
+	unsigned via;
+	int32_t tid; /* thread it was found through, or 0 */
+};
+
+struct je_item {
+	uint64_t addr;
+	uint32_t szind;
+	uint32_t matched;
+};
+
+struct je_walk {
+	struct hs_process *proc;
+	const struct hs_memory *mem;
+	const struct hs_je_layout *L;
+	const struct hs_je_globals *g;
+	struct hs_heap *heap;
+	struct hs_je_rtree_geom geom;
+	uint64_t page_mask;
+	uint64_t sz[HS_JE_MAX_NSIZES];
+	struct je_arena *arenas;
+	size_t narenas;
+	uint16_t *arena_slot; /* arena index -> 1 + position in arenas, 0 = none */
+	struct je_tcache *tcaches;
+	size_t ntcaches, tcaches_cap;
+	struct je_item *items; /* every tcache stack entry, sorted by address */
+	size_t nitems, items_cap;
+	size_t cursor;         /* first item not below the extent being visited */
+	uint64_t last_edata;
+	uint64_t prev_end;     /* end of the last extent visited, for overlaps */
+	void *buf[4];          /* copies of spans that cross core ranges, per use */
+	size_t cap[4];
+	bool nomem;
+};
+
+#define DIAG(w, sev, addr, ...) \
+	hs_diags_add(&(w)->heap->diags, (sev), true, (addr), __VA_ARGS__)
+
+static bool je_u64(const struct je_walk *w, uint64_t addr, uint64_t *ret)
+{
+	return hs_memory_u64(w->mem, addr, ret);
+}
+
+static inline uint64_t je_load64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint16_t je_load16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+const void *hs_je_span(const struct hs_memory *mem, uint64_t addr, size_t len,
+		       void **buf, size_t *cap)
+{
+	const void *p = hs_memory_ptr(mem, addr, len);
+	if (p || !hs_memory_readable(mem, addr, 1))
+		return p;
+	if (!hs_grow(buf, cap, len, 1))
+		return NULL;
+	struct hs_error *err = hs_memory_read(mem, addr, *buf, len);
+	if (err) {
+		hs_error_destroy(err);
+		return NULL;
+	}
+	return *buf;
+}
+
+/* ---------------------------------------------------------------------
+ * The rtree's geometry (rtree.h:17-35 and 116-129 in 5.3.0).
+ * --------------------------------------------------------------------- */
+
+static unsigned je_lg_ceil(unsigned x)
+{
+	unsigned lg = 0;
+	while ((1u << lg) < x)
+		lg++;
+	return lg;
+}
+
+bool hs_je_rtree_geom_init(const struct hs_je_layout *L, unsigned lg_vaddr,
+			   struct hs_je_rtree_geom *ret)
+{
+	if (lg_vaddr <= L->lg_page || lg_vaddr > 64)
+		return false;
+	unsigned nhib = 64 - lg_vaddr, nsb = lg_vaddr - L->lg_page;
+	struct hs_je_rtree_geom g = {.lg_vaddr = lg_vaddr};
+	unsigned cum[3];
+	if (nsb <= 10) {
+		g.height = 1;
+		g.bits[0] = nsb;
+	} else if (nsb <= 36) {
+		g.height = 2;
+		g.bits[0] = nsb / 2;
+		g.bits[1] = nsb / 2 + nsb % 2;
+	} else if (nsb <= 52) {
+		g.height = 3;
+		g.bits[0] = nsb / 3;
+		g.bits[1] = nsb / 3 + nsb % 3 / 2;
+		g.bits[2] = nsb / 3 + nsb % 3 - nsb % 3 / 2;
+	} else {
+		return false;
+	}
+	unsigned acc = nhib;
+	for (unsigned i = 0; i < g.height; i++) {
+		acc += g.bits[i];
+		cum[i] = acc;
+		g.shift[i] = 64 - cum[i];
+	}
+	g.compact = nhib >= je_lg_ceil(L->nsizes);
+	g.elm_size = g.compact ? 8 : 16;
+	*ret = g;
+	return true;
+}
+
+/* Decode one leaf element (rtree.h:205-234 compact, :246-262 otherwise). */
+struct je_elm {
+	uint64_t edata;
+	unsigned szind, state;
+	bool slab;
+};
+
+static inline struct je_elm je_decode(const struct hs_je_rtree_geom *g,
+				      const uint8_t *p, uint64_t align)
+{
+	struct je_elm e;
+	if (g->compact) {
+		uint64_t bits = je_load64(p);
+		unsigned nhib = 64 - g->lg_vaddr;
+		e.edata = (uint64_t)((int64_t)(bits << nhib) >> nhib) &
+			  ~(align - 1);
+		e.szind = (unsigned)(bits >> g->lg_vaddr);
+		e.state = (unsigned)(bits >> 2) & 7;
+		e.slab = bits & 1;
+	} else {
+		uint32_t meta;
+		memcpy(&meta, p + 8, sizeof(meta));
+		e.edata = je_load64(p);
+		e.szind = meta >> 5;
+		e.state = (meta >> 2) & 7;
+		e.slab = meta & 1;
+	}
+	return e;
+}
+
+/* Probe state: a budget of elements and nodes, and the score so far. */
+struct je_probe {
+	const struct hs_memory *mem;
+	const struct hs_je_layout *L;
+	const struct hs_je_rtree_geom *g;
+	int score;
+	unsigned elems, leaves;
+	void *buf[3];
+	size_t cap[3];
+};
+
+static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
+			  uint64_t key)
+{
+	const struct hs_je_rtree_geom *g = p->g;
+	size_t n = (size_t)1 << g->bits[level];
+	if (level + 1 == g->height) {
+		const uint8_t *leaf = hs_je_span(p->mem, node, n * g->elm_size,
+						 &p->buf[level], &p->cap[level]);
+		if (!leaf) {
+			p->score -= 4;
+			return;
+		}
+		p->leaves++;
+		for (size_t i = 0; i < n && p->elems < 64; i++) {
+			struct je_elm e = je_decode(g, leaf + i * g->elm_size,
+						    p->L->edata.align);
+			if (!e.edata)
+				continue;
+			p->elems++;
+			uint64_t k = key | ((uint64_t)i << g->shift[level]);
+			const uint8_t *ed = hs_memory_ptr(p->mem, e.edata,
+							  p->L->edata.size);
+			if (!ed) {
+				p->score--;
+				continue;
+			}
+			uint64_t addr = je_load64(ed + p->L->edata.addr);
+			uint64_t size = je_load64(ed + p->L->edata.size_esn) &
+					p->L->edata.size_mask;
+			uint64_t base = addr & ~(((uint64_t)1 << p->L->lg_page) - 1);
+			if (size && k >= base && k - base < size &&
+			    e.szind <= p->L->nsizes)
+				p->score++;
+			else
+				p->score--;
+		}
+		return;
+	}
+	const uint64_t *kids = hs_je_span(p->mem, node, n * 8, &p->buf[level],
+					  &p->cap[level]);
+	if (!kids) {
+		p->score -= 4;
+		return;
+	}
+	unsigned seen = 0;
+	for (size_t i = 0; i < n && seen < 8 && p->leaves < 8; i++) {
+		if (!kids[i])
+			continue;
+		seen++;
+		je_probe_node(p, level + 1, kids[i],
+			      key | ((uint64_t)i << g->shift[level]));
+	}
+}
+
+unsigned hs_je_rtree_detect(const struct hs_memory *mem,
+			    const struct hs_je_layout *L, uint64_t emap,
+			    unsigned *score)
+{
+	unsigned best = 0;
+	int best_score = 0;
+	for (unsigned i = 0; i < HS_JE_MAX_LG_VADDRS; i++) {
+		struct hs_je_rtree_geom g;
+		if (!L->lg_vaddrs[i] || !hs_je_rtree_geom_init(L, L->lg_vaddrs[i], &g))
+			continue;
+		struct je_probe p = {.mem = mem, .L = L, .g = &g};
+		je_probe_node(&p, 0, emap + L->emap_root, 0);
+		for (unsigned k = 0; k < 3; k++)
+			free(p.buf[k]);
+		if (p.score > best_score) {
+			best_score = p.score;
+			best = g.lg_vaddr;
+		}
+	}
+	if (score)
+		*score = best ? (unsigned)best_score : 0;
+	return best;
+}
+
+/* ---------------------------------------------------------------------
+ * Arenas and the size table.
+ * --------------------------------------------------------------------- */
+
+static struct hs_error *je_load_sizes(struct je_walk *w)
+{
+	const struct hs_je_layout *L = w->L;
+	struct hs_error *err = hs_memory_read(w->mem, w->g->sz_tab, w->sz,
+					      L->nsizes * sizeof(uint64_t));
+	if (err) {
+		hs_error_destroy(err);
+		return hs_error_create(HS_ERR_NOT_FOUND,
+				       "jemalloc: sz_index2size_tab at %#" PRIx64
+				       " is not in the core", w->g->sz_tab);
+	}
+	/* sz_boot() fills it with strictly increasing classes (src/sz.c). */
+	bool ok = w->sz[0] == L->min_size;
+	for (unsigned i = 1; ok && i < L->nsizes; i++)
+		ok = w->sz[i] > w->sz[i - 1] && w->sz[i] % L->min_size == 0;
+	ok = ok && w->sz[L->nbins] % ((uint64_t)1 << L->lg_page) == 0;
+	if (!ok)
+		return hs_error_create(HS_ERR_NOT_FOUND,
+				       "jemalloc: sz_index2size_tab at %#" PRIx64
+				       " does not hold the %s size classes",
+				       w->g->sz_tab, L->version);
+	return NULL;
+}
+
+static struct hs_error *je_load_arenas(struct je_walk *w)
+{
+	const struct hs_je_layout *L = w->L;
+	const uint64_t *slots = hs_je_span(w->mem, w->g->arenas,
+					   (size_t)L->arena_limit * 8, &w->buf[3],
+					   &w->cap[3]);
+	if (!slots)
+		return hs_error_create(HS_ERR_NOT_FOUND,
+				       "jemalloc: arenas[] at %#" PRIx64
+				       " is not in the core", w->g->arenas);
+	w->arena_slot = calloc(L->arena_limit, sizeof(*w->arena_slot));
+	if (!w->arena_slot)
+		return HS_ENOMEM;
+	size_t n = 0;
+	for (unsigned i = 0; i < L->arena_limit; i++)
+		n += slots[i] != 0;
+	w->arenas = calloc(n ? n : 1, sizeof(*w->arenas));
+	if (!w->arenas)
+		return HS_ENOMEM;
+	size_t span = (size_t)L->arena.bins + (size_t)L->nbins * L->arena.bin_size;
+	for (unsigned i = 0; i < L->arena_limit; i++) {
+		uint64_t a = slots[i];
+		if (!a)
+			continue;
+		const uint8_t *p = hs_memory_ptr(w->mem, a, span);
+		if (!p) {
+			DIAG(w, HS_DIAG_WARNING, a,
+			     "jemalloc: arenas[%u] = %#" PRIx64 " is not readable",
+			     i, a);
+			continue;
+		}
+		uint32_t ind;
+		memcpy(&ind, p + L->arena.ind, sizeof(ind));
+		if (ind != i) {
+			DIAG(w, HS_DIAG_WARNING, a,
+			     "jemalloc: arenas[%u] = %#" PRIx64
+			     " has ind %u: not an arena", i, a, ind);
+			continue;
+		}
+		struct je_arena *ar = &w->arenas[w->narenas++];
+		ar->addr = a;
+		ar->ind = i;
+		w->arena_slot[i] = (uint16_t)w->narenas;
+	}
+	if (!w->narenas)
+		return hs_error_create(HS_ERR_NOT_FOUND,
+				       "jemalloc: no initialized arena in arenas[] at %#" PRIx64,
+				       w->g->arenas);
+	w->heap->narenas = (unsigned)w->narenas;
+	return NULL;
+}
+
+static struct je_arena *je_arena_by_addr(struct je_walk *w, uint64_t addr)
+{
+	for (size_t i = 0; i < w->narenas; i++)
+		if (w->arenas[i].addr == addr)
+			return &w->arenas[i];
+	return NULL;
+}
+
+static struct je_arena *je_arena_by_ind(struct je_walk *w, uint64_t ind)
+{
+	if (ind >= w->L->arena_limit || !w->arena_slot[ind])
+		return NULL;
+	return &w->arenas[w->arena_slot[ind] - 1];
+}
+
+/* ---------------------------------------------------------------------
+ * Thread caches: from each thread's tsd and from each arena's tcache_ql.
+ * --------------------------------------------------------------------- */
+
+static void je_add_tcache(struct je_walk *w, uint64_t tcache, uint64_t tslow,
+			  uint64_t arena, unsigned via, int32_t tid)
+{
+	if (w->ntcaches >= JE_MAX_TCACHES) {
+		DIAG(w, HS_DIAG_WARNING, tcache,
+		     "jemalloc: more than %d tcaches; ignoring the rest",
+		     JE_MAX_TCACHES);
+		return;
+	}
+	if (!hs_grow((void **)&w->tcaches, &w->tcaches_cap, w->ntcaches + 1,
+		     sizeof(*w->tcaches))) {
+		w->nomem = true;
+		return;
+	}
+	w->tcaches[w->ntcaches++] = (struct je_tcache){tcache, tslow, arena, via, tid};
+}
+
+/* tcache and tcache_slow must point at each other (tcache_structs.h:52,56). */
+static bool je_tcache_pair(struct je_walk *w, uint64_t tcache, uint64_t tslow,
+			   uint64_t *arena)
+{
+	uint64_t back, fwd;
+	if (!je_u64(w, tcache + w->L->tcache.tcache_slow, &back) ||
+	    !je_u64(w, tslow + w->L->tslow.tcache, &fwd) ||
+	    !je_u64(w, tslow + w->L->tslow.arena, arena))
+		return false;
+	return back == tslow && fwd == tcache;
+}
+
+static void je_tcaches_from_tls(struct je_walk *w)
+{
+	const struct hs_je_layout *L = w->L;
+	if (!w->g->has_tpoff)
+		return;
+	for (size_t i = 0; i < w->proc->nthreads; i++) {
+		const struct hs_thread *t = &w->proc->threads[i];
+		if (!t->fs_base)
+			continue;
+		uint64_t tsd = t->fs_base + (uint64_t)w->g->tsd_tpoff;
+		const uint8_t *state = hs_memory_ptr(w->mem, tsd + L->tsd.state, 1);
+		if (!state) {
+			DIAG(w, HS_DIAG_INFO, tsd,
+			     "jemalloc: thread %d: tsd at %#" PRIx64 " is not in the core",
+			     t->tid, tsd);
+			continue;
+		}
+		/* Only a nominal tsd has a live tcache (tsd.h:178-217). */
+		if (*state > L->tsd.state_nominal_max)
+			continue;
+		uint64_t tcache = tsd + L->tsd.tcache, tslow = tsd + L->tsd.tcache_slow;
+		uint64_t arena = 0, back = 0;
+		if (!je_tcache_pair(w, tcache, tslow, &arena)) {
+			/* A thread whose tcache was never set up has zeroes here. */
+			if (je_u64(w, tcache + L->tcache.tcache_slow, &back) && back)
+				DIAG(w, HS_DIAG_WARNING, tcache,
+				     "jemalloc: thread %d: tcache %#" PRIx64
+				     " and tcache_slow %#" PRIx64 " do not point at each other",
+				     t->tid, tcache, tslow);
+			continue;
+		}
+		if (!arena) /* dissociated: tcache disabled for this thread */
+			continue;
+		je_add_tcache(w, tcache, tslow, arena, JE_VIA_TLS, t->tid);
+	}
+}
+
+/*
+ * Walk a ql ring (ql.h) from `head`, calling fn on each element until it
+ * returns false. Bounded, and Brent's algorithm catches a cycle that does
+ * not pass through the head.
+ */
+static void je_ring(struct je_walk *w, uint64_t head, uint32_t next_off,
+		    const char *what, uint64_t owner,
+		    bool (*fn)(struct je_walk *w, uint64_t elm, void *arg),
+		    void *arg)
+{
+	uint64_t cur = head, tortoise = head;
+	size_t power = 1, lam = 0, n = 0;
+	while (cur) {
+		if (!fn(w, cur, arg))
+			return;
+		uint64_t next;
+		if (!je_u64(w, cur + next_off, &next) || !next) {
+			DIAG(w, HS_DIAG_WARNING, cur,
+			     "jemalloc: %s of %#" PRIx64 ": link at %#" PRIx64
+			     " unreadable or NULL", what, owner, cur);
+			return;
+		}
+		if (next == head)
+			return;
+		if (++n >= JE_MAX_RING || next == tortoise) {
+			DIAG(w, HS_DIAG_WARNING, cur,
+			     "jemalloc: %s of %#" PRIx64 " does not return to its head"
+			     " (cycle or over %d elements)", what, owner, JE_MAX_RING);
+			return;
+		}
+		if (power == lam) {
+			tortoise = next;
+			power *= 2;
+			lam = 0;
+		}
+		lam++;
+		cur = next;
+	}
+}
+
+static bool je_ql_tcache(struct je_walk *w, uint64_t tslow, void *arg)
+{
+	const struct je_arena *ar = arg;
+	uint64_t tcache, arena;
+	if (!je_u64(w, tslow + w->L->tslow.tcache, &tcache) ||
+	    !je_tcache_pair(w, tcache, tslow, &arena)) {
+		DIAG(w, HS_DIAG_WARNING, tslow,
+		     "jemalloc: arena %u: tcache_slow %#" PRIx64
+		     " on tcache_ql does not pair with its tcache", ar->ind, tslow);
+		return false;
+	}
+	if (arena != ar->addr)
+		DIAG(w, HS_DIAG_WARNING, tslow,
+		     "jemalloc: tcache_slow %#" PRIx64 " is on arena %u's tcache_ql"
+		     " but names arena %#" PRIx64, tslow, ar->ind, arena);
+	je_add_tcache(w, tcache, tslow, ar->addr, JE_VIA_QL, 0);
+	return !w->nomem;
+}
+
+static void je_tcaches_from_arenas(struct je_walk *w)
+{
+	for (size_t i = 0; i < w->narenas; i++) {
+		struct je_arena *ar = &w->arenas[i];
+		uint64_t head;
+		if (!je_u64(w, ar->addr + w->L->arena.tcache_ql, &head))
+			continue;
+		je_ring(w, head, w->L->tslow.link_next, "tcache_ql", ar->addr,
+			je_ql_tcache, ar);
+	}
+}
+
+static int je_cmp_tcache(const void *a, const void *b)
+{
+	const struct je_tcache *x = a, *y = b;
+	return x->tcache < y->tcache ? -1 : x->tcache > y->tcache;
+}
+
+static int je_cmp_item(const void *a, const void *b)
+{
+	const struct je_item *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Sort and merge the tcaches found both ways (one per tcache_t). */
+static void je_dedupe_tcaches(struct je_walk *w)
+{
+	if (!w->ntcaches)
+		return;
+	qsort(w->tcaches, w->ntcaches, sizeof(*w->tcaches), je_cmp_tcache);
+	size_t out = 0;
+	for (size_t i = 0; i < w->ntcaches; i++) {
+		if (out && w->tcaches[out - 1].tcache == w->tcaches[i].tcache) {
+			w->tcaches[out - 1].via |= w->tcaches[i].via;
+			if (w->tcaches[i].tid)
+				w->tcaches[out - 1].tid = w->tcaches[i].tid;
+			continue;
+		}
+		w->tcaches[out++] = w->tcaches[i];
+	}
+	w->ntcaches = out;
+	for (size_t i = 0; i < w->ntcaches; i++) {
+		const struct je_tcache *t = &w->tcaches[i];
+		if (t->via == JE_VIA_TLS)
+			DIAG(w, HS_DIAG_WARNING, t->tcache,
+			     "jemalloc: thread %d's tcache %#" PRIx64
+			     " is not on its arena's tcache_ql", t->tid, t->tcache);
+	}
+}
+
+/* ncached and capacity of one cache_bin_t (cache_bin.h:197-231). */
+static bool je_bin_stack(struct je_walk *w, const uint8_t *bin, uint64_t *head,
+			 unsigned *ncached)
+{
+	const struct hs_je_layout *L = w->L;
+	*head = je_load64(bin + L->tcache.stack_head);
+	uint16_t full = je_load16(bin + L->tcache.low_bits_full);
+	uint16_t empty = je_load16(bin + L->tcache.low_bits_empty);
+	uint16_t used = (uint16_t)(empty - (uint16_t)*head);
+	uint16_t cap = (uint16_t)(empty - full);
+	*ncached = used / 8u;
+	return used <= cap && used % 8 == 0;
+}
+
+/* Every item of every tcache bin, and the bytes per tcache's arena. */
+static void je_collect_items(struct je_walk *w)
+{
+	const struct hs_je_layout *L = w->L;
+	unsigned nb = L->tcache.nbins_max < L->nsizes ? L->tcache.nbins_max : L->nsizes;
+	for (size_t t = 0; t < w->ntcaches && !w->nomem; t++) {
+		const struct je_tcache *tc = &w->tcaches[t];
+		struct je_arena *ar = je_arena_by_addr(w, tc->arena);
+		const uint8_t *bins = hs_memory_ptr(w->mem, tc->tcache + L->tcache.bins,
+						    (size_t)nb * L->tcache.bin_size);
+		if (!bins) {
+			DIAG(w, HS_DIAG_WARNING, tc->tcache,
+			     "jemalloc: tcache %#" PRIx64 " is not readable", tc->tcache);
+			continue;
+		}
+		if (!ar)
+			DIAG(w, HS_DIAG_WARNING, tc->tcache,
+			     "jemalloc: tcache %#" PRIx64 " names arena %#" PRIx64
+			     " which is not in arenas[]", tc->tcache, tc->arena);
+		for (unsigned b = 0; b < nb; b++) {
+			uint64_t head;
+			unsigned n;
+			uint64_t bin_addr = tc->tcache + L->tcache.bins +
+					    (uint64_t)b * L->tcache.bin_size;
+			if (!je_bin_stack(w, bins + (size_t)b * L->tcache.bin_size,
+					  &head, &n)) {
+				DIAG(w, HS_DIAG_WARNING, bin_addr,
+				     "jemalloc: tcache bin %u at %#" PRIx64
+				     " has an impossible stack (head %#" PRIx64 ")",
+				     b, bin_addr, head);
+				continue;
+			}
+			if (!n)
+				continue;
+			const uint64_t *stack = hs_memory_ptr(w->mem, head, (size_t)n * 8);
+			if (!stack) {
+				DIAG(w, HS_DIAG_WARNING, bin_addr,
+				     "jemalloc: tcache bin %u stack %#" PRIx64
+				     " (%u items) is not readable", b, head, n);
+				continue;
+			}
+			if (!hs_grow((void **)&w->items, &w->items_cap, w->nitems + n,
+				     sizeof(*w->items))) {
+				w->nomem = true;
+				return;
+			}
+			for (unsigned k = 0; k < n; k++)
+				w->items[w->nitems++] = (struct je_item){stack[k], b, 0};
+			if (ar)
+				ar->tcache_bytes += (uint64_t)n * w->sz[b];
+		}
+	}
+	if (!w->nitems)
+		return;
+	qsort(w->items, w->nitems, sizeof(*w->items), je_cmp_item);
+	size_t out = 0;
+	for (size_t i = 0; i < w->nitems; i++) {
+		if (out && w->items[out - 1].addr == w->items[i].addr) {
+			DIAG(w, HS_DIAG_WARNING, w->items[i].addr,
+			     "jemalloc: %#" PRIx64 " is cached twice (double free)",
+			     w->items[i].addr);
+			continue;
+		}
+		w->items[out++] = w->items[i];
+	}
+	w->nitems = out;
+}
+
+/* The item at addr, if any; the cursor only moves forward because the
+ * rtree is walked in address order. */
+static inline struct je_item *je_item_at(struct je_walk *w, uint64_t addr)
+{
+	while (w->cursor < w->nitems && w->items[w->cursor].addr < addr)
+		w->cursor++;
+	if (w->cursor < w->nitems && w->items[w->cursor].addr == addr)
+		return &w->items[w->cursor];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Extents.
+ * --------------------------------------------------------------------- */
+
+static bool je_reserve(struct je_walk *w, size_t n)
+{
+	struct hs_heap *h = w->heap;
+	if (!hs_grow((void **)&h->chunks, &h->chunks_cap, h->nchunks + n,
+		     sizeof(*h->chunks))) {
+		w->nomem = true;
+		return false;
+	}
+	return true;
+}
+
+static void je_visit_slab(struct je_walk *w, uint64_t edata, const uint8_t *ed,
+			  uint64_t bits, uint64_t base, uint64_t size,
+			  struct je_arena *ar)
+{
+	const struct hs_je_layout *L = w->L;
+	unsigned szind = (unsigned)hs_je_field(bits, L->edata.szind);
+	if (szind >= L->nbins) {
+		DIAG(w, HS_DIAG_WARNING, edata,
+		     "jemalloc: slab edata %#" PRIx64 " has szind %u, not a small class",
+		     edata, szind);
+		return;
+	}
+	uint64_t reg = w->sz[szind];
+	uint64_t nregs = size / reg;
+	if (size % reg || nregs == 0 || nregs > L->slab_maxregs) {
+		DIAG(w, HS_DIAG_WARNING, edata,
+		     "jemalloc: slab %#" PRIx64 " of %" PRIu64 " bytes cannot hold"
+		     " regions of %" PRIu64, base, size, reg);
+		return;
+	}
+	if (hs_je_field(bits, L->edata.binshard) != 0)
+		DIAG(w, HS_DIAG_INFO, edata,
+		     "jemalloc: slab %#" PRIx64 " is in bin shard %u; per-bin"
+		     " counters are compared with shard 0 only", base,
+		     (unsigned)hs_je_field(bits, L->edata.binshard));
+	/* The bitmap: raw bit 1 = free region (bitmap.h:194-201; bitmap_init
+	 * clears the bits past nregs, src/bitmap.c:44-72). */
+	unsigned ngroups = (unsigned)((nregs + 63) / 64);
+	uint64_t map[JE_MAX_GROUPS];
+	memcpy(map, ed + L->edata.slab_data, (size_t)ngroups * 8);
+	unsigned tail = (unsigned)(nregs % 64);
+	if (tail && (map[ngroups - 1] >> tail)) {
+		DIAG(w, HS_DIAG_WARNING, edata,
+		     "jemalloc: slab %#" PRIx64 ": bitmap has bits set past its %"
+		     PRIu64 " regions (scribbled)", base, nregs);
+		map[ngroups - 1] &= (UINT64_C(1) << tail) - 1;
+	}
+	unsigned nfree = 0;
+	for (unsigned i = 0; i < ngroups; i++)
+		nfree += (unsigned)__builtin_popcountll(map[i]);
+	unsigned want = (unsigned)hs_je_field(bits, L->edata.nfree);
+	if (nfree != want)
+		DIAG(w, HS_DIAG_WARNING, edata,
+		     "jemalloc: slab %#" PRIx64 ": bitmap has %u free regions,"
+		     " edata %#" PRIx64 " says %u", base, nfree, edata, want);
+	if (!je_reserve(w, nregs))
+		return;
+	struct hs_chunk *out = w->heap->chunks + w->heap->nchunks;
+	uint64_t live = 0;
+	for (uint64_t j = 0; j < nregs; j++) {
+		uint64_t addr = base + j * reg;
+		bool is_free = (map[j / 64] >> (j % 64)) & 1;
+		struct je_item *it = w->nitems ? je_item_at(w, addr) : NULL;
+		enum hs_chunk_state st = HS_CHUNK_IN_USE;
+		if (is_free) {
+			st = HS_CHUNK_FREE;
+			if (it) {
+				it->matched = 1;
+				DIAG(w, HS_DIAG_WARNING, addr,
+				     "jemalloc: %#" PRIx64 " is in a tcache but free in"
+				     " its slab's bitmap (double free?)", addr);
+			}
+		} else {
+			live++;
+			if (it) {
+				it->matched = 1;
+				st = HS_CHUNK_CACHED;
+				if (it->szind != szind)
+					DIAG(w, HS_DIAG_WARNING, addr,
+					     "jemalloc: %#" PRIx64 " is cached in tcache bin"
+					     " %u but its slab is class %u", addr,
+					     it->szind, szind);
+			}
+		}
+		*out++ = hs_chunk_make(addr, reg, st, 0);
+	}
+	w->heap->nchunks += nregs;
+	if (ar) {
+		ar->small_bytes += live * reg;
+		ar->count[szind] += live;
+		ar->nslabs[szind]++;
+		ar->active_bytes += size;
+	}
+}
+
+static void je_visit_large(struct je_walk *w, uint64_t edata, uint64_t bits,
+			   uint64_t addr, uint64_t base, uint64_t size,
+			   struct je_arena *ar)
+{
+	const struct hs_je_layout *L = w->L;
+	unsigned szind = (unsigned)hs_je_field(bits, L->edata.szind);
+	if (szind < L->nbins || szind >= L->nsizes) {
+		DIAG(w, HS_DIAG_WARNING, edata,
+		     "jemalloc: large edata %#" PRIx64 " has szind %u, not a large class",
+		     edata, szind);
+		return;
+	}
+	uint64_t usize = w->sz[szind];
+	/* cache_oblivious puts the user address at a random cacheline inside
+	 * the first page (sz_large_pad, src/sz.c). */
+	if (addr - base > w->page_mask || usize > size || addr + usize > base + size) {
+		DIAG(w, HS_DIAG_WARNING, edata,
+		     "jemalloc: large extent %#" PRIx64 "+%#" PRIx64 " cannot hold"
+		     " %" PRIu64 " bytes at %#" PRIx64, base, size, usize, addr);
+		return;
+	}
+	struct je_item *it = w->nitems ? je_item_at(w, addr) : NULL;
+	enum hs_chunk_state st = HS_CHUNK_IN_USE;
+	if (it) {
+		it->matched = 1;
+		st = HS_CHUNK_CACHED;
+		if (it->szind != szind)
+			DIAG(w, HS_DIAG_WARNING, addr,
+			     "jemalloc: %#" PRIx64 " is cached in tcache bin %u but"
+			     " its extent is class %u", addr, it->szind, szind);
+	}
+	if (!hs_heap_add_chunk(w->heap, addr, usize, st,
+			       usize >= JE_HUGE_USIZE ? HS_CHUNK_F_MMAPPED : 0)) {
+		w->nomem = true;
+		return;
+	}
+	if (ar) {
+		ar->large_bytes += usize;
+		ar->count[szind]++;
+		ar->active_bytes += size;
+	}
+}
+
+/* One rtree element: visit its extent once, at the element of its first page. */
+static void je_visit(struct je_walk *w, uint64_t key, const struct je_elm *e)
+{
+	const struct hs_je_layout *L = w->L;
+	const uint8_t *ed = hs_memory_ptr(w->mem, e->edata, L->edata.size);
+	if (!ed) {
+		DIAG(w, HS_DIAG_WARNING, e->edata,
+		     "jemalloc: rtree key %#" PRIx64 ": edata %#" PRIx64
+		     " is not readable", key, e->edata);
+		return;
+	}
+	uint64_t bits = je_load64(ed + L->edata.bits);
+	uint64_t addr = je_load64(ed + L->edata.addr);
+	uint64_t size = je_load64(ed + L->edata.size_esn) & L->edata.size_mask;
+	uint64_t base = addr & ~w->page_mask;
+	if (key != base) {
+		if (key < base || key - base >= size)
+			DIAG(w, HS_DIAG_WARNING, e->edata,
+			     "jemalloc: rtree key %#" PRIx64 " maps to edata %#" PRIx64
+			     " of %#" PRIx64 "+%#" PRIx64 ", which does not cover it",
+			     key, e->edata, base, size);
+		return;
+	}
+	unsigned state = (unsigned)hs_je_field(bits, L->edata.state);
+	if (!size || base + size < base ||
+	    (w->geom.lg_vaddr < 64 && base + size > (UINT64_C(1) << w->geom.lg_vaddr))) {
+		DIAG(w, HS_DIAG_WARNING, e->edata,
+		     "jemalloc: edata %#" PRIx64 " has size %#" PRIx64, e->edata, size);
+		return;
+	}
+	/* The leaf mirrors state always, slab and szind only while active: an
+	 * inactive extent keeps stale bits in its edata, while its elements
+	 * get SC_NSIZES and slab false (src/emap.c:142-155 writes what the
+	 * caller passes). */
+	if (state != e->state ||
+	    (state == HS_JE_EXTENT_ACTIVE &&
+	     (hs_je_field(bits, L->edata.slab) != e->slab ||
+	      hs_je_field(bits, L->edata.szind) != e->szind))) {
+		DIAG(w, HS_DIAG_WARNING, e->edata,
+		     "jemalloc: edata %#" PRIx64 " (state %u, szind %u) disagrees with"
+		     " its rtree element (state %u, szind %u)", e->edata, state,
+		     (unsigned)hs_je_field(bits, L->edata.szind), e->state, e->szind);
+		return;
+	}
+	if (base < w->prev_end)
+		DIAG(w, HS_DIAG_WARNING, e->edata,
+		     "jemalloc: extent %#" PRIx64 " overlaps the previous one (ends %#"
+		     PRIx64 ")", base, w->prev_end);
+	w->prev_end = base + size;
+	unsigned ind = (unsigned)hs_je_field(bits, L->edata.arena);
+	struct je_arena *ar = je_arena_by_ind(w, ind);
+	if (!ar && state != HS_JE_EXTENT_RETAINED)
+		DIAG(w, HS_DIAG_WARNING, e->edata,
+		     "jemalloc: extent %#" PRIx64 " belongs to arena %u, which is not"
+		     " initialized", base, ind);
+	switch (state) {
+	case HS_JE_EXTENT_ACTIVE:
+		if (e->slab)
+			je_visit_slab(w, e->edata, ed, bits, base, size, ar);
+		else
+			je_visit_large(w, e->edata, bits, addr, base, size, ar);
+		break;
+	case HS_JE_EXTENT_DIRTY:
+	case HS_JE_EXTENT_MUZZY:
+		if (!hs_heap_add_chunk(w->heap, base, size, HS_CHUNK_FREE, 0))
+			w->nomem = true;
+		break;
+	case HS_JE_EXTENT_RETAINED:
+		if (!hs_heap_add_region(w->heap, "retained", base, size))
+			w->nomem = true;
+		break;
+	default:
+		DIAG(w, HS_DIAG_INFO, e->edata,
+		     "jemalloc: extent %#" PRIx64 " is in transition (state %u)",
+		     base, state);
+		break;
+	}
+}
+
+static void je_walk_node(struct je_walk *w, unsigned level, uint64_t node,
+			 uint64_t key)
+{
+	const struct hs_je_rtree_geom *g = &w->geom;
+	size_t n = (size_t)1 << g->bits[level];
+	if (level + 1 < g->height) {
+		const uint64_t *kids = hs_je_span(w->mem, node, n * 8, &w->buf[level],
+						  &w->cap[level]);
+		if (!kids) {
+			DIAG(w, HS_DIAG_WARNING, node,
+			     "jemalloc: rtree node %#" PRIx64 " (level %u, keys from %#"
+			     PRIx64 ") is not readable", node, level, key);
+			return;
+		}
+		for (size_t i = 0; i < n && !w->nomem; i++)
+			if (kids[i])
+				je_walk_node(w, level + 1, kids[i],
+					     key | ((uint64_t)i << g->shift[level]));
+		return;
+	}
+	const uint8_t *leaf = hs_je_span(w->mem, node, n * g->elm_size, &w->buf[level],
+					 &w->cap[level]);
+	if (!leaf) {
+		DIAG(w, HS_DIAG_WARNING, node,
+		     "jemalloc: rtree leaf %#" PRIx64 " (keys from %#" PRIx64
+		     ") is not readable", node, key);
+		return;
+	}
+	uint64_t align = w->L->edata.align;
+	for (size_t i = 0; i < n && !w->nomem; i++) {
+		const uint8_t *p = leaf + i * g->elm_size;
+		if (g->compact && !je_load64(p))
+			continue; /* the common case: no extent at this page */
+		struct je_elm e = je_decode(g, p, align);
+		if (!e.edata || e.edata == w->last_edata)
+			continue;
+		w->last_edata = e.edata;
+		je_visit(w, key | ((uint64_t)i << g->shift[level]), &e);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Statistics, and their cross-check against jemalloc's own counters.
+ * --------------------------------------------------------------------- */
+
+/* tcache bytes the way arena_stats_merge counts them (src/arena.c:152-166):
+ * through the arena's cache_bin_array_descriptor_ql. */
+struct je_desc_sum {
+	uint64_t bytes;
+	bool bad;
+};
+
+static bool je_desc_bytes(struct je_walk *w, uint64_t desc, void *arg)
+{
+	struct je_desc_sum *sum = arg;
+	const struct hs_je_layout *L = w->L;
+	uint64_t bins;
+	unsigned nb = L->tcache.nbins_max < L->nsizes ? L->tcache.nbins_max : L->nsizes;
+	const uint8_t *p;
+	if (!je_u64(w, desc + L->desc.bins, &bins) ||
+	    !(p = hs_memory_ptr(w->mem, bins, (size_t)nb * L->tcache.bin_size))) {
+		sum->bad = true;
+		return false;
+	}
+	for (unsigned b = 0; b < nb; b++) {
+		uint64_t head;
+		unsigned n;
+		if (je_bin_stack(w, p + (size_t)b * L->tcache.bin_size, &head, &n))
+			sum->bytes += (uint64_t)n * w->sz[b];
+	}
+	return true;
+}
+
+/* Set "stats.arenas.<ind>.<what>", or "stats.<what>" for ind < 0. */
+static bool je_stat(struct je_walk *w, long ind, const char *what, uint64_t v)
+{
+	char name[64];
+	if (ind < 0)
+		snprintf(name, sizeof(name), "stats.%s", what);
+	else
+		snprintf(name, sizeof(name), "stats.arenas.%ld.%s", ind, what);
+	if (!hs_heap_set_stat(w->heap, name, v)) {
+		w->nomem = true;
+		return false;
+	}
+	return true;
+}
+
+static void je_mismatch(struct je_walk *w, uint64_t addr, unsigned ind,
+			const char *what, uint64_t walked, uint64_t counter)
+{
+	DIAG(w, HS_DIAG_ERROR, addr,
+	     "jemalloc: arena %u: %s: walk found %" PRIu64 ", jemalloc's counter"
+	     " says %" PRIu64 " (corruption or layout error)", ind, what, walked,
+	     counter);
+}
+
+static void je_check_arena(struct je_walk *w, struct je_arena *ar)
+{
+	const struct hs_je_layout *L = w->L;
+	const uint8_t *a = hs_memory_ptr(w->mem, ar->addr,
+					 (size_t)L->arena.bins +
+					 (size_t)L->nbins * L->arena.bin_size);
+	if (!a)
+		return; /* checked readable in je_load_arenas */
+	char what[64];
+	for (unsigned i = 0; i < L->nbins; i++) {
+		const uint8_t *bin = a + L->arena.bins + (size_t)i * L->arena.bin_size;
+		uint64_t curregs = je_load64(bin + L->arena.bin_curregs);
+		uint64_t curslabs = je_load64(bin + L->arena.bin_curslabs);
+		uint64_t bin_addr = ar->addr + L->arena.bins + (uint64_t)i * L->arena.bin_size;
+		if (curregs != ar->count[i]) {
+			snprintf(what, sizeof(what), "bin %u (%" PRIu64 " B) curregs", i,
+				 w->sz[i]);
+			je_mismatch(w, bin_addr, ar->ind, what, ar->count[i], curregs);
+		}
+		if (curslabs != ar->nslabs[i]) {
+			snprintf(what, sizeof(what), "bin %u (%" PRIu64 " B) curslabs", i,
+				 w->sz[i]);
+			je_mismatch(w, bin_addr, ar->ind, what, ar->nslabs[i], curslabs);
+		}
+	}
+	for (unsigned i = L->nbins; i < L->nsizes; i++) {
+		const uint8_t *ls = a + L->arena.lstats +
+				    (size_t)(i - L->nbins) * L->arena.lstats_size;
+		uint64_t nmalloc = je_load64(ls + L->arena.lstats_nmalloc);
+		uint64_t ndalloc = je_load64(ls + L->arena.lstats_ndalloc);
+		uint64_t cur = nmalloc - ndalloc;
+		if (nmalloc < ndalloc || cur != ar->count[i]) {
+			snprintf(what, sizeof(what), "large class %u (%" PRIu64
+				 " B) nmalloc-ndalloc", i, w->sz[i]);
+			je_mismatch(w, ar->addr + L->arena.lstats +
+					(uint64_t)(i - L->nbins) * L->arena.lstats_size,
+				    ar->ind, what, ar->count[i], cur);
+		}
+	}
+	uint64_t nactive = je_load64(a + L->arena.nactive);
+	if (nactive << L->lg_page != ar->active_bytes)
+		je_mismatch(w, ar->addr + L->arena.nactive, ar->ind,
+			    "active bytes (pa_shard.nactive)", ar->active_bytes,
+			    nactive << L->lg_page);
+	uint64_t head = je_load64(a + L->arena.desc_ql);
+	struct je_desc_sum sum = {0};
+	je_ring(w, head, L->desc.link_next, "cache_bin_array_descriptor_ql",
+		ar->addr, je_desc_bytes, &sum);
+	if (sum.bad)
+		DIAG(w, HS_DIAG_WARNING, ar->addr + L->arena.desc_ql,
+		     "jemalloc: arena %u: a tcache descriptor's bins are not readable",
+		     ar->ind);
+	else if (sum.bytes != ar->tcache_bytes)
+		je_mismatch(w, ar->addr + L->arena.desc_ql, ar->ind,
+			    "tcache bytes (descriptor list)", ar->tcache_bytes, sum.bytes);
+}
+
+static void je_finish(struct je_walk *w)
+{
+	uint64_t allocated = 0, active = 0;
+	for (size_t i = 0; i < w->narenas && !w->nomem; i++) {
+		struct je_arena *ar = &w->arenas[i];
+		allocated += ar->small_bytes + ar->large_bytes;
+		active += ar->active_bytes;
+		if (!je_stat(w, ar->ind, "small.allocated", ar->small_bytes) ||
+		    !je_stat(w, ar->ind, "large.allocated", ar->large_bytes) ||
+		    !je_stat(w, ar->ind, "tcache_bytes", ar->tcache_bytes))
+			return;
+		je_check_arena(w, ar);
+	}
+	if (!je_stat(w, -1, "allocated", allocated) ||
+	    !je_stat(w, -1, "active", active))
+		return;
+	size_t unmatched = 0;
+	for (size_t i = 0; i < w->nitems; i++) {
+		if (w->items[i].matched)
+			continue;
+		if (unmatched++ < 16)
+			DIAG(w, HS_DIAG_WARNING, w->items[i].addr,
+			     "jemalloc: tcache item %#" PRIx64 " (bin %u) is not an"
+			     " allocated region or large extent", w->items[i].addr,
+			     w->items[i].szind);
+	}
+	if (unmatched > 16)
+		DIAG(w, HS_DIAG_WARNING, 0, "jemalloc: %zu tcache items in all are not"
+		     " allocated regions or large extents", unmatched);
+}
+
+struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
+				     const struct hs_je_layout *L,
+				     const struct hs_je_globals *g,
+				     struct hs_heap *heap)
+{
+	if (L->nsizes > HS_JE_MAX_NSIZES || L->nbins > HS_JE_MAX_NBINS ||
+	    L->slab_maxregs > 64 * JE_MAX_GROUPS ||
+	    L->edata.slab_data + L->slab_maxregs / 8 > L->edata.size ||
+	    L->tcache.nbins_max > HS_JE_MAX_TCACHE_BINS)
+		return hs_error_create(HS_ERR_UNSUPPORTED,
+				       "jemalloc %s: layout row exceeds the walker's bounds",
+				       L->version);
+	struct je_walk w = {
+		.proc = proc,
+		.mem = &proc->mem,
+		.L = L,
+		.g = g,
+		.heap = heap,
+		.page_mask = (UINT64_C(1) << L->lg_page) - 1,
+	};
+	if (!heap->version[0])
+		snprintf(heap->version, sizeof(heap->version), "%s", L->version);
+	unsigned lg_vaddr = g->lg_vaddr;
+	if (!lg_vaddr)
+		lg_vaddr = hs_je_rtree_detect(w.mem, L, g->emap, NULL);
+	struct hs_error *err = NULL;
+	if (!lg_vaddr || !hs_je_rtree_geom_init(L, lg_vaddr, &w.geom)) {
+		err = hs_error_create(HS_ERR_NOT_FOUND,
+				      "jemalloc: the rtree at %#" PRIx64
+				      " decodes under no known LG_VADDR", g->emap);
+		goto out;
+	}
+	if ((err = je_load_sizes(&w)) || (err = je_load_arenas(&w)))
+		goto out;
+	je_tcaches_from_tls(&w);
+	je_tcaches_from_arenas(&w);
+	je_dedupe_tcaches(&w);
+	if (!w.nomem)
+		je_collect_items(&w);
+	if (!w.nomem)
+		je_walk_node(&w, 0, g->emap + L->emap_root, 0);
+	if (!w.nomem)
+		je_finish(&w);
+	if (w.nomem)
+		err = HS_ENOMEM;
+out:
+	free(w.arenas);
+	free(w.arena_slot);
+	free(w.tcaches);
+	free(w.items);
+	for (unsigned k = 0; k < 4; k++)
+		free(w.buf[k]);
+	return err;
+}
+
+static bool je_detect(struct hs_process *proc)
+{
+	return hs_jemalloc_module(proc, NULL) != NULL;
+}
+
+static struct hs_error *je_walk(struct hs_process *proc,
+				const struct hs_walk_options *opts,
+				struct hs_heap *heap)
+{
+	const struct hs_je_layout *L;
+	struct hs_je_globals g;
+	struct hs_error *err = hs_jemalloc_locate(proc, opts, heap, &L, &g);
+	if (err)
+		return err;
+	return hs_jemalloc_walk_at(proc, L, &g, heap);
+}
+
+const struct hs_walker hs_jemalloc_walker = {
+	.name = "jemalloc",
+	.detect = je_detect,
+	.walk = je_walk,
+};

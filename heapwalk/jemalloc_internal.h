@@ -1,0 +1,90 @@
+/* jemalloc_internal.h: the jemalloc walker's private entry points, shared by its files and unit tests. */
+#ifndef HS_JEMALLOC_INTERNAL_H
+#define HS_JEMALLOC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heapwalk.h"
+#include "jemalloc_layout.h"
+
+/*
+ * Where jemalloc's globals are in one process. Found by
+ * hs_jemalloc_locate() from symbols or by disassembly, or filled in by hand
+ * by unit tests over synthetic memory.
+ */
+struct hs_je_globals {
+	uint64_t emap;    /* &je_arena_emap_global */
+	uint64_t sz_tab;  /* &je_sz_index2size_tab[0] */
+	uint64_t arenas;  /* &je_arenas[0] */
+	bool has_tpoff;   /* tsd_tpoff is known (TLS path available) */
+	int64_t tsd_tpoff; /* tsd = fs_base + tsd_tpoff */
+	unsigned lg_vaddr; /* LG_VADDR of the build, or 0 to detect from the rtree */
+};
+
+/* The rtree's shape for one LG_VADDR (rtree.h:17-35, 116-129 in 5.3.0). */
+struct hs_je_rtree_geom {
+	unsigned lg_vaddr;
+	unsigned height;
+	unsigned bits[3];   /* key bits resolved by each level */
+	unsigned shift[3];  /* a level's index is (key >> shift) & mask(bits) */
+	bool compact;       /* RTREE_LEAF_COMPACT: one word per leaf element */
+	unsigned elm_size;  /* bytes per leaf element: 8 compact, 16 otherwise */
+};
+
+/* Compute the geometry for lg_vaddr; false if jemalloc cannot be built so. */
+bool hs_je_rtree_geom_init(const struct hs_je_layout *L, unsigned lg_vaddr,
+			   struct hs_je_rtree_geom *ret);
+
+/*
+ * Probe the rtree at `emap` under each LG_VADDR the layout allows and return
+ * the one whose leaves decode to the most plausible edata (readable, aligned,
+ * covering the key), or 0 if none decodes to anything. *score, if not NULL,
+ * gets the winner's count of plausible elements. Bounded: samples at most a
+ * few hundred elements. Never fails.
+ */
+unsigned hs_je_rtree_detect(const struct hs_memory *mem,
+			    const struct hs_je_layout *L, uint64_t emap,
+			    unsigned *score);
+
+/*
+ * Find the jemalloc module, its version (layout row) and its globals, from
+ * symbols when there are any (debug info unless opts->no_debuginfo, or a
+ * static build's own .symtab), else by disassembling exported functions.
+ * Records located_by and version in heap, caveats in heap->diags. Errors:
+ * HS_ERR_NOT_FOUND (no jemalloc, or a global cannot be located),
+ * HS_ERR_UNSUPPORTED (a release with no layout row).
+ */
+struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
+				    const struct hs_walk_options *opts,
+				    struct hs_heap *heap,
+				    const struct hs_je_layout **layout,
+				    struct hs_je_globals *ret);
+
+/*
+ * Walk jemalloc's heap given its layout and globals: every extent in the
+ * emap's rtree, the tcaches of every thread (TLS) and of every arena
+ * (tcache_ql), then the statistics and their cross-check against the
+ * counters jemalloc keeps. Corruption becomes diagnostics. Errors:
+ * HS_ERR_NOMEM, HS_ERR_NOT_FOUND (the rtree root or the size table is not
+ * readable, or no LG_VADDR fits). Chunks are appended in address order.
+ */
+struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
+				     const struct hs_je_layout *L,
+				     const struct hs_je_globals *g,
+				     struct hs_heap *heap);
+
+/*
+ * hs_memory_ptr, or, when the bytes span adjacent ranges (gcore splits a
+ * library's .bss where its file-backed page ends), a copy in *buf, grown as
+ * needed (the caller frees it). NULL if a byte is unreadable or on
+ * allocation failure.
+ */
+const void *hs_je_span(const struct hs_memory *mem, uint64_t addr, size_t len,
+		       void **buf, size_t *cap);
+
+/* Whether proc maps jemalloc (shared, or linked into the executable). */
+struct hs_module *hs_jemalloc_module(struct hs_process *proc,
+				     bool *statically_linked);
+
+#endif

@@ -101,6 +101,7 @@ struct hs_glibc_layout {
 		uint32_t size;           /* sizeof(tcache_perthread_struct) */
 		uint64_t chunk_size;     /* chunk holding it: request2size(size) */
 		uint32_t entry_next;     /* tcache_entry.next */
+		uint32_t entry_key;      /* tcache_entry.key (2.29+) */
 		/* In `tls_func`, the first `mov GOT(%rip),%reg` whose %reg then
 		 * addresses %fs:(%reg) loads the TPOFF64 GOT slot of `tcache`. */
 		const char *tls_func;

@@ -45,6 +45,10 @@ struct gl_span {
 	uint64_t start, end;
 };
 
+struct gl_key {
+	uint64_t entry, key;
+};
+
 /*
  * A read window: the backed bytes of the memory range last read from. The
  * chunk walk reads two words per chunk; this makes that an inline bounds
@@ -76,6 +80,8 @@ struct gl_ctx {
 	size_t nmeta, meta_cap;
 	bool *meta_seen;
 	struct gl_span *spans; /* arena heap address ranges, for the mmap scan */
+	struct gl_key *keys;   /* one thread's tcache entries and their keys */
+	size_t nkeys, keys_cap;
 	size_t nspans, spans_cap;
 	uint64_t mmap_n, mmap_bytes;
 };
@@ -269,6 +275,45 @@ static struct hs_error *gl_collect_arenas(struct gl_ctx *c)
  * Caches: per-thread tcaches and per-arena fastbins.
  * ------------------------------------------------------------------------ */
 
+static bool gl_add_key(struct gl_ctx *c, uint64_t e)
+{
+	uint64_t key = 0;
+	if (c->L->tc.entry_key == HS_GLIBC_ABSENT ||
+	    !gl_rd(c, e + c->L->tc.entry_key, &key))
+		return true;
+	if (c->nkeys == c->keys_cap &&
+	    !hs_grow((void **)&c->keys, &c->keys_cap, c->nkeys + 1, sizeof(*c->keys)))
+		return false;
+	c->keys[c->nkeys++] = (struct gl_key){ e, key };
+	return true;
+}
+
+/*
+ * Every entry in a thread's tcache carries the same key (tcache_put; the
+ * global tcache_key since 2.34, the thread's tcache before): one that
+ * differs was written after it was freed. Boyer-Moore majority vote.
+ */
+static void gl_check_keys(struct gl_ctx *c, const struct hs_glibc_tcache *t)
+{
+	uint64_t cand = 0, votes = 0, n = 0;
+	for (size_t i = 0; i < c->nkeys; i++) {
+		if (votes == 0)
+			cand = c->keys[i].key;
+		votes += c->keys[i].key == cand ? 1 : (uint64_t)-1;
+	}
+	for (size_t i = 0; i < c->nkeys; i++)
+		n += c->keys[i].key == cand;
+	if (c->nkeys < 3 || 2 * n <= c->nkeys)
+		return;
+	for (size_t i = 0; i < c->nkeys; i++)
+		if (c->keys[i].key != cand)
+			hs_diags_add(c->diags, HS_DIAG_WARNING, true, c->keys[i].entry,
+				     "thread %d: tcache entry 0x%" PRIx64 " has key 0x%"
+				     PRIx64 ", the other entries 0x%" PRIx64
+				     " (written after free?)", t->tid, c->keys[i].entry,
+				     c->keys[i].key, cand);
+}
+
 static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 {
 	const struct hs_glibc_layout *L = c->L;
@@ -298,6 +343,7 @@ static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 		     sizeof(*c->meta)))
 		return false;
 	c->meta[c->nmeta++] = tc - L->hdr_size;
+	c->nkeys = 0;
 
 	for (unsigned i = 0; i < L->tc.nbins; i++) {
 		unsigned count;
@@ -341,7 +387,8 @@ static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 					     "): entry 0x%" PRIx64 " has chunk size 0x%" PRIx64,
 					     t->tid, i, want, e, sz);
 			if (!gl_add_cached(c, e - L->hdr_size, GL_TCACHE,
-					   (uint32_t)t->tid, i))
+					   (uint32_t)t->tid, i) ||
+			    !gl_add_key(c, e))
 				return false;
 			n++;
 			uint64_t next = gl_reveal(c, e + L->tc.entry_next, stored);
@@ -364,6 +411,7 @@ static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 				     "thread %d: tcache bin %u: count %u but %u entries",
 				     t->tid, i, count, n);
 	}
+	gl_check_keys(c, t);
 	return true;
 }
 
@@ -1091,6 +1139,7 @@ static void gl_ctx_free(struct gl_ctx *c)
 	free(c->meta);
 	free(c->meta_seen);
 	free(c->spans);
+	free(c->keys);
 }
 
 struct hs_error *hs_glibc_walk_at(struct hs_process *proc,

@@ -450,6 +450,23 @@ static void test_tcache_count_and_size(void)
 	hs_heap_destroy(heap);
 }
 
+static void test_tcache_key(void)
+{
+	build();
+	/* C2 -> C3 -> C1, keys K, K and something written after free. */
+	w16(T_MAIN + 2, 3);
+	w64(C3 + 0x10, protect(C3 + 0x10, C1 + 0x10));
+	w64(C1 + 0x10, protect(C1 + 0x10, 0));
+	w64(C2 + 0x18, 0x1234567890abcdefull);
+	w64(C3 + 0x18, 0x1234567890abcdefull);
+	w64(C1 + 0x18, 0x4141414141414141ull);
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, C1 + 0x10, "written after free"));
+	CHECK(!has_diag(heap, C2 + 0x10, "written after free"));
+	EXPECT(heap, C1, 0x30, HS_CHUNK_CACHED, 0);
+	hs_heap_destroy(heap);
+}
+
 static void test_fastbin_cycle_and_double_free(void)
 {
 	build();
@@ -638,6 +655,7 @@ int main(void)
 	test_no_mp_no_tcache();
 	test_tcache_cycle();
 	test_tcache_count_and_size();
+	test_tcache_key();
 	test_fastbin_cycle_and_double_free();
 	test_bad_size_resync();
 	test_hostile_rings();

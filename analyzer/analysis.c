@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "analyzer.h"
 
@@ -107,6 +108,12 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 	struct hs_module *exe = hs_process_main_module(proc);
 	r->executable = hs_strdup(exe ? exe->name : proc->exe_name);
 	r->threads = proc->nthreads;
+	/* When the core was taken: gcore and the kernel write the file at
+	 * capture time, so its mtime is the best default (a copy made with
+	 * cp -p or rsync -t keeps it; --captured-at overrides it). */
+	struct stat core_st;
+	if (proc->core_path && stat(proc->core_path, &core_st) == 0)
+		r->captured_at = core_st.st_mtim.tv_sec;
 
 	for (size_t i = 0; i < proc->nmodules; i++) {
 		const struct hs_module *m = &proc->modules[i];
@@ -183,6 +190,8 @@ struct hs_error *hs_analysis_run(const char *core_path,
 	}
 	if (!err)
 		err = hs_report_build(&a->report, a->proc, a->heap);
+	if (!err && opts->has_captured_at)
+		a->report.captured_at = opts->captured_at;
 	if (err) {
 		hs_analysis_destroy(a);
 		return err;

@@ -23,6 +23,10 @@ struct hs_analyze_options {
 	const char *sysroot;   /* --sysroot */
 	const char *allocator; /* --allocator, or NULL to detect */
 	bool no_debuginfo;     /* --no-debuginfo */
+	/* --captured-at: when the core was taken (unix seconds), overriding
+	 * the core file's mtime; only used when has_captured_at is set. */
+	bool has_captured_at;
+	int64_t captured_at;
 };
 
 /*

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "analyzer.h"
 #include "cli.h"
+#include "diff.h"
 
 static const char hs_exit_codes_help[] =
 	"Exit status:\n"
@@ -97,21 +99,68 @@ static const char hs_analyze_usage[] =
 	"  --json FILE|-      write the JSON report (heapscope-report/1) to FILE,\n"
 	"                     or to standard output with '-'\n"
 	"  --top N            rows per table in the text summary (default 10)\n"
+	"  --format FMT       standard output as text (default), json (the report,\n"
+	"                     as --json -) or openmetrics (gauges for a Prometheus\n"
+	"                     textfile collector; see docs/dashboards.md)\n"
+	"  --captured-at T    when the core was taken: unix seconds or\n"
+	"                     YYYY-MM-DDTHH:MM:SSZ (default: the core file's mtime)\n"
 	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
 	"  --no-debuginfo     ignore separate debug info even when installed\n"
 	"  -h, --help         show this help\n"
 	"\n";
+
+enum hs_analyze_format { HS_FORMAT_TEXT, HS_FORMAT_JSON, HS_FORMAT_OPENMETRICS };
 
 struct hs_analyze_args {
 	const char *core;
 	const char *json;
 	uint64_t top;
 	struct hs_analyze_options opts;
+	enum hs_analyze_format format;
 };
+
+/* --captured-at: unix seconds, or an ISO-8601 UTC time YYYY-MM-DDTHH:MM:SSZ,
+ * checked field by field (timegm would silently normalise "02-30"). */
+static bool hs_parse_captured_at(const char *arg, int64_t *ret)
+{
+	size_t digits = strspn(arg, "0123456789");
+	if (digits && !arg[digits]) {
+		uint64_t secs;
+		/* Decimal only (hs_parse_u64 would read 0x.. and 0..); 12 digits
+		 * reach the year 33658. */
+		while (digits > 1 && *arg == '0') {
+			arg++;
+			digits--;
+		}
+		if (digits > 12 || !hs_parse_u64(arg, &secs))
+			return false;
+		*ret = (int64_t)secs;
+		return true;
+	}
+	int y, mo, d, h, mi, s, n = 0;
+	if (strlen(arg) != 20 ||
+	    sscanf(arg, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &s, &n) != 6 ||
+	    n != 20)
+		return false;
+	for (int i = 0; i < 19; i++)
+		if ((i == 4 || i == 7) ? arg[i] != '-' : i == 10 ? arg[i] != 'T'
+			: (i == 13 || i == 16) ? arg[i] != ':' : (arg[i] < '0' || arg[i] > '9'))
+			return false;
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || s > 60)
+		return false;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+			.tm_hour = h, .tm_min = mi, .tm_sec = s};
+	*ret = (int64_t)timegm(&tm);
+	return true;
+}
 
 static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 {
-	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_JSON, OPT_TOP, OPT_ALLOC, OPT_NODEBUG };
+	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_JSON, OPT_TOP, OPT_ALLOC, OPT_NODEBUG,
+	       OPT_FORMAT, OPT_CAPTURED };
 	static const struct option longopts[] = {
 		{"exe", required_argument, NULL, OPT_EXE},
 		{"sysroot", required_argument, NULL, OPT_SYSROOT},
@@ -119,6 +168,8 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 		{"top", required_argument, NULL, OPT_TOP},
 		{"allocator", required_argument, NULL, OPT_ALLOC},
 		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"captured-at", required_argument, NULL, OPT_CAPTURED},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -154,6 +205,27 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 		case OPT_NODEBUG:
 			a->opts.no_debuginfo = true;
 			break;
+		case OPT_FORMAT:
+			if (!strcmp(optarg, "text")) {
+				a->format = HS_FORMAT_TEXT;
+			} else if (!strcmp(optarg, "json")) {
+				a->format = HS_FORMAT_JSON;
+			} else if (!strcmp(optarg, "openmetrics")) {
+				a->format = HS_FORMAT_OPENMETRICS;
+			} else {
+				hs_cli_error("invalid value for --format: '%s' (expected text, json or openmetrics)",
+					     optarg);
+				return HS_EXIT_USAGE;
+			}
+			break;
+		case OPT_CAPTURED:
+			if (!hs_parse_captured_at(optarg, &a->opts.captured_at)) {
+				hs_cli_error("invalid value for --captured-at: '%s' (expected unix seconds or YYYY-MM-DDTHH:MM:SSZ)",
+					     optarg);
+				return HS_EXIT_USAGE;
+			}
+			a->opts.has_captured_at = true;
+			break;
 		case 'h':
 			fputs(hs_analyze_usage, stdout);
 			fputs(hs_exit_codes_help, stdout);
@@ -171,6 +243,11 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 		return HS_EXIT_USAGE;
 	}
 	a->core = argv[optind];
+	if (a->format != HS_FORMAT_TEXT && a->json && !strcmp(a->json, "-")) {
+		hs_cli_error("analyze: --json - and --format %s both want standard output",
+			     a->format == HS_FORMAT_JSON ? "json" : "openmetrics");
+		return HS_EXIT_USAGE;
+	}
 	return HS_EXIT_OK;
 }
 
@@ -192,7 +269,13 @@ static int hs_cmd_analyze(int argc, char **argv)
 		return hs_cli_fail(err);
 	if (args.json)
 		err = hs_cli_write_output(args.json, hs_write_json_cb, &a->report);
-	if (!err && (!args.json || strcmp(args.json, "-") != 0)) {
+	if (!err && args.format != HS_FORMAT_TEXT) {
+		err = args.format == HS_FORMAT_JSON
+			      ? hs_report_write_json(&a->report, stdout, "<stdout>")
+			      : hs_report_write_openmetrics(&a->report, stdout, "<stdout>");
+		if (err && err != HS_ENOMEM)
+			err->code = HS_ERR_OTHER;
+	} else if (!err && (!args.json || strcmp(args.json, "-") != 0)) {
 		struct hs_text_options topts = {.top = (unsigned)args.top};
 		err = hs_report_write_text(&a->report, stdout, &topts, "<stdout>");
 		if (err)
@@ -206,6 +289,7 @@ static int hs_cmd_analyze(int argc, char **argv)
 
 static const struct hs_command hs_commands[] = {
 	{"analyze", "walk the heap of a core and report every chunk", hs_cmd_analyze},
+	{"diff", "what grew between two cores or saved reports", hs_cmd_diff},
 };
 
 static void hs_usage(FILE *out)

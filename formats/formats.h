@@ -123,6 +123,26 @@ const char *hs_report_state_name(enum hs_report_state s);
 struct hs_error *hs_report_write_json(const struct hs_report *r, FILE *out,
 				      const char *where);
 
+/*
+ * Read a heapscope-report/1 JSON document (as written by
+ * hs_report_write_json) from `path` into *ret, which the caller then owns
+ * (hs_report_deinit). The file is untrusted input: sizes are bounded and
+ * every value is type-checked; keys it does not know are ignored, and the
+ * `types` and `patterns` sections may be absent. Errors name the file in one
+ * line: HS_ERR_IO (cannot open/read), HS_ERR_FORMAT (empty, malformed,
+ * truncated or too large JSON, another schema, a missing or mistyped key),
+ * HS_ERR_NOMEM. *ret is untouched on failure.
+ */
+struct hs_error *hs_report_read_json(const char *path, struct hs_report *ret);
+
+/*
+ * Write the per-type counts and bytes, the totals per chunk state and the
+ * allocator statistics as OpenMetrics text (gauges only, ending in "# EOF"),
+ * for a Prometheus textfile collector. Errors: HS_ERR_IO.
+ */
+struct hs_error *hs_report_write_openmetrics(const struct hs_report *r, FILE *out,
+					     const char *where);
+
 struct hs_text_options {
 	unsigned top; /* rows per table */
 };

@@ -39,10 +39,17 @@ fill=$build/bench/bench_glibc_fill
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/heapscope-bench.XXXXXX")
 pid=
+# Kill the program and reap it. bash reports a job killed by a signal on its
+# own stderr ("line N: PID Killed ..."); that report is noise here.
+stop_fill() {
+	exec 3>&2 2>/dev/null
+	kill -KILL "$pid" || true
+	wait "$pid" || true
+	exec 2>&3 3>&-
+}
 cleanup() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		stop_fill
 	fi
 	rm -rf "$tmp"
 }
@@ -59,8 +66,7 @@ grep -q '^ready$' "$tmp/fill.out" || die "bench_glibc_fill was not ready within 
 gcore -o "$tmp/core" "$pid" >"$tmp/gcore.log" 2>&1 || { cat "$tmp/gcore.log" >&2; die "gcore failed"; }
 core=$tmp/core.$pid
 [ -s "$core" ] || die "gcore wrote no core"
-kill -KILL "$pid"
-wait "$pid" 2>/dev/null || true
+stop_fill
 pid=
 
 # Warm the page cache, then the floor: reading the file and nothing else.

@@ -81,7 +81,7 @@ done
 
 # The report once, for the chunk count and to check the statistics.
 rc=0
-"$heapscope" analyze "$core" --json "$tmp/report.json" >/dev/null 2>"$tmp/analyze.err" || rc=$?
+"$heapscope" analyze --json "$tmp/report.json" "$core" >/dev/null 2>"$tmp/analyze.err" || rc=$?
 [ $rc -eq 0 ] || { cat "$tmp/analyze.err" >&2; die "heapscope analyze exited with status $rc"; }
 
 # Wall time and peak RSS of the default analysis (text summary), best of $runs.

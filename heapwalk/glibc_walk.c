@@ -36,6 +36,7 @@ struct gl_arena {
 	uint64_t system_mem;
 	uint32_t flags;
 	bool initialized;             /* top is a real chunk */
+	bool top_known;               /* and its header is in the core */
 	uint64_t nfast, fast_bytes;   /* from the fastbin lists (what int_mallinfo sums) */
 	uint64_t nfree, free_bytes;   /* from the chunk walk: chunks in the regular bins */
 	bool complete;                /* every heap segment walked to its end */
@@ -258,15 +259,24 @@ static struct hs_error *gl_collect_arenas(struct gl_ctx *c)
 		uint64_t initial_top = ar->addr + L->ms.bins - L->hdr_size;
 		if (top == 0 || top == initial_top)
 			continue;
-		if ((top & (L->malloc_alignment - 1)) || !gl_rd(c, top + 8, &sz)) {
+		if (top & (L->malloc_alignment - 1)) {
 			hs_diags_add(c->diags, HS_DIAG_ERROR, true, top,
 				     "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64
-				     " is misaligned or not in the core; arena not walked",
-				     ar->addr, top);
+				     " is misaligned; arena not walked", ar->addr, top);
+			continue;
+		}
+		ar->initialized = true;
+		/* A truncated core can lack top but keep most of the heap
+		 * below it: walk that, with top's size unknown. */
+		if (!gl_rd(c, top + 8, &sz)) {
+			hs_diags_add(c->diags, HS_DIAG_ERROR, true, top,
+				     "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64
+				     " is not in the core; its size is unknown and the "
+				     "statistics are inexact", ar->addr, top);
 			continue;
 		}
 		ar->top_size = sz & ~(uint64_t)HS_GLIBC_SIZE_BITS;
-		ar->initialized = true;
+		ar->top_known = true;
 	}
 	return NULL;
 }
@@ -751,6 +761,8 @@ static bool gl_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 
 static bool gl_add_top(struct gl_ctx *c, struct gl_arena *ar)
 {
+	if (!ar->top_known)
+		return true;
 	return hs_heap_add_chunk(c->heap, ar->top + c->L->hdr_size, ar->top_size,
 				 HS_CHUNK_FREE, 0);
 }
@@ -763,18 +775,24 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 	/* The main heap starts at mp_.sbrk_base (aligned like the first
 	 * chunk, malloc/malloc.c:2791-2806); without mp_, it is top's end
 	 * minus what the arena got from the system. */
-	if (c->mp_ok && c->mp_sbrk_base)
+	if (c->mp_ok && c->mp_sbrk_base) {
 		start = gl_align_up(c->mp_sbrk_base, L->malloc_alignment);
-	else
+	} else if (ar->top_known) {
 		start = gl_align_up(top_end - ar->system_mem, L->malloc_alignment);
+	} else {
+		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
+			     "main arena: neither mp_.sbrk_base nor top's size is "
+			     "known; main heap not walked");
+		return true;
+	}
 	if (start > ar->top || top_end < ar->top) {
 		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
 			     "main arena: heap start 0x%" PRIx64 " is above top 0x%"
 			     PRIx64 "; main heap not walked", start, ar->top);
 		return gl_add_top(c, ar);
 	}
-	if (!(ar->flags & L->noncontiguous_bit) && c->mp_ok &&
-	    top_end - c->mp_sbrk_base != ar->system_mem)
+	if (!(ar->flags & L->noncontiguous_bit) && c->mp_ok && ar->top_known &&
+	    c->mp_sbrk_base && top_end - c->mp_sbrk_base != ar->system_mem)
 		hs_diags_add(c->diags, HS_DIAG_WARNING, true, c->mp_sbrk_base,
 			     "main arena: heap [0x%" PRIx64 ", 0x%" PRIx64 ") is 0x%"
 			     PRIx64 " bytes but system_mem is 0x%" PRIx64,
@@ -797,6 +815,7 @@ static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
 	struct gl_arena *ar = &c->arenas[ai];
 	uint64_t mask = ~(c->heap_max - 1);
 	uint64_t h = ar->top & mask, sum = 0, top_end = ar->top + ar->top_size;
+	bool top_known = ar->top_known;
 	uint64_t tortoise = h, power = 1, lam = 0;
 	bool complete = true;
 	/* The heap holding top is the newest; `prev` leads to older ones
@@ -838,12 +857,12 @@ static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
 		if (h == (ar->top & mask)) {
 			s.kind = GL_SEG_TOP;
 			s.end = ar->top;
-			if (top_end != h + hsize)
+			if (top_known && top_end != h + hsize)
 				hs_diags_add(c->diags, HS_DIAG_WARNING, true, ar->top,
 					     "arena 0x%" PRIx64 ": top chunk ends at 0x%" PRIx64
 					     ", its heap at 0x%" PRIx64, ar->addr, top_end,
 					     h + hsize);
-			if (top_end < s.limit)
+			if (top_known && top_end < s.limit)
 				s.limit = top_end;
 		} else {
 			s.kind = GL_SEG_FENCE;

@@ -35,6 +35,7 @@ static int failures;
 struct region {
 	uint64_t start, size;
 	uint8_t *buf;
+	uint64_t filesz; /* bytes backed in the "core"; 0 means all */
 };
 
 #define NREGIONS 6
@@ -243,6 +244,7 @@ static struct hs_process *make_process(void)
 			continue;
 		struct hs_error *err = hs_memory_add(&proc->mem, regions[i].start,
 						     regions[i].size, regions[i].buf,
+						     regions[i].filesz ? regions[i].filesz :
 						     regions[i].size, 6 /* PF_R|PF_W */);
 		if (err)
 			abort();
@@ -610,6 +612,50 @@ static void test_mmap_memalign(void)
 	hs_heap_destroy(heap);
 }
 
+/* The core lacks the main heap's tail (a truncated dump). */
+static void test_truncated(void)
+{
+	build();
+	regions[1].filesz = C8 + 4 - S; /* C8's size field is cut */
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, TOP, "top chunk"));
+	CHECK(has_diag(heap, C8, "not in the core"));
+	EXPECT(heap, C6, 0x100, HS_CHUNK_IN_USE, 0);
+	CHECK(hs_heap_chunk_at(heap, C8 + 0x10) == NULL);
+	EXPECT(heap, E0, 0x100, HS_CHUNK_IN_USE, 0);
+	hs_heap_destroy(heap);
+
+	build();
+	w64(MA + 0x60, 0x6000000008ull); /* top misaligned */
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, 0x6000000008ull, "arena not walked"));
+	EXPECT(heap, TOP2, TOP2_SIZE, HS_CHUNK_FREE, 0);
+	hs_heap_destroy(heap);
+}
+
+/* sbrk stopped being contiguous: a double fencepost, then the rest of the
+ * main heap in another mapping (malloc.c:2890-2920). */
+static void test_noncontiguous_main(void)
+{
+	build();
+	const uint64_t R = 0x5555556f0000ull, TOP3 = R + 0x30;
+	add_region(5, R, 0x1000);
+	chunk(C10, 0x10);        /* fencepost 1; C9 stays free */
+	chunk(C10 + 0x10, 0x11); /* fencepost 2 */
+	chunk(R, 0x31);
+	chunk(TOP3, (R + 0x1000 - TOP3) | 1);
+	w64(MA + 0x60, TOP3);
+	w64(MA + 0x4, 2);        /* NONCONTIGUOUS_BIT */
+	w64(MA + 0x888, S_SIZE + 0x1000);
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, C10, "double fencepost"));
+	EXPECT(heap, C9, 0x90, HS_CHUNK_FREE, 0);
+	EXPECT(heap, R, 0x30, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, TOP3, R + 0x1000 - TOP3, HS_CHUNK_FREE, 0);
+	CHECK_EQ(get_stat(heap, "keepcost"), R + 0x1000 - TOP3);
+	hs_heap_destroy(heap);
+}
+
 static void test_bad_main_arena(void)
 {
 	build();
@@ -661,6 +707,8 @@ int main(void)
 	test_hostile_rings();
 	test_counters();
 	test_mmap_memalign();
+	test_truncated();
+	test_noncontiguous_main();
 	test_bad_main_arena();
 	for (int i = 0; i < NREGIONS; i++)
 		free(regions[i].buf);

@@ -34,6 +34,10 @@ class Failure(Exception):
     pass
 
 
+class Skip(Exception):
+    pass
+
+
 def log(*a):
     print(*a, flush=True)
 
@@ -118,11 +122,11 @@ def heap_range(pid):
             if line.rstrip().endswith("[heap]"):
                 lo, hi = line.split()[0].split("-")
                 return int(lo, 16), int(hi, 16)
-    raise Failure("the fixture has no [heap] mapping")
+    return None
 
 
 def gcore(fixture, tmp):
-    """A core of the fixture, and the address range of its [heap]."""
+    """A core of the fixture, and the address range of its [heap] (or None)."""
     proc = start_fixture(fixture, tmp)
     try:
         heap = heap_range(proc.pid)
@@ -220,6 +224,8 @@ def cut_point(core, heap, where):
                 return off + size // 2
         raise Failure("the core has no PT_NOTE")
     if where == "heap":
+        if heap is None:
+            raise Failure("the fixture has no [heap] mapping")
         return relayout_heap_last(core, heap)
     raise ValueError(where)
 
@@ -386,6 +392,30 @@ def case_elf_header_only(hs, _fx, tmp):
     expect_one_line_error(r, path)
 
 
+def case_json_file(hs, fixture, tmp):
+    # --json FILE writes the report there; the text summary still goes to stdout.
+    if not fixture:
+        raise Failure("--case json_file needs --fixture")
+    if not shutil.which("gcore"):
+        raise Skip()
+    core, _heap = gcore(fixture, tmp)
+    out = os.path.join(tmp, "report.json")
+    r = run(hs, ["analyze", "--json", out, core])
+    expect_rc(r, 0)
+    try:
+        with open(out) as f:
+            report = json.load(f)
+    except (OSError, ValueError) as e:
+        raise Failure("--json %s: no JSON report there: %s" % (out, e))
+    if report.get("schema") != "heapscope-report/1":
+        raise Failure("--json file has schema %r" % report.get("schema"))
+    if not r.out.strip() or r.out.lstrip().startswith("{"):
+        raise Failure("stdout should carry the text summary when --json names a file")
+    leftovers = [n for n in os.listdir(tmp) if n.startswith("report.json") and n != "report.json"]
+    if leftovers:
+        raise Failure("temporary files left beside the report: %s" % leftovers)
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 TRUNCATED = {"truncated_phdrs": "phdrs", "truncated_notes": "notes",
@@ -414,6 +444,9 @@ def main():
     except Failure as e:
         log("FAIL: %s: %s" % (args.case, e))
         return 1
+    except Skip:
+        log("SKIP: gcore (gdb) is not installed")
+        return SKIP
     if rc == 0:
         log("PASS: %s" % args.case)
     return rc

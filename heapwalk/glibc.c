@@ -1,4 +1,4 @@
-/* glibc.c: the glibc ptmalloc walker: find libc's version row, main_arena, mp_ and each thread's tcache, then walk. */
+/* glibc.c: the glibc walker: find libc's layout row, main_arena, mp_ and tcaches, then walk. */
 #include <elf.h>
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* glibc.h: the glibc ptmalloc walk engine, given already located globals (private to heapwalk/). */
+/* glibc.h: the glibc ptmalloc walk engine, given located globals (private to heapwalk/). */
 #ifndef HS_GLIBC_H
 #define HS_GLIBC_H
 

@@ -1,4 +1,4 @@
-/* glibc_layout.h: ptmalloc struct layouts and code anchors, one table row per glibc release (private to heapwalk/). */
+/* glibc_layout.h: ptmalloc layouts and code anchors, one row per glibc release (private). */
 #ifndef HS_GLIBC_LAYOUT_H
 #define HS_GLIBC_LAYOUT_H
 
@@ -45,7 +45,7 @@ struct hs_glibc_anchor {
 struct hs_glibc_layout {
 	const char *version;    /* "2.36": what gnu_get_libc_version() returns */
 	unsigned major, minor;
-	bool verified;          /* checked against a real build's cores, not just read off the source */
+	bool verified;          /* checked against a real build's cores, not only the source */
 
 	uint64_t malloc_alignment; /* 16 */
 	uint64_t minsize;          /* MINSIZE, 0x20 */

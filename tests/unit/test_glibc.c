@@ -1,4 +1,4 @@
-/* test_glibc.c: unit tests for the glibc 2.36 walk engine over a synthetic process (arenas, heaps, tcache, fastbins, corruption). */
+/* test_glibc.c: unit tests for the glibc 2.36 walk engine over a synthetic process. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

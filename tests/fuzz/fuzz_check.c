@@ -1,0 +1,63 @@
+/* fuzz_check.c: properties every fuzz target checks on what the code under test returns. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../analyzer/analyzer.h"
+#include "fuzz_check.h"
+
+void hs_fuzz_check_error(const struct hs_error *err)
+{
+	if (!err->message || !err->message[0] || strchr(err->message, '\n')) {
+		fprintf(stderr, "fuzz: error is not one line: '%s'\n",
+			err->message ? err->message : "(null)");
+		abort();
+	}
+}
+
+static void fail_chunk(const char *what, const struct hs_chunk *c)
+{
+	fprintf(stderr, "fuzz: chunk 0x%" PRIx64 " (size 0x%" PRIx64
+		", info 0x%" PRIx64 "): %s\n", c->addr, hs_chunk_size(c),
+		c->info, what);
+	abort();
+}
+
+void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
+{
+	for (size_t i = 0; i < heap->nchunks; i++) {
+		const struct hs_chunk *c = &heap->chunks[i];
+		if (i && c->addr <= c[-1].addr)
+			fail_chunk(c->addr == c[-1].addr ? "reported twice" :
+				   "chunks not sorted", c);
+		if (hs_chunk_state(c) >= HS_CHUNK_NSTATES)
+			fail_chunk("state out of range", c);
+		if (c->addr + hs_chunk_size(c) < c->addr)
+			fail_chunk("wraps around the address space", c);
+		if (hs_chunk_size(c) && hs_heap_chunk_at(heap, c->addr) != c)
+			fail_chunk("hs_heap_chunk_at does not find it", c);
+	}
+	if (heap->diags.count > heap->diags.limit)
+		abort();
+
+	struct hs_report r;
+	hs_report_init(&r);
+	struct hs_error *err = hs_report_build(&r, proc, heap);
+	FILE *null = fopen("/dev/null", "w");
+	if (!null)
+		abort();
+	if (!err)
+		err = hs_report_write_json(&r, null, "/dev/null");
+	if (!err) {
+		struct hs_text_options topts = { .top = 10 };
+		err = hs_report_write_text(&r, null, &topts, "/dev/null");
+	}
+	fclose(null);
+	if (err && err != HS_ENOMEM) {
+		fprintf(stderr, "fuzz: report: %s\n", err->message);
+		abort();
+	}
+	hs_error_destroy(err);
+	hs_report_deinit(&r);
+}

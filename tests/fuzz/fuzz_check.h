@@ -1,0 +1,25 @@
+/* fuzz_check.h: properties every fuzz target checks on what the code under test returns. */
+#ifndef HS_FUZZ_CHECK_H
+#define HS_FUZZ_CHECK_H
+
+#include "../../common/common.h"
+#include "../../heapwalk/heapwalk.h"
+#include "../../symbols/symbols.h"
+
+/*
+ * Each check abort()s with a message on stderr when the property fails, so
+ * libFuzzer records the input as a crash like any sanitizer report.
+ */
+
+/* An error is one non-empty line (the CLI prints it as is). */
+void hs_fuzz_check_error(const struct hs_error *err);
+
+/*
+ * A finished (sorted) heap: no chunk reported twice (a double count is a
+ * silent wrong total), states in range, sizes that do not wrap the address
+ * space, hs_heap_chunk_at finding each chunk, and a report that can be built
+ * from it and written as JSON and text.
+ */
+void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap);
+
+#endif

@@ -1,0 +1,44 @@
+/* fuzz_synth.h: fuzz inputs that describe a synthetic process: memory ranges plus parameters. */
+#ifndef HS_FUZZ_SYNTH_H
+#define HS_FUZZ_SYNTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../symbols/symbols.h"
+
+/*
+ * The walker and classifier targets read memory through the same hs_memory
+ * interface as a real core. Their input is (all little-endian):
+ *
+ *   u8  nranges      at most HS_FUZZ_MAX_RANGES (taken modulo)
+ *   u8  nparams      at most HS_FUZZ_MAX_PARAMS (taken modulo)
+ *   u16 flags        target-specific (layout row, options)
+ *   nranges x { u64 start; u32 memsz; u32 filesz; }
+ *   nparams x u64    target-specific (addresses of globals, thread caches)
+ *   the bytes of every range, in order: filesz bytes each, or what is left
+ *
+ * A range may be backed by fewer bytes than its memsz (a truncated core),
+ * and fields past the end of the input read as zero, so every input is
+ * valid. Overlapping ranges make hs_memory_seal fail: the input is then
+ * skipped. tests/fuzz/make_seed.py writes this format from a real core.
+ */
+#define HS_FUZZ_MAX_RANGES 32
+#define HS_FUZZ_MAX_PARAMS 64
+
+struct hs_fuzz_synth {
+	struct hs_process *proc; /* memory sealed; no modules, no threads */
+	uint16_t flags;
+	uint64_t params[HS_FUZZ_MAX_PARAMS];
+	size_t nparams;
+	const uint8_t *rest;     /* bytes after the last range's data */
+	size_t nrest;
+};
+
+/* Build the synthetic process. The data must outlive it. false if the
+ * ranges are inconsistent (overlap, wrap) or memory ran out. */
+bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
+			size_t size);
+void hs_fuzz_synth_deinit(struct hs_fuzz_synth *s);
+
+#endif

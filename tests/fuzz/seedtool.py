@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""seedtool.py: cut a real core down to a small fuzz seed (a core, or a synthetic-memory input).
+
+Used by make_corpus.sh. `windows` files come from trace_core: one "ADDR LEN"
+line per run of core pages the analysis read.
+
+  seedtool.py core  CORE OUT --windows W [--budget N]
+      A valid core that keeps the ELF header, the CORE notes (PRSTATUS,
+      PRPSINFO, AUXV, FILE, ...; the LINUX register notes are dropped) and
+      every PT_LOAD's address range, but backs with data only the pages the
+      analysis read plus the first page of every module (its build-id).
+      Each segment is split so that the pages not kept are mapped but not
+      dumped (filesz 0), which the reader treats like gcore's own holes.
+      Pages that are all zero are dropped first when over budget.
+
+  seedtool.py synth CORE OUT --windows W [--param V]... [--flags N] [--budget N]
+      The fuzz_synth.h format: the windows as memory ranges, then params.
+"""
+import argparse
+import struct
+import sys
+
+PAGE = 4096
+PT_LOAD, PT_NOTE = 1, 4
+NT_FILE = 0x46494C45
+MAX_RANGES = 32
+
+
+def parse_core(path):
+    data = open(path, 'rb').read()
+    if data[:4] != b'\x7fELF':
+        sys.exit(f'{path}: not ELF')
+    (e_phoff,) = struct.unpack_from('<Q', data, 0x20)
+    e_phentsize, e_phnum = struct.unpack_from('<HH', data, 0x36)
+    phdrs = []
+    for i in range(e_phnum):
+        phdrs.append(struct.unpack_from('<IIQQQQQQ', data, e_phoff + i * e_phentsize))
+    return data, phdrs
+
+
+def notes_of(data, phdrs):
+    """Every note as (name, type, desc)."""
+    out = []
+    for (p_type, _, off, _, _, filesz, _, _) in phdrs:
+        if p_type != PT_NOTE:
+            continue
+        pos = 0
+        while pos + 12 <= filesz:
+            namesz, descsz, ntype = struct.unpack_from('<III', data, off + pos)
+            name = data[off + pos + 12: off + pos + 12 + namesz]
+            dpos = pos + 12 + ((namesz + 3) & ~3)
+            desc = data[off + dpos: off + dpos + descsz]
+            out.append((name, ntype, desc))
+            pos = dpos + ((descsz + 3) & ~3)
+    return out
+
+
+def module_first_pages(notes):
+    pages = []
+    for name, ntype, desc in notes:
+        if name.rstrip(b'\0') != b'CORE' or ntype != NT_FILE or len(desc) < 16:
+            continue
+        count, pagesz = struct.unpack_from('<QQ', desc, 0)
+        for i in range(count):
+            start, _, pgoff = struct.unpack_from('<QQQ', desc, 16 + 24 * i)
+            if pgoff == 0:
+                pages.append((start, PAGE))
+    return pages
+
+
+def read_windows(path):
+    out = []
+    for line in open(path):
+        parts = line.split()
+        if len(parts) == 2:
+            out.append((int(parts[0], 0), int(parts[1], 0)))
+    return out
+
+
+def core_bytes(data, phdrs, addr, length):
+    """Bytes at [addr, addr+length) if one PT_LOAD backs them all, else None."""
+    for (p_type, _, off, vaddr, _, filesz, memsz, _) in phdrs:
+        if p_type == PT_LOAD and vaddr <= addr and addr + length <= vaddr + filesz:
+            return data[off + addr - vaddr: off + addr - vaddr + length]
+    return None
+
+
+def stack_segments(data, phdrs):
+    """[start, end) of every PT_LOAD that holds a thread's stack pointer."""
+    rsps = [struct.unpack_from('<Q', desc, 112 + 8 * 19)[0]
+            for name, ntype, desc in notes_of(data, phdrs)
+            if name.rstrip(b'\0') == b'CORE' and ntype == 1 and len(desc) >= 336]
+    return [(v, v + m) for (t, _, _, v, _, _, m, _) in phdrs
+            if t == PT_LOAD and any(v <= r < v + m for r in rsps)]
+
+
+def window_pages(windows):
+    """Page addresses of the windows, short windows first, without repeats:
+    globals and headers matter more than the n-th page of a heap or a stack
+    scanned for mmapped chunks."""
+    pages = []
+    for addr, length in sorted(windows, key=lambda w: w[1]):
+        a = addr & ~(PAGE - 1)
+        while a < addr + length:
+            if a not in pages:
+                pages.append(a)
+            a += PAGE
+    return pages
+
+
+def choose_pages(data, phdrs, windows, budget, extra=()):
+    """Pages to keep within budget, in tiers: non-zero pages the analysis read
+    (stacks excepted), then `extra` pages (module headers), then non-zero
+    stack pages (only scanned for mmapped chunk headers), then zero pages."""
+    have = lambda p: core_bytes(data, phdrs, p, PAGE) is not None
+    nonzero = lambda p: any(core_bytes(data, phdrs, p, PAGE))
+    stacks = stack_segments(data, phdrs)
+    in_stack = lambda p: any(lo <= p < hi for lo, hi in stacks)
+    read = [p for p in window_pages(windows) if have(p)]
+    extra = [p for p in window_pages(extra) if have(p)]
+    tiers = [[p for p in read if nonzero(p) and not in_stack(p)],
+             [p for p in extra if nonzero(p)],
+             [p for p in read if nonzero(p) and in_stack(p)],
+             [p for p in read + extra if not nonzero(p)]]
+    kept = []
+    for p in (p for tier in tiers for p in tier):
+        if p in kept:
+            continue
+        if (len(kept) + 1) * PAGE > budget:
+            break
+        kept.append(p)
+    dropped = [hex(p) for p in tiers[0] + tiers[1] if p not in kept]
+    if dropped:
+        print(f'over budget: non-zero pages dropped: {" ".join(dropped)}', file=sys.stderr)
+    return set(kept)
+
+
+def note_bytes(name, ntype, desc):
+    b = struct.pack('<III', len(name), len(desc), ntype) + name
+    b += b'\0' * (-len(b) % 4) + desc
+    return b + b'\0' * (-len(b) % 4)
+
+
+def cmd_core(args):
+    data, phdrs = parse_core(args.core)
+    notes = [n for n in notes_of(data, phdrs) if n[0].rstrip(b'\0') == b'CORE']
+    note_blob = b''.join(note_bytes(*n) for n in notes)
+    windows = read_windows(args.windows)
+    modules = module_first_pages(notes)
+    # Header, program headers and notes come off the budget first.
+    loads = [p for p in phdrs if p[0] == PT_LOAD]
+    est_phdrs = 64 + 56 * (1 + 3 * len(loads) + len(windows) + len(modules))
+    kept = choose_pages(data, phdrs, windows, args.budget - est_phdrs - len(note_blob),
+                        modules)
+
+    pieces = []  # (vaddr, memsz, bytes, flags)
+    for (_, flags, off, vaddr, _, filesz, memsz, _) in loads:
+        end = vaddr + memsz
+        a = vaddr
+        while a < end:
+            page = a & ~(PAGE - 1)
+            keep = page in kept and a < vaddr + filesz
+            b = a
+            while b < end and (((b & ~(PAGE - 1)) in kept and b < vaddr + filesz) == keep):
+                b = (b & ~(PAGE - 1)) + PAGE
+            b = min(b, end)
+            if keep:
+                hi = min(b, vaddr + filesz)
+                pieces.append((a, b - a, data[off + a - vaddr: off + hi - vaddr], flags))
+            else:
+                pieces.append((a, b - a, b'', flags))
+            a = b
+    # Merge neighbouring holes of the same segment flags to save headers.
+    merged = []
+    for p in pieces:
+        if merged and not p[2] and not merged[-1][2] and merged[-1][0] + merged[-1][1] == p[0] \
+                and merged[-1][3] == p[3]:
+            q = merged[-1]
+            merged[-1] = (q[0], q[1] + p[1], b'', q[3])
+        else:
+            merged.append(p)
+    phnum = 1 + len(merged)
+    off = 64 + 56 * phnum
+    out_ph = [struct.pack('<IIQQQQQQ', PT_NOTE, 4, off, 0, 0, len(note_blob), 0, 1)]
+    body = note_blob
+    off += len(note_blob)
+    for vaddr, memsz, blob, flags in merged:
+        out_ph.append(struct.pack('<IIQQQQQQ', PT_LOAD, flags, off if blob else 0,
+                                  vaddr, 0, len(blob), memsz, 1))
+        body += blob
+        off += len(blob)
+    eh = bytearray(data[:64])
+    struct.pack_into('<Q', eh, 0x20, 64)      # e_phoff
+    struct.pack_into('<Q', eh, 0x28, 0)       # e_shoff
+    struct.pack_into('<HHHHHH', eh, 0x34, 64, 56, phnum, 0, 0, 0)
+    out = bytes(eh) + b''.join(out_ph) + body
+    open(args.out, 'wb').write(out)
+    print(f'{args.out}: {len(out)} bytes, {len(kept)} pages kept, {len(merged)} segments')
+
+
+def cmd_synth(args):
+    data, phdrs = parse_core(args.core)
+    # Merge touched pages into at most MAX_RANGES ranges.
+    kept = sorted(choose_pages(data, phdrs, read_windows(args.windows),
+                               args.budget - 16 * MAX_RANGES - 8 * len(args.param) - 4))
+    ranges = []
+    for p in kept:
+        if ranges and ranges[-1][0] + ranges[-1][1] == p:
+            ranges[-1][1] += PAGE
+        else:
+            ranges.append([p, PAGE])
+    if len(ranges) > MAX_RANGES:
+        print(f'{args.out}: {len(ranges)} ranges, keeping the first {MAX_RANGES}',
+              file=sys.stderr)
+        ranges = ranges[:MAX_RANGES]
+    params = [int(v, 0) for v in args.param]
+    head = struct.pack('<BBH', len(ranges), len(params), args.flags)
+    blobs = b''
+    for start, length in ranges:
+        head += struct.pack('<QII', start, length, length)
+        blobs += b''.join(core_bytes(data, phdrs, a, PAGE)
+                          for a in range(start, start + length, PAGE))
+    for v in params:
+        head += struct.pack('<Q', v & (2**64 - 1))
+    out = head + blobs
+    open(args.out, 'wb').write(out)
+    print(f'{args.out}: {len(out)} bytes, {len(ranges)} ranges, {len(params)} params')
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    for name in ('core', 'synth'):
+        p = sub.add_parser(name)
+        p.add_argument('core')
+        p.add_argument('out')
+        p.add_argument('--windows', required=True)
+        p.add_argument('--budget', type=lambda s: int(s, 0), default=64 * 1024 - 1)
+        if name == 'synth':
+            p.add_argument('--param', action='append', default=[])
+            p.add_argument('--flags', type=lambda s: int(s, 0), default=0)
+    args = ap.parse_args()
+    {'core': cmd_core, 'synth': cmd_synth}[args.cmd](args)
+
+
+if __name__ == '__main__':
+    main()

@@ -157,7 +157,8 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 	for (size_t i = 0; i < table.cap; i++)
 		if (table.slots[i].count)
 			table.slots[n++] = table.slots[i];
-	qsort(table.slots, n, sizeof(*table.slots), hs_cmp_size_class);
+	if (n) /* no chunk in use: slots is NULL, and qsort(NULL) is UB */
+		qsort(table.slots, n, sizeof(*table.slots), hs_cmp_size_class);
 	r->size_classes = table.slots;
 	r->nsize_classes = n;
 

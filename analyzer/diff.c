@@ -234,10 +234,11 @@ static struct hs_error *hs_items_of(const struct hs_report *r, enum hs_view v,
 			x->count = r->size_classes[i].count;
 			x->bytes = r->size_classes[i].bytes;
 		} else {
-			/* The signature is address-free and names the cluster;
-			 * the size is shown, not matched. */
+			/* A cluster is chunks of one size with one shape of
+			 * their first words: the signature and the size name
+			 * it, and neither holds an address. */
 			x->name = r->patterns[i].signature;
-			x->size = r->patterns[i].size;
+			x->key = x->size = r->patterns[i].size;
 			x->count = r->patterns[i].count;
 			x->bytes = r->patterns[i].bytes;
 		}

@@ -22,7 +22,7 @@ enum hs_diff_status {
 struct hs_diff_row {
 	const char *name; /* type name or pattern signature; NULL for size classes */
 	const char *kind; /* type kind; NULL otherwise */
-	uint64_t size;    /* size-class size, or a pattern's chunk size */
+	uint64_t size;    /* size-class size, or a pattern cluster's chunk size */
 	struct hs_report_count before, after;
 	int64_t dcount, dbytes;
 	enum hs_diff_status status;
@@ -86,7 +86,8 @@ struct hs_diff {
 
 /*
  * Compare two reports. Types match by name and kind, size classes by size,
- * pattern clusters by signature; a key repeated within one report is summed.
+ * pattern clusters by their address-free signature and chunk size (the two
+ * make the cluster); a key repeated within one report is summed.
  * The reports (and the source strings) are borrowed and must outlive the
  * diff. Errors: HS_ERR_NOMEM only. The result is sorted and unfiltered.
  */

@@ -98,6 +98,7 @@ static void test_matching(void)
 
 	add_pattern(&a, "H M 0 i", 48, 2);
 	add_pattern(&b, "H M 0 i", 48, 12);
+	add_pattern(&b, "H M 0 i", 64, 1); /* same shape, other size: another cluster */
 
 	struct hs_diff_input ia = {&a, "old.json", false}, ib = {&b, "core.2", true};
 	struct hs_diff *d;
@@ -145,8 +146,9 @@ static void test_matching(void)
 	CHECK(d->size_classes.all_dbytes == 30 * 208 + 4096 - 3 * 64);
 
 	/* Patterns by signature. */
-	CHECK(d->patterns.nall == 1 && d->patterns.rows[0].dcount == 10 &&
-	      d->patterns.rows[0].size == 48);
+	CHECK(d->patterns.nall == 2 && d->patterns.rows[0].dcount == 10 &&
+	      d->patterns.rows[0].size == 48 && d->patterns.rows[1].size == 64 &&
+	      d->patterns.rows[1].status == HS_DIFF_NEW);
 
 	/* Filters: --min-bytes keeps |delta| >= B, --top keeps a prefix. */
 	hs_diff_filter(d, 0, 1);

@@ -85,6 +85,7 @@ struct tcm_walk {
 	uint64_t system, pageheap_free, unmapped;
 	uint64_t central, transfer, thread;
 	uint64_t in_use, sampled_slack;
+	bool sampled_seen;
 };
 
 static inline uint64_t tcm_ld64(const uint8_t *p, uint32_t off)
@@ -698,12 +699,6 @@ static uint64_t tcm_nallocx(const struct tcm_walk *w, uint64_t size)
 static uint64_t tcm_sampled_size(struct tcm_walk *w, const struct tcm_span *s)
 {
 	uint64_t bytes = s->length << w->lay->page_shift;
-	if (!w->samples) {
-		hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, s->addr,
-			     "tcmalloc: span at 0x%" PRIx64 " is marked sampled in a "
-			     "build without sampling; reported whole", s->addr);
-		return bytes;
-	}
 	uint64_t req;
 	if (!hs_memory_u64(w->mem, s->objects + w->lay->stack_size, &req)) {
 		hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, s->objects,
@@ -724,6 +719,13 @@ static uint64_t tcm_sampled_size(struct tcm_walk *w, const struct tcm_span *s)
 			     s->addr, s->length, req);
 		return bytes;
 	}
+	/* The StackTrace is what decides; a build identified as one without
+	 * sampling is then worth a note, once. */
+	if (!w->samples && !w->sampled_seen)
+		hs_diags_add(&w->heap->diags, HS_DIAG_INFO, true, s->addr,
+			     "tcmalloc: sampled span 0x%" PRIx64 " in a build "
+			     "identified as not sampling", s->addr);
+	w->sampled_seen = true;
 	return size;
 }
 

@@ -54,8 +54,10 @@ bool hs_tcm_validate(const struct hs_memory *mem,
  * page map, every object of every small-object span, with thread-cache,
  * transfer-cache and span free lists; the tcmalloc properties computed from
  * the walk go to heap->stats and are cross-checked against the in-core
- * counters (mismatches are HS_DIAG_ERROR diagnostics). `samples` says whether
- * the build can have sampled spans. Fails only when the SizeMap is unusable
+ * counters (mismatches are HS_DIAG_ERROR diagnostics). A sampled span is
+ * sized from its StackTrace whenever that checks out; `samples` (whether the
+ * build was identified as sampling) only decides whether finding one is
+ * worth a note. Fails only when the SizeMap is unusable
  * (HS_ERR_FORMAT) or on out-of-memory; the heap is then partially filled.
  * This is the unit tests' entry point.
  */

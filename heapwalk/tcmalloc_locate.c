@@ -75,22 +75,24 @@ static const char *tcm_flavour_by_name(const char *path)
 }
 
 /*
- * Flavour from what the module defines, or NULL without symbols. The full
- * library carries the heap profiler and checker (Makefile.am: _minimal is
- * built without them, with NO_TCMALLOC_SAMPLES and NO_HEAP_CHECK),
- * and_profiler adds the CPU profiler, the debug ones debugallocation.cc.
+ * Flavour from what the module defines, or NULL without symbols. Only the
+ * sampling builds call GetStackTrace (DoSampledAllocation, tcmalloc.cc:1198;
+ * _minimal is built with NO_TCMALLOC_SAMPLES, Makefile.am:473, which turns
+ * it into 0, page_heap.h:61-66), so the symbol is there even when tcmalloc
+ * is linked statically and the linker kept only what it needed. The debug
+ * builds add debugallocation.cc (MallocBlock), and_profiler the CPU
+ * profiler.
  */
 static const char *tcm_flavour_by_symbols(struct hs_module *mod)
 {
 	if (mod->symbols == HS_SYMS_NONE)
 		return NULL;
-	bool heapprof = tcm_has_symbol(mod, "HeapProfilerStart");
-	bool debug = tcm_has_symbol(mod, "_ZN11MallocBlock10alloc_map_E");
-	if (debug)
-		return heapprof ? "debug" : "minimal_debug";
-	if (tcm_has_symbol(mod, "ProfilerStart") && heapprof)
+	bool samples = tcm_has_symbol(mod, "_Z13GetStackTracePPvii");
+	if (tcm_has_symbol(mod, "_ZN11MallocBlock10alloc_map_E"))
+		return samples ? "debug" : "minimal_debug";
+	if (samples && tcm_has_symbol(mod, "ProfilerStart"))
 		return "and_profiler";
-	return heapprof ? "full" : "minimal";
+	return samples ? "full" : "minimal";
 }
 
 /*

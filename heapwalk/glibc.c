@@ -285,6 +285,46 @@ static void gl_disasm_locate(struct hs_process *proc, struct hs_module *mod,
 }
 
 /*
+ * The last resort, after vmware/chap's InfrastructureFinder: a thread
+ * arena's first heap is HEAP_MAX-aligned with heap_info.ar_ptr pointing
+ * just past the heap_info (_int_new_arena, malloc/arena.c:757); the arena
+ * ring through it reaches main_arena, its one member not at such a place.
+ * Only aligned addresses are probed, so this is cheap even on big cores.
+ * Needs a process that ever had a thread arena.
+ */
+uint64_t hs_glibc_scan_main_arena(struct hs_process *proc,
+				  const struct hs_glibc_layout *L)
+{
+	const struct hs_memory *mem = &proc->mem;
+	uint64_t hmax = L->heap_max_size;
+	for (size_t i = 0; i < mem->count; i++) {
+		const struct hs_memory_range *r = &mem->ranges[i];
+		uint64_t end = r->start + r->filesz;
+		uint64_t h = (r->start + hmax - 1) & ~(hmax - 1);
+		for (; h >= r->start && h < end && end - h >= L->hi.size + L->ms.size;
+		     h = h + hmax > h ? h + hmax : end) {
+			uint64_t ar, x, next;
+			if (!hs_memory_u64(mem, h + L->hi.ar_ptr, &ar) ||
+			    ar != h + L->hi.size)
+				continue;
+			x = ar;
+			for (unsigned k = 0; k < GL_MAX_RING; k++) {
+				if (!hs_memory_u64(mem, x + L->ms.next, &next) ||
+				    next == ar)
+					break;
+				const char *why;
+				uint64_t nh = next & ~(hmax - 1);
+				if (next != nh + L->hi.size &&
+				    gl_arena_plausible(proc, L, next, hmax, &why))
+					return next;
+				x = next;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * Symbols first (separate debug info, or a libc that kept its .symtab),
  * unless the caller asked us to ignore debug info; disassembly of exported
  * functions otherwise, and as a cross-check when both work.
@@ -340,13 +380,23 @@ static struct hs_error *gl_locate(struct hs_process *proc, struct hs_module *mod
 		hs_diags_add(diags, HS_DIAG_WARNING, true, sym_arena,
 			     "main_arena symbol 0x%" PRIx64 " rejected: %s",
 			     sym_arena, why);
-	if (!dis_arena)
-		return hs_error_create(HS_ERR_NOT_FOUND,
-				       "glibc: main_arena not found in %s (%s; "
-				       "disassembly of mallinfo2/malloc_trim/"
-				       "malloc_stats gave nothing plausible)",
-				       mod->name, use_syms ? "no usable symbol" :
-				       "symbols not used");
+	if (!dis_arena) {
+		uint64_t scanned = hs_glibc_scan_main_arena(proc, L);
+		if (!scanned)
+			return hs_error_create(HS_ERR_NOT_FOUND,
+					       "glibc: main_arena not found in %s (%s; "
+					       "disassembly of mallinfo2/malloc_trim/"
+					       "malloc_stats gave nothing plausible; no "
+					       "thread arena leads to it)", mod->name,
+					       use_syms ? "no usable symbol" :
+					       "symbols not used");
+		/* heapwalk.h has no "heuristic" source: say it here. */
+		hs_diags_add(diags, HS_DIAG_WARNING, true, scanned,
+			     "main_arena 0x%" PRIx64 " found by scanning for heap_info "
+			     "(no usable symbols or code anchors); reported as "
+			     "located by disassembly", scanned);
+		dis_arena = scanned;
+	}
 	ret->main_arena = dis_arena;
 	ret->mp = dis_mp;
 	ret->by = HS_LOCATED_DISASSEMBLY;

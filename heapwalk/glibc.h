@@ -40,4 +40,13 @@ struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 				  const struct hs_glibc_where *where,
 				  struct hs_heap *heap);
 
+/*
+ * Find main_arena without symbols or code: from a HEAP_MAX-aligned
+ * heap_info whose ar_ptr points just past it, around the arena ring to the
+ * one arena that is not in such a heap, validated. Returns its address, or
+ * 0 (e.g. the process never had a thread arena). Reads only proc->mem.
+ */
+uint64_t hs_glibc_scan_main_arena(struct hs_process *proc,
+				  const struct hs_glibc_layout *L);
+
 #endif

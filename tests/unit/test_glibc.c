@@ -656,6 +656,26 @@ static void test_noncontiguous_main(void)
 	hs_heap_destroy(heap);
 }
 
+static void test_scan_main_arena(void)
+{
+	build();
+	struct hs_process *proc = make_process();
+	CHECK_EQ(hs_glibc_scan_main_arena(proc, layout()), MA);
+	hs_process_destroy(proc);
+
+	build();
+	w64(AR + 0x870, AR); /* a ring that never leaves the thread arena */
+	proc = make_process();
+	CHECK_EQ(hs_glibc_scan_main_arena(proc, layout()), 0);
+	hs_process_destroy(proc);
+
+	build();
+	w64(H1, 0); /* no heap_info points at its arena */
+	proc = make_process();
+	CHECK_EQ(hs_glibc_scan_main_arena(proc, layout()), 0);
+	hs_process_destroy(proc);
+}
+
 static void test_bad_main_arena(void)
 {
 	build();
@@ -709,6 +729,7 @@ int main(void)
 	test_mmap_memalign();
 	test_truncated();
 	test_noncontiguous_main();
+	test_scan_main_arena();
 	test_bad_main_arena();
 	for (int i = 0; i < NREGIONS; i++)
 		free(regions[i].buf);

@@ -191,6 +191,12 @@ struct hs_error *hs_analysis_run(const char *core_path,
 	}
 	if (!err)
 		err = hs_report_build(&a->report, a->proc, a->heap);
+	if (!err) {
+		struct hs_classify_options copts = {.redact = opts->redact};
+		err = hs_classify(a->proc, a->heap, &copts, &a->classes);
+	}
+	if (!err)
+		err = hs_classes_report(a->classes, &a->report);
 	if (!err && opts->has_captured_at)
 		a->report.captured_at = opts->captured_at;
 	if (err) {
@@ -206,6 +212,7 @@ void hs_analysis_destroy(struct hs_analysis *a)
 	if (!a)
 		return;
 	hs_report_deinit(&a->report);
+	hs_classes_destroy(a->classes);
 	hs_heap_destroy(a->heap);
 	hs_process_destroy(a->proc);
 	free(a);

@@ -106,6 +106,9 @@ static const char hs_analyze_usage[] =
 	"                     YYYY-MM-DDTHH:MM:SSZ (default: the core file's mtime)\n"
 	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
 	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	"  --redact           keep heap content out of every output: pattern\n"
+	"                     samples carry no hexdump (types, counts, sizes and\n"
+	"                     addresses remain); see docs/report.md\n"
 	"  -h, --help         show this help\n"
 	"\n";
 
@@ -160,7 +163,7 @@ static bool hs_parse_captured_at(const char *arg, int64_t *ret)
 static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 {
 	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_JSON, OPT_TOP, OPT_ALLOC, OPT_NODEBUG,
-	       OPT_FORMAT, OPT_CAPTURED };
+	       OPT_FORMAT, OPT_CAPTURED, OPT_REDACT };
 	static const struct option longopts[] = {
 		{"exe", required_argument, NULL, OPT_EXE},
 		{"sysroot", required_argument, NULL, OPT_SYSROOT},
@@ -170,6 +173,7 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"captured-at", required_argument, NULL, OPT_CAPTURED},
+		{"redact", no_argument, NULL, OPT_REDACT},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -225,6 +229,9 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 				return HS_EXIT_USAGE;
 			}
 			a->opts.has_captured_at = true;
+			break;
+		case OPT_REDACT:
+			a->opts.redact = true;
 			break;
 		case 'h':
 			fputs(hs_analyze_usage, stdout);
@@ -290,6 +297,8 @@ static int hs_cmd_analyze(int argc, char **argv)
 static const struct hs_command hs_commands[] = {
 	{"analyze", "walk the heap of a core and report every chunk", hs_cmd_analyze},
 	{"diff", "what grew between two cores or saved reports", hs_cmd_diff},
+	{"show", "the chunk holding an address: its type, why, and a hexdump", hs_cmd_show},
+	{"list", "the address of every chunk of one type, for gdb", hs_cmd_list},
 };
 
 static void hs_usage(FILE *out)

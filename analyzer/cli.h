@@ -26,4 +26,8 @@ struct hs_error *hs_cli_write_output(const char *path,
 				     struct hs_error *(*fn)(FILE *, const char *, void *),
 				     void *arg);
 
+/* The `show` and `list` commands (cmd_show.c, cmd_list.c). */
+int hs_cmd_show(int argc, char **argv);
+int hs_cmd_list(int argc, char **argv);
+
 #endif

@@ -1,0 +1,129 @@
+/* cmd_list.c: the `list` command: the address of every chunk of one type, one per line, for gdb. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analyzer.h"
+#include "cli.h"
+
+static const char hs_list_usage[] =
+	"Usage: heapscope list CORE --type NAME [options]\n"
+	"\n"
+	"Print the address of every in-use chunk whose type is NAME, one per line\n"
+	"in address order (e.g. for gdb: x/4gx ADDRESS). NAME is a type name as\n"
+	"`heapscope analyze` prints it: a class (\"common::Closure\"), an sds\n"
+	"header (\"sdshdr8\"), \"robj string/embstr\", \"std::string\",\n"
+	"\"C string\", or a pattern cluster (\"pattern 64 [H M 0 i t ?]\").\n"
+	"The output holds addresses only, never heap content.\n"
+	"\n"
+	"Options:\n"
+	"  --type NAME        the type (required)\n"
+	"  --exe FILE         the main executable (default: the path in the core)\n"
+	"  --sysroot DIR      prefix every module path from the core with DIR\n"
+	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
+	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Exit status: 0 listed (possibly nothing); 2 the core is unusable or no\n"
+	"type has that name; 64 usage error.\n";
+
+struct hs_list_args {
+	const char *core, *type;
+	struct hs_analyze_options opts;
+};
+
+static int hs_list_parse(int argc, char **argv, struct hs_list_args *a)
+{
+	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_ALLOC, OPT_NODEBUG, OPT_TYPE };
+	static const struct option longopts[] = {
+		{"type", required_argument, NULL, OPT_TYPE},
+		{"exe", required_argument, NULL, OPT_EXE},
+		{"sysroot", required_argument, NULL, OPT_SYSROOT},
+		{"allocator", required_argument, NULL, OPT_ALLOC},
+		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_TYPE:
+			if (!*optarg) {
+				hs_cli_error("invalid value for --type: empty name");
+				return HS_EXIT_USAGE;
+			}
+			a->type = optarg;
+			break;
+		case OPT_EXE:
+			a->opts.exe = optarg;
+			break;
+		case OPT_SYSROOT:
+			a->opts.sysroot = optarg;
+			break;
+		case OPT_ALLOC:
+			if (strcmp(optarg, "glibc") && strcmp(optarg, "jemalloc") &&
+			    strcmp(optarg, "tcmalloc")) {
+				hs_cli_error("invalid value for --allocator: '%s' (expected glibc, jemalloc or tcmalloc)",
+					     optarg);
+				return HS_EXIT_USAGE;
+			}
+			a->opts.allocator = optarg;
+			break;
+		case OPT_NODEBUG:
+			a->opts.no_debuginfo = true;
+			break;
+		case 'h':
+			fputs(hs_list_usage, stdout);
+			return -1;
+		default:
+			hs_cli_error("list: unknown or incomplete option '%s' (see heapscope list --help)",
+				     argv[optind - 1]);
+			return HS_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		hs_cli_error("list: expected one CORE argument (see heapscope list --help)");
+		return HS_EXIT_USAGE;
+	}
+	if (!a->type) {
+		hs_cli_error("list: --type NAME is required (see heapscope list --help)");
+		return HS_EXIT_USAGE;
+	}
+	a->core = argv[optind];
+	/* Nothing is printed from the heap, so there is nothing to redact. */
+	a->opts.redact = true;
+	return HS_EXIT_OK;
+}
+
+static void hs_list_print(uint64_t addr, void *arg)
+{
+	(void)arg;
+	printf("0x%" PRIx64 "\n", addr);
+}
+
+int hs_cmd_list(int argc, char **argv)
+{
+	struct hs_list_args args;
+	int rc = hs_list_parse(argc, argv, &args);
+	if (rc)
+		return rc < 0 ? HS_EXIT_OK : rc;
+
+	struct hs_analysis *a;
+	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
+	if (err)
+		return hs_cli_fail(err);
+	if (!hs_classes_each_of_type(a->classes, args.type, hs_list_print, NULL))
+		err = hs_error_create(HS_ERR_NOT_FOUND,
+				      "no type named '%s' in this core (see heapscope analyze)",
+				      args.type);
+	hs_analysis_destroy(a);
+	if (err)
+		return hs_cli_fail(err);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return hs_cli_fail(hs_error_create(HS_ERR_OTHER, "<stdout>: write failed"));
+	return HS_EXIT_OK;
+}

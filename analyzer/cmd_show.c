@@ -1,0 +1,181 @@
+/* cmd_show.c: the `show` command: the chunk that holds an address, its type and why, and a hexdump. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer.h"
+#include "cli.h"
+
+static const char hs_show_usage[] =
+	"Usage: heapscope show CORE ADDRESS [options]\n"
+	"\n"
+	"Find the heap chunk that contains ADDRESS (0x... or decimal) in the core:\n"
+	"print its address, size and state, the type heapscope gives it and why\n"
+	"(e.g. the vtable its first word points at), and a hexdump of its start.\n"
+	"\n"
+	"Options:\n"
+	"  --bytes N          bytes of the chunk to hexdump (default 256)\n"
+	"  --redact           print no heap content: no hexdump; the reason line\n"
+	"                     keeps only lengths, offsets and addresses\n"
+	"  --exe FILE         the main executable (default: the path in the core)\n"
+	"  --sysroot DIR      prefix every module path from the core with DIR\n"
+	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
+	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Exit status: 0 shown; 2 the core is unusable or no heap chunk contains\n"
+	"ADDRESS; 64 usage error.\n";
+
+struct hs_show_args {
+	const char *core;
+	uint64_t address, bytes;
+	struct hs_analyze_options opts;
+};
+
+static int hs_show_parse(int argc, char **argv, struct hs_show_args *a)
+{
+	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_ALLOC, OPT_NODEBUG, OPT_REDACT, OPT_BYTES };
+	static const struct option longopts[] = {
+		{"exe", required_argument, NULL, OPT_EXE},
+		{"sysroot", required_argument, NULL, OPT_SYSROOT},
+		{"allocator", required_argument, NULL, OPT_ALLOC},
+		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
+		{"redact", no_argument, NULL, OPT_REDACT},
+		{"bytes", required_argument, NULL, OPT_BYTES},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	memset(a, 0, sizeof(*a));
+	a->bytes = 256;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_EXE:
+			a->opts.exe = optarg;
+			break;
+		case OPT_SYSROOT:
+			a->opts.sysroot = optarg;
+			break;
+		case OPT_ALLOC:
+			if (strcmp(optarg, "glibc") && strcmp(optarg, "jemalloc") &&
+			    strcmp(optarg, "tcmalloc")) {
+				hs_cli_error("invalid value for --allocator: '%s' (expected glibc, jemalloc or tcmalloc)",
+					     optarg);
+				return HS_EXIT_USAGE;
+			}
+			a->opts.allocator = optarg;
+			break;
+		case OPT_NODEBUG:
+			a->opts.no_debuginfo = true;
+			break;
+		case OPT_REDACT:
+			a->opts.redact = true;
+			break;
+		case OPT_BYTES:
+			if (!hs_cli_parse_count("--bytes", optarg, 1 << 20, &a->bytes))
+				return HS_EXIT_USAGE;
+			break;
+		case 'h':
+			fputs(hs_show_usage, stdout);
+			return -1;
+		default:
+			hs_cli_error("show: unknown or incomplete option '%s' (see heapscope show --help)",
+				     argv[optind - 1]);
+			return HS_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		hs_cli_error("show: expected CORE and ADDRESS (see heapscope show --help)");
+		return HS_EXIT_USAGE;
+	}
+	a->core = argv[optind];
+	if (!hs_parse_u64(argv[optind + 1], &a->address)) {
+		hs_cli_error("show: invalid ADDRESS '%s' (expected 0x... or a decimal number)",
+			     argv[optind + 1]);
+		return HS_EXIT_USAGE;
+	}
+	return HS_EXIT_OK;
+}
+
+/* Where an address is when no chunk holds it, for the error message. */
+static void hs_show_where(struct hs_process *proc, uint64_t addr, char *buf, size_t len)
+{
+	struct hs_module *m = hs_process_module_at(proc, addr);
+	struct hs_symbol sym;
+	if (m && hs_module_symbol_at(m, addr, &sym))
+		snprintf(buf, len, " (it is in %s: %s + 0x%" PRIx64 ")", m->name, sym.name,
+			 addr - sym.addr);
+	else if (m)
+		snprintf(buf, len, " (it is in %s)", m->name);
+	else if (hs_memory_find(&proc->mem, addr))
+		snprintf(buf, len, " (it is mapped in the core, outside the heap)");
+	else
+		snprintf(buf, len, " (it is not mapped in the core)");
+}
+
+int hs_cmd_show(int argc, char **argv)
+{
+	struct hs_show_args args;
+	int rc = hs_show_parse(argc, argv, &args);
+	if (rc)
+		return rc < 0 ? HS_EXIT_OK : rc;
+
+	struct hs_analysis *a;
+	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
+	if (err)
+		return hs_cli_fail(err);
+	const struct hs_chunk *ch = hs_heap_chunk_at(a->heap, args.address);
+	if (!ch) {
+		char where[512];
+		hs_show_where(a->proc, args.address, where, sizeof(where));
+		err = hs_error_create(HS_ERR_NOT_FOUND, "no heap chunk contains 0x%" PRIx64 "%s",
+				      args.address, where);
+		hs_analysis_destroy(a);
+		return hs_cli_fail(err);
+	}
+	size_t i = (size_t)(ch - a->heap->chunks);
+	const char *kind = NULL;
+	const char *type = hs_classes_chunk_type(a->classes, i, &kind);
+	char why[1024];
+	hs_classes_explain(a->classes, i, why, sizeof(why));
+
+	printf("address  0x%" PRIx64 " (chunk + %" PRIu64 ")\n", args.address,
+	       args.address - ch->addr);
+	printf("chunk    0x%" PRIx64 ", %" PRIu64 " bytes as %s accounts it, %s%s%s\n",
+	       ch->addr, hs_chunk_size(ch), a->heap->allocator,
+	       hs_chunk_state_name(hs_chunk_state(ch)),
+	       (hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ? ", allocator metadata" : "",
+	       (hs_chunk_flags(ch) & HS_CHUNK_F_MMAPPED) ? ", mmapped" : "");
+	if (type)
+		printf("type     %s (%s)\n", type, kind);
+	else
+		printf("type     -\n");
+	printf("why      %s\n", why);
+	if (args.opts.redact) {
+		printf("hexdump  (redacted)\n");
+	} else {
+		uint64_t n = hs_chunk_size(ch) < args.bytes ? hs_chunk_size(ch) : args.bytes;
+		const struct hs_memory_range *r = hs_memory_find(&a->proc->mem, ch->addr);
+		uint64_t have = r && ch->addr - r->start < r->filesz
+					? r->filesz - (ch->addr - r->start) : 0;
+		if (n > have)
+			n = have;
+		const uint8_t *p = n ? hs_memory_ptr(&a->proc->mem, ch->addr, n) : NULL;
+		char *hex = p ? hs_hexdump(p, (size_t)n) : NULL;
+		if (hex) {
+			printf("hexdump  first %" PRIu64 " bytes from 0x%" PRIx64 "\n%s", n,
+			       ch->addr, hex);
+		} else {
+			printf("hexdump  (the chunk's bytes are not in the core)\n");
+		}
+		free(hex);
+	}
+	hs_analysis_destroy(a);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return hs_cli_fail(hs_error_create(HS_ERR_OTHER, "<stdout>: write failed"));
+	return HS_EXIT_OK;
+}

@@ -1,0 +1,102 @@
+/* bench_tcmalloc_fill.c: fill tcmalloc's heap with millions of objects of mixed sizes, for bench_tcmalloc.sh. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../testdata/fixtures/fixture_tcmalloc.h"
+
+/*
+ * NTHREADS threads allocate PER_THREAD objects each: 80% of 16..128 bytes,
+ * 19% of 128..512, 1% of 512..8192 (about 2.56 M objects, ~0.45 GB of
+ * address space), then free every 7th: the frees fill the thread caches,
+ * the transfer cache and the spans' free lists. A few large blocks, some
+ * freed, give page-heap spans. Like a golden fixture it records tcmalloc's
+ * properties to argv[1] (if given), prints "ready" and waits to be killed.
+ */
+
+#define NTHREADS 4
+#define PER_THREAD 640000
+#define FREE_EVERY 7
+
+struct filler {
+	unsigned id;
+	pthread_barrier_t *done;
+};
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static size_t pick_size(uint64_t *s)
+{
+	uint64_t r = xorshift(s);
+	unsigned bucket = (unsigned)(r % 100);
+	r >>= 8;
+	if (bucket < 80)
+		return 16 + r % 113;
+	if (bucket < 99)
+		return 128 + r % 385;
+	return 512 + r % 7681;
+}
+
+static void *fill(void *arg)
+{
+	struct filler *f = arg;
+	uint64_t seed = 0x9e3779b97f4a7c15ull * (f->id + 1);
+	void **p = malloc(PER_THREAD * sizeof(*p));
+	if (!p)
+		fx_die("malloc");
+	for (size_t i = 0; i < PER_THREAD; i++) {
+		size_t n = pick_size(&seed);
+		p[i] = malloc(n);
+		if (!p[i])
+			fx_die("malloc");
+		((volatile char *)p[i])[n - 1] = (char)i;
+	}
+	for (size_t i = 0; i < PER_THREAD; i += FREE_EVERY)
+		free(p[i]);
+	for (size_t i = 0; i < 8; i++) {
+		void *big = malloc((size_t)(1 + i) << 20);
+		if (!big)
+			fx_die("malloc");
+		((volatile char *)big)[0] = 1;
+		if (i % 2)
+			free(big);
+	}
+	pthread_barrier_wait(f->done);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_barrier_t done;
+	struct filler f[NTHREADS];
+	pthread_t tid;
+	if (pthread_barrier_init(&done, NULL, NTHREADS + 1) != 0)
+		fx_die("pthread_barrier_init");
+	for (unsigned i = 0; i < NTHREADS; i++) {
+		f[i].id = i;
+		f[i].done = &done;
+		errno = pthread_create(&tid, NULL, fill, &f[i]);
+		if (errno)
+			fx_die("pthread_create");
+	}
+	pthread_barrier_wait(&done);
+	if (argc > 1) {
+		struct fx_out out;
+		out.len = 0;
+		fx_tcmalloc_stats(&out);
+		fx_write_file(argv[1], &out);
+	}
+	fx_ready_and_park();
+	return 0;
+}

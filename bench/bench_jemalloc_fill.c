@@ -1,0 +1,95 @@
+/* bench_jemalloc_fill.c: fill jemalloc's heap with millions of regions of mixed sizes, for bench_jemalloc.sh. */
+#include <jemalloc/jemalloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../testdata/fixtures/fixture_common.h"
+
+/*
+ * NTHREADS threads (an auto arena and a tcache each) allocate PER_THREAD
+ * objects each: 80% of 16..128 bytes, 19% of 128..512, 1% of 512..40960
+ * (small and large classes), then free every 7th, so slabs are partly
+ * free and tcaches full. Like a golden fixture it records jemalloc's
+ * stats.allocated / stats.active after an epoch refresh to argv[1], prints
+ * "ready" and waits to be killed.
+ */
+
+#define NTHREADS 4
+#define PER_THREAD 640000
+#define FREE_EVERY 7
+
+static pthread_barrier_t done;
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static size_t pick_size(uint64_t *s)
+{
+	uint64_t r = xorshift(s);
+	unsigned bucket = (unsigned)(r % 100);
+	r >>= 8;
+	if (bucket < 80)
+		return 16 + r % 113;
+	if (bucket < 99)
+		return 128 + r % 385;
+	return 512 + r % 40449;
+}
+
+static void *fill(void *arg)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ull * ((uintptr_t)arg + 1);
+	void **keep = malloc(sizeof(void *) * PER_THREAD);
+	if (!keep)
+		fx_die("malloc");
+	for (size_t i = 0; i < PER_THREAD; i++) {
+		keep[i] = malloc(pick_size(&seed));
+		if (!keep[i])
+			fx_die("malloc");
+		*(char *)keep[i] = 1;
+	}
+	for (size_t i = 0; i < PER_THREAD; i += FREE_EVERY) {
+		free(keep[i]);
+		keep[i] = NULL;
+	}
+	pthread_barrier_wait(&done);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static size_t stat_size(const char *name)
+{
+	size_t v = 0, len = sizeof(v);
+	if (mallctl(name, &v, &len, NULL, 0) != 0)
+		fx_die(name);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static struct fx_out out;
+	pthread_barrier_init(&done, NULL, NTHREADS + 1);
+	pthread_t t[NTHREADS];
+	for (uintptr_t i = 0; i < NTHREADS; i++)
+		if (pthread_create(&t[i], NULL, fill, (void *)i) != 0)
+			fx_die("pthread_create");
+	pthread_barrier_wait(&done);
+	uint64_t epoch = 1;
+	size_t len = sizeof(epoch);
+	if (mallctl("epoch", &epoch, &len, &epoch, len) != 0)
+		fx_die("epoch");
+	fx_stat(&out, "stats.allocated", stat_size("stats.allocated"));
+	fx_stat(&out, "stats.active", stat_size("stats.active"));
+	if (argc > 1)
+		fx_write_file(argv[1], &out);
+	fx_ready_and_park();
+	return 0;
+}

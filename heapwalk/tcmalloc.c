@@ -343,6 +343,17 @@ static struct hs_error *tcm_classify_spans(struct tcm_walk *w)
 				     "tcmalloc: span at 0x%" PRIx64 " of class %u has %"
 				     PRIu64 " pages, the class uses %" PRIu64,
 				     s->addr, s->cls, s->length, k->pages);
+		/* Objects are only enumerated over memory the core holds: this
+		 * bounds the records by the core's size, whatever the page map
+		 * claims (and a truncated core still gets its spans, whole). */
+		if (!hs_memory_readable(w->mem, s->start << lay->page_shift, bytes)) {
+			hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, s->addr,
+				     "tcmalloc: span at 0x%" PRIx64 " (class %u): its %"
+				     PRIu64 " pages are not in the core; reported as one "
+				     "allocation", s->addr, s->cls, s->length);
+			s->cls = 0;
+			continue;
+		}
 		/* length <= kMaxPages and size >= 8 bound this by 2^17. */
 		s->size = k->size;
 		s->nobj = (uint32_t)(bytes / k->size);

@@ -560,6 +560,16 @@ static void test_bad_spans(void)
 	EXPECT(heap, PG(2), 2 * PAGE, HS_CHUNK_IN_USE);
 	hs_heap_destroy(heap);
 
+	/* A class span whose pages the core does not hold: one allocation. */
+	build();
+	span(SDEAD + 1, 40, 1, 0, 512, 1, 0, 0);
+	record(SDEAD + 1, 40, 1, true);
+	heap = walk(true);
+	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, SPAN(SDEAD + 1), "not in the core"), 1);
+	EXPECT(heap, PG(40), PAGE, HS_CHUNK_IN_USE);
+	EXPECT(heap, OBJ1(3), SZ1, HS_CHUNK_FREE);
+	hs_heap_destroy(heap);
+
 	/* A sampled span whose StackTrace does not fit its length. */
 	build();
 	w64(STACK + L->stack_size, 50000);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_tcmalloc.sh: time heapscope analyze on a gcore of a 2.5 M-object tcmalloc heap; print the figures.
+# bench_tcmalloc.sh: time heapscope analyze on a 2.5 M-object tcmalloc core; print the figures.
 #
 #   bench/bench_tcmalloc.sh
 #
@@ -27,7 +27,8 @@ done
 if [ ! -x /usr/bin/time ]; then
 	[ "$(id -u)" -eq 0 ] || die "GNU time (/usr/bin/time) is needed: apt-get install time"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+		{ apt-get update -qq &&
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 fi
 
 if [ ! -f "$build/build.ninja" ]; then
@@ -64,7 +65,8 @@ for _ in $(seq 3000); do
 	sleep 0.1
 done
 grep -q '^ready$' "$tmp/fill.out" || die "bench_tcmalloc_fill was not ready within 300 s"
-gcore -o "$tmp/core" "$pid" >"$tmp/gcore.log" 2>&1 || { cat "$tmp/gcore.log" >&2; die "gcore failed"; }
+gcore -o "$tmp/core" "$pid" >"$tmp/gcore.log" 2>&1 ||
+	{ cat "$tmp/gcore.log" >&2; die "gcore failed"; }
 core=$tmp/core.$pid
 [ -s "$core" ] || die "gcore wrote no core"
 stop_fill

@@ -1,4 +1,4 @@
-/* bench_tcmalloc_fill.c: fill tcmalloc's heap with millions of objects of mixed sizes, for bench_tcmalloc.sh. */
+/* bench_tcmalloc_fill.c: millions of tcmalloc objects of mixed sizes, for bench_tcmalloc.sh. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>

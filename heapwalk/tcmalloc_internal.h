@@ -1,4 +1,4 @@
-/* tcmalloc_internal.h: the tcmalloc walker's private entry points (walk at known addresses, locate). */
+/* tcmalloc_internal.h: the tcmalloc walker's private entry points (walk, locate). */
 #ifndef HS_TCMALLOC_INTERNAL_H
 #define HS_TCMALLOC_INTERNAL_H
 

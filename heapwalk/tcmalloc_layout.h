@@ -1,4 +1,4 @@
-/* tcmalloc_layout.h: gperftools tcmalloc struct layouts and known builds (private to heapwalk/). */
+/* tcmalloc_layout.h: gperftools struct layouts and known builds (private to heapwalk/). */
 #ifndef HS_TCMALLOC_LAYOUT_H
 #define HS_TCMALLOC_LAYOUT_H
 

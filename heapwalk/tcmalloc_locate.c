@@ -1,4 +1,4 @@
-/* tcmalloc_locate.c: find gperftools tcmalloc in a process: module, flavour, version and hidden statics. */
+/* tcmalloc_locate.c: find tcmalloc in a process: module, flavour, version, hidden statics. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

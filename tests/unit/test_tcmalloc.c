@@ -1,4 +1,4 @@
-/* test_tcmalloc.c: unit tests for the tcmalloc walk over a synthetic process (page map, spans, every cache level, corruption). */
+/* test_tcmalloc.c: the tcmalloc walk over a synthetic 2.10 heap: every cache level, corruption. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

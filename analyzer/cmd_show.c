@@ -52,7 +52,7 @@ static int hs_show_parse(int argc, char **argv, struct hs_show_args *a)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_EXE:
 			a->opts.exe = optarg;

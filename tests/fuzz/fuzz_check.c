@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../../analyzer/analyzer.h"
 #include "fuzz_check.h"
@@ -22,6 +24,26 @@ static void fail_chunk(const char *what, const struct hs_chunk *c)
 		", info 0x%" PRIx64 "): %s\n", c->addr, hs_chunk_size(c),
 		c->info, what);
 	abort();
+}
+
+/* Write both report forms to /dev/null; only running out of memory may fail. */
+static void write_reports(const struct hs_report *r)
+{
+	FILE *null = fopen("/dev/null", "w");
+	if (!null)
+		abort();
+	struct hs_error *err = hs_report_write_json(r, null, "/dev/null");
+	if (!err) {
+		struct hs_text_options topts = { .top = 10 };
+		err = hs_report_write_text(r, null, &topts, "/dev/null");
+	}
+	fclose(null);
+	if (err && err != HS_ENOMEM) {
+		fprintf(stderr, "fuzz: writing the report failed: %s\n",
+			err->message);
+		abort();
+	}
+	hs_error_destroy(err);
 }
 
 void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
@@ -44,20 +66,52 @@ void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
 	struct hs_report r;
 	hs_report_init(&r);
 	struct hs_error *err = hs_report_build(&r, proc, heap);
-	FILE *null = fopen("/dev/null", "w");
-	if (!null)
-		abort();
-	if (!err)
-		err = hs_report_write_json(&r, null, "/dev/null");
-	if (!err) {
-		struct hs_text_options topts = { .top = 10 };
-		err = hs_report_write_text(&r, null, &topts, "/dev/null");
-	}
-	fclose(null);
 	if (err && err != HS_ENOMEM) {
-		fprintf(stderr, "fuzz: report: %s\n", err->message);
+		fprintf(stderr, "fuzz: hs_report_build: %s\n", err->message);
 		abort();
 	}
+	if (!err)
+		write_reports(&r);
 	hs_error_destroy(err);
 	hs_report_deinit(&r);
+}
+
+static int write_all(int fd, const uint8_t *data, size_t size)
+{
+	while (size) {
+		ssize_t n = write(fd, data, size);
+		if (n <= 0)
+			return -1;
+		data += n;
+		size -= (size_t)n;
+	}
+	return 0;
+}
+
+int hs_fuzz_memfd(const uint8_t *data, size_t size, char *path, size_t pathlen)
+{
+	int fd = memfd_create("heapscope-fuzz", MFD_CLOEXEC);
+	if (fd < 0 || write_all(fd, data, size) != 0) {
+		perror("fuzz: memfd");
+		abort();
+	}
+	snprintf(path, pathlen, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+void hs_fuzz_analyze_core(const uint8_t *data, size_t size,
+			  const struct hs_analyze_options *opts)
+{
+	char path[64];
+	int fd = hs_fuzz_memfd(data, size, path, sizeof(path));
+	struct hs_analysis *a = NULL;
+	struct hs_error *err = hs_analysis_run(path, opts, &a);
+	if (err) {
+		hs_fuzz_check_error(err);
+		hs_error_destroy(err);
+	} else {
+		write_reports(&a->report);
+		hs_analysis_destroy(a);
+	}
+	close(fd);
 }

@@ -2,6 +2,7 @@
 #ifndef HS_FUZZ_CHECK_H
 #define HS_FUZZ_CHECK_H
 
+#include "../../analyzer/analyzer.h"
 #include "../../common/common.h"
 #include "../../heapwalk/heapwalk.h"
 #include "../../symbols/symbols.h"
@@ -21,5 +22,18 @@ void hs_fuzz_check_error(const struct hs_error *err);
  * from it and written as JSON and text.
  */
 void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap);
+
+/* The bytes in a memfd; `path` gets its /proc/self/fd name. The caller
+ * closes the returned descriptor. Aborts if the memfd cannot be made. */
+int hs_fuzz_memfd(const uint8_t *data, size_t size, char *path, size_t pathlen);
+
+/*
+ * The bytes as a core file, through the whole production path of
+ * `heapscope analyze --json`: hs_analysis_run (core reader, modules,
+ * allocator detection and walk, report) and both writers. An error must be
+ * one line; writing a report must not fail.
+ */
+void hs_fuzz_analyze_core(const uint8_t *data, size_t size,
+			  const struct hs_analyze_options *opts);
 
 #endif

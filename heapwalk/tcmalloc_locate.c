@@ -432,8 +432,13 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 	if (strstr(loc.flavour, "debug"))
 		hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 			     "tcmalloc: %s flavour: chunks are debugallocation "
-			     "blocks (header included) and blocks in its free "
-			     "queue count as in use", loc.flavour);
+			     "blocks (header included); blocks in its free queue "
+			     "are in use to tcmalloc, and left out of "
+			     "generic.current_allocated_bytes as it does",
+			     loc.flavour);
+	if (strstr(loc.flavour, "debug") &&
+	    hs_module_symbol(mod, "_ZN11MallocBlock16free_queue_size_E", &sym))
+		loc.addrs.free_queue_size = sym.addr;
 	loc.layout = lay;
 	*ret = loc;
 	return NULL;

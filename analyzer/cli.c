@@ -182,7 +182,7 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_EXE:
 			a->opts.exe = optarg;

@@ -57,6 +57,13 @@ struct hs_error *hs_heapwalk_run(struct hs_process *proc,
 	err = walker->walk(proc, opts ? opts : &defaults, heap);
 	if (err) {
 		hs_heap_destroy(heap);
+		/* The CLI prints one line that must name the input file. */
+		if (proc->core_path && err != HS_ENOMEM) {
+			struct hs_error *named = hs_error_create(
+				err->code, "%s: %s", proc->core_path, err->message);
+			hs_error_destroy(err);
+			err = named;
+		}
 		return err;
 	}
 	hs_heap_sort(heap);

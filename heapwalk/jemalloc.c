@@ -11,6 +11,10 @@
  * thousand threads at most; a ring longer than this is corrupt. */
 #define JE_MAX_TCACHES 65536
 #define JE_MAX_RING 65536
+/* Cached items over all tcaches: 4 M (64 MiB of records). A real process
+ * holds at most a few hundred per bin and thread; a hostile core could
+ * claim 8191 per bin in every one of 65536 tcaches. */
+#define JE_MAX_ITEMS (UINT64_C(1) << 22)
 /* Large extents of at least this usize are flagged HS_CHUNK_F_MMAPPED:
  * opt.oversize_threshold's default (src/jemalloc.c, 8 MiB), above which
  * jemalloc serves them from its dedicated huge arena. */
@@ -63,6 +67,8 @@ struct je_walk {
 	uint64_t last_edata;
 	uint64_t prev_end;     /* end of the last extent visited, for overlaps */
 	void *buf[4];          /* copies of spans that cross core ranges, per use */
+	uint64_t *nodes;       /* rtree nodes and leaves seen: open-addressed set */
+	size_t nodes_cap, nnodes;
 	size_t cap[4];
 	bool nomem;
 };
@@ -600,6 +606,12 @@ static void je_collect_items(struct je_walk *w)
 				     " (%u items) is not readable", b, head, n);
 				continue;
 			}
+			if (w->nitems + n > JE_MAX_ITEMS) {
+				DIAG(w, HS_DIAG_WARNING, bin_addr,
+				     "jemalloc: over %" PRIu64 " cached items in all;"
+				     " ignoring tcache bins from here on", JE_MAX_ITEMS);
+				goto sort;
+			}
 			if (!hs_grow((void **)&w->items, &w->items_cap, w->nitems + n,
 				     sizeof(*w->items))) {
 				w->nomem = true;
@@ -611,6 +623,7 @@ static void je_collect_items(struct je_walk *w)
 				ar->tcache_bytes += (uint64_t)n * w->sz[b];
 		}
 	}
+sort:
 	if (!w->nitems)
 		return;
 	qsort(w->items, w->nitems, sizeof(*w->items), je_cmp_item);
@@ -860,11 +873,52 @@ static void je_visit(struct je_walk *w, uint64_t key, const struct je_elm *e)
 	}
 }
 
+/* Add a node to the visited set; false if it was there (a corrupt tree
+ * that shares a node would otherwise be walked 2^18 times) or on OOM. */
+static bool je_node_first_visit(struct je_walk *w, uint64_t node)
+{
+	if (2 * (w->nnodes + 1) > w->nodes_cap) {
+		size_t cap = w->nodes_cap ? 2 * w->nodes_cap : 256;
+		uint64_t *n = calloc(cap, sizeof(*n));
+		if (!n) {
+			w->nomem = true;
+			return false;
+		}
+		for (size_t i = 0; i < w->nodes_cap; i++) {
+			if (!w->nodes[i])
+				continue;
+			size_t h = (size_t)(w->nodes[i] * 0x9e3779b97f4a7c15ull) & (cap - 1);
+			while (n[h])
+				h = (h + 1) & (cap - 1);
+			n[h] = w->nodes[i];
+		}
+		free(w->nodes);
+		w->nodes = n;
+		w->nodes_cap = cap;
+	}
+	size_t h = (size_t)(node * 0x9e3779b97f4a7c15ull) & (w->nodes_cap - 1);
+	while (w->nodes[h]) {
+		if (w->nodes[h] == node)
+			return false;
+		h = (h + 1) & (w->nodes_cap - 1);
+	}
+	w->nodes[h] = node;
+	w->nnodes++;
+	return true;
+}
+
 static void je_walk_node(struct je_walk *w, unsigned level, uint64_t node,
 			 uint64_t key)
 {
 	const struct hs_je_rtree_geom *g = &w->geom;
 	size_t n = (size_t)1 << g->bits[level];
+	if (!je_node_first_visit(w, node)) {
+		if (!w->nomem)
+			DIAG(w, HS_DIAG_WARNING, node,
+			     "jemalloc: rtree node %#" PRIx64 " (level %u) is reached"
+			     " twice (at keys from %#" PRIx64 "); skipped", node, level, key);
+		return;
+	}
 	if (level + 1 < g->height) {
 		const uint64_t *kids = hs_je_span(w->mem, node, n * 8, &w->buf[level],
 						  &w->cap[level]);
@@ -1097,6 +1151,7 @@ out:
 	free(w.items);
 	for (unsigned k = 0; k < 4; k++)
 		free(w.buf[k]);
+	free(w.nodes);
 	return err;
 }
 

@@ -477,6 +477,8 @@ static void test_corrupt(void)
 	rt_set(HEAP + 0x31000, EDATA(1), 2, 0, true);   /* E1 does not cover it */
 	edata(7, 0, false, 0, 5, 0, HEAP + 0x33000, PAGE);
 	rt_set(HEAP + 0x33000, EDATA(7), 5, 0, true);    /* slab bit disagrees */
+	/* a second root slot sharing the leaf: walked once, diagnosed */
+	w64(ROOT + 8 * (((HEAP >> 30) + 1) & 0x3ffff), LEAF);
 	/* arena 0's ring: ts -> M_TS -> M_TS ... never back to ts */
 	w64(TSD + 0x100, M_TS);
 	/* thread tcache bin 3: more items than the bin holds */
@@ -497,6 +499,7 @@ static void test_corrupt(void)
 	CHECK(count_diags(h, HS_DIAG_WARNING, M_TS, "names arena") >= 1);
 	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, 0, "impossible stack"), 1);
 	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, E2 + 7 * 8, "cached twice"), 1);
+	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, LEAF, "reached twice"), 1);
 	CHECK(chunk_at(h, E1) != NULL);
 	hs_heap_destroy(h);
 	hs_process_destroy(proc);

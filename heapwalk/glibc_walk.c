@@ -148,6 +148,8 @@ static bool gl_add_cached(struct gl_ctx *c, uint64_t chunk, enum gl_kind kind,
 
 static bool gl_add_span(struct gl_ctx *c, uint64_t start, uint64_t end)
 {
+	if (end < start) /* a hostile size wrapped around */
+		end = UINT64_MAX;
 	if (c->nspans == c->spans_cap &&
 	    !hs_grow((void **)&c->spans, &c->spans_cap, c->nspans + 1,
 		     sizeof(*c->spans)))
@@ -989,11 +991,15 @@ static bool gl_scan_range(struct gl_ctx *c, const struct hs_memory_range *r,
 		return true;
 	uint64_t end = r->start + r->filesz, map_end = r->start + r->memsz;
 	uint64_t p = gl_align_up(r->start, GL_PAGE);
-	while (p < end && end - p >= 2 * 8) {
+	/* p only grows; every step checks it stays inside [start, end). */
+	while (p >= r->start && p < end && end - p >= 2 * 8) {
 		while (*span_i < c->nspans && c->spans[*span_i].end <= p)
 			(*span_i)++;
 		if (*span_i < c->nspans && c->spans[*span_i].start <= p) {
-			p = gl_align_up(c->spans[*span_i].end, GL_PAGE);
+			uint64_t next = gl_align_up(c->spans[*span_i].end, GL_PAGE);
+			if (next <= p)
+				break;
+			p = next;
 			continue;
 		}
 		uint64_t prev = gl_ld(base, p - r->start);
@@ -1001,6 +1007,8 @@ static bool gl_scan_range(struct gl_ctx *c, const struct hs_memory_range *r,
 		uint64_t S = raw & ~(GL_PAGE - 1);
 		if (prev != 0 || (raw & (GL_PAGE - 1)) != HS_GLIBC_IS_MMAPPED ||
 		    S == 0 || S > map_end - p) {
+			if (p + GL_PAGE < p)
+				break;
 			p += GL_PAGE;
 			continue;
 		}
@@ -1009,9 +1017,9 @@ static bool gl_scan_range(struct gl_ctx *c, const struct hs_memory_range *r,
 			/* brk = mem2chunk(align_up(chunk2mem(p), A)), bumped by A
 			 * when that leaves less than MINSIZE (malloc.c:4975-4981). */
 			uint64_t x = gl_align_up(p + L->hdr_size, A) - L->hdr_size;
-			if (x - p < L->minsize)
+			if (x >= p && x - p < L->minsize)
 				x += A;
-			if (x + 2 * 8 > end || x - p >= S)
+			if (x < p || x - p >= S || x >= end || end - x < 2 * 8)
 				break;
 			uint64_t xp = gl_ld(base, x - r->start);
 			uint64_t xs = gl_ld(base, x - r->start + 8);

@@ -571,6 +571,22 @@ static void test_hostile_rings(void)
 	hs_heap_destroy(heap);
 }
 
+/* A top chunk whose end is near the top of the address space: the heap's
+ * extent must not wrap when the mmap scan skips over it (found by
+ * fuzz_glibc). */
+static void test_hostile_top_near_end(void)
+{
+	build();
+	const uint64_t T = 0xffffffffff000000ull;
+	add_region(5, T, 0x1000);
+	w64(MA + 0x60, T);
+	chunk(T, 0xfff800 | 1);
+	w64(MA + 0x888, UINT64_C(1) << 40);
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, 0, "bad chunk size") || has_diag(heap, 0, "not walked"));
+	hs_heap_destroy(heap);
+}
+
 static void test_counters(void)
 {
 	build();
@@ -725,6 +741,7 @@ int main(void)
 	test_fastbin_cycle_and_double_free();
 	test_bad_size_resync();
 	test_hostile_rings();
+	test_hostile_top_near_end();
 	test_counters();
 	test_mmap_memalign();
 	test_truncated();

@@ -1,0 +1,309 @@
+/* test_classify.c: unit tests for classification over synthetic memory: sds headers, word shapes, hexdump, a small heap end to end. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../analyzer/analyzer.h"
+
+static int failures;
+
+#define CHECK(cond)                                                          \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #cond);                            \
+			failures++;                                          \
+		}                                                            \
+	} while (0)
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+/* ------------------------------------------------------------------ sds */
+
+static void test_sds_parse(void)
+{
+	struct hs_sds s;
+	/* sdshdr5: flags = len << 3 | 0, then the bytes and a NUL. */
+	uint8_t h5[16] = {5 << 3, 'h', 'e', 'l', 'l', 'o', 0};
+	CHECK(hs_sds_parse(h5, sizeof(h5), 0, &s) && s.hdrlen == 1 && s.len == 5 &&
+	      s.alloc == 5);
+	h5[6] = 'x'; /* no NUL at buf[len] */
+	CHECK(!hs_sds_parse(h5, sizeof(h5), 0, &s));
+	h5[6] = 0;
+	h5[0] = 5 << 3 | 1; /* type bits say sdshdr8 */
+	CHECK(!hs_sds_parse(h5, sizeof(h5), 0, &s));
+	h5[0] = 5 << 3;
+	CHECK(!hs_sds_parse(h5, 6, 0, &s)); /* the NUL is past what is readable */
+
+	/* sdshdr8 as seeds/001 saw it: len = alloc = 0x54, flags = 1. */
+	uint8_t h8[0x60] = {0x54, 0x54, 1};
+	memset(h8 + 3, 'k', 0x54);
+	h8[3 + 0x54] = 0;
+	CHECK(hs_sds_parse(h8, sizeof(h8), 1, &s) && s.hdrlen == 3 && s.len == 0x54 &&
+	      s.alloc == 0x54);
+	CHECK(!hs_sds_parse(h8, sizeof(h8), 0, &s)); /* flags & 7 != 0 */
+	CHECK(!hs_sds_parse(h8, sizeof(h8), 2, &s)); /* flags byte of hdr16 is p[4] = 'k' */
+	h8[2] = 1 | 8; /* upper flag bits are unused: must be zero */
+	CHECK(!hs_sds_parse(h8, sizeof(h8), 1, &s));
+	h8[2] = 1;
+	h8[1] = 0x50; /* len > alloc */
+	CHECK(!hs_sds_parse(h8, sizeof(h8), 1, &s));
+	h8[1] = 0x58; /* alloc > len (Redis >= 6.2: alloc fills the usable size) */
+	CHECK(hs_sds_parse(h8, sizeof(h8), 1, &s) && s.alloc == 0x58);
+
+	/* sdshdr16/32/64: little-endian len and alloc, then flags. */
+	uint8_t h16[600] = {0x2c, 0x01, 0x40, 0x01, 2}; /* len 300, alloc 320 */
+	memset(h16 + 5, 'x', 300);
+	CHECK(hs_sds_parse(h16, sizeof(h16), 2, &s) && s.hdrlen == 5 && s.len == 300 &&
+	      s.alloc == 320);
+	uint8_t h32[128] = {10, 0, 0, 0, 20, 0, 0, 0, 3};
+	memcpy(h32 + 9, "0123456789", 10);
+	CHECK(hs_sds_parse(h32, sizeof(h32), 3, &s) && s.hdrlen == 9 && s.len == 10);
+	CHECK(!hs_sds_parse(h32, sizeof(h32), 4, &s));
+	uint8_t h64[128] = {0};
+	put64(h64, 7);
+	put64(h64 + 8, 7);
+	h64[16] = 4;
+	memcpy(h64 + 17, "abcdefg", 7);
+	CHECK(hs_sds_parse(h64, sizeof(h64), 4, &s) && s.hdrlen == 17 && s.len == 7);
+	put64(h64, UINT64_MAX); /* absurd length: no NUL in range, no overflow */
+	put64(h64 + 8, UINT64_MAX);
+	CHECK(!hs_sds_parse(h64, sizeof(h64), 4, &s));
+	CHECK(!hs_sds_parse(h64, sizeof(h64), 5, &s)); /* no such type */
+}
+
+/* ------------------------------------------------------------------ hexdump */
+
+static void test_hexdump(void)
+{
+	const uint8_t hello[] = "Hello, world!\n";
+	char *h = hs_hexdump(hello, 14);
+	CHECK(h && !strcmp(h, "00000000  48 65 6c 6c 6f 2c 20 77  6f 72 6c 64 21 0a"
+			      "        |Hello, world!.|\n0000000e\n"));
+	free(h);
+
+	/* Repeated full lines collapse into one "*", as hexdump -C does. */
+	uint8_t z[64] = {0};
+	z[48] = 'A';
+	h = hs_hexdump(z, sizeof(z));
+	CHECK(h && !strcmp(h,
+			   "00000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n"
+			   "*\n"
+			   "00000030  41 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |A...............|\n"
+			   "00000040\n"));
+	free(h);
+
+	h = hs_hexdump(z, 0);
+	CHECK(h && !strcmp(h, "00000000\n"));
+	free(h);
+}
+
+/* ------------------------------------------------------------------ a synthetic process */
+
+#define BASE 0x10000ull
+#define MOD 0x400000ull
+static uint8_t heapmem[0x1000];
+static uint8_t modmem[0x100];
+
+static struct hs_process *make_process(void)
+{
+	struct hs_process *proc;
+	CHECK(!hs_process_create(&proc));
+	CHECK(!hs_memory_add(&proc->mem, BASE, sizeof(heapmem), heapmem, sizeof(heapmem), 6));
+	CHECK(!hs_memory_add(&proc->mem, MOD, sizeof(modmem), modmem, sizeof(modmem), 4));
+	CHECK(!hs_memory_seal(&proc->mem));
+	proc->modules = calloc(1, sizeof(*proc->modules));
+	proc->modules[0].name = strdup("/synthetic/module");
+	proc->modules[0].start = MOD;
+	proc->modules[0].end = MOD + sizeof(modmem);
+	proc->nmodules = 1;
+	return proc;
+}
+
+static void test_signature(void)
+{
+	struct hs_process *proc = make_process();
+	struct hs_heap *heap;
+	CHECK(!hs_heap_create(&heap));
+	snprintf(heap->allocator, sizeof(heap->allocator), "jemalloc");
+	CHECK(hs_heap_add_chunk(heap, BASE, 64, HS_CHUNK_IN_USE, 0));
+	CHECK(hs_heap_add_chunk(heap, BASE + 64, 64, HS_CHUNK_FREE, 0));
+	hs_heap_sort(heap);
+
+	uint8_t w[64];
+	put64(w, BASE + 64 + 8);          /* inside a (free) chunk: H */
+	put64(w + 8, MOD + 0x10);         /* inside the module: M */
+	put64(w + 16, 0);                 /* 0 */
+	put64(w + 24, 42);                /* i */
+	memcpy(w + 32, "LEAKTAG!", 8);    /* t */
+	put64(w + 40, 0x4093480000000000ull); /* a double: ? */
+	put64(w + 48, (uint64_t)-3);      /* small negative: i */
+	memcpy(w + 56, "abcde\0\0\0", 8); /* printable then NULs: t */
+	char buf[32];
+	uint32_t code = hs_pattern_code(proc, heap, w, 8);
+	CHECK(!strcmp(hs_pattern_format(code, buf, sizeof(buf)), "H M 0 i t ? i t"));
+	/* Six words of the same shape give the same code whatever the values:
+	 * no addresses in it. */
+	uint8_t w2[48];
+	memcpy(w2, w, 48);
+	put64(w2, BASE + 8);
+	put64(w2 + 8, MOD + 0x80);
+	put64(w2 + 24, 7);
+	memcpy(w2 + 32, "OTHERTXT", 8);
+	CHECK(hs_pattern_code(proc, heap, w2, 6) == hs_pattern_code(proc, heap, w, 6));
+	CHECK(!strcmp(hs_pattern_format(hs_pattern_code(proc, heap, w, 6), buf, sizeof(buf)),
+		      "H M 0 i t ?"));
+	/* A stack-like address (not heap, not module) is "other". */
+	put64(w2, 0x7ffd9c0560d0ull);
+	CHECK(!strcmp(hs_pattern_format(hs_pattern_code(proc, heap, w2, 1), buf, sizeof(buf)),
+		      "?"));
+	CHECK(!strcmp(hs_pattern_format(hs_pattern_code(proc, heap, w2, 0), buf, sizeof(buf)),
+		      "-"));
+	hs_heap_destroy(heap);
+	hs_process_destroy(proc);
+}
+
+/*
+ * A jemalloc-sized heap with known contents:
+ *   +0x000 (16)  sdshdr5 "key-000001", pointed to at +1 by the dict entry
+ *   +0x010 (16)  sdshdr5-looking text with no referrer: weak (no Redis gate)
+ *   +0x020 (32)  "dict entry": a pointer to +0x001 and to +0x040 + 3
+ *   +0x040 (96)  sdshdr8 {len 84, alloc 84} (seeds/001), referenced at +3
+ *   +0x0a0 (48)  a 40-character C string (malloc(41) is a 48-byte region)
+ *   +0x0d0 (48)  three 48-byte structs of one shape, adjacent: a run
+ *   +0x100 (48)
+ *   +0x130 (48)
+ *   +0x160 (32)  robj string/embstr with an inline sdshdr8 "embedded"
+ *   +0x180 (64)  free
+ */
+static void test_classify_heap(void)
+{
+	memset(heapmem, 0, sizeof(heapmem));
+	uint8_t *h = heapmem;
+	h[0] = 10 << 3;
+	memcpy(h + 1, "key-000001", 11);
+	h[0x10] = 10 << 3;
+	memcpy(h + 0x11, "key-000002", 11);
+	put64(h + 0x20, BASE + 1);
+	put64(h + 0x28, BASE + 0x40 + 3);
+	h[0x40] = 84;
+	h[0x41] = 84;
+	h[0x42] = 1;
+	memset(h + 0x43, 'K', 84);
+	memcpy(h + 0xa0, "hello, classifier: forty characters long", 41);
+	for (int k = 0; k < 3; k++) {
+		uint8_t *r = h + 0xd0 + 48 * k;
+		put64(r, BASE + 0x20);
+		put64(r + 8, MOD + 8);
+		put64(r + 24, (uint64_t)k + 1);
+		memcpy(r + 32, "LEAKTAG!", 8);
+		put64(r + 40, 0x4093480000000000ull + (uint64_t)k);
+	}
+	uint8_t *o = h + 0x160;
+	put64(o, 0 | 8u << 4 | 123u << 8); /* type string, encoding embstr, lru */
+	memcpy(o + 4, &(int32_t){1}, 4);
+	put64(o + 8, BASE + 0x160 + 19);
+	o[16] = 8;
+	o[17] = 8;
+	o[18] = 1;
+	memcpy(o + 19, "embedded", 9);
+
+	struct hs_process *proc = make_process();
+	struct hs_heap *heap;
+	CHECK(!hs_heap_create(&heap));
+	snprintf(heap->allocator, sizeof(heap->allocator), "jemalloc");
+	static const struct {
+		uint64_t off, size;
+		enum hs_chunk_state st;
+	} chunks[] = {
+		{0x000, 16, HS_CHUNK_IN_USE}, {0x010, 16, HS_CHUNK_IN_USE},
+		{0x020, 32, HS_CHUNK_IN_USE}, {0x040, 96, HS_CHUNK_IN_USE},
+		{0x0a0, 48, HS_CHUNK_IN_USE}, {0x0d0, 48, HS_CHUNK_IN_USE},
+		{0x100, 48, HS_CHUNK_IN_USE}, {0x130, 48, HS_CHUNK_IN_USE},
+		{0x160, 32, HS_CHUNK_IN_USE}, {0x180, 64, HS_CHUNK_FREE},
+	};
+	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++)
+		CHECK(hs_heap_add_chunk(heap, BASE + chunks[k].off, chunks[k].size, chunks[k].st, 0));
+	hs_heap_sort(heap);
+
+	struct hs_classes *c = NULL;
+	struct hs_classify_options opts = {0};
+	CHECK(!hs_classify(proc, heap, &opts, &c));
+	if (!c)
+		return;
+	const char *kind = NULL;
+	const char *name = hs_classes_chunk_type(c, 0, &kind);
+	CHECK(name && !strcmp(name, "sdshdr5") && !strcmp(kind, "sds"));
+	/* Unreferenced and no Redis gate: a C string, not an sds. */
+	name = hs_classes_chunk_type(c, 1, &kind);
+	CHECK(name && !strcmp(kind, "cstring"));
+	name = hs_classes_chunk_type(c, 3, &kind);
+	CHECK(name && !strcmp(name, "sdshdr8"));
+	name = hs_classes_chunk_type(c, 4, &kind);
+	CHECK(name && !strcmp(name, "C string"));
+	name = hs_classes_chunk_type(c, 5, &kind);
+	CHECK(name && !strcmp(name, "pattern 48 [H M 0 i t ?]") && !strcmp(kind, "pattern"));
+	CHECK(hs_classes_chunk_type(c, 6, NULL) == name);
+	name = hs_classes_chunk_type(c, 8, &kind);
+	CHECK(name && !strcmp(name, "robj string/embstr") && !strcmp(kind, "robj"));
+	CHECK(hs_classes_chunk_type(c, 9, NULL) == NULL); /* free: not classified */
+
+	char why[512];
+	hs_classes_explain(c, 3, why, sizeof(why));
+	CHECK(strstr(why, "sdshdr8 header {len=84 alloc=84 flags=1}") != NULL);
+
+	struct hs_report r;
+	hs_report_init(&r);
+	CHECK(!hs_classes_report(c, &r));
+	int found = 0;
+	for (size_t k = 0; k < r.npatterns; k++) {
+		if (strcmp(r.patterns[k].signature, "H M 0 i t ?"))
+			continue;
+		found = 1;
+		CHECK(r.patterns[k].count == 3 && r.patterns[k].runs == 1 &&
+		      r.patterns[k].size == 48 && r.patterns[k].nsamples == 3);
+		CHECK(r.patterns[k].samples[0].address == BASE + 0xd0);
+		CHECK(r.patterns[k].samples[0].hex &&
+		      strstr(r.patterns[k].samples[0].hex, "|LEAKTAG!") != NULL);
+	}
+	CHECK(found);
+	uint64_t total = 0;
+	for (size_t k = 0; k < r.ntypes; k++) {
+		total += r.types[k].bytes;
+		if (k)
+			CHECK(r.types[k - 1].bytes >= r.types[k].bytes);
+	}
+	CHECK(total == 16 + 16 + 32 + 96 + 48 * 4 + 32); /* every in-use chunk, once */
+	hs_report_deinit(&r);
+	hs_classes_destroy(c);
+
+	/* --redact: the same patterns, no bytes. */
+	opts.redact = true;
+	CHECK(!hs_classify(proc, heap, &opts, &c));
+	hs_report_init(&r);
+	CHECK(!hs_classes_report(c, &r));
+	for (size_t k = 0; k < r.npatterns; k++)
+		for (size_t s = 0; s < r.patterns[k].nsamples; s++)
+			CHECK(r.patterns[k].samples[s].hex == NULL);
+	hs_report_deinit(&r);
+	hs_classes_destroy(c);
+	hs_heap_destroy(heap);
+	hs_process_destroy(proc);
+}
+
+int main(void)
+{
+	test_sds_parse();
+	test_hexdump();
+	test_signature();
+	test_classify_heap();
+	if (failures) {
+		fprintf(stderr, "%d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}

@@ -1,4 +1,4 @@
-/* bench_jemalloc_fill.c: fill jemalloc's heap with millions of regions of mixed sizes, for bench_jemalloc.sh. */
+/* bench_jemalloc_fill.c: millions of jemalloc regions, for bench_jemalloc.sh. */
 #include <jemalloc/jemalloc.h>
 #include <pthread.h>
 #include <stdint.h>

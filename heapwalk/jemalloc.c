@@ -1,4 +1,4 @@
-/* jemalloc.c: the jemalloc 5.x walker: extents from the emap rtree, regions from slab bitmaps, tcaches from TLS and arenas. */
+/* jemalloc.c: the jemalloc 5.x walker: emap rtree extents, slab bitmaps, tcaches. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

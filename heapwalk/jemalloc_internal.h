@@ -1,4 +1,4 @@
-/* jemalloc_internal.h: the jemalloc walker's private entry points, shared by its files and unit tests. */
+/* jemalloc_internal.h: the jemalloc walker's private entry points (and tests'). */
 #ifndef HS_JEMALLOC_INTERNAL_H
 #define HS_JEMALLOC_INTERNAL_H
 

@@ -1,4 +1,4 @@
-/* jemalloc_locate.c: find jemalloc, its version and its unexported globals (symbols or capstone anchors). */
+/* jemalloc_locate.c: find jemalloc, its version and its globals (symbols/capstone). */
 #include <elf.h>
 #include <inttypes.h>
 #include <stdio.h>

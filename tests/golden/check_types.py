@@ -133,6 +133,8 @@ def main():
     ap.add_argument("--no-debuginfo", action="store_true")
     ap.add_argument("--env", action="append", default=[], metavar="K=V")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--expect-top", metavar="NAME",
+                    help="the first row of types must be NAME (the demo: common::Closure)")
     args = ap.parse_args()
     args.fixture_arg = []
     args.heapscope_arg = []
@@ -166,6 +168,12 @@ def main():
         checker.fields(exp, report)
         checker.diagnostics(report)
         check(args, core, mine, report, checker)
+        if args.expect_top:
+            top = report.get("types", [{}])[0].get("name") if report.get("types") else None
+            rf.log("top type: %r (expected %r)  %s"
+                   % (top, args.expect_top, "ok" if top == args.expect_top else "DIFF"))
+            if top != args.expect_top:
+                checker.fail("the top type is %r, expected %r" % (top, args.expect_top))
     except rf.Failure as e:
         checker.fail(str(e))
     finally:

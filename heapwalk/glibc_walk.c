@@ -544,8 +544,8 @@ static enum gl_check gl_check_at(struct gl_ctx *c, const struct gl_seg *s,
 {
 	const struct hs_glibc_layout *L = c->L;
 	uint64_t raw, raw2;
-	if (s->kind == GL_SEG_TOP && p == s->end)
-		return GL_END;
+	if (s->kind == GL_SEG_TOP && p >= s->end)
+		return p == s->end ? GL_END : GL_BAD;
 	if (p >= s->limit || s->limit - p < 2 * L->hdr_size || !gl_rd(c, p + 8, &raw))
 		return GL_BAD;
 	uint64_t sz = raw & ~(uint64_t)HS_GLIBC_SIZE_BITS;
@@ -777,7 +777,7 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 	/* The main heap starts at mp_.sbrk_base (aligned like the first
 	 * chunk, malloc/malloc.c:2791-2806); without mp_, it is top's end
 	 * minus what the arena got from the system. */
-	if (c->mp_ok && c->mp_sbrk_base) {
+	if (c->mp_ok && c->mp_sbrk_base && c->mp_sbrk_base <= ar->top) {
 		start = gl_align_up(c->mp_sbrk_base, L->malloc_alignment);
 	} else if (ar->top_known) {
 		start = gl_align_up(top_end - ar->system_mem, L->malloc_alignment);
@@ -859,6 +859,15 @@ static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
 		if (h == (ar->top & mask)) {
 			s.kind = GL_SEG_TOP;
 			s.end = ar->top;
+			if (ar->top < first || ar->top >= h + hsize) {
+				hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
+					     "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64
+					     " is outside its heap [0x%" PRIx64 ", 0x%" PRIx64
+					     "); heap not walked", ar->addr, ar->top, first,
+					     h + hsize);
+				complete = false;
+				goto next_heap;
+			}
 			if (top_known && top_end != h + hsize)
 				hs_diags_add(c->diags, HS_DIAG_WARNING, true, ar->top,
 					     "arena 0x%" PRIx64 ": top chunk ends at 0x%" PRIx64
@@ -873,6 +882,7 @@ static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
 		if (!gl_walk_segment(c, &s, &seg_complete))
 			return false;
 		complete = complete && seg_complete;
+next_heap:
 		if (prev == tortoise) {
 			hs_diags_add(c->diags, HS_DIAG_WARNING, true, h,
 				     "arena 0x%" PRIx64 ": heap_info prev chain cycles at 0x%"

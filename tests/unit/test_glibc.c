@@ -557,6 +557,14 @@ static void test_hostile_rings(void)
 	hs_heap_destroy(heap);
 
 	build();
+	w64(AR + 0x60, H2 + 0x10); /* top inside heap_info */
+	chunk(H2 + 0x10, 0x101);
+	heap = walk(MP, true);
+	CHECK(has_diag(heap, H2 + 0x10, "outside its heap"));
+	EXPECT(heap, D1, 0x40, HS_CHUNK_IN_USE, 0);
+	hs_heap_destroy(heap);
+
+	build();
 	w64(MA + 0x870, 0x1234); /* next is not an arena */
 	heap = walk(MP, true);
 	CHECK(has_diag(heap, MA, "is not an arena"));

@@ -197,6 +197,11 @@ int main(int argc, char **argv)
 	fx_expect(&out, fx_glibc_chunk(sizeof(proxy::Session)), kSessions);
 	fx_expect(&out, fx_glibc_chunk(sizeof(proxy::CacheEntry)), kRoles * kServicesPerRole);
 	fx_expect(&out, fx_glibc_chunk(proxy::Proxy::kCacheNode), kRoles * kServicesPerRole);
+	// What the demo is about: the leak is the biggest type in the report.
+	fx_type(&out, "common::Closure", px.bad_cluster());
+	fx_type(&out, "proxy::Session", kSessions);
+	fx_type(&out, "proxy::CacheEntry", kRoles * kServicesPerRole);
+	fx_report(&out, "types.0.name", "common::Closure");
 	fx_report(&out, "allocator.name", "glibc");
 	fx_report_u(&out, "report", "core.threads", 1);
 	fx_write_file(argv[1], &out);

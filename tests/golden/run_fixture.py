@@ -16,6 +16,8 @@ are ignored):
                            "size_classes.0.size") equals VALUE (int or string)
     report-min PATH VALUE  the report field at PATH is an integer >= VALUE
     report-max PATH VALUE  the report field at PATH is an integer <= VALUE
+    type COUNT NAME        a types row named NAME (the rest of the line: C++
+                           names may hold spaces) counts COUNT objects
 
 Besides those, every report must: be heapscope-report/1 with the fixture's
 pid; have size_classes rows with bytes == size * count that sum to
@@ -59,6 +61,7 @@ class Expectations:
         self.stats = {}      # key -> int
         self.sizes = []      # (size, count)
         self.fields = []     # (op, path, value-string)
+        self.types = []      # (name, count)
 
 
 def parse_stats(path):
@@ -75,6 +78,10 @@ def parse_stats(path):
                     if len(parts) != 3:
                         raise ValueError("expect SIZE COUNT")
                     exp.sizes.append((int(parts[1], 0), int(parts[2], 0)))
+                elif parts[0] == "type":
+                    if len(parts) < 3:
+                        raise ValueError("type COUNT NAME")
+                    exp.types.append((line.split(None, 2)[2], int(parts[1], 0)))
                 elif parts[0] in ("report", "report-min", "report-max"):
                     if len(parts) < 3:
                         raise ValueError("%s PATH VALUE" % parts[0])
@@ -287,6 +294,25 @@ class Checker:
                 self.fail("size_classes %s sum to %d, but totals.in_use - totals.metadata "
                           "is %d" % (k, total, want))
 
+    def types(self, exp, report):
+        if not exp.types:
+            return
+        types = lookup(report, "types")
+        if not isinstance(types, list):
+            self.fail("types is missing or not a list")
+            return
+        counts = {}
+        for row in types:
+            if isinstance(row, dict) and isinstance(row.get("name"), str):
+                counts[row["name"]] = counts.get(row["name"], 0) + (row.get("count") or 0)
+        log("types (objects the fixture holds vs report):")
+        for name, count in exp.types:
+            got = counts.get(name, 0)
+            ok = got == count
+            log("  %-32s %10d %10d  %s" % (name, count, got, "ok" if ok else "DIFF"))
+            if not ok:
+                self.fail("types: %d objects of %s, expected %d" % (got, name, count))
+
     def totals(self, report):
         totals = lookup(report, "totals")
         if not isinstance(totals, dict):
@@ -401,6 +427,7 @@ def main():
         checker.stats(exp, report)
         checker.sizes(exp, report)
         checker.totals(report)
+        checker.types(exp, report)
         if exp.fields:
             log("report fields:")
         checker.fields(exp, report)

@@ -142,8 +142,9 @@ struct tcm_anchors {
 	size_t nrip_refs;
 };
 
-/* First RIP-relative lea of a function, and the first displacement > 0 that
- * is then used off the register it loaded. */
+/* First RIP-relative lea of a function, and the largest displacement then
+ * used off the register it loaded: the field furthest in (2.16 reads
+ * pagemap_cache_ at +0x10 before pagemap_.root_ at +0x80010). */
 static bool tcm_lea_and_disp(struct hs_module *mod, const char *fn,
 			     uint64_t *target, uint64_t *disp)
 {
@@ -161,10 +162,11 @@ static bool tcm_lea_and_disp(struct hs_module *mod, const char *fn,
 			if (strcmp(in[i].mnemonic, "lea") == 0 && in[i].mem_rip) {
 				*target = in[i].mem_target;
 				found = true;
-				for (size_t j = i + 1; j < n && !*disp; j++)
+				for (size_t j = i + 1; j < n; j++)
 					if (in[j].has_mem && !in[j].mem_rip &&
 					    in[j].mem_base == in[i].dst_reg &&
-					    in[j].mem_disp > 0)
+					    in[j].mem_disp > 0 &&
+					    (uint64_t)in[j].mem_disp > *disp)
 						*disp = (uint64_t)in[j].mem_disp;
 			}
 		}

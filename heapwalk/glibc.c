@@ -116,12 +116,16 @@ static bool gl_arena_plausible(struct hs_process *proc,
 	hs_memory_u64(mem, a + L->ms.top, &top);
 	hs_memory_u64(mem, a + L->ms.system_mem, &sysmem);
 	if (top && top != a + L->ms.bins - L->hdr_size) {
+		/* Mapped but not dumped (a core cut short, often in the main
+		 * heap) still lets the rest of the heap be walked. */
+		bool cut = !hs_memory_readable(mem, top + 8, 8) &&
+			   hs_memory_find(mem, top + 8);
 		if ((top & (L->malloc_alignment - 1)) ||
-		    !hs_memory_u64(mem, top + 8, &sz)) {
+		    (!cut && !hs_memory_u64(mem, top + 8, &sz))) {
 			*why = "top chunk not in the core";
 			return false;
 		}
-		sz &= ~(uint64_t)HS_GLIBC_SIZE_BITS;
+		sz = cut ? 0 : sz & ~(uint64_t)HS_GLIBC_SIZE_BITS;
 		if (sz > sysmem || sysmem >> 47) {
 			*why = "top chunk bigger than system_mem";
 			return false;

@@ -204,6 +204,10 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 {
 	const struct hs_je_rtree_geom *g = p->g;
 	size_t n = (size_t)1 << g->bits[level];
+	if (node & 7) { /* nodes are word arrays: a misaligned one is not a node */
+		p->score -= 4;
+		return;
+	}
 	if (level + 1 == g->height) {
 		const uint8_t *leaf = hs_je_span(p->mem, node, n * g->elm_size,
 						 &p->buf[level], &p->cap[level]);
@@ -308,6 +312,10 @@ static struct hs_error *je_load_sizes(struct je_walk *w)
 static struct hs_error *je_load_arenas(struct je_walk *w)
 {
 	const struct hs_je_layout *L = w->L;
+	if (w->g->arenas & 7)
+		return hs_error_create(HS_ERR_NOT_FOUND,
+				       "jemalloc: arenas[] at %#" PRIx64 " is misaligned",
+				       w->g->arenas);
 	const uint64_t *slots = hs_je_span(w->mem, w->g->arenas,
 					   (size_t)L->arena_limit * 8, &w->buf[3],
 					   &w->cap[3]);
@@ -562,7 +570,7 @@ static bool je_bin_stack(struct je_walk *w, const uint8_t *bin, uint64_t *head,
 	uint16_t used = (uint16_t)(empty - (uint16_t)*head);
 	uint16_t cap = (uint16_t)(empty - full);
 	*ncached = used / 8u;
-	return used <= cap && used % 8 == 0;
+	return used <= cap && used % 8 == 0 && (*head & 7) == 0;
 }
 
 /* Every item of every tcache bin, and the bytes per tcache's arena. */
@@ -912,6 +920,11 @@ static void je_walk_node(struct je_walk *w, unsigned level, uint64_t node,
 {
 	const struct hs_je_rtree_geom *g = &w->geom;
 	size_t n = (size_t)1 << g->bits[level];
+	if (node & 7) {
+		DIAG(w, HS_DIAG_WARNING, node,
+		     "jemalloc: rtree node %#" PRIx64 " (level %u) is misaligned", node, level);
+		return;
+	}
 	if (!je_node_first_visit(w, node)) {
 		if (!w->nomem)
 			DIAG(w, HS_DIAG_WARNING, node,

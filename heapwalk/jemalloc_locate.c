@@ -188,6 +188,8 @@ static unsigned jl_valid_arenas(const struct hs_memory *mem,
 {
 	void *buf = NULL;
 	size_t cap = 0;
+	if (addr & 7)
+		return 0;
 	const uint64_t *a = hs_je_span(mem, addr, (size_t)L->arena_limit * 8, &buf, &cap);
 	unsigned n = 0;
 	for (unsigned i = 0; a && a[0] && i < L->arena_limit; i++) {

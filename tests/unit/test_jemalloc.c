@@ -524,6 +524,38 @@ static void test_corrupt(void)
 	hs_process_destroy(proc);
 }
 
+/* Random corruption of the metadata: every walk must end, with or without
+ * an error, and never read outside the core (run under ASan in CI). */
+static void test_mutations(void)
+{
+	uint64_t seed = 0x243f6a8885a308d3ull;
+	static const uint64_t targets[][2] = {
+		{EDATA(0), 128 * 8}, {TSD, 0x400}, {M_TS, 0x800}, {STACKS, 0x400},
+		{ARENA0 + 0x2890, 0x120}, {LEAF + 8 * ((HEAP >> 12) & 0x3ffff), 0x400},
+	};
+	for (unsigned round = 0; round < 300; round++) {
+		build(round % 2 ? 57 : 48);
+		for (unsigned k = 0; k < 8; k++) {
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			unsigned t = (unsigned)(seed % HS_ARRAY_SIZE(targets));
+			uint64_t off = (seed >> 8) % targets[t][1];
+			uint64_t a = targets[t][0] + off;
+			if (round % 2 && t == 5)
+				a = LEAF + off * 2; /* the 57-bit leaf sits elsewhere */
+			w8(a, (uint8_t)(seed >> 40));
+		}
+		struct hs_process *proc = make_process();
+		struct hs_error *err;
+		struct hs_heap *h = walk(proc, 0, &err);
+		CHECK(err == NULL || err->code == HS_ERR_NOT_FOUND);
+		hs_error_destroy(err);
+		hs_heap_destroy(h);
+		hs_process_destroy(proc);
+	}
+}
+
 /* Layout rows and rtree geometry (rtree.h:17-35, 116-129). */
 static void test_layout(void)
 {
@@ -564,6 +596,7 @@ int main(void)
 	test_clean(57, 0);
 	test_scribbled_bitmap();
 	test_corrupt();
+	test_mutations();
 	for (int i = 0; i < NREGIONS; i++)
 		free(regions[i].buf);
 	printf("%d passed, %d failed\n", checks - failures, failures);

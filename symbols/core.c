@@ -471,7 +471,9 @@ struct hs_error *hs_core_parse(const uint8_t *image, size_t size,
 
 struct hs_error *hs_core_open(const char *path, struct hs_process *proc)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A FIFO or a terminal named as the core must not block the open:
+	 * the S_ISREG check below then refuses it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return hs_error_errno("open", path);
 	struct stat st;

@@ -5,7 +5,7 @@
 
 Groups (one meson test each):
   garbage    no core at all: empty, zero bytes, random bytes, ELF files that
-             are not cores
+             are not cores, a FIFO, character devices
   truncated  a real core (gcore of a glibc fixture) cut at many points: in the
              ELF header, the program headers, the notes, the libc data, the
              heap, its last byte
@@ -252,6 +252,11 @@ def group_garbage(hs, tmp, _fixture):
         path = write(os.path.join(tmp, name), data)
         run = analyze(hs, path)
         expect_error(run, re.escape(path))
+    # Not regular files: opening them must neither block nor read forever.
+    fifo = os.path.join(tmp, "fifo.core")
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero", "/dev/null"):
+        expect_error(analyze(hs, path), re.escape(path))
     for name in ("/usr/lib/x86_64-linux-gnu/libc.so.6", "/bin/true", hs):
         if os.path.exists(name):
             expect_error(analyze(hs, name), r"not a core")

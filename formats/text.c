@@ -5,6 +5,9 @@
 
 #include "formats.h"
 
+/* Each pattern prints a hexdump: keep the summary to a screenful. */
+#define HS_TEXT_MAX_PATTERNS 5
+
 static double hs_pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
@@ -34,6 +37,28 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 		r->arenas, r->arenas == 1 ? "" : "s",
 		r->located_by ? r->located_by : "?");
 
+	if (r->ntypes) {
+		fprintf(out, "\ntop types (share of in-use bytes)\n%12s %12s %7s  %-8s %s\n",
+			"count", "bytes", "share", "kind", "name");
+		for (size_t i = 0; i < r->ntypes && i < top; i++) {
+			const struct hs_report_type *t = &r->types[i];
+			fprintf(out, "%12" PRIu64 " %12s %6.1f%%  %-8s %s\n",
+				t->count, hs_format_bytes(t->bytes, b1, sizeof(b1)),
+				hs_pct(t->bytes, r->totals[HS_REPORT_IN_USE].bytes),
+				t->kind, t->name);
+		}
+	}
+	for (size_t i = 0; i < r->npatterns && i < top && i < HS_TEXT_MAX_PATTERNS; i++) {
+		const struct hs_report_pattern *p = &r->patterns[i];
+		if (i == 0)
+			fprintf(out, "\ntop patterns (unclassified in-use chunks)\n");
+		fprintf(out, "%12" PRIu64 " x %-8" PRIu64 " %12s  runs %-6" PRIu64 " %s\n",
+			p->count, p->size, hs_format_bytes(p->bytes, b1, sizeof(b1)),
+			p->runs, p->signature);
+		if (p->nsamples && p->samples[0].hex)
+			fprintf(out, "%s", p->samples[0].hex);
+	}
+
 	uint64_t all = 0;
 	for (int s = 0; s < HS_REPORT_NSTATES; s++)
 		all += r->totals[s].bytes;
@@ -47,28 +72,6 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 		fprintf(out, "(in_use includes %" PRIu64 " allocator metadata chunk%s, %s)\n",
 			r->metadata.count, r->metadata.count == 1 ? "" : "s",
 			hs_format_bytes(r->metadata.bytes, b1, sizeof(b1)));
-
-	if (r->ntypes) {
-		fprintf(out, "\ntop types (in use)\n%12s %12s %7s  %-8s %s\n",
-			"count", "bytes", "share", "kind", "name");
-		for (size_t i = 0; i < r->ntypes && i < top; i++) {
-			const struct hs_report_type *t = &r->types[i];
-			fprintf(out, "%12" PRIu64 " %12s %6.1f%%  %-8s %s\n",
-				t->count, hs_format_bytes(t->bytes, b1, sizeof(b1)),
-				hs_pct(t->bytes, r->totals[HS_REPORT_IN_USE].bytes),
-				t->kind, t->name);
-		}
-	}
-	for (size_t i = 0; i < r->npatterns && i < top; i++) {
-		const struct hs_report_pattern *p = &r->patterns[i];
-		if (i == 0)
-			fprintf(out, "\ntop patterns (unclassified in-use chunks)\n");
-		fprintf(out, "%12" PRIu64 " x %-8" PRIu64 " %12s  runs %-6" PRIu64 " %s\n",
-			p->count, p->size, hs_format_bytes(p->bytes, b1, sizeof(b1)),
-			p->runs, p->signature);
-		if (p->nsamples && p->samples[0].hex)
-			fprintf(out, "%s", p->samples[0].hex);
-	}
 
 	if (r->nsize_classes) {
 		fprintf(out, "\ntop size classes (in use)\n%12s %12s %14s %7s\n",

@@ -526,6 +526,15 @@ static const char *hs_fmt_rate(const struct hs_diff *d, int64_t dbytes, char *bu
 	return buf;
 }
 
+/* The per-hour column, only when the elapsed time makes it meaningful. */
+static void hs_text_rate(FILE *out, const struct hs_diff *d, const char *header,
+			 int64_t dbytes)
+{
+	char buf[32];
+	if (d->has_elapsed && d->elapsed > 0)
+		fprintf(out, " %12s", header ? header : hs_fmt_rate(d, dbytes, buf, sizeof(buf)));
+}
+
 static void hs_text_side(FILE *out, const char *label, const struct hs_diff_input *in)
 {
 	const struct hs_report *r = in->report;
@@ -543,7 +552,7 @@ static void hs_text_side(FILE *out, const char *label, const struct hs_diff_inpu
 static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 			  const struct hs_diff_table *t, enum hs_view v)
 {
-	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	char b1[32], b2[32], b3[32], b4[32];
 	fprintf(out, "\n%s: %zu of %zu row%s", title, t->nrows, t->nall,
 		t->nall == 1 ? "" : "s");
 	if (!t->nall) {
@@ -552,22 +561,23 @@ static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 	}
 	fprintf(out, ", by byte growth\n");
 	if (t->nrows) {
-		fprintf(out, "%-5s %12s %10s %12s %10s %12s %10s %8s %12s  %s\n", "", "delta",
-			"delta#", "old bytes", "old #", "new bytes", "new #", "growth",
-			d->has_elapsed && d->elapsed > 0 ? "per hour" : "",
-			v == HS_VIEW_TYPES ? "kind name" : v == HS_VIEW_SIZES ? "size"
-									     : "size signature");
+		fprintf(out, "%-5s %12s %10s %12s %10s %12s %10s %8s", "", "delta", "delta#",
+			"old bytes", "old #", "new bytes", "new #", "growth");
+		hs_text_rate(out, d, "per hour", 0);
+		fprintf(out, "  %s\n", v == HS_VIEW_TYPES ? "kind name"
+				       : v == HS_VIEW_SIZES ? "size" : "size signature");
 	}
 	for (size_t i = 0; i < t->nrows; i++) {
 		const struct hs_diff_row *row = &t->rows[i];
 		fprintf(out, "%-5s %12s %+10" PRId64 " %12s %10" PRIu64 " %12s %10" PRIu64
-			" %8s %12s  ",
+			" %8s",
 			row->status == HS_DIFF_NEW ? "NEW" : row->status == HS_DIFF_GONE ? "GONE" : "",
 			hs_fmt_sbytes(row->dbytes, b1, sizeof(b1)), row->dcount,
 			hs_format_bytes(row->before.bytes, b2, sizeof(b2)), row->before.count,
 			hs_format_bytes(row->after.bytes, b3, sizeof(b3)), row->after.count,
-			hs_fmt_growth(row, b4, sizeof(b4)),
-			hs_fmt_rate(d, row->dbytes, b5, sizeof(b5)));
+			hs_fmt_growth(row, b4, sizeof(b4)));
+		hs_text_rate(out, d, NULL, row->dbytes);
+		fputs("  ", out);
 		if (v == HS_VIEW_TYPES)
 			fprintf(out, "%-8s %s\n", row->kind, row->name);
 		else if (v == HS_VIEW_SIZES)
@@ -588,7 +598,7 @@ static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 struct hs_error *hs_diff_write_text(const struct hs_diff *d, FILE *out,
 				    const char *where)
 {
-	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	char b1[32], b2[32], b3[32], b4[32];
 	hs_text_side(out, "old", &d->before);
 	hs_text_side(out, "new", &d->after);
 	if (d->has_elapsed)
@@ -610,9 +620,10 @@ struct hs_error *hs_diff_write_text(const struct hs_diff *d, FILE *out,
 			d->before.report->alloc_name ? d->before.report->alloc_name : "?",
 			d->after.report->alloc_name ? d->after.report->alloc_name : "?");
 
-	fprintf(out, "\n%-9s %12s %10s %12s %10s %12s %10s %8s %12s\n", "totals", "delta",
-		"delta#", "old bytes", "old #", "new bytes", "new #", "growth",
-		d->has_elapsed && d->elapsed > 0 ? "per hour" : "");
+	fprintf(out, "\n%-9s %12s %10s %12s %10s %12s %10s %8s", "totals", "delta", "delta#",
+		"old bytes", "old #", "new bytes", "new #", "growth");
+	hs_text_rate(out, d, "per hour", 0);
+	fputc('\n', out);
 	for (int s = 0; s < HS_DIFF_NTOTALS; s++) {
 		const struct hs_diff_row *row = &d->totals[s];
 		double g;
@@ -621,11 +632,12 @@ struct hs_error *hs_diff_write_text(const struct hs_diff *d, FILE *out,
 		else
 			snprintf(b4, sizeof(b4), "%s", row->after.bytes ? "new" : "-");
 		fprintf(out, "%-9s %12s %+10" PRId64 " %12s %10" PRIu64 " %12s %10" PRIu64
-			" %8s %12s\n",
+			" %8s",
 			row->name, hs_fmt_sbytes(row->dbytes, b1, sizeof(b1)), row->dcount,
 			hs_format_bytes(row->before.bytes, b2, sizeof(b2)), row->before.count,
-			hs_format_bytes(row->after.bytes, b3, sizeof(b3)), row->after.count, b4,
-			hs_fmt_rate(d, row->dbytes, b5, sizeof(b5)));
+			hs_format_bytes(row->after.bytes, b3, sizeof(b3)), row->after.count, b4);
+		hs_text_rate(out, d, NULL, row->dbytes);
+		fputc('\n', out);
 	}
 
 	if (d->nstats) {

@@ -30,13 +30,13 @@ struct hs_jr {
 	struct hs_error *err;
 };
 
-/* Copy at most `max` characters of untrusted text into a message, with
- * control characters and quotes replaced, so an error stays one line. */
+/* Copy untrusted text (at most len - 4 bytes) into a message, control
+ * characters replaced, so that an error stays one line. */
 static const char *hs_jr_clean(const char *s, char *buf, size_t len)
 {
 	size_t n = 0;
 	for (; s && *s && n + 4 < len; s++)
-		buf[n++] = ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"') ? '?' : *s;
+		buf[n++] = *s == '"' ? '\'' : ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
 	if (s && *s && n + 4 >= len) {
 		memcpy(buf + n, "...", 3);
 		n += 3;

@@ -26,8 +26,7 @@ static void fail_chunk(const char *what, const struct hs_chunk *c)
 	abort();
 }
 
-/* Write both report forms to /dev/null; only running out of memory may fail. */
-static void write_reports(const struct hs_report *r)
+void hs_fuzz_write_reports(const struct hs_report *r)
 {
 	FILE *null = fopen("/dev/null", "w");
 	if (!null)
@@ -71,7 +70,7 @@ void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
 		abort();
 	}
 	if (!err)
-		write_reports(&r);
+		hs_fuzz_write_reports(&r);
 	hs_error_destroy(err);
 	hs_report_deinit(&r);
 }
@@ -110,7 +109,7 @@ void hs_fuzz_analyze_core(const uint8_t *data, size_t size,
 		hs_fuzz_check_error(err);
 		hs_error_destroy(err);
 	} else {
-		write_reports(&a->report);
+		hs_fuzz_write_reports(&a->report);
 		hs_analysis_destroy(a);
 	}
 	close(fd);

@@ -23,6 +23,10 @@ void hs_fuzz_check_error(const struct hs_error *err);
  */
 void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap);
 
+/* Write the report as JSON and as text to /dev/null; only running out of
+ * memory may fail. */
+void hs_fuzz_write_reports(const struct hs_report *r);
+
 /* The bytes in a memfd; `path` gets its /proc/self/fd name. The caller
  * closes the returned descriptor. Aborts if the memfd cannot be made. */
 int hs_fuzz_memfd(const uint8_t *data, size_t size, char *path, size_t pathlen);

@@ -24,7 +24,7 @@
  * skipped. tests/fuzz/make_seed.py writes this format from a real core.
  */
 #define HS_FUZZ_MAX_RANGES 32
-#define HS_FUZZ_MAX_PARAMS 64
+#define HS_FUZZ_MAX_PARAMS 255
 
 struct hs_fuzz_synth {
 	struct hs_process *proc; /* memory sealed; no modules, no threads */

@@ -13,6 +13,7 @@
 #   corpus/core/<alloc>.bin           a valid core of at most 64 KiB
 #   corpus/core/<alloc>-cut-*.bin      the same cut inside its notes and its data
 #   corpus/<alloc>/<alloc>.synth       the fuzz_synth.h input for the walker target
+#   corpus/classify/<alloc>.synth      the same memory with the first in-use chunks
 #   corpus/report_json/<alloc>.json    heapscope's JSON report of the full core
 #
 # Needs gcc, gdb, libc6-dbg, libjemalloc-dev, libgoogle-perftools-dev and
@@ -65,6 +66,7 @@ cut_core() { # FILE OFFSET OUT
 
 mkdir -p "$here"/corpus/{core,glibc,jemalloc,tcmalloc,report_json}
 declare -A link=([glibc]="" [jemalloc]="-ljemalloc" [tcmalloc]="-ltcmalloc_minimal")
+declare -A classify_flags=([glibc]=0 [jemalloc]=1 [tcmalloc]=2)
 for alloc in glibc jemalloc tcmalloc; do
 	prog=seed_$alloc
 	# shellcheck disable=SC2086
@@ -78,7 +80,9 @@ for alloc in glibc jemalloc tcmalloc; do
 	fi
 	gdb -q -batch -nx -p "$pid" -ex "gcore $work/$alloc.bin" >/dev/null 2>&1
 	kill "$pid"
-	"$trace" "$work/$alloc.bin" > "$work/$alloc.win" 2> "$work/$alloc.trace"
+	topts=(--chunks "$work/$alloc.chunks")
+	[ "$alloc" != glibc ] && topts+=(--params "$work/$alloc.params")
+	"$trace" "$work/$alloc.bin" "${topts[@]}" > "$work/$alloc.win" 2> "$work/$alloc.trace"
 	cat "$work/$alloc.trace" >&2
 
 	python3 "$seedtool" core "$work/$alloc.bin" "$here/corpus/core/$alloc.bin" \
@@ -99,6 +103,14 @@ print(struct.unpack_from("<Q", d, 64 + 8)[0] + 200)' "$seed")
 		for p in "${params[@]}"; do args+=(--param "$p"); done
 		python3 "$seedtool" synth "$work/$alloc.bin" "$here/corpus/glibc/glibc.synth" \
 			--windows "$work/$alloc.win" --flags $((36 | 0x100)) "${args[@]}"
+	else
+		# fuzz_jemalloc / fuzz_tcmalloc: the globals trace_core located.
+		python3 "$seedtool" synth "$work/$alloc.bin" "$here/corpus/$alloc/$alloc.synth" \
+			--windows "$work/$alloc.win" --params-file "$work/$alloc.params"
 	fi
+	# fuzz_classify: the first in-use chunks and the pages they are on.
+	python3 "$seedtool" synth "$work/$alloc.bin" "$here/corpus/classify/$alloc.synth" \
+		--windows "$work/$alloc.win" --chunk-params "$work/$alloc.chunks" \
+		--params-file "$work/$alloc.chunks" --flags "${classify_flags[$alloc]}"
 done
 du -sh "$here/corpus"

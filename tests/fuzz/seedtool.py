@@ -13,8 +13,10 @@ line per run of core pages the analysis read.
       dumped (filesz 0), which the reader treats like gcore's own holes.
       Pages that are all zero are dropped first when over budget.
 
-  seedtool.py synth CORE OUT --windows W [--param V]... [--flags N] [--budget N]
-      The fuzz_synth.h format: the windows as memory ranges, then params.
+  seedtool.py synth CORE OUT --windows W... [--param V]... [--flags N]
+                   [--params-file F]... [--chunk-params F] [--budget N]
+      The fuzz_synth.h format: the windows as memory ranges, then params
+      (from --param, and from F's "flags N" / "param V" lines).
 """
 import argparse
 import struct
@@ -68,11 +70,12 @@ def module_first_pages(notes):
     return pages
 
 
-def read_windows(path):
+def read_windows(path, tier=None):
+    """(addr, len) of each "ADDR LEN [TIER]" line, only those of `tier` if given."""
     out = []
     for line in open(path):
         parts = line.split()
-        if len(parts) == 2:
+        if len(parts) >= 2 and (tier is None or int(parts[2:3][0] if parts[2:] else 0) == tier):
             out.append((int(parts[0], 0), int(parts[1], 0)))
     return out
 
@@ -108,9 +111,10 @@ def window_pages(windows):
     return pages
 
 
-def choose_pages(data, phdrs, windows, budget, extra=()):
-    """Pages to keep within budget, in tiers: non-zero pages the analysis read
-    (stacks excepted), then `extra` pages (module headers), then non-zero
+def choose_pages(data, phdrs, windows, budget, extra=(), later=()):
+    """Pages to keep within budget, in tiers: non-zero pages of `windows`
+    (stacks excepted), then `extra` pages (module headers), then `later`
+    windows (read only by the report and the classifier), then non-zero
     stack pages (only scanned for mmapped chunk headers), then zero pages."""
     have = lambda p: core_bytes(data, phdrs, p, PAGE) is not None
     nonzero = lambda p: any(core_bytes(data, phdrs, p, PAGE))
@@ -118,10 +122,12 @@ def choose_pages(data, phdrs, windows, budget, extra=()):
     in_stack = lambda p: any(lo <= p < hi for lo, hi in stacks)
     read = [p for p in window_pages(windows) if have(p)]
     extra = [p for p in window_pages(extra) if have(p)]
+    later = [p for p in window_pages(later) if have(p)]
     tiers = [[p for p in read if nonzero(p) and not in_stack(p)],
              [p for p in extra if nonzero(p)],
-             [p for p in read if nonzero(p) and in_stack(p)],
-             [p for p in read + extra if not nonzero(p)]]
+             [p for p in later if nonzero(p) and not in_stack(p)],
+             [p for p in read + later if nonzero(p) and in_stack(p)],
+             [p for p in read + extra + later if not nonzero(p)]]
     kept = []
     for p in (p for tier in tiers for p in tier):
         if p in kept:
@@ -145,13 +151,14 @@ def cmd_core(args):
     data, phdrs = parse_core(args.core)
     notes = [n for n in notes_of(data, phdrs) if n[0].rstrip(b'\0') == b'CORE']
     note_blob = b''.join(note_bytes(*n) for n in notes)
-    windows = read_windows(args.windows)
+    windows = read_windows(args.windows, 0)
+    later = read_windows(args.windows, 1)
     modules = module_first_pages(notes)
     # Header, program headers and notes come off the budget first.
     loads = [p for p in phdrs if p[0] == PT_LOAD]
     est_phdrs = 64 + 56 * (1 + 3 * len(loads) + len(windows) + len(modules))
     kept = choose_pages(data, phdrs, windows, args.budget - est_phdrs - len(note_blob),
-                        modules)
+                        modules, later)
 
     pieces = []  # (vaddr, memsz, bytes, flags)
     for (_, flags, off, vaddr, _, filesz, memsz, _) in loads:
@@ -198,11 +205,43 @@ def cmd_core(args):
     print(f'{args.out}: {len(out)} bytes, {len(kept)} pages kept, {len(merged)} segments')
 
 
+def read_params(path):
+    """(flags, params) from "flags N" / "param V" lines (trace_core --params/--chunks)."""
+    flags, params = None, []
+    for line in open(path):
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == 'flags':
+            flags = int(parts[1], 0)
+        elif len(parts) == 2 and parts[0] == 'param':
+            params.append(parts[1])
+    return flags, params
+
+
+def chunk_windows(params):
+    """Windows over the first page of each chunk in (addr, info) param pairs."""
+    vals = [int(v, 0) for v in params]
+    return [(a, min(max(info >> 8, 1), PAGE)) for a, info in zip(vals[0::2], vals[1::2])]
+
+
 def cmd_synth(args):
     data, phdrs = parse_core(args.core)
+    windows, later = [], []
+    for w in args.windows:
+        windows += read_windows(w, 0)
+        later += read_windows(w, 1)
+    for pf in args.params_file:
+        flags, params = read_params(pf)
+        if flags is not None:
+            args.flags = flags
+        args.param += params
+    if args.chunk_params:
+        # Pages holding the chunks first: they are what the classifier reads.
+        # then what the classifier read, then the walk's pages.
+        windows, later = chunk_windows(read_params(args.chunk_params)[1]) + later, windows
     # Merge touched pages into at most MAX_RANGES ranges.
-    kept = sorted(choose_pages(data, phdrs, read_windows(args.windows),
-                               args.budget - 16 * MAX_RANGES - 8 * len(args.param) - 4))
+    kept = sorted(choose_pages(data, phdrs, windows,
+                               args.budget - 16 * MAX_RANGES - 8 * len(args.param) - 4,
+                               later=later))
     ranges = []
     for p in kept:
         if ranges and ranges[-1][0] + ranges[-1][1] == p:
@@ -234,11 +273,15 @@ def main():
         p = sub.add_parser(name)
         p.add_argument('core')
         p.add_argument('out')
-        p.add_argument('--windows', required=True)
+        p.add_argument('--windows', required=True, action='append' if name == 'synth' else 'store')
         p.add_argument('--budget', type=lambda s: int(s, 0), default=64 * 1024 - 1)
         if name == 'synth':
             p.add_argument('--param', action='append', default=[])
             p.add_argument('--flags', type=lambda s: int(s, 0), default=0)
+            p.add_argument('--params-file', action='append', default=[],
+                           help='"flags N" / "param V" lines, appended to --param')
+            p.add_argument('--chunk-params', help='chunk (addr, info) params whose '
+                           'pages come first (fuzz_classify)')
     args = ap.parse_args()
     {'core': cmd_core, 'synth': cmd_synth}[args.cmd](args)
 

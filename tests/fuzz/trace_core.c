@@ -8,13 +8,21 @@
 #include <unistd.h>
 
 #include "../../analyzer/analyzer.h"
+#include "../../heapwalk/jemalloc_internal.h"
+#include "../../heapwalk/tcmalloc_internal.h"
 
 /*
  * After the core is opened, every memory range's bytes are moved to a private
  * PROT_NONE copy; the SIGSEGV handler records the page a walker touched and
  * opens it. Then the heap is walked and the report built, exactly as
- * `heapscope analyze` does. The output is one "ADDR LEN" window per touched
- * page run, in core virtual addresses, for tests/fuzz/seedtool.py.
+ * `heapscope analyze` does (walk, report, classification). The output is one
+ * "ADDR LEN TIER" window per touched page run, in core virtual addresses, for
+ * tests/fuzz/seedtool.py: tier 0 pages were read by the walk (locating
+ * included), tier 1 pages only by the report and the classifier (which
+ * scans all writable memory), so a seed short of room drops those first. With --params FILE it also writes the walker
+ * target's flags and params for jemalloc and tcmalloc ("flags N", "param V"
+ * lines: the located globals, then each thread's fs_base); with --chunks
+ * FILE, "param ADDR" "param INFO" for the first in-use chunks (fuzz_classify).
  *
  * The handler's state is necessarily a global: a signal handler has no
  * argument to carry it. This is a tool, not part of heapscope.
@@ -23,12 +31,13 @@ struct trace_range {
 	uint8_t *copy;
 	size_t len; /* page-rounded */
 	uint64_t start;
-	uint8_t *touched; /* one flag per page */
+	uint8_t *touched; /* per page: 0, or 1 + the phase that first read it */
 };
 
 static struct trace_range *g_ranges;
 static size_t g_nranges;
 static long g_page;
+static volatile int g_phase; /* 0: the walk, 1: report and classification */
 
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
@@ -38,7 +47,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 		struct trace_range *r = &g_ranges[i];
 		if (a >= r->copy && a < r->copy + r->len) {
 			size_t pg = (size_t)(a - r->copy) / (size_t)g_page;
-			r->touched[pg] = 1;
+			r->touched[pg] = (uint8_t)(1 + g_phase);
 			mprotect(r->copy + pg * (size_t)g_page, (size_t)g_page,
 				 PROT_READ);
 			return;
@@ -47,15 +56,89 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	signal(sig, SIG_DFL); /* a real crash: let it happen */
 }
 
+static void write_params(const char *path, struct hs_process *proc,
+			 const struct hs_walk_options *wopts, const char *allocator)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		exit(1);
+	uint64_t flags = 0, p[4] = { 0 };
+	if (strcmp(allocator, "jemalloc") == 0) {
+		struct hs_heap *h = NULL;
+		const struct hs_je_layout *L;
+		struct hs_je_globals g;
+		struct hs_error *err = hs_heap_create(&h);
+		if (!err)
+			err = hs_jemalloc_locate(proc, wopts, h, &L, &g);
+		hs_heap_destroy(h);
+		if (err) {
+			fprintf(stderr, "trace_core: %s\n", err->message);
+			exit(2);
+		}
+		flags = g.lg_vaddr | (g.has_tpoff ? 0x40 : 0);
+		p[0] = g.emap, p[1] = g.sz_tab, p[2] = g.arenas;
+		p[3] = (uint64_t)g.tsd_tpoff;
+	} else if (strcmp(allocator, "tcmalloc") == 0) {
+		struct hs_diags d;
+		struct hs_tcm_located loc;
+		hs_diags_init(&d);
+		struct hs_error *err = hs_tcm_locate(proc, wopts, &d, &loc);
+		hs_diags_deinit(&d);
+		if (err) {
+			fprintf(stderr, "trace_core: %s\n", err->message);
+			exit(2);
+		}
+		flags = (uint64_t)(loc.layout - hs_tcm_layouts) | (loc.samples ? 0x100 : 0);
+		p[0] = loc.addrs.pageheap, p[1] = loc.addrs.sizemap;
+		p[2] = loc.addrs.central_cache, p[3] = loc.addrs.thread_heaps;
+	} else {
+		fprintf(stderr, "trace_core: --params: not for %s (use gdb)\n", allocator);
+		exit(2);
+	}
+	fprintf(f, "flags 0x%" PRIx64 "\n", flags);
+	for (int i = 0; i < 4; i++)
+		fprintf(f, "param 0x%" PRIx64 "\n", p[i]);
+	for (size_t i = 0; i < proc->nthreads; i++)
+		fprintf(f, "param 0x%" PRIx64 "\n", proc->threads[i].fs_base);
+	fclose(f);
+}
+
+/* The first in-use chunks, as fuzz_classify's params (127 pairs at most). */
+static void write_chunks(const char *path, const struct hs_heap *heap)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		exit(1);
+	size_t n = 0;
+	for (size_t i = 0; i < heap->nchunks && n < 127; i++) {
+		const struct hs_chunk *c = &heap->chunks[i];
+		if (hs_chunk_state(c) != HS_CHUNK_IN_USE || hs_chunk_flags(c))
+			continue;
+		fprintf(f, "param 0x%" PRIx64 "\nparam 0x%" PRIx64 "\n", c->addr, c->info);
+		n++;
+	}
+	fclose(f);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: trace_core CORE [--exe FILE]\n");
+	struct hs_process_options popts = { .no_debuginfo = true };
+	const char *params_path = NULL, *chunks_path = NULL;
+	for (int i = 2; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--exe") == 0)
+			popts.exe = argv[i + 1];
+		else if (strcmp(argv[i], "--params") == 0)
+			params_path = argv[i + 1];
+		else if (strcmp(argv[i], "--chunks") == 0)
+			chunks_path = argv[i + 1];
+		else
+			argc = 0;
+	}
+	if (argc < 2 || argc % 2) {
+		fprintf(stderr, "usage: trace_core CORE [--exe FILE] [--params FILE] "
+			"[--chunks FILE]\n");
 		return 64;
 	}
-	struct hs_process_options popts = { .no_debuginfo = true };
-	if (argc == 4 && strcmp(argv[2], "--exe") == 0)
-		popts.exe = argv[3];
 	struct hs_process *proc;
 	struct hs_error *err = hs_process_open(argv[1], &popts, &proc);
 	if (err) {
@@ -93,10 +176,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trace_core: %s\n", err->message);
 		hs_error_destroy(err);
 	} else {
+		g_phase = 1;
 		struct hs_report rep;
 		hs_report_init(&rep);
 		err = hs_report_build(&rep, proc, heap);
 		hs_error_destroy(err);
+		struct hs_classify_options copts = { 0 };
+		struct hs_classes *classes = NULL;
+		err = hs_classify(proc, heap, &copts, &classes);
+		if (!err)
+			err = hs_classes_report(classes, &rep);
+		hs_error_destroy(err);
+		hs_classes_destroy(classes);
+		if (params_path)
+			write_params(params_path, proc, &wopts, heap->allocator);
+		if (chunks_path)
+			write_chunks(chunks_path, heap);
 		fprintf(stderr, "trace_core: %s %s, %zu chunks, %zu diagnostics\n",
 			heap->allocator, heap->version, heap->nchunks,
 			heap->diags.count);
@@ -110,12 +205,12 @@ int main(int argc, char **argv)
 			if (!r->touched[p])
 				continue;
 			size_t q = p;
-			while (q < npages && r->touched[q])
+			while (q < npages && r->touched[q] == r->touched[p])
 				q++;
-			printf("0x%" PRIx64 " 0x%zx\n",
+			printf("0x%" PRIx64 " 0x%zx %d\n",
 			       r->start + p * (uint64_t)g_page,
-			       (q - p) * (size_t)g_page);
-			p = q;
+			       (q - p) * (size_t)g_page, r->touched[p] - 1);
+			p = q - 1;
 		}
 	}
 	hs_heap_destroy(heap);

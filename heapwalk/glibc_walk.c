@@ -926,15 +926,22 @@ static void gl_check_bins(struct gl_ctx *c, const struct gl_arena *ar)
 		uint64_t p, sz;
 		if (!gl_rd(c, b + L->hdr_size + 8, &p))
 			return;
-		uint64_t tortoise = p, power = 1, lam = 0;
+		uint64_t tortoise = p, power = 1, lam = 0, from = b;
 		while (p != b) {
+			uint64_t next;
 			if (n >= bound || !gl_rd(c, p + 8, &sz) ||
-			    !gl_rd(c, p + L->hdr_size + 8, &p)) {
-				hs_diags_add(c->diags, HS_DIAG_WARNING, true, b,
-					     "arena 0x%" PRIx64 ": bin %u list is broken "
-					     "(unreadable or too long)", ar->addr, i);
+			    !gl_rd(c, p + L->hdr_size + 8, &next)) {
+				/* Name the bad link: where it points, who holds it. */
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, p,
+					     "arena 0x%" PRIx64 ": bin %u list is broken at "
+					     "0x%" PRIx64 " (bk of 0x%" PRIx64 "): %s",
+					     ar->addr, i, p, from, n >= bound ?
+					     "longer than the arena can hold" :
+					     "not in the core");
 				return;
 			}
+			from = p;
+			p = next;
 			n++;
 			bytes += sz & ~(uint64_t)HS_GLIBC_SIZE_BITS;
 			if (p == tortoise && p != b) {

@@ -11,9 +11,9 @@
  * How the walk works (gperftools-2.10 file:line in brackets):
  *
  * - Every Span is reachable from the page map [page_heap.h:260]: spans of
- *   small objects have every page registered [page_heap.cc:545-552], the
+ *   small objects have every page registered [page_heap.cc:545-554], the
  *   others their first and last page [page_heap.h:298-303]. Entries go stale
- *   when spans merge and die [page_heap.cc MergeIntoFreeList], so a Span is
+ *   when spans merge and die [page_heap.cc:339-389], so a Span is
  *   taken only at the entry of its own start page.
  * - A span on a page-heap free list (location NORMAL or RETURNED) is one free
  *   chunk. An in-use span with a size class is cut into
@@ -25,8 +25,8 @@
  *   ThreadCache list (via ThreadCache::thread_heaps_). Each object gets two
  *   bits in a per-span bitmap; an object met twice is a loop or a double
  *   free, and ends that list's walk.
- * - The statistics are tcmalloc's own (tcmalloc.cc:699-773, ExtractStats
- *   at tcmalloc.cc:351-392), computed from what the walk found, and then
+ * - The statistics are tcmalloc's own (tcmalloc.cc:700-770, ExtractStats
+ *   at tcmalloc.cc:362-397), computed from what the walk found, and then
  *   compared with the counters tcmalloc keeps.
  */
 
@@ -312,7 +312,7 @@ static struct hs_error *tcm_classify_spans(struct tcm_walk *w)
 				w->pageheap_free += bytes;
 			else
 				w->unmapped += bytes;
-			/* Delete() clears the size class [page_heap.cc:577]. */
+			/* Delete() clears the size class [page_heap.cc:305]. */
 			if (s->cls)
 				hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true,
 					     s->addr,
@@ -467,8 +467,8 @@ static uint64_t tcm_walk_cached_list(struct tcm_walk *w, uint64_t head,
 }
 
 /* Each small-object span's own free list [span.h:75], and the refcount
- * check: refcount counts the objects not on that list [central_freelist.cc
- * ReleaseToSpans, FetchFromOneSpans]. */
+ * check: refcount counts the objects not on that list (ReleaseToSpans and
+ * FetchFromOneSpans, central_freelist.cc:129,312). */
 static void tcm_walk_span_lists(struct tcm_walk *w)
 {
 	const struct hs_tcm_layout *lay = w->lay;
@@ -527,7 +527,7 @@ static void tcm_walk_span_lists(struct tcm_walk *w)
 
 /* The transfer cache: central_cache_[c].tc_slots_[0, used_slots_), each a
  * chain of num_objects_to_move objects from head to tail
- * [central_freelist.cc:227-236]; and the CentralFreeList counters. */
+ * [central_freelist.cc:229-242]; and the CentralFreeList counters. */
 static void tcm_walk_central(struct tcm_walk *w)
 {
 	const struct hs_tcm_layout *lay = w->lay;
@@ -625,7 +625,7 @@ static uint64_t tcm_thread_cache_count(struct tcm_walk *w, uint64_t head)
 
 /* Every ThreadCache on ThreadCache::thread_heaps_ [thread_cache.h:300,348]:
  * their FreeLists, checked against length_ and size_ (which GetThreadStats
- * sums, thread_cache.cc:461-470). */
+ * sums, thread_cache.cc:509-518). */
 static void tcm_walk_thread_caches(struct tcm_walk *w)
 {
 	const struct hs_tcm_layout *lay = w->lay;
@@ -799,14 +799,14 @@ static void tcm_check_counter(struct tcm_walk *w, const char *what,
 			     "counter says %" PRIu64, what, walked, core);
 }
 
-/* The properties, as GetNumericProperty computes them [tcmalloc.cc:699-773],
+/* The properties, as GetNumericProperty computes them [tcmalloc.cc:700-770],
  * from the walk; then the cross-checks with the core's counters. */
 static struct hs_error *tcm_stats(struct tcm_walk *w)
 {
 	const struct hs_tcm_layout *lay = w->lay;
 	for (unsigned c = 1; c < w->nclasses; c++) {
 		const struct tcm_class *k = &w->cls[c];
-		/* ExtractStats [tcmalloc.cc:358-369] */
+		/* ExtractStats [tcmalloc.cc:367-381] */
 		w->central += k->span_free * k->size + k->overhead;
 		w->transfer += k->transfer * k->size;
 	}

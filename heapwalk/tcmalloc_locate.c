@@ -180,7 +180,7 @@ static bool tcm_lea_and_disp(struct hs_module *mod, const char *fn,
  *   CentralCacheLockAll(): loops `for i < Static::num_size_classes()`
  *     locking central_cache_[i]: a lea of central_cache_ into a register
  *     that is then advanced by `add reg, sizeof(CentralFreeListPadded)`;
- *     num_size_classes is read RIP-relative [static_vars.cc:57-64];
+ *     num_size_classes is read RIP-relative [static_vars.cc:55-60];
  *   TCMallocImplementation::GetOwnership(): lea of pageheap_, then
  *     pagemap_.root_ read at a displacement off it [tcmalloc.cc:930-944];
  *   nallocx(): lea of sizemap_, then class_to_size_ read at a displacement

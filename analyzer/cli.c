@@ -217,14 +217,16 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 			} else if (!strcmp(optarg, "openmetrics")) {
 				a->format = HS_FORMAT_OPENMETRICS;
 			} else {
-				hs_cli_error("invalid value for --format: '%s' (expected text, json or openmetrics)",
+				hs_cli_error("invalid value for --format: '%s' "
+					     "(expected text, json or openmetrics)",
 					     optarg);
 				return HS_EXIT_USAGE;
 			}
 			break;
 		case OPT_CAPTURED:
 			if (!hs_parse_captured_at(optarg, &a->opts.captured_at)) {
-				hs_cli_error("invalid value for --captured-at: '%s' (expected unix seconds or YYYY-MM-DDTHH:MM:SSZ)",
+				hs_cli_error("invalid value for --captured-at: '%s' "
+					     "(expected unix seconds or YYYY-MM-DDTHH:MM:SSZ)",
 					     optarg);
 				return HS_EXIT_USAGE;
 			}

@@ -97,13 +97,15 @@ static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 			fputs(hs_diff_exit_help, stdout);
 			return -1;
 		default:
-			hs_cli_error("diff: unknown or incomplete option '%s' (see heapscope diff --help)",
+			hs_cli_error("diff: unknown or incomplete option '%s' "
+				     "(see heapscope diff --help)",
 				     argv[optind - 1]);
 			return HS_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 2) {
-		hs_cli_error("diff: expected two arguments, OLD and NEW, got %d (see heapscope diff --help)",
+		hs_cli_error("diff: expected two arguments, OLD and NEW, got %d "
+			     "(see heapscope diff --help)",
 			     argc - optind);
 		return HS_EXIT_USAGE;
 	}

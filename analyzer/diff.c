@@ -549,6 +549,9 @@ static void hs_text_side(FILE *out, const char *label, const struct hs_diff_inpu
 				    : "at an unknown time");
 }
 
+/* The text's marks for new and vanished rows, by enum hs_diff_status. */
+static const char *const hs_diff_marks[] = {"", "NEW", "GONE"};
+
 static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 			  const struct hs_diff_table *t, enum hs_view v)
 {
@@ -571,7 +574,7 @@ static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 		const struct hs_diff_row *row = &t->rows[i];
 		fprintf(out, "%-5s %12s %+10" PRId64 " %12s %10" PRIu64 " %12s %10" PRIu64
 			" %8s",
-			row->status == HS_DIFF_NEW ? "NEW" : row->status == HS_DIFF_GONE ? "GONE" : "",
+			hs_diff_marks[row->status],
 			hs_fmt_sbytes(row->dbytes, b1, sizeof(b1)), row->dcount,
 			hs_format_bytes(row->before.bytes, b2, sizeof(b2)), row->before.count,
 			hs_format_bytes(row->after.bytes, b3, sizeof(b3)), row->after.count,

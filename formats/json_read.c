@@ -559,7 +559,8 @@ static bool hs_jr_schema(struct hs_jr *c, json_t *root)
 	char buf[64];
 	if (!json_is_string(s))
 		return hs_jr_fail(c, HS_ERR_FORMAT,
-				  "not a heapscope report: \"schema\" is not a string (expected \"%s\")",
+				  "not a heapscope report: \"schema\" is not a string "
+				  "(expected \"%s\")",
 				  HS_REPORT_SCHEMA);
 	if (strcmp(json_string_value(s), HS_REPORT_SCHEMA) != 0)
 		return hs_jr_fail(c, HS_ERR_FORMAT,

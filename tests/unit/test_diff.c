@@ -235,7 +235,8 @@ static void test_builds(void)
 	free(b.modules[1].build_id);
 	b.modules[1].build_id = strdup("cc");
 	CHECK(hs_diff_create(&ia, &ib, &d) == NULL);
-	CHECK(d->different_builds && d->nbuilds == 1 && !strcmp(d->builds[0].module, "/opt/svc-2"));
+	CHECK(d->different_builds && d->nbuilds == 1 &&
+	      !strcmp(d->builds[0].module, "/opt/svc-2"));
 	hs_diff_destroy(d);
 
 	hs_report_deinit(&a);

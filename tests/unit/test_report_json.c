@@ -1,4 +1,4 @@
-/* test_report_json.c: unit tests for the report JSON reader: write -> read -> equal, and bad input. */
+/* test_report_json.c: unit tests for the report reader: write, read, compare; and bad input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +69,8 @@ static void fill(struct hs_report *r)
 						    .size = 48, .count = 3, .bytes = 144,
 						    .runs = 1, .nsamples = 2};
 	r->patterns[0].samples = calloc(2, sizeof(*r->patterns[0].samples));
-	r->patterns[0].samples[0] = (struct hs_report_sample){0x1000, strdup("00000000  41 |A|\n")};
+	r->patterns[0].samples[0] =
+		(struct hs_report_sample){0x1000, strdup("00000000  41 |A|\n")};
 	r->patterns[0].samples[1] = (struct hs_report_sample){0x2000, NULL};
 	CHECK(hs_report_add_diag(r, "warning", "odd chunk", true, 0xdeadbeef));
 	CHECK(hs_report_add_diag(r, "info", "no address", false, 0));
@@ -101,7 +102,8 @@ static void check_equal(const struct hs_report *a, const struct hs_report *b)
 	CHECK(a->metadata.count == b->metadata.count && a->metadata.bytes == b->metadata.bytes);
 	CHECK(a->nsize_classes == b->nsize_classes);
 	for (size_t i = 0; i < a->nsize_classes && i < b->nsize_classes; i++)
-		CHECK(!memcmp(&a->size_classes[i], &b->size_classes[i], sizeof(a->size_classes[i])));
+		CHECK(!memcmp(&a->size_classes[i], &b->size_classes[i],
+			      sizeof(a->size_classes[i])));
 	CHECK(a->ntypes == b->ntypes);
 	for (size_t i = 0; i < a->ntypes && i < b->ntypes; i++) {
 		const struct hs_report_type *x = &a->types[i], *y = &b->types[i];
@@ -231,11 +233,14 @@ static void test_round_trip(void)
 }
 
 static const char minimal[] =
-	"{\"schema\": \"heapscope-report/1\", \"tool\": {\"name\": \"heapscope\", \"version\": \"0\"},"
-	" \"core\": {\"path\": null, \"bytes\": 1, \"pid\": -1, \"executable\": null, \"threads\": 0},"
+	"{\"schema\": \"heapscope-report/1\","
+	" \"tool\": {\"name\": \"heapscope\", \"version\": \"0\"},"
+	" \"core\": {\"path\": null, \"bytes\": 1, \"pid\": -1, \"executable\": null,"
+	" \"threads\": 0},"
 	" \"modules\": [], \"allocator\": {\"name\": \"glibc\", \"version\": \"2.36\","
 	" \"located_by\": \"symbols\", \"arenas\": 1, \"stats\": {}},"
-	" \"totals\": {\"in_use\": {\"count\": 1, \"bytes\": 32}, \"free\": {\"count\": 0, \"bytes\": 0},"
+	" \"totals\": {\"in_use\": {\"count\": 1, \"bytes\": 32},"
+	" \"free\": {\"count\": 0, \"bytes\": 0},"
 	" \"cached\": {\"count\": 0, \"bytes\": 0}},"
 	" \"size_classes\": [{\"size\": 32, \"count\": 1, \"bytes\": 32}], \"diagnostics\": []%s}";
 
@@ -251,7 +256,8 @@ static void test_bad_input(void)
 {
 	CHECK(read_minimal("") == 0);
 	/* Unknown keys, at any level, are ignored. */
-	CHECK(read_minimal(", \"future\": {\"x\": [1, 2]}, \"types\": [{\"name\": \"T\", \"kind\": "
+	CHECK(read_minimal(", \"future\": {\"x\": [1, 2]},"
+			   " \"types\": [{\"name\": \"T\", \"kind\": "
 			   "\"newkind\", \"count\": 1, \"bytes\": 2, \"examples\": [], "
 			   "\"extra\": true}]") == 0);
 	/* Later keys override earlier ones (jansson keeps the last). */
@@ -266,7 +272,8 @@ static void test_bad_input(void)
 	CHECK(read_minimal(", \"types\": [{\"name\": \"T\", \"kind\": \"vtable\", \"count\": 1, "
 			   "\"bytes\": 2, \"examples\": [12]}]") == HS_ERR_FORMAT);
 	CHECK(read_minimal(", \"patterns\": [{\"signature\": \"x\", \"size\": 1, \"count\": 1, "
-			   "\"bytes\": 1, \"samples\": [{\"address\": \"0xzz\"}]}]") == HS_ERR_FORMAT);
+			   "\"bytes\": 1, \"samples\": [{\"address\": \"0xzz\"}]}]") ==
+	      HS_ERR_FORMAT);
 	CHECK(read_minimal(", \"diagnostics\": [{\"severity\": \"info\"}]") == HS_ERR_FORMAT);
 	CHECK(read_minimal(", \"core\": {}") == HS_ERR_FORMAT);
 	CHECK(read_minimal(", \"schema\": \"heapscope-report/2\"") == HS_ERR_FORMAT);

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""corrupt_heaps.py: heapscope on real programs that damaged their own heap before the core was taken.
+
+    corrupt_heaps.py --heapscope PATH --fixture PATH [--no-debuginfo]
+
+The fixture (testdata/fixtures/fixture_corrupt_*.c) damages its heap, writes
+what heapscope must find (see fixture_corrupt_common.h) and prints "ready";
+this takes its core with gcore and runs `heapscope analyze --json -` on it.
+The analysis must end within 30 s with exit 0 (corruption is data, not an
+error), with no crash or sanitizer report; for each `corrupt ADDR[,ADDR]
+REGEX` line a diagnostic must match REGEX and name one of the addresses
+(within 0x20, in its address field or its text); each `report-min PATH N`
+says that what was still walkable was reported.
+
+Exit status: 0 pass, 1 fail, 77 skip (no gdb/gcore).
+"""
+
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+TIMEOUT = 30
+NEAR = 0x20
+SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
+                   "runtime error:")
+
+
+class Failure(Exception):
+    pass
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def start_fixture(fixture, stats):
+    env = dict(os.environ)
+    env.pop("MALLOC_PERTURB_", None)  # meson sets it; the fixture's heap must be plain
+    env.pop("MALLOC_CHECK_", None)
+    proc = subprocess.Popen([fixture, stats], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 60
+    buf = b""
+    while b"ready\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            proc.kill()
+            raise Failure("fixture did not print 'ready' within 60 s")
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise Failure("fixture exited with status %d" % proc.wait())
+            buf += chunk
+    return proc
+
+
+def take_core(fixture, tmp):
+    stats = os.path.join(tmp, "stats")
+    proc = start_fixture(fixture, stats)
+    try:
+        prefix = os.path.join(tmp, "core")
+        r = subprocess.run(["gcore", "-o", prefix, str(proc.pid)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=240)
+        core = "%s.%d" % (prefix, proc.pid)
+        if r.returncode != 0 or not os.path.isfile(core):
+            raise Failure("gcore failed (status %d): %s"
+                          % (r.returncode, r.stdout.decode(errors="replace")))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return core, stats
+
+
+def parse_expectations(stats):
+    corrupt, mins = [], []
+    with open(stats) as f:
+        for line in f:
+            parts = line.split(None, 2)
+            if not parts:
+                continue
+            if parts[0] == "corrupt" and len(parts) == 3:
+                addrs = [int(a, 0) for a in parts[1].split(",")]
+                corrupt.append((addrs, parts[2].strip()))
+            elif parts[0] == "report-min" and len(parts) == 3:
+                mins.append((parts[1], int(parts[2])))
+            else:
+                raise Failure("bad line in the fixture's stats file: %r" % line)
+    if not corrupt:
+        raise Failure("the fixture recorded no corruption")
+    return corrupt, mins
+
+
+def field(report, path):
+    v = report
+    for k in path.split("."):
+        if not isinstance(v, dict) or k not in v:
+            raise Failure("report has no field %s" % path)
+        v = v[k]
+    return v
+
+
+def names_address(diag, addrs):
+    """Whether the diagnostic's address, or a hex number in its text, is near one of addrs."""
+    seen = []
+    if isinstance(diag.get("address"), int):
+        seen.append(diag["address"])
+    elif isinstance(diag.get("address"), str):
+        try:
+            seen.append(int(diag["address"], 0))
+        except ValueError:
+            pass
+    seen += [int(h, 16) for h in re.findall(r"0x([0-9a-fA-F]+)", diag.get("message", ""))]
+    return any(abs(s - a) <= NEAR for s in seen for a in addrs)
+
+
+def analyze(hs, core, extra):
+    cmd = [hs, "analyze", "--json", "-", core] + extra
+    log("$ " + " ".join(cmd))
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise Failure("the analysis did not end within %d s" % TIMEOUT)
+    err = r.stderr.decode(errors="replace")
+    log("exit %d in %.2f s" % (r.returncode, time.monotonic() - t0))
+    if err:
+        log("stderr: " + err.rstrip())
+    if r.returncode < 0 or r.returncode >= 128:
+        raise Failure("crashed: status %d" % r.returncode)
+    if any(m in err for m in SANITIZER_MARKS):
+        raise Failure("sanitizer report on stderr")
+    if r.returncode != 0:
+        raise Failure("exit status %d: a corrupt heap is data, the analysis must go on"
+                      % r.returncode)
+    try:
+        return json.loads(r.stdout)
+    except ValueError as e:
+        raise Failure("--json - output is not JSON: %s" % e)
+
+
+def check(report, corrupt, mins):
+    diags = [d for d in report.get("diagnostics") or [] if isinstance(d, dict)]
+    for d in diags:
+        addr = d.get("address")
+        log("diagnostic [%s]%s: %s" % (d.get("severity"),
+                                       " 0x%x" % addr if isinstance(addr, int) else "",
+                                       d.get("message")))
+    for tot, v in (report.get("totals") or {}).items():
+        log("totals.%s: %s" % (tot, v))
+    problems = []
+    for addrs, regex in corrupt:
+        want = ", ".join("0x%x" % a for a in addrs)
+        if not any(re.search(regex, d.get("message", ""), re.I) and names_address(d, addrs)
+                   for d in diags):
+            problems.append("no diagnostic matching /%s/ names %s" % (regex, want))
+    for path, least in mins:
+        v = field(report, path)
+        if not isinstance(v, int) or v < least:
+            problems.append("%s is %r, expected at least %d" % (path, v, least))
+    if problems:
+        raise Failure("; ".join(problems))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--heapscope", required=True)
+    ap.add_argument("--fixture", required=True)
+    ap.add_argument("--no-debuginfo", action="store_true")
+    args = ap.parse_args()
+    if not shutil.which("gcore"):
+        log("SKIP: gcore (gdb) is not installed")
+        return SKIP
+    hs = os.path.abspath(args.heapscope)
+    tmp = tempfile.mkdtemp(prefix="heapscope-corrupt-")
+    name = os.path.basename(args.fixture)
+    try:
+        core, stats = take_core(args.fixture, tmp)
+        corrupt, mins = parse_expectations(stats)
+        report = analyze(hs, core, ["--no-debuginfo"] if args.no_debuginfo else [])
+        check(report, corrupt, mins)
+    except Failure as e:
+        log("FAIL: %s: %s" % (name, e))
+        return 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log("PASS: %s" % name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

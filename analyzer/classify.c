@@ -155,7 +155,7 @@ size_t hs_classes_chunk_index(const struct hs_classes *c, uint64_t addr)
 {
 	if (addr < c->heap_lo || addr >= c->heap_hi)
 		return SIZE_MAX;
-	const struct hs_chunk *ch = hs_heap_chunk_at(c->heap, addr);
+	const struct hs_chunk *ch = hs_chunk_index_find(c->chunk_index, addr);
 	return ch ? (size_t)(ch - c->heap->chunks) : SIZE_MAX;
 }
 
@@ -296,6 +296,8 @@ struct hs_error *hs_classify(struct hs_process *proc, const struct hs_heap *heap
 		c->heap_hi = last->addr + hs_chunk_size(last);
 	}
 	struct hs_error *err = hs_vtables_create(proc, &c->vtables);
+	if (!err)
+		err = hs_chunk_index_create(heap, &c->chunk_index);
 	if (err) {
 		hs_classes_destroy(c);
 		return err;
@@ -352,6 +354,7 @@ void hs_classes_destroy(struct hs_classes *c)
 	hs_vtables_destroy(c->vtables);
 	free(c->chunk_type);
 	free(c->chunk_ref);
+	hs_chunk_index_destroy(c->chunk_index);
 	free(c);
 }
 

@@ -90,6 +90,7 @@ struct hs_classes {
 	struct hs_sizing sizing;
 	bool redact;
 	uint64_t heap_lo, heap_hi; /* span of all chunks */
+	struct hs_chunk_index *chunk_index; /* address -> chunk, for the memory scan */
 
 	uint32_t *chunk_type; /* parallel to heap->chunks: type id | HS_TYPE_WEAK, or NONE */
 	uint8_t *chunk_ref;   /* parallel to heap->chunks: HS_REF_* */

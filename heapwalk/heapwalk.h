@@ -120,6 +120,22 @@ void hs_heap_sort(struct hs_heap *heap);
 const struct hs_chunk *hs_heap_chunk_at(const struct hs_heap *heap,
 					uint64_t addr);
 
+/*
+ * A lookup index over a heap's sorted chunks: which chunk contains an
+ * address, in constant time for dense heaps (a page table per run of
+ * chunks). Built once for scans that look up millions of addresses. The
+ * index borrows the heap, which must outlive it and not change. Its memory
+ * is bounded by about 16 bytes per chunk whatever the addresses are.
+ * Errors: HS_ERR_NOMEM.
+ */
+struct hs_chunk_index;
+struct hs_error *hs_chunk_index_create(const struct hs_heap *heap,
+				       struct hs_chunk_index **ret);
+void hs_chunk_index_destroy(struct hs_chunk_index *idx);
+/* Same answer as hs_heap_chunk_at(). */
+const struct hs_chunk *hs_chunk_index_find(const struct hs_chunk_index *idx,
+					   uint64_t addr);
+
 struct hs_walk_options {
 	bool no_debuginfo;    /* ignore allocator debug info even if present */
 	const char *allocator; /* force a walker by name, or NULL to detect */

@@ -6,8 +6,8 @@
 /*
  * Chunks cluster into a few dense address runs (heaps, arenas, mmapped
  * chunks) separated by huge gaps. Each run gets a flat table, one entry per
- * granule, holding the index of the first chunk that ends after the granule's
- * start; a lookup is one bsearch over runs (a handful), one table load and a
+ * granule, holding the index of the first chunk that starts in or after the
+ * granule; a lookup is one bsearch over runs (a handful), one table load and a
  * short search among the chunks of one granule. The classifier's memory scan
  * does this for every heap-looking word of the core, where a bsearch over
  * millions of chunks missed the cache at every step.
@@ -15,7 +15,7 @@
 #define HS_RUN_GAP (UINT64_C(1) << 20)
 
 struct hs_chunk_run {
-	uint64_t lo, hi;     /* [lo, hi): lo aligned down to a granule */
+	uint64_t lo, hi;     /* [lo, hi): first chunk's address to the furthest end */
 	size_t first, end;   /* chunk indexes [first, end) */
 	size_t table;        /* offset of this run's entries in idx->table */
 	size_t ngranules;
@@ -87,7 +87,6 @@ struct hs_error *hs_chunk_index_create(const struct hs_heap *heap,
 	size_t total = 0;
 	for (size_t r = 0; r < idx->nruns; r++) {
 		struct hs_chunk_run *run = &idx->runs[r];
-		run->lo &= ~((UINT64_C(1) << shift) - 1);
 		run->ngranules = (size_t)(((run->hi - run->lo) >> shift) + 1);
 		run->table = total;
 		total += run->ngranules;
@@ -96,19 +95,23 @@ struct hs_error *hs_chunk_index_create(const struct hs_heap *heap,
 	if (!idx->table)
 		goto nomem;
 
-	/* Pass 2: entry g = first chunk (in the run) ending after granule g. */
+	/*
+	 * Pass 2: entry g = the first chunk (in the run) starting at or after
+	 * granule g. The chunk that holds an address in granule g is then the
+	 * last one starting at or before it among entries [g]-1 .. [g+1], the
+	 * same answer a bsearch over all chunks gives, even when a corrupt size
+	 * makes one chunk span the others.
+	 */
 	for (size_t r = 0; r < idx->nruns; r++) {
 		struct hs_chunk_run *run = &idx->runs[r];
 		uint32_t *t = idx->table + run->table;
-		size_t g = 0;
-		for (size_t k = run->first; k < run->end && g < run->ngranules; k++) {
-			uint64_t e = hs_chunk_end(&heap->chunks[k]);
-			while (g < run->ngranules &&
-			       run->lo + ((uint64_t)g << shift) < e)
-				t[g++] = (uint32_t)k;
+		size_t k = run->first;
+		for (size_t g = 0; g < run->ngranules; g++) {
+			uint64_t gstart = run->lo + ((uint64_t)g << shift);
+			while (k < run->end && heap->chunks[k].addr < gstart)
+				k++;
+			t[g] = (uint32_t)k;
 		}
-		while (g < run->ngranules)
-			t[g++] = (uint32_t)run->end;
 	}
 	*ret = idx;
 	return NULL;
@@ -148,12 +151,8 @@ const struct hs_chunk *hs_chunk_index_find(const struct hs_chunk_index *idx,
 		return NULL;
 	size_t g = (size_t)((addr - run->lo) >> idx->shift);
 	const uint32_t *t = idx->table + run->table;
-	/* Candidates: from the first chunk ending after this granule's start
-	 * to the first chunk ending after the next granule's start. */
-	size_t a = t[g];
-	size_t b = g + 1 < run->ngranules ? t[g + 1] + 1 : run->end;
-	if (b > run->end)
-		b = run->end;
+	size_t a = t[g] > run->first ? t[g] - 1 : run->first;
+	size_t b = g + 1 < run->ngranules ? t[g + 1] : run->end;
 	/* The last candidate starting at or before addr. */
 	while (a < b) {
 		size_t mid = a + (b - a) / 2;

@@ -1,0 +1,77 @@
+/* test_chunk_index.c: the chunk index answers exactly as the plain binary search does. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../../heapwalk/heapwalk.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static int check_layout(int round, bool hostile)
+{
+	struct hs_heap *heap;
+	if (hs_heap_create(&heap))
+		return 1;
+	uint64_t a = 0x555555550000ull;
+	size_t n = 1 + rnd() % 5000;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t size = 16 * (1 + rnd() % 64);
+		if (rnd() % 100 == 0)
+			a += rnd() % (1ull << 32); /* another heap or an mmapped chunk */
+		if (hostile && rnd() % 500 == 0)
+			size = rnd() >> 10; /* garbage size from a corrupt core */
+		if (!hs_heap_add_chunk(heap, a, size, HS_CHUNK_IN_USE, 0))
+			return 1;
+		a += (rnd() % 4 == 0) ? size + 16 * (rnd() % 8) : size;
+	}
+	hs_heap_sort(heap);
+	struct hs_chunk_index *idx;
+	if (hs_chunk_index_create(heap, &idx)) {
+		fprintf(stderr, "round %d: create failed\n", round);
+		return 1;
+	}
+	int bad = 0;
+	for (int q = 0; q < 20000; q++) {
+		const struct hs_chunk *c = &heap->chunks[rnd() % heap->nchunks];
+		uint64_t probe;
+		switch (rnd() % 3) {
+		case 0: probe = c->addr + rnd() % (hs_chunk_size(c) + 64); break;
+		case 1: probe = c->addr - rnd() % 4096; break;
+		default: probe = rnd() >> 16; break;
+		}
+		const struct hs_chunk *want = hs_heap_chunk_at(heap, probe);
+		const struct hs_chunk *got = hs_chunk_index_find(idx, probe);
+		/* With overlapping (hostile) chunks either containing chunk is right. */
+		bool ok = want == got ||
+			  (hostile && want && got && probe - got->addr < hs_chunk_size(got));
+		if (!ok && bad++ < 5)
+			fprintf(stderr, "round %d: 0x%llx: want %p got %p\n", round,
+				(unsigned long long)probe, (const void *)want, (const void *)got);
+	}
+	hs_chunk_index_destroy(idx);
+	hs_heap_destroy(heap);
+	return bad != 0;
+}
+
+int main(void)
+{
+	int failed = 0;
+	for (int round = 0; round < 60; round++)
+		failed |= check_layout(round, round % 3 == 2);
+	/* An empty heap finds nothing. */
+	struct hs_heap *heap;
+	struct hs_chunk_index *idx;
+	if (hs_heap_create(&heap) || hs_chunk_index_create(heap, &idx))
+		return 1;
+	failed |= hs_chunk_index_find(idx, 0x1000) != NULL;
+	hs_chunk_index_destroy(idx);
+	hs_heap_destroy(heap);
+	puts(failed ? "FAIL" : "ok");
+	return failed;
+}

@@ -21,6 +21,12 @@
 #define JE_HUGE_USIZE (UINT64_C(8) << 20)
 /* A slab bitmap lives inside edata_t's 64-byte slab_data union. */
 #define JE_MAX_GROUPS 8
+/* Slab region records over the whole walk: one per 8 bytes the core holds,
+ * plus this much slack for a core cut short. Every region is at least 8
+ * bytes of memory a whole core would contain; without the bound, 136 bytes
+ * of hostile metadata (a leaf element and an edata_t) make 512 records of
+ * 16 bytes each (docs/robustness.md). */
+#define JE_RECORDS_SLACK (UINT64_C(1) << 20)
 
 /* What the walk learns about one arena, to compare with what it counts. */
 struct je_arena {
@@ -70,6 +76,8 @@ struct je_walk {
 	uint64_t *nodes;       /* rtree nodes and leaves seen: open-addressed set */
 	size_t nodes_cap, nnodes;
 	size_t cap[4];
+	uint64_t max_records; /* bound on heap->nchunks from slabs (JE_RECORDS_SLACK) */
+	bool capped;          /* max_records was hit: slabs past it were skipped */
 	bool nomem;
 };
 
@@ -666,6 +674,16 @@ static inline struct je_item *je_item_at(struct je_walk *w, uint64_t addr)
 static bool je_reserve(struct je_walk *w, size_t n)
 {
 	struct hs_heap *h = w->heap;
+	if (h->nchunks + n > w->max_records) {
+		if (!w->capped)
+			hs_diags_add(&w->heap->diags, HS_DIAG_ERROR, false, 0,
+			     "jemalloc: slabs describe more than %" PRIu64 " regions, more "
+			     "than the core's memory can hold (hostile or corrupt "
+			     "metadata); the slabs past that are not counted",
+			     w->max_records);
+		w->capped = true;
+		return false;
+	}
 	if (!hs_grow((void **)&h->chunks, &h->chunks_cap, h->nchunks + n,
 		     sizeof(*h->chunks))) {
 		w->nomem = true;
@@ -1131,7 +1149,10 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 		.g = g,
 		.heap = heap,
 		.page_mask = (UINT64_C(1) << L->lg_page) - 1,
+		.max_records = JE_RECORDS_SLACK,
 	};
+	for (size_t i = 0; i < proc->mem.count; i++)
+		w.max_records += proc->mem.ranges[i].filesz / 8;
 	if (!heap->version[0])
 		snprintf(heap->version, sizeof(heap->version), "%s", L->version);
 	unsigned lg_vaddr = g->lg_vaddr;

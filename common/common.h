@@ -104,6 +104,11 @@ bool hs_grow(void **ptr, size_t *cap, size_t need, size_t elem) HS_MUST_CHECK;
  * with strtoull and full checking. Returns false on any junk or overflow. */
 bool hs_parse_u64(const char *s, uint64_t *ret);
 
+/* Replace control characters (a newline in a path read from a core, ...)
+ * with '?', in place, so that a message built from untrusted strings stays
+ * one line. Errors and diagnostics apply it to every message they format. */
+void hs_one_line(char *s);
+
 /* strdup that returns NULL only on allocation failure of a non-NULL input. */
 char *hs_strdup(const char *s);
 

@@ -24,6 +24,7 @@ struct hs_error *hs_error_vcreate(enum hs_error_code code, const char *fmt,
 		free(err);
 		return HS_ENOMEM;
 	}
+	hs_one_line(err->message); /* the contract: a one-line message */
 	err->code = code;
 	return err;
 }

@@ -60,6 +60,13 @@ void hs_diags_deinit(struct hs_diags *d)
 	memset(d, 0, sizeof(*d));
 }
 
+void hs_one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 void hs_diags_add(struct hs_diags *d, enum hs_severity sev, bool has_address,
 		  uint64_t address, const char *fmt, ...)
 {
@@ -78,6 +85,7 @@ void hs_diags_add(struct hs_diags *d, enum hs_severity sev, bool has_address,
 		d->dropped++;
 		return;
 	}
+	hs_one_line(msg);
 	d->items[d->count++] = (struct hs_diag){
 		.severity = sev,
 		.has_address = has_address,

@@ -20,6 +20,12 @@
 /* Bounds for what we accept from the ELF headers dumped in the core. */
 #define MAX_CORE_PHNUM 256
 #define MAX_NOTE_BYTES (64 * 1024)
+/* A hostile NT_FILE can list millions of objects, each of which would be
+ * opened and its symbols loaded (about 3 ms and 440 KiB for libc with its
+ * debug info): keep at most this many modules, and load the symbols of at
+ * most this many distinct files. A real process maps a few hundred. */
+#define MAX_MODULES 65536
+#define MAX_MODULE_FILES 4096
 /* How far symbol_at looks back for an enclosing symbol. */
 #define SYMBOL_AT_WINDOW 64
 
@@ -187,7 +193,7 @@ static size_t core_build_id(struct hs_process *proc, const struct elf_view *v,
  * PROT_READ, and headers copied so elf_compress can update them), so the fd
  * is not needed afterwards. On failure, a message for a diagnostic.
  */
-static struct hs_error *open_elf(const char *path, Elf **ret)
+static struct hs_error *open_elf(const char *path, Elf **ret, struct stat *st_ret)
 {
 	/* The path comes from the core: never block on a FIFO or a device. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -226,6 +232,8 @@ static struct hs_error *open_elf(const char *path, Elf **ret)
 		return err;
 	}
 	*ret = elf;
+	if (st_ret)
+		*st_ret = st;
 	return NULL;
 }
 
@@ -530,6 +538,11 @@ struct load_ctx {
 	struct hs_process *proc;
 	const struct hs_process_options *opts;
 	const char *debug_dir;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} *opened; /* files whose symbols are loaded */
+	size_t nopened, opened_cap;
 };
 
 static void load_file_phdrs(struct hs_module_elf *me)
@@ -572,7 +585,7 @@ static struct hs_error *load_debuginfo(struct load_ctx *c, struct hs_module *mod
 			break;
 		}
 		Elf *dbg;
-		struct hs_error *err = open_elf(path, &dbg);
+		struct hs_error *err = open_elf(path, &dbg, NULL);
 		if (err) {
 			if (access(path, F_OK) == 0)
 				hs_diags_add(&c->proc->diags, HS_DIAG_WARNING, false,
@@ -634,12 +647,13 @@ static struct hs_error *module_open_file(struct load_ctx *c,
 	if (!path)
 		return HS_ENOMEM;
 	Elf *elf = NULL;
-	struct hs_error *err = open_elf(path, &elf);
+	struct stat st;
+	struct hs_error *err = open_elf(path, &elf, &st);
 	if (err && err->code == HS_ERR_IO && ends_with(path, " (deleted)")) {
 		/* The kernel marks unlinked files; a sysroot may hold them. */
 		path[strlen(path) - strlen(" (deleted)")] = '\0';
 		hs_error_destroy(err);
-		err = open_elf(path, &elf);
+		err = open_elf(path, &elf, &st);
 	}
 	if (err) {
 		hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,
@@ -649,6 +663,31 @@ static struct hs_error *module_open_file(struct load_ctx *c,
 		free(path);
 		return NULL;
 	}
+	/* Each file's symbols are loaded once, and at most MAX_MODULE_FILES
+	 * files: a hostile NT_FILE can name one file under endless spellings
+	 * ("/usr/./lib/...") or every library on this machine. */
+	bool again = false;
+	for (size_t i = 0; i < c->nopened && !again; i++)
+		again = c->opened[i].dev == st.st_dev && c->opened[i].ino == st.st_ino;
+	if (again || c->nopened >= MAX_MODULE_FILES) {
+		hs_diags_add(&proc->diags, HS_DIAG_WARNING, true, mod->start,
+			     again ? "%s: %s is the file of an earlier module; its "
+				     "symbols are not loaded twice" :
+				     "%s: %s: more than %d module files; its symbols "
+				     "are not loaded", mod->name, path, MAX_MODULE_FILES);
+		elf_end(elf);
+		free(path);
+		return NULL;
+	}
+	if (!hs_grow((void **)&c->opened, &c->opened_cap, c->nopened + 1,
+		     sizeof(*c->opened))) {
+		elf_end(elf);
+		free(path);
+		return HS_ENOMEM;
+	}
+	c->opened[c->nopened].dev = st.st_dev;
+	c->opened[c->nopened++].ino = st.st_ino;
+
 	uint8_t id[sizeof(mod->build_id)];
 	size_t idlen = file_build_id(elf, id, sizeof(id));
 	if (mod->build_id_len && idlen &&
@@ -822,10 +861,26 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 	/* Group by path, by address within a path. */
 	qsort_r(idx, n, sizeof(*idx), cmp_file_idx_r, proc->files);
 
+	const char *last_path = NULL;
 	for (size_t k = 0; k < n; k++) {
 		const struct hs_file_mapping *f = &proc->files[idx[k]];
 		if (f->file_offset != 0 || f->start == f->end)
 			continue;
+		if (proc->nmodules >= MAX_MODULES) {
+			hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,
+				     "NT_FILE lists more than %d objects; the rest are "
+				     "not modules", MAX_MODULES);
+			break;
+		}
+		/* Files are grouped by path: the same file mapped again (by
+		 * dlmopen, or by a hostile NT_FILE a million times) is one
+		 * module, the first. */
+		if (last_path && strcmp(last_path, f->path) == 0) {
+			hs_diags_add(&proc->diags, HS_DIAG_INFO, true, f->start,
+				     "%s: mapped again at 0x%" PRIx64 "; only its first "
+				     "mapping is a module", f->path, f->start);
+			continue;
+		}
 		bool have_view = core_elf_view(proc, f->start, v);
 		if (!have_view) {
 			/* Not dumped, or not an ELF: a module only if the
@@ -874,6 +929,7 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 		types[proc->nmodules] = have_view ? v->type : ET_NONE;
 		core_view[proc->nmodules] = have_view;
 		proc->modules[proc->nmodules++] = mod;
+		last_path = f->path;
 	}
 	/* Sort by address (carrying the side arrays along) and make spans
 	 * disjoint so module_at can binary-search. */
@@ -943,6 +999,7 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 		if (proc->modules[i].end > proc->modules[i + 1].start)
 			proc->modules[i].end = proc->modules[i + 1].start;
 out:
+	free(c.opened);
 	free(idx);
 	free(v);
 	free(types);

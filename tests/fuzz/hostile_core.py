@@ -23,6 +23,10 @@
       class 8 bytes, all 512 regions allocated. 136 bytes of core per 512
       regions: the cheapest way to make a walker emit records.
 
+  hostile_core.py many-modules CORE OUT --count N --path P
+      CORE with an NT_FILE that lists N modules of file P (distinct
+      addresses, file offset 0): the module loader's bounds.
+
 Sizes take K/M/G suffixes (powers of 1024).
 """
 import argparse
@@ -226,14 +230,49 @@ def cmd_jemalloc_slabs(args, data, phdrs):
     return w.write(args.out)
 
 
+def cmd_many_modules(args, data, phdrs):
+    """NT_FILE replaced by one that lists --count modules (distinct
+    addresses, file offset 0) of --path: the module loader's own bounds."""
+    w = Writer(data, phdrs)
+    notes = []
+    for blob in w.notes:
+        pos, out = 0, b''
+        while pos + 12 <= len(blob):
+            namesz, descsz, ntype = struct.unpack_from('<III', blob, pos)
+            dpos = pos + 12 + ((namesz + 3) & ~3)
+            end = dpos + ((descsz + 3) & ~3)
+            if ntype == 0x46494c45:  # NT_FILE
+                path = args.path.encode() + b'\0'
+                desc = struct.pack('<QQ', args.count, PAGE)
+                desc += b''.join(struct.pack('<QQQ', 0x100000000000 + i * 0x10000,
+                                             0x100000000000 + i * 0x10000 + PAGE, 0)
+                                 for i in range(args.count))
+                desc += path * args.count
+                name = blob[pos + 12:pos + 12 + namesz]
+                b = struct.pack('<III', namesz, len(desc), ntype) + blob[pos + 12:dpos] + desc
+                out += b + b'\0' * (-len(b) % 4)
+            else:
+                out += blob[pos:end]
+            pos = end
+        notes.append(out)
+    w.notes = notes
+    loads_except(w, data, phdrs)
+    return w.write(args.out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
-    for name in ('random', 'glibc-chunks', 'glibc-garbage', 'jemalloc-slabs'):
+    for name in ('random', 'glibc-chunks', 'glibc-garbage', 'jemalloc-slabs',
+                 'many-modules'):
         p = sub.add_parser(name)
         p.add_argument('core')
         p.add_argument('out')
-        p.add_argument('--size', type=size_arg, required=True)
+        if name == 'many-modules':
+            p.add_argument('--count', type=int, required=True)
+            p.add_argument('--path', required=True)
+        else:
+            p.add_argument('--size', type=size_arg, required=True)
         if name.startswith('glibc'):
             p.add_argument('--main-arena', type=lambda s: int(s, 0), required=True)
         if name.startswith('jemalloc'):
@@ -241,7 +280,8 @@ def main():
     args = ap.parse_args()
     data, phdrs = parse_core(args.core)
     fn = {'random': cmd_random, 'glibc-chunks': cmd_glibc_chunks,
-          'glibc-garbage': cmd_glibc_garbage, 'jemalloc-slabs': cmd_jemalloc_slabs}[args.cmd]
+          'glibc-garbage': cmd_glibc_garbage, 'jemalloc-slabs': cmd_jemalloc_slabs,
+          'many-modules': cmd_many_modules}[args.cmd]
     n = fn(args, data, phdrs)
     print('%s: %d bytes (%s)' % (args.out, n, args.cmd))
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "analyzer.h"
@@ -168,6 +169,13 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 	return NULL;
 }
 
+static double hs_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct hs_error *hs_analysis_run(const char *core_path,
 				 const struct hs_analyze_options *opts,
 				 struct hs_analysis **ret)
@@ -181,22 +189,31 @@ struct hs_error *hs_analysis_run(const char *core_path,
 		.exe = opts->exe,
 		.no_debuginfo = opts->no_debuginfo,
 	};
+	double t0 = hs_now(), t1;
 	struct hs_error *err = hs_process_open(core_path, &popts, &a->proc);
+	t1 = hs_now();
+	a->phase_seconds[HS_PHASE_OPEN] = t1 - t0;
 	if (!err) {
 		struct hs_walk_options wopts = {
 			.no_debuginfo = opts->no_debuginfo,
 			.allocator = opts->allocator,
 		};
 		err = hs_heapwalk_run(a->proc, &wopts, &a->heap);
+		t0 = hs_now();
+		a->phase_seconds[HS_PHASE_WALK] = t0 - t1;
 	}
-	if (!err)
+	if (!err) {
 		err = hs_report_build(&a->report, a->proc, a->heap);
+		t1 = hs_now();
+		a->phase_seconds[HS_PHASE_COUNT] = t1 - t0;
+	}
 	if (!err) {
 		struct hs_classify_options copts = {.redact = opts->redact};
 		err = hs_classify(a->proc, a->heap, &copts, &a->classes);
 	}
 	if (!err)
 		err = hs_classes_report(a->classes, &a->report);
+	a->phase_seconds[HS_PHASE_CLASSIFY] = hs_now() - t1;
 	if (!err && opts->has_captured_at)
 		a->report.captured_at = opts->captured_at;
 	if (err) {
@@ -205,6 +222,42 @@ struct hs_error *hs_analysis_run(const char *core_path,
 	}
 	*ret = a;
 	return NULL;
+}
+
+/* A "Key:   123 kB" line of /proc/self/status, in bytes; 0 if absent. */
+static uint64_t hs_status_kb(const char *status, const char *key)
+{
+	const char *p = strstr(status, key);
+	uint64_t kb = 0;
+	if (p && sscanf(p + strlen(key), " %" SCNu64, &kb) != 1)
+		kb = 0;
+	return kb * 1024;
+}
+
+void hs_analysis_print_stats(const struct hs_analysis *a, FILE *out)
+{
+	static const char *const names[HS_NPHASES] = {
+		"open core and modules", "walk allocator", "count", "classify",
+	};
+	char buf[4096] = "";
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = 0;
+		fclose(f);
+	}
+	char b1[32], b2[32], b3[32];
+	double total = 0;
+	for (int i = 0; i < HS_NPHASES; i++) {
+		fprintf(out, "heapscope: %-22s %8.3f s\n", names[i], a->phase_seconds[i]);
+		total += a->phase_seconds[i];
+	}
+	fprintf(out, "heapscope: %-22s %8.3f s, %zu chunks\n", "total", total,
+		a->heap ? a->heap->nchunks : 0);
+	fprintf(out, "heapscope: memory: peak RSS %s; now anonymous %s, file-backed %s\n",
+		hs_format_bytes(hs_status_kb(buf, "VmHWM:"), b1, sizeof(b1)),
+		hs_format_bytes(hs_status_kb(buf, "RssAnon:"), b2, sizeof(b2)),
+		hs_format_bytes(hs_status_kb(buf, "RssFile:"), b3, sizeof(b3)));
 }
 
 void hs_analysis_destroy(struct hs_analysis *a)

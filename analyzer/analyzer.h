@@ -37,12 +37,24 @@ struct hs_analyze_options {
  */
 struct hs_classes;
 
+/* Where an analysis spent its time, for `analyze --stats` and the benches. */
+enum hs_phase { HS_PHASE_OPEN, HS_PHASE_WALK, HS_PHASE_COUNT, HS_PHASE_CLASSIFY, HS_NPHASES };
+
 struct hs_analysis {
 	struct hs_process *proc;
 	struct hs_heap *heap;
 	struct hs_report report;
 	struct hs_classes *classes; /* what each in-use chunk is (classify.c) */
+	double phase_seconds[HS_NPHASES];
 };
+
+/*
+ * Print to `out` the time of each phase and the process's memory: peak RSS,
+ * and now the anonymous part (heapscope's own allocations) and the
+ * file-backed part (pages of the mmapped core and modules, which the kernel
+ * can drop at will). Reads /proc/self/status; best effort.
+ */
+void hs_analysis_print_stats(const struct hs_analysis *a, FILE *out);
 
 /*
  * Open `core_path`, walk its allocator and fill the report. On success *ret

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "analyzer.h"
 #include "cli.h"
@@ -60,6 +61,25 @@ struct hs_error *hs_cli_write_output(const char *path,
 {
 	if (strcmp(path, "-") == 0)
 		return fn(stdout, "<stdout>", arg);
+	/*
+	 * Only a regular file (or a new path) is replaced by rename: renaming
+	 * over /dev/null, a FIFO or a symlink would replace the node itself.
+	 */
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		FILE *f = fopen(path, "w");
+		if (!f) {
+			struct hs_error *err = hs_error_errno("open", path);
+			err->code = HS_ERR_OTHER;
+			return err;
+		}
+		struct hs_error *err = fn(f, path, arg);
+		if (fclose(f) != 0 && !err) {
+			err = hs_error_errno("close", path);
+			err->code = HS_ERR_OTHER;
+		}
+		return err;
+	}
 	char *tmp;
 	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
 		return HS_ENOMEM;
@@ -106,6 +126,7 @@ static const char hs_analyze_usage[] =
 	"                     YYYY-MM-DDTHH:MM:SSZ (default: the core file's mtime)\n"
 	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
 	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	"  --stats            print phase timings and memory use to stderr\n"
 	"  --redact           keep heap content out of every output: pattern\n"
 	"                     samples carry no hexdump (types, counts, sizes and\n"
 	"                     addresses remain); see docs/report.md\n"
@@ -120,6 +141,7 @@ struct hs_analyze_args {
 	uint64_t top;
 	struct hs_analyze_options opts;
 	enum hs_analyze_format format;
+	bool stats;
 };
 
 /* --captured-at: unix seconds, or an ISO-8601 UTC time YYYY-MM-DDTHH:MM:SSZ,
@@ -162,7 +184,7 @@ static bool hs_parse_captured_at(const char *arg, int64_t *ret)
 
 static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 {
-	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_JSON, OPT_TOP, OPT_ALLOC, OPT_NODEBUG,
+	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_JSON, OPT_TOP, OPT_ALLOC, OPT_NODEBUG, OPT_STATS,
 	       OPT_FORMAT, OPT_CAPTURED, OPT_REDACT };
 	static const struct option longopts[] = {
 		{"exe", required_argument, NULL, OPT_EXE},
@@ -171,6 +193,7 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 		{"top", required_argument, NULL, OPT_TOP},
 		{"allocator", required_argument, NULL, OPT_ALLOC},
 		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
+		{"stats", no_argument, NULL, OPT_STATS},
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"captured-at", required_argument, NULL, OPT_CAPTURED},
 		{"redact", no_argument, NULL, OPT_REDACT},
@@ -205,6 +228,9 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 				return HS_EXIT_USAGE;
 			}
 			a->opts.allocator = optarg;
+			break;
+		case OPT_STATS:
+			a->stats = true;
 			break;
 		case OPT_NODEBUG:
 			a->opts.no_debuginfo = true;
@@ -287,9 +313,11 @@ static int hs_cmd_analyze(int argc, char **argv)
 	} else if (!err && (!args.json || strcmp(args.json, "-") != 0)) {
 		struct hs_text_options topts = {.top = (unsigned)args.top};
 		err = hs_report_write_text(&a->report, stdout, &topts, "<stdout>");
-		if (err)
+		if (err && err != HS_ENOMEM)
 			err->code = HS_ERR_OTHER;
 	}
+	if (args.stats)
+		hs_analysis_print_stats(a, stderr);
 	hs_analysis_destroy(a);
 	return err ? hs_cli_fail(err) : HS_EXIT_OK;
 }

@@ -416,6 +416,28 @@ def case_json_file(hs, fixture, tmp):
         raise Failure("temporary files left beside the report: %s" % leftovers)
 
 
+def case_json_symlink(hs, fixture, tmp):
+    # --json through a symlink (or to a device such as /dev/null) writes
+    # through it: the atomic rename is only for regular files, so the link
+    # (or the device node) itself must survive.
+    if not fixture:
+        raise Failure("--case json_symlink needs --fixture")
+    if not shutil.which("gcore"):
+        raise Skip()
+    core, _heap = gcore(fixture, tmp)
+    target = os.path.join(tmp, "target.json")
+    link = os.path.join(tmp, "link.json")
+    open(target, "w").close()
+    os.symlink(target, link)
+    r = run(hs, ["analyze", "--json", link, core])
+    expect_rc(r, 0)
+    if not os.path.islink(link):
+        raise Failure("--json replaced the symlink %s with a file" % link)
+    with open(target) as f:
+        if json.load(f).get("schema") != "heapscope-report/1":
+            raise Failure("the report did not go through the symlink")
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items()
          if name.startswith("case_")}
 TRUNCATED = {"truncated_phdrs": "phdrs", "truncated_notes": "notes",

@@ -51,6 +51,40 @@ bool hs_cli_parse_count(const char *opt, const char *arg, uint64_t max,
 	return true;
 }
 
+int hs_cli_core_option(int c, const char *arg, struct hs_analyze_options *opts)
+{
+	switch (c) {
+	case HS_OPT_EXE:
+		opts->exe = arg;
+		return 1;
+	case HS_OPT_SYSROOT:
+		opts->sysroot = arg;
+		return 1;
+	case HS_OPT_ALLOCATOR:
+		if (strcmp(arg, "glibc") && strcmp(arg, "jemalloc") && strcmp(arg, "tcmalloc")) {
+			hs_cli_error("invalid value for --allocator: '%s' (expected glibc, jemalloc or tcmalloc)",
+				     arg);
+			return -1;
+		}
+		opts->allocator = arg;
+		return 1;
+	case HS_OPT_NO_DEBUGINFO:
+		opts->no_debuginfo = true;
+		return 1;
+	case HS_OPT_REDACT:
+		opts->redact = true;
+		return 1;
+	}
+	return 0;
+}
+
+int hs_cli_bad_option(const char *cmd, char **argv)
+{
+	hs_cli_error("%s: unknown or incomplete option '%s' (see heapscope %s --help)", cmd,
+		     argv[optind - 1], cmd);
+	return HS_EXIT_USAGE;
+}
+
 /*
  * Write to `path` ("-" is stdout) through `fn`. A file is written to a
  * temporary name and renamed, so a dashboard never reads half a report.
@@ -184,19 +218,15 @@ static bool hs_parse_captured_at(const char *arg, int64_t *ret)
 
 static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 {
-	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_JSON, OPT_TOP, OPT_ALLOC, OPT_NODEBUG, OPT_STATS,
-	       OPT_FORMAT, OPT_CAPTURED, OPT_REDACT };
+	enum { OPT_JSON = HS_OPT_COMMAND, OPT_TOP, OPT_STATS, OPT_FORMAT, OPT_CAPTURED };
 	static const struct option longopts[] = {
-		{"exe", required_argument, NULL, OPT_EXE},
-		{"sysroot", required_argument, NULL, OPT_SYSROOT},
+		HS_CLI_CORE_OPTIONS,
+		HS_CLI_REDACT_OPTION,
 		{"json", required_argument, NULL, OPT_JSON},
 		{"top", required_argument, NULL, OPT_TOP},
-		{"allocator", required_argument, NULL, OPT_ALLOC},
-		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"captured-at", required_argument, NULL, OPT_CAPTURED},
-		{"redact", no_argument, NULL, OPT_REDACT},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -206,13 +236,12 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int shared = hs_cli_core_option(c, optarg, &a->opts);
+		if (shared < 0)
+			return HS_EXIT_USAGE;
+		if (shared)
+			continue;
 		switch (c) {
-		case OPT_EXE:
-			a->opts.exe = optarg;
-			break;
-		case OPT_SYSROOT:
-			a->opts.sysroot = optarg;
-			break;
 		case OPT_JSON:
 			a->json = optarg;
 			break;
@@ -220,20 +249,8 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 			if (!hs_cli_parse_count("--top", optarg, 1000000, &a->top))
 				return HS_EXIT_USAGE;
 			break;
-		case OPT_ALLOC:
-			if (strcmp(optarg, "glibc") && strcmp(optarg, "jemalloc") &&
-			    strcmp(optarg, "tcmalloc")) {
-				hs_cli_error("invalid value for --allocator: '%s' (expected glibc, jemalloc or tcmalloc)",
-					     optarg);
-				return HS_EXIT_USAGE;
-			}
-			a->opts.allocator = optarg;
-			break;
 		case OPT_STATS:
 			a->stats = true;
-			break;
-		case OPT_NODEBUG:
-			a->opts.no_debuginfo = true;
 			break;
 		case OPT_FORMAT:
 			if (!strcmp(optarg, "text")) {
@@ -258,17 +275,12 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 			}
 			a->opts.has_captured_at = true;
 			break;
-		case OPT_REDACT:
-			a->opts.redact = true;
-			break;
 		case 'h':
 			fputs(hs_analyze_usage, stdout);
 			fputs(hs_exit_codes_help, stdout);
 			return -1;
 		default:
-			hs_cli_error("analyze: unknown or incomplete option '%s' (see heapscope analyze --help)",
-				     argv[optind - 1]);
-			return HS_EXIT_USAGE;
+			return hs_cli_bad_option("analyze", argv);
 		}
 	}
 	if (argc - optind != 1) {

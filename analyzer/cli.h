@@ -14,6 +14,34 @@ struct hs_command {
 	int (*run)(int argc, char **argv);
 };
 
+/*
+ * The options every command that opens a core shares, parsed in one place so
+ * that they mean and check the same everywhere. A command lists
+ * HS_CLI_CORE_OPTIONS (and HS_CLI_REDACT_OPTION if it prints heap bytes) in
+ * its getopt table and numbers its own options from HS_OPT_COMMAND.
+ */
+enum {
+	HS_OPT_EXE = 0x100,
+	HS_OPT_SYSROOT,
+	HS_OPT_ALLOCATOR,
+	HS_OPT_NO_DEBUGINFO,
+	HS_OPT_REDACT,
+	HS_OPT_COMMAND = 0x200,
+};
+#define HS_CLI_CORE_OPTIONS                                                    \
+	{"exe", required_argument, NULL, HS_OPT_EXE},                          \
+	{"sysroot", required_argument, NULL, HS_OPT_SYSROOT},                  \
+	{"allocator", required_argument, NULL, HS_OPT_ALLOCATOR},              \
+	{"no-debuginfo", no_argument, NULL, HS_OPT_NO_DEBUGINFO}
+#define HS_CLI_REDACT_OPTION {"redact", no_argument, NULL, HS_OPT_REDACT}
+
+/* Apply shared option `c` (getopt's value) to opts. Returns 1 if it was one,
+ * 0 if not, -1 after printing the usage error for a bad value. */
+int hs_cli_core_option(int c, const char *arg, struct hs_analyze_options *opts);
+/* For getopt's unknown/incomplete option: print the one-line usage error
+ * naming the command, return HS_EXIT_USAGE. */
+int hs_cli_bad_option(const char *cmd, char **argv);
+
 /* Print "heapscope: <message>" as one line on stderr. */
 void hs_cli_error(const char *fmt, ...) HS_PRINTF(1, 2);
 /* Print the error, free it and return its exit code. */

@@ -30,6 +30,7 @@ static const char hs_diff_usage[] =
 	"                     standard output with '-' (then no text is printed)\n"
 	"  --exe FILE         for cores: the main executable\n"
 	"  --sysroot DIR      for cores: prefix every module path with DIR\n"
+	"  --allocator NAME   for cores: skip detection (glibc, jemalloc, tcmalloc)\n"
 	"  --no-debuginfo     for cores: ignore separate debug info\n"
 	"  -h, --help         show this help\n"
 	"\n";
@@ -52,14 +53,12 @@ struct hs_diff_args {
 
 static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 {
-	enum { OPT_TOP = 256, OPT_MINB, OPT_JSON, OPT_EXE, OPT_SYSROOT, OPT_NODEBUG };
+	enum { OPT_TOP = HS_OPT_COMMAND, OPT_MINB, OPT_JSON };
 	static const struct option longopts[] = {
+		HS_CLI_CORE_OPTIONS,
 		{"top", required_argument, NULL, OPT_TOP},
 		{"min-bytes", required_argument, NULL, OPT_MINB},
 		{"json", required_argument, NULL, OPT_JSON},
-		{"exe", required_argument, NULL, OPT_EXE},
-		{"sysroot", required_argument, NULL, OPT_SYSROOT},
-		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -70,6 +69,11 @@ static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 	int c;
 	/* Options may come before, between or after OLD and NEW. */
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int shared = hs_cli_core_option(c, optarg, &a->opts);
+		if (shared < 0)
+			return HS_EXIT_USAGE;
+		if (shared)
+			continue;
 		switch (c) {
 		case OPT_TOP:
 			if (!hs_cli_parse_count("--top", optarg, 100000000, &a->top))
@@ -83,24 +87,12 @@ static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 		case OPT_JSON:
 			a->json = optarg;
 			break;
-		case OPT_EXE:
-			a->opts.exe = optarg;
-			break;
-		case OPT_SYSROOT:
-			a->opts.sysroot = optarg;
-			break;
-		case OPT_NODEBUG:
-			a->opts.no_debuginfo = true;
-			break;
 		case 'h':
 			fputs(hs_diff_usage, stdout);
 			fputs(hs_diff_exit_help, stdout);
 			return -1;
 		default:
-			hs_cli_error("diff: unknown or incomplete option '%s' "
-				     "(see heapscope diff --help)",
-				     argv[optind - 1]);
-			return HS_EXIT_USAGE;
+			return hs_cli_bad_option("diff", argv);
 		}
 	}
 	if (argc - optind != 2) {

@@ -35,13 +35,10 @@ struct hs_list_args {
 
 static int hs_list_parse(int argc, char **argv, struct hs_list_args *a)
 {
-	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_ALLOC, OPT_NODEBUG, OPT_TYPE };
+	enum { OPT_TYPE = HS_OPT_COMMAND };
 	static const struct option longopts[] = {
+		HS_CLI_CORE_OPTIONS,
 		{"type", required_argument, NULL, OPT_TYPE},
-		{"exe", required_argument, NULL, OPT_EXE},
-		{"sysroot", required_argument, NULL, OPT_SYSROOT},
-		{"allocator", required_argument, NULL, OPT_ALLOC},
-		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -50,6 +47,11 @@ static int hs_list_parse(int argc, char **argv, struct hs_list_args *a)
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int shared = hs_cli_core_option(c, optarg, &a->opts);
+		if (shared < 0)
+			return HS_EXIT_USAGE;
+		if (shared)
+			continue;
 		switch (c) {
 		case OPT_TYPE:
 			if (!*optarg) {
@@ -58,31 +60,11 @@ static int hs_list_parse(int argc, char **argv, struct hs_list_args *a)
 			}
 			a->type = optarg;
 			break;
-		case OPT_EXE:
-			a->opts.exe = optarg;
-			break;
-		case OPT_SYSROOT:
-			a->opts.sysroot = optarg;
-			break;
-		case OPT_ALLOC:
-			if (strcmp(optarg, "glibc") && strcmp(optarg, "jemalloc") &&
-			    strcmp(optarg, "tcmalloc")) {
-				hs_cli_error("invalid value for --allocator: '%s' (expected glibc, jemalloc or tcmalloc)",
-					     optarg);
-				return HS_EXIT_USAGE;
-			}
-			a->opts.allocator = optarg;
-			break;
-		case OPT_NODEBUG:
-			a->opts.no_debuginfo = true;
-			break;
 		case 'h':
 			fputs(hs_list_usage, stdout);
 			return -1;
 		default:
-			hs_cli_error("list: unknown or incomplete option '%s' (see heapscope list --help)",
-				     argv[optind - 1]);
-			return HS_EXIT_USAGE;
+			return hs_cli_bad_option("list", argv);
 		}
 	}
 	if (argc - optind != 1) {

@@ -36,13 +36,10 @@ struct hs_show_args {
 
 static int hs_show_parse(int argc, char **argv, struct hs_show_args *a)
 {
-	enum { OPT_EXE = 256, OPT_SYSROOT, OPT_ALLOC, OPT_NODEBUG, OPT_REDACT, OPT_BYTES };
+	enum { OPT_BYTES = HS_OPT_COMMAND };
 	static const struct option longopts[] = {
-		{"exe", required_argument, NULL, OPT_EXE},
-		{"sysroot", required_argument, NULL, OPT_SYSROOT},
-		{"allocator", required_argument, NULL, OPT_ALLOC},
-		{"no-debuginfo", no_argument, NULL, OPT_NODEBUG},
-		{"redact", no_argument, NULL, OPT_REDACT},
+		HS_CLI_CORE_OPTIONS,
+		HS_CLI_REDACT_OPTION,
 		{"bytes", required_argument, NULL, OPT_BYTES},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -53,28 +50,12 @@ static int hs_show_parse(int argc, char **argv, struct hs_show_args *a)
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int shared = hs_cli_core_option(c, optarg, &a->opts);
+		if (shared < 0)
+			return HS_EXIT_USAGE;
+		if (shared)
+			continue;
 		switch (c) {
-		case OPT_EXE:
-			a->opts.exe = optarg;
-			break;
-		case OPT_SYSROOT:
-			a->opts.sysroot = optarg;
-			break;
-		case OPT_ALLOC:
-			if (strcmp(optarg, "glibc") && strcmp(optarg, "jemalloc") &&
-			    strcmp(optarg, "tcmalloc")) {
-				hs_cli_error("invalid value for --allocator: '%s' (expected glibc, jemalloc or tcmalloc)",
-					     optarg);
-				return HS_EXIT_USAGE;
-			}
-			a->opts.allocator = optarg;
-			break;
-		case OPT_NODEBUG:
-			a->opts.no_debuginfo = true;
-			break;
-		case OPT_REDACT:
-			a->opts.redact = true;
-			break;
 		case OPT_BYTES:
 			if (!hs_cli_parse_count("--bytes", optarg, 1 << 20, &a->bytes))
 				return HS_EXIT_USAGE;
@@ -83,9 +64,7 @@ static int hs_show_parse(int argc, char **argv, struct hs_show_args *a)
 			fputs(hs_show_usage, stdout);
 			return -1;
 		default:
-			hs_cli_error("show: unknown or incomplete option '%s' (see heapscope show --help)",
-				     argv[optind - 1]);
-			return HS_EXIT_USAGE;
+			return hs_cli_bad_option("show", argv);
 		}
 	}
 	if (argc - optind != 2) {

@@ -263,6 +263,13 @@ uint32_t hs_vtables_classify(struct hs_vtables *vt, struct hs_classes *c, uint64
 {
 	if (v < vt->mod_lo || v >= vt->mod_hi || (v & 7))
 		return HS_TYPE_NONE;
+	/*
+	 * Heaps can sit between modules (tcmalloc and jemalloc mmap theirs among
+	 * the libraries): without this, every distinct heap pointer would become
+	 * a negative entry in the cache, millions of them.
+	 */
+	if (!hs_process_module_at(vt->proc, v))
+		return HS_TYPE_NONE;
 	uint32_t id;
 	if (hs_u64map_get(&vt->cache, v, &id))
 		return id;

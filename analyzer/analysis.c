@@ -137,6 +137,17 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 		if (!hs_report_add_stat(r, heap->stats[i].name, heap->stats[i].value))
 			return HS_ENOMEM;
 
+	struct hs_report_memory *mem = &r->memory;
+	for (size_t i = 0; i < proc->mem.count; i++) {
+		mem->mapped += proc->mem.ranges[i].memsz;
+		mem->dumped += proc->mem.ranges[i].filesz;
+	}
+	for (size_t i = 0; i < proc->nmodules; i++)
+		mem->modules += proc->modules[i].end - proc->modules[i].start;
+	for (size_t i = 0; i < heap->nregions; i++)
+		if (!hs_report_add_region(r, heap->regions[i].kind, 1, heap->regions[i].size))
+			return HS_ENOMEM;
+
 	struct hs_size_table table = {0};
 	for (size_t i = 0; i < heap->nchunks; i++) {
 		const struct hs_chunk *c = &heap->chunks[i];
@@ -144,6 +155,7 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 		enum hs_chunk_state st = hs_chunk_state(c);
 		r->totals[st].count++;
 		r->totals[st].bytes += size;
+		mem->chunks += size;
 		if (hs_chunk_flags(c) & HS_CHUNK_F_METADATA) {
 			r->metadata.count++;
 			r->metadata.bytes += size;

@@ -58,6 +58,24 @@ struct hs_report_pattern {
 	size_t nsamples;
 };
 
+/* Memory the allocator holds outside chunks, summed per kind (jemalloc
+ * "retained", tcmalloc "unmapped", ...). */
+struct hs_report_region {
+	char *kind;
+	uint64_t count, bytes;
+};
+
+/* Where the process's memory went: the breakdown of seeds 002 and 004
+ * (allocator-managed vs other, address space vs what is dumped). */
+struct hs_report_memory {
+	uint64_t mapped;  /* address space of all PT_LOAD segments */
+	uint64_t dumped;  /* bytes of it present in the core file */
+	uint64_t modules; /* address space of mapped ELF modules */
+	uint64_t chunks;  /* bytes in allocator chunks, all states */
+	struct hs_report_region *regions;
+	size_t nregions;
+};
+
 struct hs_report_diag {
 	char *severity; /* info|warning|error */
 	char *message;
@@ -96,6 +114,8 @@ struct hs_report {
 	struct hs_report_pattern *patterns;
 	size_t npatterns;
 
+	struct hs_report_memory memory;
+
 	struct hs_report_diag *diags;
 	size_t ndiags;
 	uint64_t diags_dropped;
@@ -112,6 +132,11 @@ bool hs_report_add_stat(struct hs_report *r, const char *name, uint64_t value)
 bool hs_report_add_diag(struct hs_report *r, const char *severity,
 			const char *message, bool has_address,
 			uint64_t address) HS_MUST_CHECK;
+
+/* Add `bytes` in one more region of `kind` to memory.regions (summed per
+ * kind). false on out-of-memory. */
+bool hs_report_add_region(struct hs_report *r, const char *kind, uint64_t count,
+			  uint64_t bytes) HS_MUST_CHECK;
 
 const char *hs_report_state_name(enum hs_report_state s);
 

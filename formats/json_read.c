@@ -403,6 +403,44 @@ static bool hs_jr_totals(struct hs_jr *c, json_t *root, struct hs_report *r)
 	return hs_jr_count(c, t, "totals", "metadata", false, &r->metadata);
 }
 
+/* Optional: reports written before the memory section existed lack it. */
+static bool hs_jr_memory(struct hs_jr *c, json_t *root, struct hs_report *r)
+{
+	json_t *m = hs_jr_object(c, root, "", "memory", false);
+	if (!m)
+		return !c->err;
+	struct hs_report_memory *mem = &r->memory;
+	if (!hs_jr_u64(c, m, "memory", "mapped", false, &mem->mapped) ||
+	    !hs_jr_u64(c, m, "memory", "dumped", false, &mem->dumped) ||
+	    !hs_jr_u64(c, m, "memory", "modules", false, &mem->modules) ||
+	    !hs_jr_u64(c, m, "memory", "allocator_chunks", false, &mem->chunks))
+		return false;
+	size_t n;
+	json_t *arr = hs_jr_array(c, m, "memory", "allocator_regions", false, HS_JR_MAX_ROWS, &n);
+	if (!arr)
+		return !c->err;
+	for (size_t i = 0; i < n; i++) {
+		char w[64];
+		snprintf(w, sizeof(w), "memory.allocator_regions[%zu]", i);
+		json_t *o = json_array_get(arr, i);
+		char *kind = NULL;
+		struct hs_report_count cb = {0};
+		if (!json_is_object(o))
+			return hs_jr_bad(c, w, "expected an object");
+		if (!hs_jr_str(c, o, w, "kind", true, false, &kind) ||
+		    !hs_jr_u64(c, o, w, "count", true, &cb.count) ||
+		    !hs_jr_u64(c, o, w, "bytes", true, &cb.bytes)) {
+			free(kind);
+			return false;
+		}
+		bool ok = hs_report_add_region(r, kind, cb.count, cb.bytes);
+		free(kind);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 static bool hs_jr_size_classes(struct hs_jr *c, json_t *root, struct hs_report *r)
 {
 	size_t n;
@@ -616,7 +654,8 @@ struct hs_error *hs_report_read_json(const char *path, struct hs_report *ret)
 	hs_report_init(&r);
 	bool ok = hs_jr_schema(&c, root) && hs_jr_core(&c, root, &r) &&
 		  hs_jr_modules(&c, root, &r) && hs_jr_allocator(&c, root, &r) &&
-		  hs_jr_totals(&c, root, &r) && hs_jr_size_classes(&c, root, &r) &&
+		  hs_jr_totals(&c, root, &r) && hs_jr_memory(&c, root, &r) &&
+		  hs_jr_size_classes(&c, root, &r) &&
 		  hs_jr_types(&c, root, &r) && hs_jr_patterns(&c, root, &r) &&
 		  hs_jr_diags(&c, root, &r);
 	json_decref(root);

@@ -98,6 +98,20 @@ static json_t *hs_report_to_json(const struct hs_report *r)
 		json_object_set_new(totals, "metadata", hs_json_count(&r->metadata));
 	ok &= !json_object_set_new(root, "totals", totals);
 
+	json_t *regions = json_array();
+	for (size_t i = 0; regions && i < r->memory.nregions; i++)
+		json_array_append_new(
+			regions, json_pack("{s:s,s:o,s:o}", "kind", r->memory.regions[i].kind,
+					   "count", hs_json_u64(r->memory.regions[i].count),
+					   "bytes", hs_json_u64(r->memory.regions[i].bytes)));
+	ok &= !json_object_set_new(
+		root, "memory",
+		json_pack("{s:o,s:o,s:o,s:o,s:o}", "mapped", hs_json_u64(r->memory.mapped),
+			  "dumped", hs_json_u64(r->memory.dumped), "modules",
+			  hs_json_u64(r->memory.modules), "allocator_chunks",
+			  hs_json_u64(r->memory.chunks), "allocator_regions",
+			  regions ? regions : json_array()));
+
 	json_t *sc = json_array();
 	for (size_t i = 0; sc && i < r->nsize_classes; i++)
 		json_array_append_new(

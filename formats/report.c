@@ -43,6 +43,9 @@ void hs_report_deinit(struct hs_report *r)
 		free(r->patterns[i].samples);
 	}
 	free(r->patterns);
+	for (size_t i = 0; i < r->memory.nregions; i++)
+		free(r->memory.regions[i].kind);
+	free(r->memory.regions);
 	for (size_t i = 0; i < r->ndiags; i++) {
 		free(r->diags[i].severity);
 		free(r->diags[i].message);
@@ -122,6 +125,29 @@ bool hs_report_add_diag(struct hs_report *r, const char *severity,
 	d->message = msg;
 	d->has_address = has_address;
 	d->address = address;
+	return true;
+}
+
+bool hs_report_add_region(struct hs_report *r, const char *kind, uint64_t count,
+			  uint64_t bytes)
+{
+	struct hs_report_memory *m = &r->memory;
+	for (size_t i = 0; i < m->nregions; i++) {
+		if (strcmp(m->regions[i].kind, kind) == 0) {
+			m->regions[i].count += count;
+			m->regions[i].bytes += bytes;
+			return true;
+		}
+	}
+	char *k = hs_strdup(kind);
+	struct hs_report_region *g;
+	if (!k || !(g = hs_report_push((void **)&m->regions, &m->nregions, sizeof(*g)))) {
+		free(k);
+		return false;
+	}
+	g->kind = k;
+	g->count = count;
+	g->bytes = bytes;
 	return true;
 }
 

@@ -68,6 +68,20 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 			hs_report_state_name(s), r->totals[s].count,
 			hs_format_bytes(r->totals[s].bytes, b1, sizeof(b1)),
 			hs_pct(r->totals[s].bytes, all));
+	if (r->memory.mapped) {
+		char b3[32], b4[32];
+		fprintf(out, "memory      %s mapped (%s in the core), modules %s, allocator chunks %s\n",
+			hs_format_bytes(r->memory.mapped, b1, sizeof(b1)),
+			hs_format_bytes(r->memory.dumped, b2, sizeof(b2)),
+			hs_format_bytes(r->memory.modules, b3, sizeof(b3)),
+			hs_format_bytes(r->memory.chunks, b4, sizeof(b4)));
+		for (size_t i = 0; i < r->memory.nregions; i++)
+			fprintf(out, "            allocator %s: %s in %llu region%s\n",
+				r->memory.regions[i].kind,
+				hs_format_bytes(r->memory.regions[i].bytes, b1, sizeof(b1)),
+				(unsigned long long)r->memory.regions[i].count,
+				r->memory.regions[i].count == 1 ? "" : "s");
+	}
 	if (r->metadata.count)
 		fprintf(out, "(in_use includes %" PRIu64 " allocator metadata chunk%s, %s)\n",
 			r->metadata.count, r->metadata.count == 1 ? "" : "s",

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "../../heapwalk/heapwalk.h"
+#include "check.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -61,17 +62,15 @@ static int check_layout(int round, bool hostile)
 
 int main(void)
 {
-	int failed = 0;
 	for (int round = 0; round < 60; round++)
-		failed |= check_layout(round, round % 3 == 2);
+		CHECK(check_layout(round, round % 3 == 2) == 0);
 	/* An empty heap finds nothing. */
 	struct hs_heap *heap;
 	struct hs_chunk_index *idx;
 	if (hs_heap_create(&heap) || hs_chunk_index_create(heap, &idx))
 		return 1;
-	failed |= hs_chunk_index_find(idx, 0x1000) != NULL;
+	CHECK(hs_chunk_index_find(idx, 0x1000) == NULL);
 	hs_chunk_index_destroy(idx);
 	hs_heap_destroy(heap);
-	puts(failed ? "FAIL" : "ok");
-	return failed;
+	return check_summary("test_chunk_index");
 }

@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "../../analyzer/analyzer.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 static void put64(uint8_t *p, uint64_t v)
 {
@@ -300,10 +290,5 @@ int main(void)
 	test_hexdump();
 	test_signature();
 	test_classify_heap();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("ok\n");
-	return 0;
+	return check_summary("test_classify");
 }

@@ -12,17 +12,7 @@
 #include <unistd.h>
 
 #include "../../symbols/symbols.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 /* Image layout (kernel style: notes before the memory):
  *   0x0     ELF header, program headers (PT_NOTE, 2 × PT_LOAD)
@@ -325,7 +315,7 @@ static void expect_error(const uint8_t *p, size_t len, enum hs_error_code code,
 	if (err->code != code || !strstr(err->message, needle)) {
 		fprintf(stderr, "  want %d '%s', got %d '%s'\n", code, needle,
 			err->code, err->message);
-		failures++;
+		check_failures++;
 	}
 	hs_error_destroy(err);
 }
@@ -626,10 +616,5 @@ int main(void)
 	test_real_core();
 	fclose(tmp_file);
 	unlink(tmp_path);
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_core: ok\n");
-	return 0;
+	return check_summary("test_core");
 }

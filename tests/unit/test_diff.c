@@ -6,17 +6,7 @@
 #include <jansson.h>
 
 #include "../../analyzer/diff.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 static void add_type(struct hs_report *r, const char *name, const char *kind,
 		     uint64_t count, uint64_t bytes)
@@ -305,10 +295,5 @@ int main(void)
 	test_builds();
 	test_sort_and_filter();
 	test_saturation();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("ok\n");
-	return 0;
+	return check_summary("test_diff");
 }

@@ -5,41 +5,14 @@
 #include <string.h>
 
 #include "../../heapwalk/glibc.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                       \
-	do {                                                                 \
-		uint64_t a_ = (a), b_ = (b);                                 \
-		if (a_ != b_) {                                              \
-			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = 0x%" PRIx64 \
-				", %s = 0x%" PRIx64 "\n", __FILE__, __LINE__, \
-				#a, a_, #b, b_);                             \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 /* ------------------------------------------------------------------------
  * A synthetic address space: a few regions backed by calloc'd buffers.
  * ------------------------------------------------------------------------ */
 
-struct region {
-	uint64_t start, size;
-	uint8_t *buf;
-	uint64_t filesz; /* bytes backed in the "core"; 0 means all */
-};
-
 #define NREGIONS 6
-static struct region regions[NREGIONS];
+static struct check_region regions[NREGIONS];
 
 /* libc's .data: main_arena and mp_ */
 #define LIBC_DATA 0x7f0000100000ull
@@ -87,37 +60,19 @@ static struct region regions[NREGIONS];
 #define TOP2 (E0 + 0x100)
 #define TOP2_SIZE (H2 + H2_SIZE - TOP2)
 
-static struct region *region_of(uint64_t addr)
-{
-	for (int i = 0; i < NREGIONS; i++)
-		if (regions[i].buf && addr - regions[i].start < regions[i].size)
-			return &regions[i];
-	return NULL;
-}
-
 static void w64(uint64_t addr, uint64_t v)
 {
-	struct region *r = region_of(addr);
-	if (!r || addr + 8 > r->start + r->size) {
-		fprintf(stderr, "test bug: write at 0x%" PRIx64 "\n", addr);
-		abort();
-	}
-	memcpy(r->buf + (addr - r->start), &v, 8);
+	memcpy(check_at(regions, NREGIONS, addr, 8), &v, 8);
 }
 
 static void w16(uint64_t addr, uint16_t v)
 {
-	struct region *r = region_of(addr);
-	memcpy(r->buf + (addr - r->start), &v, 2);
+	memcpy(check_at(regions, NREGIONS, addr, 2), &v, 2);
 }
 
 static void add_region(int i, uint64_t start, uint64_t size)
 {
-	regions[i].start = start;
-	regions[i].size = size;
-	regions[i].buf = calloc(1, size);
-	if (!regions[i].buf)
-		abort();
+	check_region_set(&regions[i], start, size);
 }
 
 static uint64_t protect(uint64_t pos, uint64_t ptr)
@@ -158,9 +113,7 @@ static void bin_one(uint64_t a, unsigned i, uint64_t c)
 /* The clean synthetic heap every test starts from. */
 static void build(void)
 {
-	for (int i = 0; i < NREGIONS; i++)
-		free(regions[i].buf);
-	memset(regions, 0, sizeof(regions));
+	check_regions_free(regions, NREGIONS);
 	add_region(0, LIBC_DATA, 0x2000);
 	add_region(1, S, S_SIZE);
 	add_region(2, H1, H1_SIZE);
@@ -236,22 +189,7 @@ static void build(void)
 
 static struct hs_process *make_process(void)
 {
-	struct hs_process *proc;
-	if (hs_process_create(&proc))
-		abort();
-	for (int i = 0; i < NREGIONS; i++) {
-		if (!regions[i].buf)
-			continue;
-		struct hs_error *err = hs_memory_add(&proc->mem, regions[i].start,
-						     regions[i].size, regions[i].buf,
-						     regions[i].filesz ? regions[i].filesz :
-						     regions[i].size, 6 /* PF_R|PF_W */);
-		if (err)
-			abort();
-	}
-	if (hs_memory_seal(&proc->mem))
-		abort();
-	return proc;
+	return check_process(regions, NREGIONS);
 }
 
 static const struct hs_glibc_layout *layout(void)
@@ -308,7 +246,7 @@ static void expect(const struct hs_heap *heap, uint64_t p, uint64_t size,
 			fprintf(stderr, "  addr 0x%" PRIx64 " size 0x%" PRIx64
 				" state %d flags 0x%x\n", c->addr, hs_chunk_size(c),
 				hs_chunk_state(c), hs_chunk_flags(c));
-		failures++;
+		check_failures++;
 	}
 }
 #define EXPECT(heap, p, size, state, flags) expect(heap, p, size, state, flags, __LINE__)
@@ -345,7 +283,7 @@ static void test_clean(void)
 	if (heap->diags.count) {
 		fprintf(stderr, "test_clean: unexpected diagnostics\n");
 		dump_diags(heap);
-		failures++;
+		check_failures++;
 	}
 	CHECK(strcmp(heap->allocator, "glibc") == 0);
 	CHECK(strcmp(heap->version, "2.36") == 0);
@@ -756,9 +694,6 @@ int main(void)
 	test_noncontiguous_main();
 	test_scan_main_arena();
 	test_bad_main_arena();
-	for (int i = 0; i < NREGIONS; i++)
-		free(regions[i].buf);
-	if (failures)
-		fprintf(stderr, "%d failure(s)\n", failures);
-	return failures ? 1 : 0;
+	check_regions_free(regions, NREGIONS);
+	return check_summary("test_glibc");
 }

@@ -5,30 +5,7 @@
 #include <string.h>
 
 #include "../../heapwalk/jemalloc_internal.h"
-
-static int failures, checks;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		checks++;                                                    \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                       \
-	do {                                                                 \
-		uint64_t a_ = (a), b_ = (b);                                 \
-		checks++;                                                    \
-		if (a_ != b_) {                                              \
-			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = %" PRIu64 \
-				" (0x%" PRIx64 "), %s = %" PRIu64 "\n",       \
-				__FILE__, __LINE__, #a, a_, a_, #b, b_);      \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 /* ------------------------------------------------------------------------
  * The synthetic address space. Everything sits in one GiB so that one
@@ -76,54 +53,35 @@ static int failures, checks;
 #define TPOFF (-0x1000ll)
 #define TSD (FS_BASE + (uint64_t)TPOFF)
 
-struct region {
-	uint64_t start, size;
-	uint8_t *buf;
-};
-
 #define NREGIONS 5
-static struct region regions[NREGIONS];
+static struct check_region regions[NREGIONS];
 static const struct hs_je_layout *L;
 static unsigned cur_lg_vaddr;
 
-static struct region *region_of(uint64_t addr, uint64_t len)
-{
-	for (int i = 0; i < NREGIONS; i++)
-		if (regions[i].buf && addr - regions[i].start < regions[i].size &&
-		    addr + len <= regions[i].start + regions[i].size)
-			return &regions[i];
-	fprintf(stderr, "test bug: write at 0x%" PRIx64 "\n", addr);
-	abort();
-}
-
 static void w64(uint64_t addr, uint64_t v)
 {
-	struct region *r = region_of(addr, 8);
-	memcpy(r->buf + (addr - r->start), &v, 8);
+	memcpy(check_at(regions, NREGIONS, addr, 8), &v, 8);
 }
 
 static void w32(uint64_t addr, uint32_t v)
 {
-	struct region *r = region_of(addr, 4);
-	memcpy(r->buf + (addr - r->start), &v, 4);
+	memcpy(check_at(regions, NREGIONS, addr, 4), &v, 4);
 }
 
 static void w16(uint64_t addr, uint16_t v)
 {
-	struct region *r = region_of(addr, 2);
-	memcpy(r->buf + (addr - r->start), &v, 2);
+	memcpy(check_at(regions, NREGIONS, addr, 2), &v, 2);
 }
 
 static void w8(uint64_t addr, uint8_t v)
 {
-	region_of(addr, 1)->buf[addr - region_of(addr, 1)->start] = v;
+	*check_at(regions, NREGIONS, addr, 1) = v;
 }
 
 static uint64_t r64(uint64_t addr)
 {
-	struct region *r = region_of(addr, 8);
 	uint64_t v;
-	memcpy(&v, r->buf + (addr - r->start), 8);
+	memcpy(&v, check_at(regions, NREGIONS, addr, 8), 8);
 	return v;
 }
 
@@ -236,17 +194,10 @@ static void build(unsigned lg_vaddr)
 	static const uint64_t sizes[NREGIONS][2] = {
 		{DATA, DATA_SIZE}, {META, META_SIZE}, {HEAP, HEAP_SIZE}, {TLS, TLS_SIZE},
 	};
-	for (int i = 0; i < NREGIONS; i++) {
-		free(regions[i].buf);
-		regions[i].buf = NULL;
-		if (!sizes[i][1])
-			continue;
-		regions[i].start = sizes[i][0];
-		regions[i].size = sizes[i][1];
-		regions[i].buf = calloc(1, regions[i].size);
-		if (!regions[i].buf)
-			abort();
-	}
+	check_regions_free(regions, NREGIONS);
+	for (int i = 0; i < NREGIONS; i++)
+		if (sizes[i][1])
+			check_region_set(&regions[i], sizes[i][0], sizes[i][1]);
 	cur_lg_vaddr = lg_vaddr;
 	stack_next = STACKS;
 	for (unsigned i = 0; i < L->nsizes; i++)
@@ -303,18 +254,7 @@ static void build(unsigned lg_vaddr)
 
 static struct hs_process *make_process(void)
 {
-	struct hs_process *proc;
-	if (hs_process_create(&proc))
-		abort();
-	for (int i = 0; i < NREGIONS; i++) {
-		if (!regions[i].buf)
-			continue;
-		if (hs_memory_add(&proc->mem, regions[i].start, regions[i].size,
-				  regions[i].buf, regions[i].size, 6))
-			abort();
-	}
-	if (hs_memory_seal(&proc->mem))
-		abort();
+	struct hs_process *proc = check_process(regions, NREGIONS);
 	struct hs_thread t = {.tid = 101, .fs_base = FS_BASE};
 	if (hs_process_add_thread(proc, &t))
 		abort();
@@ -597,8 +537,6 @@ int main(void)
 	test_scribbled_bitmap();
 	test_corrupt();
 	test_mutations();
-	for (int i = 0; i < NREGIONS; i++)
-		free(regions[i].buf);
-	printf("%d passed, %d failed\n", checks - failures, failures);
-	return failures ? 1 : 0;
+	check_regions_free(regions, NREGIONS);
+	return check_summary("test_jemalloc");
 }

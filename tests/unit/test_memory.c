@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "../../symbols/symbols.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 /* The error's code, freeing it; 0 for success. */
 static int code_of(struct hs_error *err)
@@ -176,10 +166,5 @@ int main(void)
 	test_basic();
 	test_rejects();
 	test_many();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_memory: ok\n");
-	return 0;
+	return check_summary("test_memory");
 }

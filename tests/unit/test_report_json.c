@@ -5,17 +5,7 @@
 #include <unistd.h>
 
 #include "../../formats/formats.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 static char tmpdir[] = "/tmp/hs-test-report-json-XXXXXX";
 
@@ -325,10 +315,5 @@ int main(void)
 	test_round_trip();
 	test_bad_input();
 	rmdir(tmpdir);
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("ok\n");
-	return 0;
+	return check_summary("test_report_json");
 }

@@ -5,28 +5,7 @@
 #include <string.h>
 
 #include "../../heapwalk/tcmalloc_internal.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                       \
-	do {                                                                 \
-		uint64_t a_ = (a), b_ = (b);                                 \
-		if (a_ != b_) {                                              \
-			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = %" PRIu64 \
-				" (0x%" PRIx64 "), %s = %" PRIu64 "\n",       \
-				__FILE__, __LINE__, #a, a_, a_, #b, b_);     \
-			failures++;                                          \
-		}                                                            \
-	} while (0)
+#include "check.h"
 
 /* ------------------------------------------------------------------------
  * A synthetic tcmalloc 2.10: the library's statics, a metadata area (page
@@ -68,22 +47,13 @@ static int failures;
  * Span object 8 is a dead one (a stale page-map entry points at it). */
 enum { S1, S2, S3, S4, S5, S6, S7, SDEAD };
 
-struct region {
-	uint64_t start, size;
-	uint8_t *buf;
-};
-static struct region regions[3];
+static struct check_region regions[3];
 
 static const struct hs_tcm_layout *L;
 
 static uint8_t *at(uint64_t addr, size_t len)
 {
-	for (int i = 0; i < 3; i++)
-		if (addr >= regions[i].start &&
-		    addr + len <= regions[i].start + regions[i].size)
-			return regions[i].buf + (addr - regions[i].start);
-	fprintf(stderr, "test bug: 0x%" PRIx64 " not in a region\n", addr);
-	abort();
+	return check_at(regions, 3, addr, len);
 }
 
 static void w64(uint64_t addr, uint64_t v)
@@ -137,14 +107,8 @@ static void build(void)
 {
 	static const uint64_t starts[3] = { LIB, META, HEAP };
 	static const uint64_t sizes[3] = { LIB_SIZE, META_SIZE, HEAP_PAGES * PAGE };
-	for (int i = 0; i < 3; i++) {
-		free(regions[i].buf);
-		regions[i].start = starts[i];
-		regions[i].size = sizes[i];
-		regions[i].buf = calloc(1, sizes[i]);
-		if (!regions[i].buf)
-			abort();
-	}
+	for (int i = 0; i < 3; i++)
+		check_region_set(&regions[i], starts[i], sizes[i]);
 	/* SizeMap */
 	w64(SM + L->sm_num_size_classes, 4);
 	static const uint32_t size[4] = { 0, SZ1, SZ2, SZ3 };
@@ -237,16 +201,7 @@ static const struct hs_tcm_addrs addrs = {
 
 static struct hs_process *make_process(void)
 {
-	struct hs_process *proc;
-	if (hs_process_create(&proc))
-		abort();
-	for (int i = 0; i < 3; i++)
-		if (hs_memory_add(&proc->mem, regions[i].start, regions[i].size,
-				  regions[i].buf, regions[i].size, 6))
-			abort();
-	if (hs_memory_seal(&proc->mem))
-		abort();
-	return proc;
+	return check_process(regions, 3);
 }
 
 /* Walk the current synthetic memory; *errp gets the walk's error. */
@@ -292,7 +247,7 @@ static void expect(const struct hs_heap *heap, uint64_t addr, uint64_t size,
 		if (c)
 			fprintf(stderr, "addr 0x%" PRIx64 " size %" PRIu64 " state %d\n",
 				c->addr, hs_chunk_size(c), hs_chunk_state(c));
-		failures++;
+		check_failures++;
 	}
 }
 #define EXPECT(heap, addr, size, state) expect(heap, addr, size, state, __LINE__)
@@ -653,9 +608,6 @@ int main(void)
 	test_bad_spans();
 	test_fatal();
 	test_layout_table();
-	for (int i = 0; i < 3; i++)
-		free(regions[i].buf);
-	if (failures)
-		fprintf(stderr, "%d check(s) failed\n", failures);
-	return failures ? 1 : 0;
+	check_regions_free(regions, 3);
+	return check_summary("test_tcmalloc");
 }

@@ -27,6 +27,11 @@
       CORE with an NT_FILE that lists N modules of file P (distinct
       addresses, file offset 0): the module loader's bounds.
 
+  hostile_core.py glibc-tcache-threads CORE OUT --threads N
+      A real glibc core whose main thread is repeated N times (same fs_base,
+      so the same tcache) and whose tcache's first bin holds a chain of
+      65535 valid entries: one walk's records, times N.
+
 Sizes take K/M/G suffixes (powers of 1024).
 """
 import argparse
@@ -260,20 +265,56 @@ def cmd_many_modules(args, data, phdrs):
     return w.write(args.out)
 
 
+def cmd_glibc_tcache_threads(args, data, phdrs):
+    """The main thread repeated --threads times (one NT_PRSTATUS each, same
+    fs_base: the same tcache), and that tcache's first bin a chain of 65535
+    valid entries in a new segment: what one tcache walk records, times the
+    threads that point at it."""
+    w = Writer(data, phdrs)
+    prstatus = None
+    for blob in w.notes:
+        pos = 0
+        while pos + 12 <= len(blob):
+            namesz, descsz, ntype = struct.unpack_from('<III', blob, pos)
+            end = pos + 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3)
+            if ntype == 1 and prstatus is None:
+                prstatus = blob[pos:end]
+            pos = end
+    dpos = 12 + 8  # "CORE\0" padded to 8
+    fs_base, = struct.unpack_from('<Q', prstatus, dpos + 112 + 8 * 21)
+    tcache, = struct.unpack('<Q', load_bytes(data, phdrs, fs_base - 0x48, 8))
+    w.notes[0] = w.notes[0] + prstatus * args.threads
+    n, seg = 65535, 0x100000000000
+    patches = {tcache: struct.pack('<H', n), tcache + 0x80: struct.pack('<Q', seg + 16)}
+    loads_except(w, data, phdrs, patches=patches)
+
+    def chain(f, size):
+        out = []
+        for k in range(n):
+            user = seg + 32 * k + 16
+            nxt = seg + 32 * (k + 1) + 16 if k + 1 < n else 0
+            out.append(struct.pack('<QQQQ', 0, 0x21, (user >> 12) ^ nxt, 0))
+        f.write(b''.join(out))
+    w.add(6, seg, 32 * n, chain)
+    return w.write(args.out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
     for name in ('random', 'glibc-chunks', 'glibc-garbage', 'jemalloc-slabs',
-                 'many-modules'):
+                 'many-modules', 'glibc-tcache-threads'):
         p = sub.add_parser(name)
         p.add_argument('core')
         p.add_argument('out')
         if name == 'many-modules':
             p.add_argument('--count', type=int, required=True)
             p.add_argument('--path', required=True)
+        elif name == 'glibc-tcache-threads':
+            p.add_argument('--threads', type=int, required=True)
         else:
             p.add_argument('--size', type=size_arg, required=True)
-        if name.startswith('glibc'):
+        if name in ('glibc-chunks', 'glibc-garbage'):
             p.add_argument('--main-arena', type=lambda s: int(s, 0), required=True)
         if name.startswith('jemalloc'):
             p.add_argument('--emap', type=lambda s: int(s, 0), required=True)
@@ -281,7 +322,8 @@ def main():
     data, phdrs = parse_core(args.core)
     fn = {'random': cmd_random, 'glibc-chunks': cmd_glibc_chunks,
           'glibc-garbage': cmd_glibc_garbage, 'jemalloc-slabs': cmd_jemalloc_slabs,
-          'many-modules': cmd_many_modules}[args.cmd]
+          'many-modules': cmd_many_modules,
+          'glibc-tcache-threads': cmd_glibc_tcache_threads}[args.cmd]
     n = fn(args, data, phdrs)
     print('%s: %d bytes (%s)' % (args.out, n, args.cmd))
 

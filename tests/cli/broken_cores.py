@@ -26,34 +26,22 @@ Exit status: 0 pass, 1 fail, 77 skip (no gdb/gcore).
 """
 
 import argparse
-import json
 import os
 import random
 import re
-import select
 import shutil
-import signal
 import struct
-import subprocess
 import sys
 import tempfile
-import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hstest  # noqa: E402  (tests/lib/hstest.py)
+from hstest import SKIP, Failure, log  # noqa: E402
+
 TIMEOUT = 60
-SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
-                   "runtime error:")
 PT_LOAD, PT_NOTE = 1, 4
 EM_AARCH64 = 183
 TRUNC_RE = re.compile(r"trunc|not in the core|past the end|missing", re.I)
-
-
-class Failure(Exception):
-    pass
-
-
-def log(*a):
-    print(*a, flush=True)
 
 
 class Run:
@@ -76,38 +64,21 @@ class Run:
 
 def analyze(hs, core, *opts, allow=(0, 2)):
     """Run `heapscope analyze --json - CORE OPTS` and check the contract."""
-    cmd = [hs, "analyze", "--json", "-", core] + list(opts)
-    log("$ " + " ".join(cmd))
-    t0 = time.monotonic()
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise Failure("hung: no exit within %d s" % TIMEOUT)
-    err = r.stderr.decode(errors="replace")
-    log("exit %d in %.2f s" % (r.returncode, time.monotonic() - t0))
-    if err:
-        log("stderr: " + err.rstrip())
-    if r.returncode < 0 or r.returncode >= 128:
-        raise Failure("crashed: status %d" % r.returncode)
-    if any(m in err for m in SANITIZER_MARKS):
-        raise Failure("sanitizer report on stderr")
-    if r.returncode not in allow:
-        raise Failure("exit status %d, expected one of %s" % (r.returncode, allow))
+    r = hstest.run([hs, "analyze", "--json", "-", core] + list(opts), TIMEOUT)
+    err = r.err
+    if r.rc not in allow:
+        raise Failure("exit status %d, expected one of %s" % (r.rc, allow))
     report = None
-    if r.returncode == 2:
+    if r.rc == 2:
         lines = err.splitlines()
         if len(lines) != 1 or not lines[0].startswith("heapscope: ") or \
                 len(lines[0]) < len("heapscope: ") + 10:
             raise Failure("exit 2 without a one-line 'heapscope: ...' error: %r" % err)
-    elif r.returncode == 0:
-        try:
-            report = json.loads(r.stdout)
-        except ValueError as e:
-            raise Failure("exit 0 but --json - is not JSON: %s" % e)
+    elif r.rc == 0:
+        report = hstest.json_of(r)
         for m in Run(0, err, report).diags():
             log("diagnostic: " + m)
-    return Run(r.returncode, err, report)
+    return Run(r.rc, err, report)
 
 
 def expect_error(run, pattern):
@@ -124,30 +95,11 @@ def expect_diag(run, pattern):
 
 # ------------------------------------------------------------------ the core
 
-def start_fixture(fixture, tmp):
-    env = dict(os.environ)
-    env.pop("MALLOC_PERTURB_", None)  # set by meson test; the fixture's heap must be plain
-    proc = subprocess.Popen([fixture, os.path.join(tmp, "stats")], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 60
-    buf = b""
-    while b"ready\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            proc.kill()
-            raise Failure("fixture did not print 'ready' within 60 s")
-        ready, _, _ = select.select([proc.stdout], [], [], left)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise Failure("fixture exited with status %d" % proc.wait())
-            buf += chunk
-    return proc
-
-
 def take_core(fixture, tmp):
     """(core path, [heap] range, module paths) of a fresh gcore of the fixture."""
-    proc = start_fixture(fixture, tmp)
+    env = dict(os.environ)
+    env.pop("MALLOC_PERTURB_", None)  # set by meson test; the fixture's heap must be plain
+    proc = hstest.start_fixture([fixture, os.path.join(tmp, "stats")], env)
     try:
         heap, modules = None, []
         with open("/proc/%d/maps" % proc.pid) as f:
@@ -160,16 +112,9 @@ def take_core(fixture, tmp):
                     modules.append(parts[5])
         if not heap:
             raise Failure("the fixture has no [heap] mapping")
-        prefix = os.path.join(tmp, "core")
-        r = subprocess.run(["gcore", "-o", prefix, str(proc.pid)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=240)
-        core = "%s.%d" % (prefix, proc.pid)
-        if r.returncode != 0 or not os.path.isfile(core):
-            raise Failure("gcore failed (status %d): %s"
-                          % (r.returncode, r.stdout.decode(errors="replace")))
+        core = hstest.gcore(proc.pid, os.path.join(tmp, "core"))
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        hstest.stop(proc)
     return core, heap, modules
 
 

@@ -15,56 +15,24 @@ import argparse
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import struct
-import subprocess
 import sys
 import tempfile
-import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hstest  # noqa: E402  (tests/lib/hstest.py)
+from hstest import SKIP, Failure, log  # noqa: E402
+
 TIMEOUT = 60
-SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
-                   "runtime error:")
-
-
-class Failure(Exception):
-    pass
 
 
 class Skip(Exception):
     pass
 
 
-def log(*a):
-    print(*a, flush=True)
-
-
-class Result:
-    def __init__(self, cmd, rc, out, err):
-        self.cmd, self.rc, self.out, self.err = cmd, rc, out, err
-
-
 def run(hs, args, timeout=TIMEOUT):
-    cmd = [hs] + args
-    log("$ " + " ".join(cmd))
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Failure("hung: no exit within %d s" % timeout)
-    out = r.stdout.decode(errors="replace")
-    err = r.stderr.decode(errors="replace")
-    log("exit %d" % r.returncode)
-    if err:
-        log("stderr:\n" + err.rstrip())
-    if r.returncode < 0 or r.returncode >= 128:
-        raise Failure("crashed: status %d" % r.returncode)
-    if any(m in err for m in SANITIZER_MARKS):
-        raise Failure("sanitizer report on stderr")
-    return Result(cmd, r.returncode, out, err)
+    return hstest.run([hs] + args, timeout)
 
 
 def expect_rc(r, want):
@@ -95,27 +63,6 @@ def expect_exit_codes_documented(text):
 
 # ------------------------------------------------------------------ cores
 
-def start_fixture(fixture, tmp):
-    stats = os.path.join(tmp, "stats")
-    env = dict(os.environ)
-    env.pop("MALLOC_PERTURB_", None)  # set by meson test
-    proc = subprocess.Popen([fixture, stats], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 60
-    buf = b""
-    while b"ready\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Failure("fixture did not print 'ready' within 60 s")
-        r, _, _ = select.select([proc.stdout], [], [], left)
-        if r:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise Failure("fixture exited with status %d" % proc.wait())
-            buf += chunk
-    return proc
-
-
 def heap_range(pid):
     with open("/proc/%d/maps" % pid) as f:
         for line in f:
@@ -127,19 +74,14 @@ def heap_range(pid):
 
 def gcore(fixture, tmp):
     """A core of the fixture, and the address range of its [heap] (or None)."""
-    proc = start_fixture(fixture, tmp)
+    env = dict(os.environ)
+    env.pop("MALLOC_PERTURB_", None)  # set by meson test
+    proc = hstest.start_fixture([fixture, os.path.join(tmp, "stats")], env)
     try:
         heap = heap_range(proc.pid)
-        prefix = os.path.join(tmp, "core")
-        r = subprocess.run(["gcore", "-o", prefix, str(proc.pid)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=240)
-        core = "%s.%d" % (prefix, proc.pid)
-        if r.returncode != 0 or not os.path.isfile(core):
-            raise Failure("gcore failed (status %d):\n%s"
-                          % (r.returncode, r.stdout.decode(errors="replace")))
+        core = hstest.gcore(proc.pid, os.path.join(tmp, "core"))
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        hstest.stop(proc)
     return core, heap
 
 

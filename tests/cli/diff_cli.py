@@ -21,43 +21,21 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import validate_schema  # noqa: E402
-
-SKIP = 77
-
-
-class Failure(Exception):
-    pass
-
-
-log = validate_schema.log
+import hstest  # noqa: E402  (tests/lib/hstest.py)
+from hstest import SKIP, Failure, log  # noqa: E402
 
 
 def run(hs, args, timeout=60):
-    cmd = [hs] + args
-    log("$ " + " ".join(cmd))
-    import subprocess
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Failure("hung: no exit within %d s" % timeout)
-    out, err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
-    log("exit %d" % r.returncode)
-    if err:
-        log("stderr:\n" + err.rstrip())
-    if r.returncode < 0 or r.returncode >= 128:
-        raise Failure("crashed: status %d" % r.returncode)
-    if any(m in err for m in validate_schema.SANITIZER_MARKS):
-        raise Failure("sanitizer report on stderr")
-    r.out, r.err = out, err
-    return r
+    return hstest.run([hs] + args, timeout)
 
 
 def expect_rc(r, want):
-    if r.returncode != want:
-        raise Failure("exit status %d, expected %d" % (r.returncode, want))
+    if r.rc != want:
+        raise Failure("exit status %d, expected %d" % (r.rc, want))
 
 
 def expect_one_line_error(r, path, word=None):

@@ -21,26 +21,15 @@ import argparse
 import copy
 import json
 import os
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hstest  # noqa: E402  (tests/lib/hstest.py)
+from hstest import SKIP, Failure, log  # noqa: E402
+
 TIMEOUT = 240
-SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
-                   "runtime error:")
-
-
-class Failure(Exception):
-    pass
-
-
-def log(*a):
-    print(*a, flush=True)
 
 
 def load_validator(schema_path):
@@ -73,22 +62,7 @@ def validate(validator, doc, what):
 
 
 def run(cmd, timeout=TIMEOUT):
-    log("$ " + " ".join(cmd))
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Failure("no exit within %d s: %s" % (timeout, " ".join(cmd)))
-    err = r.stderr.decode(errors="replace")
-    if err:
-        log("stderr:\n" + err.rstrip())
-    if r.returncode < 0 or r.returncode >= 128:
-        raise Failure("crashed (status %d): %s" % (r.returncode, " ".join(cmd)))
-    if any(m in err for m in SANITIZER_MARKS):
-        raise Failure("sanitizer report on stderr")
-    if r.returncode != 0:
-        raise Failure("exit status %d: %s" % (r.returncode, " ".join(cmd)))
-    return r.stdout.decode(errors="replace")
+    return hstest.run_ok(cmd, timeout).out
 
 
 def load_json(text, what):
@@ -103,30 +77,11 @@ def gcore_fixture(fixture, tmp):
     env = dict(os.environ)
     for k in ("LD_PRELOAD", "MALLOC_PERTURB_", "MALLOC_CHECK_", "GLIBC_TUNABLES"):
         env.pop(k, None)
-    proc = subprocess.Popen([fixture, os.path.join(tmp, "stats")], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=env)
+    proc = hstest.start_fixture([fixture, os.path.join(tmp, "stats")], env)
     try:
-        buf, deadline = b"", time.monotonic() + 60
-        while b"ready\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failure("fixture did not print 'ready'")
-            r, _, _ = select.select([proc.stdout], [], [], left)
-            if r:
-                chunk = os.read(proc.stdout.fileno(), 4096)
-                if not chunk:
-                    raise Failure("fixture exited before 'ready'")
-                buf += chunk
-        prefix = os.path.join(tmp, "core")
-        r = subprocess.run(["gcore", "-o", prefix, str(proc.pid)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=TIMEOUT)
-        core = "%s.%d" % (prefix, proc.pid)
-        if r.returncode != 0 or not os.path.isfile(core):
-            raise Failure("gcore failed:\n" + r.stdout.decode(errors="replace"))
-        return core
+        return hstest.gcore(proc.pid, os.path.join(tmp, "core"), TIMEOUT)
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        hstest.stop(proc)
 
 
 def negative_controls(validator, report, diff):

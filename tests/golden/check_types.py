@@ -23,7 +23,6 @@ Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed).
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -47,13 +46,7 @@ def split_stats(path, rest_path):
 
 
 def run(cmd):
-    rf.log("$ " + " ".join(cmd))
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       stdin=subprocess.DEVNULL, timeout=rf.ANALYZE_TIMEOUT)
-    if r.returncode != 0:
-        raise rf.Failure("%s exited %d: %s" % (cmd[1], r.returncode,
-                                              r.stderr.decode(errors="replace")))
-    return r.stdout.decode(errors="replace")
+    return rf.hstest.run_ok(cmd, rf.ANALYZE_TIMEOUT, "heapscope " + cmd[1]).out
 
 
 def check(args, core, mine, report, checker):

@@ -16,68 +16,30 @@ Exit status: 0 pass, 1 fail, 77 skip (no gdb/gcore).
 """
 
 import argparse
-import json
 import os
 import re
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hstest  # noqa: E402  (tests/lib/hstest.py)
+from hstest import SKIP, Failure, log  # noqa: E402
+
 TIMEOUT = 30
 NEAR = 0x20
-SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
-                   "runtime error:")
-
-
-class Failure(Exception):
-    pass
-
-
-def log(*a):
-    print(*a, flush=True)
-
-
-def start_fixture(fixture, stats):
-    env = dict(os.environ)
-    env.pop("MALLOC_PERTURB_", None)  # meson sets it; the fixture's heap must be plain
-    env.pop("MALLOC_CHECK_", None)
-    proc = subprocess.Popen([fixture, stats], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 60
-    buf = b""
-    while b"ready\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            proc.kill()
-            raise Failure("fixture did not print 'ready' within 60 s")
-        ready, _, _ = select.select([proc.stdout], [], [], left)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise Failure("fixture exited with status %d" % proc.wait())
-            buf += chunk
-    return proc
 
 
 def take_core(fixture, tmp):
     stats = os.path.join(tmp, "stats")
-    proc = start_fixture(fixture, stats)
+    env = dict(os.environ)
+    env.pop("MALLOC_PERTURB_", None)  # meson sets it; the fixture's heap must be plain
+    env.pop("MALLOC_CHECK_", None)
+    proc = hstest.start_fixture([fixture, stats], env)
     try:
-        prefix = os.path.join(tmp, "core")
-        r = subprocess.run(["gcore", "-o", prefix, str(proc.pid)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=240)
-        core = "%s.%d" % (prefix, proc.pid)
-        if r.returncode != 0 or not os.path.isfile(core):
-            raise Failure("gcore failed (status %d): %s"
-                          % (r.returncode, r.stdout.decode(errors="replace")))
+        core = hstest.gcore(proc.pid, os.path.join(tmp, "core"))
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        hstest.stop(proc)
     return core, stats
 
 
@@ -124,29 +86,10 @@ def names_address(diag, addrs):
 
 
 def analyze(hs, core, extra):
-    cmd = [hs, "analyze", "--json", "-", core] + extra
-    log("$ " + " ".join(cmd))
-    t0 = time.monotonic()
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise Failure("the analysis did not end within %d s" % TIMEOUT)
-    err = r.stderr.decode(errors="replace")
-    log("exit %d in %.2f s" % (r.returncode, time.monotonic() - t0))
-    if err:
-        log("stderr: " + err.rstrip())
-    if r.returncode < 0 or r.returncode >= 128:
-        raise Failure("crashed: status %d" % r.returncode)
-    if any(m in err for m in SANITIZER_MARKS):
-        raise Failure("sanitizer report on stderr")
-    if r.returncode != 0:
-        raise Failure("exit status %d: a corrupt heap is data, the analysis must go on"
-                      % r.returncode)
-    try:
-        return json.loads(r.stdout)
-    except ValueError as e:
-        raise Failure("--json - output is not JSON: %s" % e)
+    r = hstest.run([hs, "analyze", "--json", "-", core] + extra, TIMEOUT)
+    if r.rc != 0:
+        raise Failure("exit status %d: a corrupt heap is data, the analysis must go on" % r.rc)
+    return hstest.json_of(r)
 
 
 def check(report, corrupt, mins):

@@ -32,105 +32,41 @@ Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed).
 import argparse
 import json
 import os
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "cli"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import validate_schema  # noqa: E402  (tests/cli/validate_schema.py)
+import hstest  # noqa: E402  (tests/lib/hstest.py)
+from hstest import SKIP, Failure, log  # noqa: E402
 
-SKIP = 77
-READY_TIMEOUT = 60
 TIMEOUT = 240
-SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
-                   "runtime error:")
 T0 = 1704067200  # 2024-01-01T00:00:00Z: the first report's --captured-at
-
-
-class Failure(Exception):
-    pass
-
-
-def log(*a):
-    print(*a, flush=True)
 
 
 # ------------------------------------------------------------------ processes
 
-def wait_for(proc, word, buf):
-    deadline = time.monotonic() + READY_TIMEOUT
-    while word not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Failure("fixture did not print %r within %d s" % (word, READY_TIMEOUT))
-        r, _, _ = select.select([proc.stdout], [], [], left)
-        if not r:
-            continue
-        chunk = os.read(proc.stdout.fileno(), 4096)
-        if not chunk:
-            raise Failure("fixture exited with status %s before %r (output %r)"
-                          % (proc.wait(), word, buf))
-        buf += chunk
-    return buf
-
-
-def gcore(pid, prefix):
-    core = "%s.%d" % (prefix, pid)
-    cmd = ["gcore", "-o", prefix, str(pid)]
-    log("$ " + " ".join(cmd))
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise Failure("gcore did not finish within %d s" % TIMEOUT)
-    if r.returncode != 0 or not os.path.isfile(core):
-        raise Failure("gcore failed (status %d):\n%s"
-                      % (r.returncode, r.stdout.decode(errors="replace")))
-    log("core: %s (%d bytes)" % (core, os.path.getsize(core)))
-    return core
-
-
 def take_two_cores(fixture, tmp, env):
     stats = os.path.join(tmp, "stats")
-    log("$ %s %s" % (fixture, stats))
-    proc = subprocess.Popen([fixture, stats], stdout=subprocess.PIPE, stdin=subprocess.PIPE,
-                            env=env)
+    proc = hstest.spawn([fixture, stats], env, stdin=subprocess.PIPE)
     try:
-        buf = wait_for(proc, b"ready1\n", b"")
-        core1 = gcore(proc.pid, os.path.join(tmp, "old"))
+        buf = hstest.wait_for(proc, b"ready1\n")
+        core1 = hstest.gcore(proc.pid, os.path.join(tmp, "old"), TIMEOUT)
         proc.stdin.write(b"go\n")
         proc.stdin.flush()
-        wait_for(proc, b"ready2\n", buf)
-        core2 = gcore(proc.pid, os.path.join(tmp, "new"))
+        hstest.wait_for(proc, b"ready2\n", buf)
+        core2 = hstest.gcore(proc.pid, os.path.join(tmp, "new"), TIMEOUT)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        hstest.stop(proc)
     return stats, core1, core2
 
 
 def heapscope(hs, args):
-    cmd = [hs] + args
-    log("$ " + " ".join(cmd))
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise Failure("heapscope did not finish within %d s" % TIMEOUT)
-    err = r.stderr.decode(errors="replace")
-    if err:
-        log("stderr:\n" + err.rstrip())
-    if r.returncode < 0 or r.returncode >= 128:
-        raise Failure("heapscope crashed (status %d)" % r.returncode)
-    if any(m in err for m in SANITIZER_MARKS):
-        raise Failure("sanitizer report on stderr")
-    if r.returncode != 0:
-        raise Failure("heapscope exited with status %d, expected 0" % r.returncode)
-    return r.stdout.decode(errors="replace")
+    return hstest.run_ok([hs] + args, TIMEOUT).out
 
 
 # ------------------------------------------------------------------ checks

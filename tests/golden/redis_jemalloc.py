@@ -18,30 +18,23 @@ Exit status: 0 pass, 1 fail, 77 skip (gcore or redis-server missing).
 """
 
 import argparse
-import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import hstest  # noqa: E402  (tests/lib/hstest.py)
+from hstest import SKIP, Failure, log  # noqa: E402
+
 NKEYS = 20000
 NBIG = 50          # values of 20 KiB: large extents (tcache-able class)
 NHUGE = 2          # values of 1 MiB: large extents outside the tcache
 TOLERANCE = 0.005
-
-
-class Failure(Exception):
-    pass
-
-
-def log(*args):
-    print(*args, flush=True)
 
 
 def resp(*args):
@@ -151,17 +144,7 @@ def info_memory(conn):
 
 
 def take_core(pid, tmp):
-    prefix = os.path.join(tmp, "core")
-    cmd = ["gcore", "-o", prefix, str(pid)]
-    log("$ " + " ".join(cmd))
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL, timeout=240)
-    core = "%s.%d" % (prefix, pid)
-    if r.returncode != 0 or not os.path.isfile(core):
-        raise Failure("gcore failed (status %d):\n%s"
-                      % (r.returncode, r.stdout.decode(errors="replace")))
-    log("core: %s (%d bytes)" % (core, os.path.getsize(core)))
-    return core
+    return hstest.gcore(pid, os.path.join(tmp, "core"), 240)
 
 
 def analyze(args, core):
@@ -169,14 +152,42 @@ def analyze(args, core):
     if args.no_debuginfo:
         cmd.append("--no-debuginfo")
     cmd.append(core)
-    log("$ " + " ".join(cmd))
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       stdin=subprocess.DEVNULL, timeout=240)
-    if r.stderr:
-        log("heapscope stderr:\n" + r.stderr.decode(errors="replace").rstrip())
-    if r.returncode != 0:
-        raise Failure("heapscope exited with status %d" % r.returncode)
-    return json.loads(r.stdout)
+    return hstest.json_of(hstest.run_ok(cmd, 240))
+
+
+def start_redis(redis_server, tmp, base_port):
+    """redis-server on a random loopback port in [base_port, base_port + 2000),
+    answering PING (10 tries): (the server process, a Conn to it)."""
+    rng = random.SystemRandom()
+    for attempt in range(10):
+        port = base_port + rng.randrange(2000)
+        cmd = [redis_server, "--port", str(port), "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--daemonize", "no",
+               "--dir", tmp, "--logfile", os.path.join(tmp, "redis.log")]
+        log("$ " + " ".join(repr(c) if not c else c for c in cmd))
+        env = dict(os.environ)
+        env.pop("MALLOC_CONF", None)
+        env.pop("LD_PRELOAD", None)
+        server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
+        try:
+            conn = None
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and server.poll() is None:
+                try:
+                    conn = Conn(port)
+                    if conn.call("PING") == b"PONG":
+                        break
+                except (OSError, Failure):
+                    conn = None
+                    time.sleep(0.1)
+        except BaseException:
+            hstest.stop(server)
+            raise
+        if conn is not None and server.poll() is None:
+            return server, conn
+        server.kill()
+        server.wait()
+    raise Failure("redis-server did not start")
 
 
 def check(report, info, dbsize):
@@ -221,34 +232,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hs-redis-")
     server = None
     try:
-        rng = random.SystemRandom()
-        for attempt in range(10):
-            port = 6390 + rng.randrange(2000)
-            cmd = [args.redis_server, "--port", str(port), "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--daemonize", "no",
-                   "--dir", tmp, "--logfile", os.path.join(tmp, "redis.log")]
-            log("$ " + " ".join(repr(c) if not c else c for c in cmd))
-            env = dict(os.environ)
-            env.pop("MALLOC_CONF", None)
-            env.pop("LD_PRELOAD", None)
-            server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
-            conn = None
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and server.poll() is None:
-                try:
-                    conn = Conn(port)
-                    if conn.call("PING") == b"PONG":
-                        break
-                except (OSError, Failure):
-                    conn = None
-                    time.sleep(0.1)
-            if conn is not None and server.poll() is None:
-                break
-            server.kill()
-            server.wait()
-            server = None
-        if server is None:
-            raise Failure("redis-server did not start")
+        server, conn = start_redis(args.redis_server, tmp, 6390)
         dbsize = load(conn)
         info = info_memory(conn)
         log("INFO: allocator_allocated %s, used_memory %s, mem_allocator %s"
@@ -263,9 +247,7 @@ def main():
         log("FAIL: %s" % e)
         return 1
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGKILL)
-            server.wait()
+        hstest.stop(server)
         if args.keep:
             log("kept %s" % tmp)
         else:

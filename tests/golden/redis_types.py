@@ -21,13 +21,9 @@ Exit status: 0 pass, 1 fail, 77 skip (gcore or redis-server missing).
 
 import argparse
 import os
-import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis_jemalloc as rj  # noqa: E402
@@ -72,34 +68,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="hs-redis-types-")
     server = None
     try:
-        rng = random.SystemRandom()
-        conn = None
-        for attempt in range(10):
-            port = 8390 + rng.randrange(2000)
-            cmd = [args.redis_server, "--port", str(port), "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--daemonize", "no",
-                   "--dir", tmp, "--logfile", os.path.join(tmp, "redis.log")]
-            rj.log("$ " + " ".join(repr(c) if not c else c for c in cmd))
-            env = dict(os.environ)
-            env.pop("MALLOC_CONF", None)
-            env.pop("LD_PRELOAD", None)
-            server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and server.poll() is None:
-                try:
-                    conn = rj.Conn(port)
-                    if conn.call("PING") == b"PONG":
-                        break
-                except (OSError, rj.Failure):
-                    conn = None
-                    time.sleep(0.1)
-            if conn is not None and server.poll() is None:
-                break
-            server.kill()
-            server.wait()
-            server = None
-        if server is None:
-            raise rj.Failure("redis-server did not start")
+        server, conn = rj.start_redis(args.redis_server, tmp, 8390)
 
         size0 = int(conn.call("DBSIZE"))
         conn.call("PING")
@@ -148,9 +117,7 @@ def main():
         rj.log("FAIL: %s" % e)
         return 1
     finally:
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGKILL)
-            server.wait()
+        rj.hstest.stop(server)
         if args.keep:
             rj.log("kept %s" % tmp)
         else:

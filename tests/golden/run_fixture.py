@@ -30,28 +30,15 @@ Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed).
 import argparse
 import json
 import os
-import select
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
-SKIP = 77
-READY_TIMEOUT = 60
-GCORE_TIMEOUT = 240
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from hstest import SKIP, Failure, log, stop  # noqa: E402,F401  (tests/lib/hstest.py)
+import hstest  # noqa: E402
+
 ANALYZE_TIMEOUT = 240
-SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
-                   "runtime error:")
-
-
-class Failure(Exception):
-    pass
-
-
-def log(*args):
-    print(*args, flush=True)
 
 
 # ------------------------------------------------------------------ stats file
@@ -103,54 +90,11 @@ def parse_stats(path):
 # ------------------------------------------------------------------ processes
 
 def start_fixture(args, stats_path, env):
-    cmd = [args.fixture, stats_path] + args.fixture_arg
-    log("$ " + " ".join(cmd))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + READY_TIMEOUT
-    buf = b""
-    while b"ready\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Failure("fixture did not print 'ready' within %d s" % READY_TIMEOUT)
-        r, _, _ = select.select([proc.stdout], [], [], left)
-        if not r:
-            continue
-        chunk = os.read(proc.stdout.fileno(), 4096)
-        if not chunk:
-            rc = proc.wait()
-            raise Failure("fixture exited with status %d before 'ready' (output %r)"
-                          % (rc, buf.decode(errors="replace")))
-        buf += chunk
-    return proc
-
-
-def stop(proc):
-    if proc and proc.poll() is None:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+    return hstest.start_fixture([args.fixture, stats_path] + args.fixture_arg, env)
 
 
 def take_core(pid, tmp):
-    prefix = os.path.join(tmp, "core")
-    core = "%s.%d" % (prefix, pid)
-    cmd = ["gcore", "-o", prefix, str(pid)]
-    log("$ " + " ".join(cmd))
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, timeout=GCORE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise Failure("gcore did not finish within %d s" % GCORE_TIMEOUT)
-    out = r.stdout.decode(errors="replace")
-    # gdb is chatty (thread debugging, vsyscall page warnings); only the exit
-    # status and the file matter.
-    if r.returncode != 0 or not os.path.isfile(core) or os.path.getsize(core) == 0:
-        raise Failure("gcore failed (status %d, core %s):\n%s"
-                      % (r.returncode, "present" if os.path.exists(core) else "missing", out))
-    log("core: %s (%d bytes)" % (core, os.path.getsize(core)))
-    return core
+    return hstest.gcore(pid, os.path.join(tmp, "core"))
 
 
 def analyze(args, core):
@@ -160,28 +104,7 @@ def analyze(args, core):
     if args.no_debuginfo:
         cmd.append("--no-debuginfo")
     cmd += args.heapscope_arg + [core]
-    log("$ " + " ".join(cmd))
-    t0 = time.monotonic()
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, timeout=ANALYZE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise Failure("heapscope did not finish within %d s" % ANALYZE_TIMEOUT)
-    err = r.stderr.decode(errors="replace")
-    log("heapscope: exit %d in %.2f s" % (r.returncode, time.monotonic() - t0))
-    if err:
-        log("heapscope stderr:\n" + err.rstrip())
-    if r.returncode < 0 or r.returncode >= 128:
-        raise Failure("heapscope crashed (status %d)" % r.returncode)
-    if any(m in err for m in SANITIZER_MARKS):
-        raise Failure("heapscope: sanitizer report on stderr")
-    if r.returncode != 0:
-        raise Failure("heapscope exited with status %d, expected 0" % r.returncode)
-    try:
-        return json.loads(r.stdout)
-    except ValueError as e:
-        raise Failure("heapscope --json - is not JSON: %s\n%s"
-                      % (e, r.stdout[:2000].decode(errors="replace")))
+    return hstest.json_of(hstest.run_ok(cmd, ANALYZE_TIMEOUT))
 
 
 # ------------------------------------------------------------------ checks

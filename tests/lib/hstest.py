@@ -1,0 +1,152 @@
+"""hstest.py: what the cli and golden test scripts share: run a program with a timeout and judge
+the run (hang, crash, sanitizer report), start a fixture and wait for its "ready", gcore it.
+
+Standard library only. A script imports it with
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+so that it works from any directory (meson runs the scripts from the build tree).
+"""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
+SKIP = 77                # exit status: the test was skipped (meson's convention)
+READY_TIMEOUT = 60       # s for a fixture to print "ready"
+GCORE_TIMEOUT = 240      # s for gcore (cores of a few hundred MB)
+SANITIZER_MARKS = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "LeakSanitizer",
+                   "runtime error:")
+
+
+class Failure(Exception):
+    """A test failed; the message says why."""
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+# ------------------------------------------------------------------ runs
+
+class Run:
+    """One finished run: cmd, rc (exit status), out and err (text), secs."""
+
+    def __init__(self, cmd, rc, out, err, secs):
+        self.cmd, self.rc, self.out, self.err, self.secs = cmd, rc, out, err, secs
+
+
+def judge(rc, err, what="heapscope"):
+    """Raise Failure if a run crashed (a signal, or a status of 128 or more) or a
+    sanitizer reported on its stderr; any other exit status is the caller's to judge."""
+    if rc < 0 or rc >= 128:
+        raise Failure("%s crashed: status %d" % (what, rc))
+    if any(m in err for m in SANITIZER_MARKS):
+        raise Failure("%s: sanitizer report on stderr" % what)
+
+
+def run(cmd, timeout, what="heapscope"):
+    """Run cmd (stdin /dev/null, output captured) for at most timeout s; log the
+    command, its exit status and stderr; judge() it. Returns a Run."""
+    log("$ " + " ".join(cmd))
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failure("%s hung: no exit within %d s" % (what, timeout))
+    secs = time.monotonic() - t0
+    out, err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+    log("exit %d in %.2f s" % (r.returncode, secs))
+    if err:
+        log("stderr:\n" + err.rstrip())
+    judge(r.returncode, err, what)
+    return Run(cmd, r.returncode, out, err, secs)
+
+
+def run_ok(cmd, timeout, what="heapscope"):
+    """run(), and the exit status must be 0."""
+    r = run(cmd, timeout, what)
+    if r.rc != 0:
+        raise Failure("%s exited with status %d, expected 0: %s" % (what, r.rc, " ".join(cmd)))
+    return r
+
+
+def json_of(r):
+    """The run's stdout as JSON; Failure if it is not."""
+    try:
+        return json.loads(r.out)
+    except ValueError as e:
+        raise Failure("%s: stdout is not JSON: %s\n%s" % (" ".join(r.cmd), e, r.out[:2000]))
+
+
+# ------------------------------------------------------------------ fixtures
+
+def spawn(cmd, env=None, stdin=subprocess.DEVNULL):
+    """Start a fixture program with its stdout a pipe (for wait_for)."""
+    log("$ " + " ".join(cmd))
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=stdin, env=env)
+
+
+def wait_for(proc, word=b"ready\n", buf=b"", timeout=READY_TIMEOUT):
+    """Read proc's stdout until word has appeared in it (buf: what was read
+    before); returns all that was read. Failure if proc exits first or word
+    does not come within timeout s."""
+    deadline = time.monotonic() + timeout
+    while word not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Failure("fixture did not print %r within %d s" % (word, timeout))
+        r, _, _ = select.select([proc.stdout], [], [], left)
+        if not r:
+            continue
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            raise Failure("fixture exited with status %s before %r (output %r)"
+                          % (proc.wait(), word, buf.decode(errors="replace")))
+        buf += chunk
+    return buf
+
+
+def stop(proc):
+    """Kill proc (SIGKILL) if it still runs, and reap it. proc may be None."""
+    if proc and proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if proc:
+        proc.wait()
+
+
+def start_fixture(cmd, env=None):
+    """spawn() and wait_for() "ready"; the fixture is killed if it does not get there."""
+    proc = spawn(cmd, env)
+    try:
+        wait_for(proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def gcore(pid, prefix, timeout=GCORE_TIMEOUT):
+    """gcore -o PREFIX PID: the core's path (PREFIX.PID). Failure unless gcore
+    exits 0 within timeout s and leaves a non-empty core."""
+    core = "%s.%d" % (prefix, pid)
+    cmd = ["gcore", "-o", prefix, str(pid)]
+    log("$ " + " ".join(cmd))
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failure("gcore did not finish within %d s" % timeout)
+    # gdb is chatty (thread debugging, vsyscall page warnings); only the exit
+    # status and the file matter.
+    if r.returncode != 0 or not os.path.isfile(core) or os.path.getsize(core) == 0:
+        raise Failure("gcore failed (status %d, core %s):\n%s"
+                      % (r.returncode, "present" if os.path.exists(core) else "missing",
+                         r.stdout.decode(errors="replace")))
+    log("core: %s (%d bytes)" % (core, os.path.getsize(core)))
+    return core

@@ -11,6 +11,8 @@
 
 void hs_fuzz_check_error(const struct hs_error *err)
 {
+	if (getenv("HS_FUZZ_VERBOSE"))
+		fprintf(stderr, "fuzz: error: %s\n", err->message);
 	if (!err->message || !err->message[0] || strchr(err->message, '\n')) {
 		fprintf(stderr, "fuzz: error is not one line: '%s'\n",
 			err->message ? err->message : "(null)");
@@ -61,6 +63,15 @@ void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
 	}
 	if (heap->diags.count > heap->diags.limit)
 		abort();
+	/* HS_FUZZ_VERBOSE=1 fuzz_<name>_replay SEED: what a seed's walk
+	 * reached, for make_corpus.sh's author. */
+	if (getenv("HS_FUZZ_VERBOSE")) {
+		fprintf(stderr, "fuzz: %s %s: %zu chunks, %zu diagnostics (%" PRIu64
+			" dropped)\n", heap->allocator, heap->version, heap->nchunks,
+			heap->diags.count, heap->diags.dropped);
+		for (size_t i = 0; i < heap->diags.count && i < 10; i++)
+			fprintf(stderr, "fuzz:   %s\n", heap->diags.items[i].message);
+	}
 
 	struct hs_report r;
 	hs_report_init(&r);

@@ -18,12 +18,23 @@
  *   nparams x u64    target-specific (addresses of globals, thread caches)
  *   the bytes of every range, in order: filesz bytes each, or what is left
  *
+ * A range whose filesz has bit 31 set (HS_FUZZ_ZERO) takes no input bytes:
+ * it reads as zeros over its first HS_FUZZ_ZERO_MAX bytes. Allocator
+ * metadata is mostly zeros (a jemalloc arena_t is 77 KiB, its rtree root
+ * 2 MiB), so a seed keeps a whole walk within 64 KiB that way. Ranges that
+ * touch end to end, all backed, become one range (one buffer, at most
+ * HS_FUZZ_MERGE_MAX bytes), as one mapping is one PT_LOAD in a core: a
+ * struct split between a data range and a zero range still reads whole.
+ *
  * A range may be backed by fewer bytes than its memsz (a truncated core),
  * and fields past the end of the input read as zero, so every input is
  * valid. Overlapping ranges make hs_memory_seal fail: the input is then
  * skipped. tests/fuzz/make_seed.py writes this format from a real core.
  */
-#define HS_FUZZ_MAX_RANGES 32
+#define HS_FUZZ_MAX_RANGES 255
+#define HS_FUZZ_ZERO 0x80000000u
+#define HS_FUZZ_ZERO_MAX (64u << 20)
+#define HS_FUZZ_MERGE_MAX (8u << 20)
 #define HS_FUZZ_MAX_PARAMS 255
 
 struct hs_fuzz_synth {
@@ -33,6 +44,8 @@ struct hs_fuzz_synth {
 	size_t nparams;
 	const uint8_t *rest;     /* bytes after the last range's data */
 	size_t nrest;
+	uint8_t *merged[HS_FUZZ_MAX_RANGES]; /* buffers of merged ranges, owned */
+	size_t nmerged;
 };
 
 /* Build the synthetic process. The data must outlive it. false if the

@@ -16,7 +16,8 @@ line per run of core pages the analysis read.
   seedtool.py synth CORE OUT --windows W... [--param V]... [--flags N]
                    [--params-file F]... [--chunk-params F] [--budget N]
       The fuzz_synth.h format: the windows as memory ranges, then params
-      (from --param, and from F's "flags N" / "param V" lines).
+      (from --param, and from F's "flags N" / "param V" lines). Pages that
+      are all zero become HS_FUZZ_ZERO ranges, which cost no bytes.
 """
 import argparse
 import struct
@@ -25,7 +26,9 @@ import sys
 PAGE = 4096
 PT_LOAD, PT_NOTE = 1, 4
 NT_FILE = 0x46494C45
-MAX_RANGES = 32
+MAX_RANGES = 255
+BLOCK = 64
+ZERO = 0x80000000
 
 
 def parse_core(path):
@@ -111,7 +114,8 @@ def window_pages(windows):
     return pages
 
 
-def choose_pages(data, phdrs, windows, budget, extra=(), later=()):
+def choose_pages(data, phdrs, windows, budget, extra=(), later=(), skip_zero=False,
+                 first=(), ordered=False, quiet=False):
     """Pages to keep within budget, in tiers: non-zero pages of `windows`
     (stacks excepted), then `extra` pages (module headers), then `later`
     windows (read only by the report and the classifier), then non-zero
@@ -123,11 +127,13 @@ def choose_pages(data, phdrs, windows, budget, extra=(), later=()):
     read = [p for p in window_pages(windows) if have(p)]
     extra = [p for p in window_pages(extra) if have(p)]
     later = [p for p in window_pages(later) if have(p)]
-    tiers = [[p for p in read if nonzero(p) and not in_stack(p)],
+    first = [p for p in window_pages(first) if have(p)]
+    tiers = [[p for p in first if nonzero(p)],
+             [p for p in read if nonzero(p) and not in_stack(p)],
              [p for p in extra if nonzero(p)],
              [p for p in later if nonzero(p) and not in_stack(p)],
              [p for p in read + later if nonzero(p) and in_stack(p)],
-             [p for p in read + extra + later if not nonzero(p)]]
+             [] if skip_zero else [p for p in read + extra + later if not nonzero(p)]]
     kept = []
     for p in (p for tier in tiers for p in tier):
         if p in kept:
@@ -135,10 +141,10 @@ def choose_pages(data, phdrs, windows, budget, extra=(), later=()):
         if (len(kept) + 1) * PAGE > budget:
             break
         kept.append(p)
-    dropped = [hex(p) for p in tiers[0] + tiers[1] if p not in kept]
-    if dropped:
+    dropped = [hex(p) for p in tiers[0] + tiers[1] + tiers[2] if p not in kept]
+    if dropped and not quiet:
         print(f'over budget: non-zero pages dropped: {" ".join(dropped)}', file=sys.stderr)
-    return set(kept)
+    return kept if ordered else set(kept)
 
 
 def note_bytes(name, ntype, desc):
@@ -238,27 +244,76 @@ def cmd_synth(args):
         # Pages holding the chunks first: they are what the classifier reads.
         # then what the classifier read, then the walk's pages.
         windows, later = chunk_windows(read_params(args.chunk_params)[1]) + later, windows
-    # Merge touched pages into at most MAX_RANGES ranges.
-    kept = sorted(choose_pages(data, phdrs, windows,
-                               args.budget - 16 * MAX_RANGES - 8 * len(args.param) - 4,
-                               later=later))
-    ranges = []
-    for p in kept:
-        if ranges and ranges[-1][0] + ranges[-1][1] == p:
-            ranges[-1][1] += PAGE
-        else:
-            ranges.append([p, PAGE])
+    # Zero bytes cost nothing (HS_FUZZ_ZERO ranges): every page read is
+    # kept, as zeros, and the non-zero 64-byte blocks of the most important
+    # pages as data, within the budget (each data run costs its bytes and
+    # two range headers).
+    first = []
+    for v in args.param:
+        a = int(v, 0) & (2**64 - 1)
+        if 0x1000 <= a < 2**47:
+            first.append((a & ~(PAGE - 1), PAGE))
+    order = choose_pages(data, phdrs, windows, 2**62, later=later, skip_zero=True,
+                         first=first, ordered=True, quiet=True)
+    budget = args.budget - 8 * len(args.param) - 4 - 16
+    spent, nruns = 0, 0
+    data_runs = []  # (start, length)
+    dropped = []
+    for p in order:
+        b = core_bytes(data, phdrs, p, PAGE)
+        runs, i = [], 0
+        while i < PAGE:
+            if not any(b[i:i + BLOCK]):
+                i += BLOCK
+                continue
+            j = i + BLOCK
+            # Bridge gaps of up to two zero blocks: cheaper than headers.
+            while j < PAGE and (any(b[j:j + BLOCK]) or any(b[j + BLOCK:j + 3 * BLOCK])):
+                j += BLOCK
+            runs.append((p + i, j - i))
+            i = j
+        cost = sum(n for _, n in runs) + 32 * len(runs)
+        if spent + cost > budget or 2 * (nruns + len(runs)) + 1 > MAX_RANGES:
+            dropped.append(hex(p))
+            continue
+        spent += cost
+        nruns += len(runs)
+        data_runs += runs
+    if dropped:
+        print(f'over budget: non-zero pages dropped: {" ".join(dropped)}', file=sys.stderr)
+    # Everything else read becomes zeros (dropped pages included: a walk
+    # then reads zeros where the process had data, which it must survive).
+    pages = set()
+    for p in window_pages(windows + later):
+        if core_bytes(data, phdrs, p, PAGE) is not None:
+            pages.add(p)
+    points = {}  # byte address -> 'd' (data) for each 64-byte block kept
+    for start, n in data_runs:
+        for a in range(start, start + n, BLOCK):
+            points[a] = True
+    ranges = []  # [start, length, is_zero]
+    for p in sorted(pages):
+        for a in range(p, p + PAGE, BLOCK):
+            z = a not in points
+            if ranges and ranges[-1][0] + ranges[-1][1] == a and ranges[-1][2] == z:
+                ranges[-1][1] += BLOCK
+            else:
+                ranges.append([a, BLOCK, z])
     if len(ranges) > MAX_RANGES:
-        print(f'{args.out}: {len(ranges)} ranges, keeping the first {MAX_RANGES}',
+        # Drop the smallest zero ranges (they read as unmapped instead).
+        zeros = sorted((i for i, r in enumerate(ranges) if r[2]), key=lambda i: ranges[i][1])
+        drop = set(zeros[:len(ranges) - MAX_RANGES])
+        print(f'{args.out}: {len(ranges)} ranges, {len(drop)} zero ranges dropped',
               file=sys.stderr)
-        ranges = ranges[:MAX_RANGES]
+        ranges = [r for i, r in enumerate(ranges) if i not in drop]
     params = [int(v, 0) for v in args.param]
     head = struct.pack('<BBH', len(ranges), len(params), args.flags)
     blobs = b''
-    for start, length in ranges:
-        head += struct.pack('<QII', start, length, length)
-        blobs += b''.join(core_bytes(data, phdrs, a, PAGE)
-                          for a in range(start, start + length, PAGE))
+    for start, length, z in ranges:
+        head += struct.pack('<QII', start, length, ZERO if z else length)
+        if not z:
+            blobs += b''.join(core_bytes(data, phdrs, a, BLOCK)
+                              for a in range(start, start + length, BLOCK))
     for v in params:
         head += struct.pack('<Q', v & (2**64 - 1))
     out = head + blobs

@@ -8,113 +8,19 @@
 # into TMPDIR (~0.5 GB) and prints: the core's size, the region count from
 # the report, analyze's wall time (best of 3) and peak RSS, the time
 # `cat core > /dev/null` takes with the core in the page cache (the floor
-# for reading the file at all), and whether the walk's stats.allocated and
-# stats.active equal what jemalloc reported. Never run by the test suite.
+# for reading the file at all), whether the walk's stats.allocated and
+# stats.active equal what jemalloc reported, and what one `analyze --stats`
+# run says of its phases and of its own (anonymous) memory apart from the
+# core's file-backed pages. Never run by the test suite.
 set -euo pipefail
 
-top=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-build=${HEAPSCOPE_BUILD:-$top/build}
-runs=3
+name=jemalloc
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
-die() {
-	echo "bench_jemalloc: $*" >&2
-	exit 1
-}
-
-for tool in gcore python3; do
-	command -v "$tool" >/dev/null || die "$tool is needed (scripts/install-deps)"
-done
-[ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is needed: apt-get install time"
-
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$top" >/dev/null
-fi
-meson compile -C "$build" heapscope bench_jemalloc_fill >/dev/null ||
-	meson compile -C "$build" heapscope bench_jemalloc_fill
-heapscope=$build/heapscope
-fill=$build/bench/bench_jemalloc_fill
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/heapscope-bench.XXXXXX")
-pid=
-stop_fill() {
-	exec 3>&2 2>/dev/null
-	kill -KILL "$pid" || true
-	wait "$pid" || true
-	exec 2>&3 3>&-
-}
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		stop_fill
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$fill" "$tmp/stats" >"$tmp/fill.out" &
-pid=$!
-for _ in $(seq 3000); do
-	grep -q '^ready$' "$tmp/fill.out" 2>/dev/null && break
-	kill -0 "$pid" 2>/dev/null || die "bench_jemalloc_fill exited before it was ready"
-	sleep 0.1
-done
-grep -q '^ready$' "$tmp/fill.out" || die "bench_jemalloc_fill was not ready within 300 s"
-gcore -o "$tmp/core" "$pid" >"$tmp/gcore.log" 2>&1 || { cat "$tmp/gcore.log" >&2; die "gcore failed"; }
-core=$tmp/core.$pid
-[ -s "$core" ] || die "gcore wrote no core"
-stop_fill
-pid=
-
-cat "$core" >/dev/null
-best_cat=
-for _ in $(seq $runs); do
-	t0=$(date +%s.%N)
-	cat "$core" >/dev/null
-	t1=$(date +%s.%N)
-	best_cat=$(python3 -c "t=$t1-$t0; b='$best_cat'; print(min(t, float(b)) if b else t)")
-done
-
-rc=0
-"$heapscope" analyze --json "$tmp/report.json" "$core" >/dev/null 2>"$tmp/analyze.err" || rc=$?
-[ $rc -eq 0 ] || { cat "$tmp/analyze.err" >&2; die "heapscope analyze exited with status $rc"; }
-
-for i in $(seq $runs); do
-	/usr/bin/time -v -o "$tmp/time.$i" "$heapscope" analyze "$core" >/dev/null 2>&1 ||
-		die "heapscope analyze failed on run $i"
-done
-
-python3 - "$core" "$tmp" "$runs" "$best_cat" <<'PY'
-import json, os, re, sys
-core, tmp, runs, best_cat = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-
-def wall(text):
-    m = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", text)
-    secs = 0.0
-    for part in m.group(1).split(":"):
-        secs = secs * 60 + float(part)
-    return secs
-
-times = [open(os.path.join(tmp, "time.%d" % i)).read() for i in range(1, runs + 1)]
-walls = [wall(t) for t in times]
-rss = max(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
-          for t in times)
-report = json.load(open(os.path.join(tmp, "report.json")))
-totals = report.get("totals", {})
-counts = {k: totals.get(k, {}).get("count", 0) for k in ("in_use", "free", "cached")}
-size = os.path.getsize(core)
-recorded = dict((l.split()[0], int(l.split()[1])) for l in open(os.path.join(tmp, "stats")))
-got = report.get("allocator", {}).get("stats", {})
-diff = [k for k in recorded if got.get(k) != recorded[k]]
-errors = [d for d in report.get("diagnostics", []) if d.get("severity") == "error"]
-
-print("core:          %.1f MiB (%d bytes)" % (size / 2**20, size))
-print("regions:       %d (in use %d, free %d, cached %d)"
-      % (sum(counts.values()), counts["in_use"], counts["free"], counts["cached"]))
-print("analyze:       %.2f s wall, best of %d (%s)"
-      % (min(walls), runs, ", ".join("%.2f" % w for w in walls)))
-print("peak RSS:      %.1f MiB" % (rss / 1024))
-print("cat core:      %.2f s (page cache warm), %.0f MiB/s"
-      % (best_cat, size / 2**20 / best_cat if best_cat else 0))
-print("analyze / cat: %.1fx" % (min(walls) / best_cat if best_cat else 0))
+bench_setup
+bench_core
+bench_measure
+bench_summary regions <<'PY'
 print("stats:         %s; %d error diagnostics"
       % ("stats.allocated %d and stats.active %d match jemalloc" %
          (recorded["stats.allocated"], recorded["stats.active"]) if not diff

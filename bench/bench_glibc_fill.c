@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "../testdata/fixtures/fixture_common.h"
+#include "bench_fill_common.h"
 
 /*
  * NTHREADS threads (one arena each) allocate PER_THREAD chunks each:
@@ -24,27 +25,6 @@ struct filler {
 	pthread_barrier_t *done;
 };
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-static size_t pick_size(uint64_t *s)
-{
-	uint64_t r = xorshift(s);
-	unsigned bucket = (unsigned)(r % 100);
-	r >>= 8;
-	if (bucket < 80)
-		return 16 + r % 113;
-	if (bucket < 99)
-		return 128 + r % 385;
-	return 512 + r % 7681;
-}
-
 static void *fill(void *arg)
 {
 	struct filler *f = arg;
@@ -53,7 +33,7 @@ static void *fill(void *arg)
 	if (!p)
 		fx_die("malloc");
 	for (size_t i = 0; i < PER_THREAD; i++) {
-		size_t n = pick_size(&seed);
+		size_t n = pick_size(&seed, 7681);
 		p[i] = malloc(n);
 		if (!p[i])
 			fx_die("malloc");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../testdata/fixtures/fixture_common.h"
+#include "bench_fill_common.h"
 
 /*
  * NTHREADS threads (an auto arena and a tcache each) allocate PER_THREAD
@@ -22,27 +23,6 @@
 
 static pthread_barrier_t done;
 
-static uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-static size_t pick_size(uint64_t *s)
-{
-	uint64_t r = xorshift(s);
-	unsigned bucket = (unsigned)(r % 100);
-	r >>= 8;
-	if (bucket < 80)
-		return 16 + r % 113;
-	if (bucket < 99)
-		return 128 + r % 385;
-	return 512 + r % 40449;
-}
-
 static void *fill(void *arg)
 {
 	uint64_t seed = 0x9e3779b97f4a7c15ull * ((uintptr_t)arg + 1);
@@ -50,7 +30,7 @@ static void *fill(void *arg)
 	if (!keep)
 		fx_die("malloc");
 	for (size_t i = 0; i < PER_THREAD; i++) {
-		keep[i] = malloc(pick_size(&seed));
+		keep[i] = malloc(pick_size(&seed, 40449));
 		if (!keep[i])
 			fx_die("malloc");
 		*(char *)keep[i] = 1;

@@ -240,6 +240,7 @@ def cmd_synth(args):
         if flags is not None:
             args.flags = flags
         args.param += params
+    args.params_file = []  # read once, should this run again (see below)
     if args.chunk_params:
         # Pages holding the chunks first: they are what the classifier reads.
         # then what the classifier read, then the walk's pages.
@@ -252,13 +253,19 @@ def cmd_synth(args):
     for v in args.param:
         a = int(v, 0) & (2**64 - 1)
         if 0x1000 <= a < 2**47:
-            first.append((a & ~(PAGE - 1), PAGE))
+            first.append((a & ~(PAGE - 1), 2 * PAGE))  # a struct may cross a page
     order = choose_pages(data, phdrs, windows, 2**62, later=later, skip_zero=True,
                          first=first, ordered=True, quiet=True)
-    budget = args.budget - 8 * len(args.param) - 4 - 16
+    budget = args.budget - 8 * len(args.param) - 4 - 16 - getattr(args, 'shrink', 0)
     spent, nruns = 0, 0
     data_runs = []  # (start, length)
     dropped = []
+    # The params' pages, then the cheapest pages first: more of the walk's
+    # structures fit, and a few dense pages (tcache stacks) wait.
+    nfirst = len([p for p in window_pages(first) if p in order])
+    density = lambda p: sum(1 for i in range(0, PAGE, BLOCK)
+                            if any(core_bytes(data, phdrs, p + i, BLOCK)))
+    order = order[:nfirst] + sorted(order[nfirst:], key=density)
     for p in order:
         b = core_bytes(data, phdrs, p, PAGE)
         runs, i = [], 0
@@ -299,24 +306,38 @@ def cmd_synth(args):
                 ranges[-1][1] += BLOCK
             else:
                 ranges.append([a, BLOCK, z])
-    if len(ranges) > MAX_RANGES:
-        # Drop the smallest zero ranges (they read as unmapped instead).
-        zeros = sorted((i for i, r in enumerate(ranges) if r[2]), key=lambda i: ranges[i][1])
-        drop = set(zeros[:len(ranges) - MAX_RANGES])
-        print(f'{args.out}: {len(ranges)} ranges, {len(drop)} zero ranges dropped',
-              file=sys.stderr)
-        ranges = [r for i, r in enumerate(ranges) if i not in drop]
+    while len(ranges) > MAX_RANGES:
+        # Too many ranges: the shortest zero gap between two data ranges
+        # becomes data (zero bytes in the input); the size check below
+        # then shrinks the budget if that cost too much.
+        gaps = [i for i in range(1, len(ranges) - 1)
+                if ranges[i][2] and not ranges[i - 1][2] and not ranges[i + 1][2]
+                and ranges[i - 1][0] + ranges[i - 1][1] == ranges[i][0]
+                and ranges[i][0] + ranges[i][1] == ranges[i + 1][0]]
+        if not gaps:
+            zeros = [i for i, r in enumerate(ranges) if r[2]]
+            del ranges[min(zeros, key=lambda i: ranges[i][1])]
+            continue
+        i = min(gaps, key=lambda i: ranges[i][1])
+        ranges[i - 1][1] += ranges[i][1] + ranges[i + 1][1]
+        del ranges[i:i + 2]
     params = [int(v, 0) for v in args.param]
     head = struct.pack('<BBH', len(ranges), len(params), args.flags)
     blobs = b''
     for start, length, z in ranges:
         head += struct.pack('<QII', start, length, ZERO if z else length)
         if not z:
+            # (bridged gaps read as zeros whatever the core held there)
             blobs += b''.join(core_bytes(data, phdrs, a, BLOCK)
+                              if a in points else bytes(BLOCK)
                               for a in range(start, start + length, BLOCK))
     for v in params:
         head += struct.pack('<Q', v & (2**64 - 1))
     out = head + blobs
+    if len(out) > args.budget:
+        # The zero ranges' headers were not budgeted: try again with less.
+        args.shrink = getattr(args, 'shrink', 0) + len(out) - args.budget
+        return cmd_synth(args)
     open(args.out, 'wb').write(out)
     print(f'{args.out}: {len(out)} bytes, {len(ranges)} ranges, {len(params)} params')
 

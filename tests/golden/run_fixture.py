@@ -246,6 +246,23 @@ class Checker:
             if not (isinstance(t, dict) and is_int(t.get("count")) and is_int(t.get("bytes"))
                     and t["count"] >= 0 and t["bytes"] >= 0):
                 self.fail("totals.%s is not {count, bytes} of non-negative integers" % state)
+        # The memory breakdown agrees with the totals and with itself.
+        mem = lookup(report, "memory")
+        if not isinstance(mem, dict):
+            self.fail("memory is missing")
+            return
+        chunk_bytes = sum(totals[s]["bytes"] for s in ("in_use", "free", "cached")
+                          if isinstance(totals.get(s), dict))
+        if mem.get("allocator_chunks") != chunk_bytes:
+            self.fail("memory.allocator_chunks %r != in_use + free + cached bytes %d"
+                      % (mem.get("allocator_chunks"), chunk_bytes))
+        if not (is_int(mem.get("dumped")) and is_int(mem.get("mapped"))
+                and 0 < mem["dumped"] <= mem["mapped"]):
+            self.fail("memory.dumped %r is not in (0, memory.mapped %r]"
+                      % (mem.get("dumped"), mem.get("mapped")))
+        elif chunk_bytes > mem["mapped"]:
+            self.fail("allocator chunks (%d bytes) exceed the mapped memory (%d)"
+                      % (chunk_bytes, mem["mapped"]))
 
     def fields(self, exp, report):
         for op, path, want in exp.fields:

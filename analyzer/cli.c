@@ -51,7 +51,9 @@ bool hs_cli_parse_count(const char *opt, const char *arg, uint64_t max,
 	return true;
 }
 
-int hs_cli_core_option(int c, const char *arg, struct hs_analyze_options *opts)
+/* Apply shared option `c` to opts: 1 if it was one, 0 if not, -1 after
+ * printing the usage error for a bad value. */
+static int hs_cli_core_option(int c, const char *arg, struct hs_analyze_options *opts)
 {
 	switch (c) {
 	case HS_OPT_EXE:
@@ -78,11 +80,28 @@ int hs_cli_core_option(int c, const char *arg, struct hs_analyze_options *opts)
 	return 0;
 }
 
-int hs_cli_bad_option(const char *cmd, char **argv)
+void hs_cli_options_begin(void)
 {
-	hs_cli_error("%s: unknown or incomplete option '%s' (see heapscope %s --help)", cmd,
-		     argv[optind - 1], cmd);
-	return HS_EXIT_USAGE;
+	optind = 1;
+	opterr = 0; /* we print our own one-line errors */
+}
+
+int hs_cli_next_option(int argc, char **argv, const char *cmd,
+		       const struct option *longopts, struct hs_analyze_options *opts)
+{
+	for (;;) {
+		int c = getopt_long(argc, argv, "h", longopts, NULL);
+		if (c == '?' || c == ':') {
+			hs_cli_error("%s: unknown or incomplete option '%s' (see heapscope %s --help)",
+				     cmd, argv[optind - 1], cmd);
+			return HS_OPT_INVALID;
+		}
+		int shared = c == -1 ? 0 : hs_cli_core_option(c, optarg, opts);
+		if (shared < 0)
+			return HS_OPT_INVALID;
+		if (!shared)
+			return c;
+	}
 }
 
 /*
@@ -232,15 +251,9 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 	};
 	memset(a, 0, sizeof(*a));
 	a->top = 10;
-	optind = 1;
-	opterr = 0;
+	hs_cli_options_begin();
 	int c;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int shared = hs_cli_core_option(c, optarg, &a->opts);
-		if (shared < 0)
-			return HS_EXIT_USAGE;
-		if (shared)
-			continue;
+	while ((c = hs_cli_next_option(argc, argv, "analyze", longopts, &a->opts)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 			a->json = optarg;
@@ -279,8 +292,8 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 			fputs(hs_analyze_usage, stdout);
 			fputs(hs_exit_codes_help, stdout);
 			return -1;
-		default:
-			return hs_cli_bad_option("analyze", argv);
+		default: /* HS_OPT_INVALID: already reported */
+			return HS_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {

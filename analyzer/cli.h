@@ -2,6 +2,7 @@
 #ifndef HS_CLI_H
 #define HS_CLI_H
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -35,12 +36,17 @@ enum {
 	{"no-debuginfo", no_argument, NULL, HS_OPT_NO_DEBUGINFO}
 #define HS_CLI_REDACT_OPTION {"redact", no_argument, NULL, HS_OPT_REDACT}
 
-/* Apply shared option `c` (getopt's value) to opts. Returns 1 if it was one,
- * 0 if not, -1 after printing the usage error for a bad value. */
-int hs_cli_core_option(int c, const char *arg, struct hs_analyze_options *opts);
-/* For getopt's unknown/incomplete option: print the one-line usage error
- * naming the command, return HS_EXIT_USAGE. */
-int hs_cli_bad_option(const char *cmd, char **argv);
+/* Start parsing a command's options (getopt state is global to libc). */
+void hs_cli_options_begin(void);
+/*
+ * getopt_long over a command's table that applies the shared options to
+ * opts itself. Returns the command's next own option, -1 at the end, or
+ * HS_OPT_INVALID after printing the one-line usage error for an unknown or
+ * incomplete option or a bad shared value.
+ */
+#define HS_OPT_INVALID (-2)
+int hs_cli_next_option(int argc, char **argv, const char *cmd,
+		       const struct option *longopts, struct hs_analyze_options *opts);
 
 /* Print "heapscope: <message>" as one line on stderr. */
 void hs_cli_error(const char *fmt, ...) HS_PRINTF(1, 2);

@@ -64,16 +64,10 @@ static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 	};
 	memset(a, 0, sizeof(*a));
 	a->min_bytes = 1;
-	optind = 1;
-	opterr = 0;
+	hs_cli_options_begin();
 	int c;
 	/* Options may come before, between or after OLD and NEW. */
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int shared = hs_cli_core_option(c, optarg, &a->opts);
-		if (shared < 0)
-			return HS_EXIT_USAGE;
-		if (shared)
-			continue;
+	while ((c = hs_cli_next_option(argc, argv, "diff", longopts, &a->opts)) != -1) {
 		switch (c) {
 		case OPT_TOP:
 			if (!hs_cli_parse_count("--top", optarg, 100000000, &a->top))
@@ -91,8 +85,8 @@ static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 			fputs(hs_diff_usage, stdout);
 			fputs(hs_diff_exit_help, stdout);
 			return -1;
-		default:
-			return hs_cli_bad_option("diff", argv);
+		default: /* HS_OPT_INVALID: already reported */
+			return HS_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 2) {

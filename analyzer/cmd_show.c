@@ -46,15 +46,9 @@ static int hs_show_parse(int argc, char **argv, struct hs_show_args *a)
 	};
 	memset(a, 0, sizeof(*a));
 	a->bytes = 256;
-	optind = 1;
-	opterr = 0;
+	hs_cli_options_begin();
 	int c;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		int shared = hs_cli_core_option(c, optarg, &a->opts);
-		if (shared < 0)
-			return HS_EXIT_USAGE;
-		if (shared)
-			continue;
+	while ((c = hs_cli_next_option(argc, argv, "show", longopts, &a->opts)) != -1) {
 		switch (c) {
 		case OPT_BYTES:
 			if (!hs_cli_parse_count("--bytes", optarg, 1 << 20, &a->bytes))
@@ -63,8 +57,8 @@ static int hs_show_parse(int argc, char **argv, struct hs_show_args *a)
 		case 'h':
 			fputs(hs_show_usage, stdout);
 			return -1;
-		default:
-			return hs_cli_bad_option("show", argv);
+		default: /* HS_OPT_INVALID: already reported */
+			return HS_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 2) {

@@ -670,11 +670,6 @@ struct hs_error *hs_diff_write_text(const struct hs_diff *d, FILE *out,
 
 /* ------------------------------------------------------------------- JSON */
 
-static json_t *hs_dj_u64(uint64_t v)
-{
-	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
 static json_t *hs_dj_str(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -682,7 +677,7 @@ static json_t *hs_dj_str(const char *s)
 
 static json_t *hs_dj_count(uint64_t count, uint64_t bytes)
 {
-	return json_pack("{s:o,s:o}", "count", hs_dj_u64(count), "bytes", hs_dj_u64(bytes));
+	return json_pack("{s:o,s:o}", "count", hs_json_u64(count), "bytes", hs_json_u64(bytes));
 }
 
 /* old/new/delta/growth (and the rate when the elapsed time is known). */
@@ -739,9 +734,9 @@ static json_t *hs_dj_table(const struct hs_diff *d, const struct hs_diff_table *
 			     !json_object_set_new(o, "kind", json_string(row->kind));
 		else if (v == HS_VIEW_PATTERNS)
 			ok = !json_object_set_new(o, "signature", json_string(row->name)) &&
-			     !json_object_set_new(o, "size", hs_dj_u64(row->size));
+			     !json_object_set_new(o, "size", hs_json_u64(row->size));
 		else
-			ok = !json_object_set_new(o, "size", hs_dj_u64(row->size));
+			ok = !json_object_set_new(o, "size", hs_json_u64(row->size));
 		ok = ok && !json_object_set_new(o, "status", json_string(status[row->status])) &&
 		     hs_dj_change(o, d, row);
 	}
@@ -784,8 +779,8 @@ static json_t *hs_diff_to_json(const struct hs_diff *d)
 	     !json_object_set_new(root, "different_allocators",
 				  json_boolean(d->different_allocators)) &&
 	     !json_object_set_new(root, "filters",
-				  json_pack("{s:o,s:o}", "top", hs_dj_u64(d->top),
-					    "min_bytes", hs_dj_u64(d->min_bytes)));
+				  json_pack("{s:o,s:o}", "top", hs_json_u64(d->top),
+					    "min_bytes", hs_json_u64(d->min_bytes)));
 
 	json_t *totals = json_object();
 	for (int s = 0; ok && totals && s < HS_DIFF_NTOTALS; s++) {
@@ -800,8 +795,8 @@ static json_t *hs_diff_to_json(const struct hs_diff *d)
 		const struct hs_diff_stat *s = &d->stats[i];
 		ok = !json_array_append_new(
 			stats, json_pack("{s:s,s:o,s:o,s:I}", "name", s->name, "old",
-					 s->in_before ? hs_dj_u64(s->before) : json_null(),
-					 "new", s->in_after ? hs_dj_u64(s->after) : json_null(),
+					 s->in_before ? hs_json_u64(s->before) : json_null(),
+					 "new", s->in_after ? hs_json_u64(s->after) : json_null(),
 					 "delta", (json_int_t)s->delta));
 	}
 	ok = ok && !json_object_set_new(root, "stats", stats) &&
@@ -820,17 +815,5 @@ static json_t *hs_diff_to_json(const struct hs_diff *d)
 struct hs_error *hs_diff_write_json(const struct hs_diff *d, FILE *out,
 				    const char *where)
 {
-	json_t *root = hs_diff_to_json(d);
-	if (!root)
-		return HS_ENOMEM;
-	int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (rc == 0 && fputc('\n', out) == EOF)
-		rc = -1;
-	if (rc == 0 && fflush(out) != 0)
-		rc = -1;
-	if (rc != 0)
-		return hs_error_create(HS_ERR_IO, "%s: write failed: %s", where,
-				       strerror(errno));
-	return NULL;
+	return hs_json_write_doc(hs_diff_to_json(d), out, where);
 }

@@ -177,6 +177,17 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 				      const struct hs_text_options *opts,
 				      const char *where);
 
+/*
+ * JSON helpers shared by every document heapscope writes (jansson's json_t).
+ * hs_json_u64: a count as a JSON integer, clamped at INT64_MAX (no real count
+ * gets there). hs_json_write_doc: dump `root` indented with a final newline
+ * and drop the caller's reference to it; NULL root means the document could
+ * not be built (HS_ERR_NOMEM); write failures are HS_ERR_IO naming `where`.
+ */
+struct json_t;
+struct json_t *hs_json_u64(uint64_t v);
+struct hs_error *hs_json_write_doc(struct json_t *root, FILE *out, const char *where);
+
 /* Format a byte count for people ("12.3 MiB") into buf. */
 const char *hs_format_bytes(uint64_t bytes, char *buf, size_t len);
 

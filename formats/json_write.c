@@ -18,7 +18,7 @@ static json_t *hs_json_addr(uint64_t addr)
 
 /* Counts and bytes are integers; jansson's json_int_t is signed 64-bit, and
  * no real count reaches 2^63, so clamp rather than wrap. */
-static json_t *hs_json_u64(uint64_t v)
+json_t *hs_json_u64(uint64_t v)
 {
 	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
@@ -179,10 +179,8 @@ static json_t *hs_report_to_json(const struct hs_report *r)
 	return root;
 }
 
-struct hs_error *hs_report_write_json(const struct hs_report *r, FILE *out,
-				      const char *where)
+struct hs_error *hs_json_write_doc(json_t *root, FILE *out, const char *where)
 {
-	json_t *root = hs_report_to_json(r);
 	if (!root)
 		return HS_ENOMEM;
 	int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -195,4 +193,10 @@ struct hs_error *hs_report_write_json(const struct hs_report *r, FILE *out,
 		return hs_error_create(HS_ERR_IO, "%s: write failed: %s", where,
 				       strerror(errno));
 	return NULL;
+}
+
+struct hs_error *hs_report_write_json(const struct hs_report *r, FILE *out,
+				      const char *where)
+{
+	return hs_json_write_doc(hs_report_to_json(r), out, where);
 }

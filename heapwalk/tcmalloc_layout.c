@@ -19,6 +19,58 @@
  * where the statics sit and that _minimal is built with NO_TCMALLOC_SAMPLES
  * (Makefile.am:473), so it never has sampled spans.
  */
+/*
+ * The layout gperftools 2.8.1 through 2.10 share (file:line in the 2.10
+ * tag); 2.8.1-2.9.1 headers are line-for-line the same.
+ */
+#define HS_TCM_FIELDS_2_8_TO_2_10 \
+	.page_shift = 13,        /* common.h:78 */                                    \
+	.class_sizes_max = 128,  /* common.h:81 */                                    \
+	.max_size = 256 * 1024,  /* common.h:86 */                                    \
+	.max_pages = 128,        /* common.h:89 */                                    \
+	.pagemap_root_bits = 17, /* pagemap.h:123,126 with BITS=35 */                 \
+	.pagemap_leaf_bits = 18, /* (page_heap.h:93) */                               \
+	.ph_pagemap_root = 0x80000, /* page_heap.h:259-260, PackedCache               \
+				     * 1<<16 words packed-cache-inl.h:146 */          \
+	.ph_stats = 1585256,     /* page_heap.h:283 */                                \
+	.ph_size = 1585360,                                                           \
+	.st_system_bytes = 0,    /* page_heap.h:161 */                                \
+	.st_free_bytes = 8,      /* page_heap.h:162 */                                \
+	.st_unmapped_bytes = 16, /* page_heap.h:163 */                                \
+	.span_start = 0,         /* span.h:70 */                                      \
+	.span_length = 8,        /* span.h:71 */                                      \
+	.span_objects = 32,      /* span.h:75 */                                      \
+	.span_bits = 40,         /* span.h:83-86 */                                   \
+	.span_size = 48,                                                              \
+	.span_refcount_shift = 0, .span_refcount_width = 16,                          \
+	.span_sizeclass_shift = 16, .span_sizeclass_width = 8,                        \
+	.span_location_shift = 24, .span_location_width = 2,                          \
+	.span_sample_shift = 26,                                                      \
+	.sm_class_array = 0,            /* common.h:186 */                            \
+	.sm_class_array_len = 2169,                                                   \
+	.sm_num_objects_to_move = 2172, /* common.h:228 */                            \
+	.sm_class_to_size = 2684,       /* common.h:233 */                            \
+	.sm_class_to_pages = 3200,      /* common.h:236 */                            \
+	.sm_num_size_classes = 4224,    /* common.h:239 */                            \
+	.sm_size = 4232,                                                              \
+	.cfl_stride = 1216,      /* central_freelist.h:205, 64-padded */              \
+	.cfl_size_class = 8,     /* central_freelist.h:167 */                         \
+	.cfl_num_spans = 112,    /* central_freelist.h:170 */                         \
+	.cfl_counter = 120,      /* central_freelist.h:171 */                         \
+	.cfl_tc_slots = 128,     /* central_freelist.h:178 */                         \
+	.cfl_max_slots = 64,     /* central_freelist.h:111 */                         \
+	.cfl_used_slots = 1152,  /* central_freelist.h:182 */                         \
+	.tc_list = 0,            /* thread_cache.h:325 */                             \
+	.tc_list_stride = 32,                                                         \
+	.fl_head = 0,            /* thread_cache.h:136 */                             \
+	.fl_length = 8,          /* thread_cache.h:140 */                             \
+	.fl_object_size = 24,    /* thread_cache.h:155 */                             \
+	.tc_size_bytes = 4096,   /* thread_cache.h:327 */                             \
+	.tc_tid = 4128,          /* thread_cache.h:333 */                             \
+	.tc_next = 4144,         /* thread_cache.h:348 */                             \
+	.tc_size = 4160,                                                              \
+	.stack_size = 0,         /* common.h:302 */
+
 const struct hs_tcm_layout hs_tcm_layouts[] = {
 	{
 		/* gperftools-2.8.1: every header below is line-for-line the
@@ -29,52 +81,7 @@ const struct hs_tcm_layout hs_tcm_layouts[] = {
 		.versions = "2.8.1-2.9.1",
 		.vmin = 20801, .vmax = 20999,
 		.verified = false,
-		.page_shift = 13,        /* common.h:78 */
-		.class_sizes_max = 128,  /* common.h:81 */
-		.max_size = 256 * 1024,  /* common.h:86 */
-		.max_pages = 128,        /* common.h:89 */
-		.pagemap_root_bits = 17, /* pagemap.h:123,126 with BITS=35 */
-		.pagemap_leaf_bits = 18, /* (page_heap.h:93) */
-		.ph_pagemap_root = 0x80000, /* page_heap.h:259-260, PackedCache
-					     * 1<<16 words packed-cache-inl.h:146 */
-		.ph_stats = 1585256,     /* page_heap.h:283 */
-		.ph_size = 1585360,
-		.st_system_bytes = 0,    /* page_heap.h:161 */
-		.st_free_bytes = 8,      /* page_heap.h:162 */
-		.st_unmapped_bytes = 16, /* page_heap.h:163 */
-		.span_start = 0,         /* span.h:70 */
-		.span_length = 8,        /* span.h:71 */
-		.span_objects = 32,      /* span.h:75 */
-		.span_bits = 40,         /* span.h:83-86 */
-		.span_size = 48,
-		.span_refcount_shift = 0, .span_refcount_width = 16,
-		.span_sizeclass_shift = 16, .span_sizeclass_width = 8,
-		.span_location_shift = 24, .span_location_width = 2,
-		.span_sample_shift = 26,
-		.sm_class_array = 0,            /* common.h:186 */
-		.sm_class_array_len = 2169,
-		.sm_num_objects_to_move = 2172, /* common.h:228 */
-		.sm_class_to_size = 2684,       /* common.h:233 */
-		.sm_class_to_pages = 3200,      /* common.h:236 */
-		.sm_num_size_classes = 4224,    /* common.h:239 */
-		.sm_size = 4232,
-		.cfl_stride = 1216,      /* central_freelist.h:205, 64-padded */
-		.cfl_size_class = 8,     /* central_freelist.h:167 */
-		.cfl_num_spans = 112,    /* central_freelist.h:170 */
-		.cfl_counter = 120,      /* central_freelist.h:171 */
-		.cfl_tc_slots = 128,     /* central_freelist.h:178 */
-		.cfl_max_slots = 64,     /* central_freelist.h:111 */
-		.cfl_used_slots = 1152,  /* central_freelist.h:182 */
-		.tc_list = 0,            /* thread_cache.h:325 */
-		.tc_list_stride = 32,
-		.fl_head = 0,            /* thread_cache.h:136 */
-		.fl_length = 8,          /* thread_cache.h:140 */
-		.fl_object_size = 24,    /* thread_cache.h:155 */
-		.tc_size_bytes = 4096,   /* thread_cache.h:327 */
-		.tc_tid = 4128,          /* thread_cache.h:333 */
-		.tc_next = 4144,         /* thread_cache.h:348 */
-		.tc_size = 4160,
-		.stack_size = 0,         /* common.h:302 */
+		HS_TCM_FIELDS_2_8_TO_2_10
 	},
 	{
 		/* gperftools-2.10: verified on Debian 12 (2.10-1), full and
@@ -83,52 +90,7 @@ const struct hs_tcm_layout hs_tcm_layouts[] = {
 		.versions = "2.10",
 		.vmin = 21000, .vmax = 21099, /* 2.11 changed eight headers */
 		.verified = true,
-		.page_shift = 13,        /* common.h:78 */
-		.class_sizes_max = 128,  /* common.h:81 */
-		.max_size = 256 * 1024,  /* common.h:86 */
-		.max_pages = 128,        /* common.h:89 */
-		.pagemap_root_bits = 17, /* pagemap.h:123,126 with BITS=35 */
-		.pagemap_leaf_bits = 18, /* (page_heap.h:93) */
-		.ph_pagemap_root = 0x80000, /* page_heap.h:259-260, PackedCache
-					     * 1<<16 words packed-cache-inl.h:146 */
-		.ph_stats = 1585256,     /* page_heap.h:283 */
-		.ph_size = 1585360,
-		.st_system_bytes = 0,    /* page_heap.h:161 */
-		.st_free_bytes = 8,      /* page_heap.h:162 */
-		.st_unmapped_bytes = 16, /* page_heap.h:163 */
-		.span_start = 0,         /* span.h:70 */
-		.span_length = 8,        /* span.h:71 */
-		.span_objects = 32,      /* span.h:75 */
-		.span_bits = 40,         /* span.h:83-86 */
-		.span_size = 48,
-		.span_refcount_shift = 0, .span_refcount_width = 16,
-		.span_sizeclass_shift = 16, .span_sizeclass_width = 8,
-		.span_location_shift = 24, .span_location_width = 2,
-		.span_sample_shift = 26,
-		.sm_class_array = 0,            /* common.h:186 */
-		.sm_class_array_len = 2169,
-		.sm_num_objects_to_move = 2172, /* common.h:228 */
-		.sm_class_to_size = 2684,       /* common.h:233 */
-		.sm_class_to_pages = 3200,      /* common.h:236 */
-		.sm_num_size_classes = 4224,    /* common.h:239 */
-		.sm_size = 4232,
-		.cfl_stride = 1216,      /* central_freelist.h:205, 64-padded */
-		.cfl_size_class = 8,     /* central_freelist.h:167 */
-		.cfl_num_spans = 112,    /* central_freelist.h:170 */
-		.cfl_counter = 120,      /* central_freelist.h:171 */
-		.cfl_tc_slots = 128,     /* central_freelist.h:178 */
-		.cfl_max_slots = 64,     /* central_freelist.h:111 */
-		.cfl_used_slots = 1152,  /* central_freelist.h:182 */
-		.tc_list = 0,            /* thread_cache.h:325 */
-		.tc_list_stride = 32,
-		.fl_head = 0,            /* thread_cache.h:136 */
-		.fl_length = 8,          /* thread_cache.h:140 */
-		.fl_object_size = 24,    /* thread_cache.h:155 */
-		.tc_size_bytes = 4096,   /* thread_cache.h:327 */
-		.tc_tid = 4128,          /* thread_cache.h:333 */
-		.tc_next = 4144,         /* thread_cache.h:348 */
-		.tc_size = 4160,
-		.stack_size = 0,         /* common.h:302 */
+		HS_TCM_FIELDS_2_8_TO_2_10
 	},
 	{
 		/* gperftools-2.16: checked against a build of the tag (cmake

@@ -109,7 +109,7 @@ bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
 			}
 			s->merged[s->nmerged++] = buf;
 			for (size_t k = i, off = 0; k < j; off += pc[k].memsz, k++)
-				if (pc[k].data != zero_pages())
+				if (pc[k].filesz && pc[k].data != zero_pages())
 					memcpy(buf + off, pc[k].data, pc[k].filesz);
 			err = hs_memory_add(&s->proc->mem, pc[i].start, total, buf,
 					    total, 0x6 /* RW */);

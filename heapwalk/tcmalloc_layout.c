@@ -76,11 +76,13 @@ const struct hs_tcm_layout hs_tcm_layouts[] = {
 		/* gperftools-2.8.1: every header below is line-for-line the
 		 * 2.10 one (only lock annotations in central_freelist.h:85,89
 		 * differ), so the offsets are those of the 2.10 row. 2.9 and
-		 * 2.9.1 are identical to 2.10 as well. */
+		 * 2.9.1 are identical to 2.10 as well. Verified on Debian 11
+		 * (bullseye) 2.8.1-1, full and minimal, against cores of the
+		 * fixtures (every property exact). */
 		.version = "2.8.1",
 		.versions = "2.8.1-2.9.1",
 		.vmin = 20801, .vmax = 20999,
-		.verified = false,
+		.verified = true,
 		HS_TCM_FIELDS_2_8_TO_2_10
 	},
 	{
@@ -155,7 +157,8 @@ const struct hs_tcm_layout hs_tcm_layouts[] = {
 const size_t hs_tcm_nlayouts = sizeof(hs_tcm_layouts) / sizeof(hs_tcm_layouts[0]);
 
 /*
- * Debian 12 (bookworm) libgoogle-perftools4 / libtcmalloc-minimal4 2.10-1.
+ * Debian 12 (bookworm) libgoogle-perftools4 / libtcmalloc-minimal4 2.10-1
+ * (and, below, the bullseye and trixie full and minimal builds).
  * Addresses read from each library's code: central_cache_ from the lea in
  * tcmalloc::CentralCacheLockAll(), pageheap_ from the lea in
  * TCMallocImplementation::GetOwnership(), sizemap_ from the lea in
@@ -176,6 +179,20 @@ const struct hs_tcm_build hs_tcm_builds[] = {
 	{ "431b85722f5ff87f858c80e840c51f4bb2052477",
 	  "libtcmalloc_minimal_debug.so.4.5.10", "2.10", "minimal_debug",
 	  0x362e0, 0x1df440, 0x1b9440, 0x1e04f8 },
+	/* Debian 11 (bullseye) libgoogle-perftools4 / libtcmalloc-minimal4
+	 * 2.8.1-1, same anchors. */
+	{ "dbc96dc741ca21c1646b4d79d6bac8d33752185c", "libtcmalloc.so.4.5.6",
+	  "2.8.1", "full", 0x51640, 0x1fa7a0, 0x1d47a0, 0x1fb858 },
+	{ "20f867b522a0f1b5082baf02e6fdb044f53a0c75",
+	  "libtcmalloc_minimal.so.4.5.6", "2.8.1", "minimal",
+	  0x2ddc0, 0x1d6f20, 0x1b0f20, 0x1d7fd8 },
+	/* Debian 13 (trixie) libgoogle-perftools4t64 /
+	 * libtcmalloc-minimal4t64 2.16-1, same anchors. */
+	{ "e56471ae9b7a4d9b1131818e41f5c7c9610d93dc", "libtcmalloc.so.4.5.18",
+	  "2.16", "full", 0x493c0, 0x1f2540, 0x1cc540, 0x1f3610 },
+	{ "1910280b19fadf990cc6afbe500aed23d2caf10c",
+	  "libtcmalloc_minimal.so.4.5.18", "2.16", "minimal",
+	  0x28c40, 0x1d1dc0, 0x1abdc0, 0x1d2e90 },
 };
 const size_t hs_tcm_nbuilds = sizeof(hs_tcm_builds) / sizeof(hs_tcm_builds[0]);
 

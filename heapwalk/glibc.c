@@ -10,9 +10,35 @@
 #define GL_MAX_ANCHOR_INSNS 1024 /* instructions scanned per anchor function */
 #define GL_MAX_RING 4096         /* arena ring bound while validating a candidate */
 
+/* "libc-2.31.so": a "libc-" MAJOR "." MINOR ".so" file name. */
+static bool gl_versioned_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	unsigned major, minor;
+	b = b ? b + 1 : path;
+	size_t len = strlen(b);
+	if (len < 11 || strncmp(b, "libc-", 5) || strcmp(b + len - 3, ".so"))
+		return false;
+	for (const char *p = b + 5; p < b + len - 3; p++)
+		if ((*p < '0' || *p > '9') && *p != '.')
+			return false;
+	return hs_glibc_parse_version(b + 5, len - 8, &major, &minor);
+}
+
+/*
+ * Up to 2.33, glibc installed libc as libc-2.NN.so with libc.so.6 a
+ * symlink to it; 2.34 installs it under its soname (NEWS of 2.34:
+ * "Previously, glibc installed its various shared objects under versioned
+ * file names such as libc-2.33.so"). The core names the file the kernel
+ * mapped, so either name may be there.
+ */
 static struct hs_module *gl_libc(struct hs_process *proc)
 {
-	return hs_process_find_module(proc, "libc.so.6", false);
+	struct hs_module *m = hs_process_find_module(proc, "libc.so.6", false);
+	for (size_t i = 0; !m && i < proc->nmodules; i++)
+		if (gl_versioned_name(proc->modules[i].name))
+			m = &proc->modules[i];
+	return m;
 }
 
 static bool glibc_detect(struct hs_process *proc)

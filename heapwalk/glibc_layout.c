@@ -6,13 +6,24 @@
 
 /*
  * Rows are facts read off the source of one tag of bminor/glibc (x86_64:
- * SIZE_SZ 8, MALLOC_ALIGNMENT 16). The 2.36 row is verified: `ptype/o`
- * under libc6-dbg and mallinfo2() against walks of real cores (Debian 12,
- * libc6 2.36-9+deb12u14, build-id 93ac61ec5a8eb1396f9fbd350e3169a558528a40).
- * The others only differ from it where the source does, and were compared
- * struct by struct against it, but no build of theirs has been walked yet:
- * the walker says so in an info diagnostic. Adding a release is adding a
- * row; the macros below are the blocks shared between releases.
+ * SIZE_SZ 8, MALLOC_ALIGNMENT 16). Verified rows: `ptype/o` of malloc_state,
+ * malloc_par, _heap_info, tcache_perthread_struct and tcache_entry under
+ * the release's libc6-dbg, each code anchor checked in objdump, and
+ * mallinfo(2)() against walks of real cores, with and without debug info
+ * (tests/golden: glibc_<version>_* for the other releases):
+ *   2.36  Debian 12 libc6 2.36-9+deb12u14,
+ *         build-id 93ac61ec5a8eb1396f9fbd350e3169a558528a40;
+ *   2.31  Debian 11 libc6 2.31-13+deb11u11 (mallinfo, int fields),
+ *         build-id f3654f4d10c3f54ac5dabcb8fc67a2b8d1409dc4;
+ *   2.41  Debian 13 libc6 2.41-12+deb13u4,
+ *         build-id 5e5b51f4c39af9ac589408c1dc432ba390a273cc.
+ * (For 2.31 and 2.41 the struct line numbers below also equal the DWARF
+ * decl_line of the structs in those libc6-dbg files.)
+ * The others only differ from the 2.36 row where the source does, and
+ * were compared struct by struct against it, but no build of theirs has
+ * been walked yet: the walker says so in an info diagnostic. Adding a
+ * release is adding a row; the macros below are the blocks shared between
+ * releases.
  */
 
 /* MINSIZE malloc.c:1312, CHUNK_HDR_SZ, NFASTBINS :1748, NBINS :1570,
@@ -87,10 +98,11 @@
 
 /* Before 2.35: no hugetlb, no heap_info.pagesize. Safe-linking from 2.32
  * (PROTECT_PTR, malloc.c:339 in 2.32). */
-#define GL_ROW_230(min, safe, info)                                          \
+#define GL_ROW_230(min, verified_, safe, info)                               \
 	{                                                                    \
 		.version = "2." #min, .major = 2, .minor = min,              \
-		.verified = false, GL_COMMON, .ms = GL_MS, .mp = GL_MP_230,  \
+		.verified = verified_, GL_COMMON, .ms = GL_MS,               \
+		.mp = GL_MP_230,                                             \
 		.hi = GL_HI_230, .heap_max_from_hugetlb = false,             \
 		.tc = GL_TC, .safe_linking = safe,                           \
 		GL_ANCHORS(info, 0x38, 0x50),                                \
@@ -110,18 +122,18 @@
 static const struct hs_glibc_layout hs_glibc_rows[] = {
 	/* malloc_state / malloc_par / tcache_perthread_struct in malloc.c,
 	 * heap_info in arena.c, at each tag: */
-	GL_ROW_230(30, false, "mallinfo"),   /* :1655 :1699 :2906, arena.c:53 */
-	GL_ROW_230(31, false, "mallinfo"),   /* :1655 :1699 :2906, arena.c:53 */
-	GL_ROW_230(32, true, "mallinfo"),    /* :1667 :1711 :2921, arena.c:53 */
-	GL_ROW_230(33, true, "mallinfo2"),   /* :1809 :1853 :3071, arena.c:53 */
-	GL_ROW_230(34, true, "mallinfo2"),   /* :1831 :1875 :3025, arena.c:53 */
+	GL_ROW_230(30, false, false, "mallinfo"),  /* :1655 :1699 :2906, arena.c:53 */
+	GL_ROW_230(31, true, false, "mallinfo"),   /* :1655 :1699 :2906, arena.c:53 */
+	GL_ROW_230(32, false, true, "mallinfo"),   /* :1667 :1711 :2921, arena.c:53 */
+	GL_ROW_230(33, false, true, "mallinfo2"),  /* :1809 :1853 :3071, arena.c:53 */
+	GL_ROW_230(34, false, true, "mallinfo2"),  /* :1831 :1875 :3025, arena.c:53 */
 	GL_ROW_235(35, false),               /* :1830 :1874 :3138, arena.c:75 */
 	GL_ROW_235(36, true),                /* :1824 :1868 :3132, arena.c:75 */
 	GL_ROW_235(37, false),               /* :1806 :1850 :3114, arena.c:75 */
 	GL_ROW_235(38, false),               /* :1806 :1850 :3108, arena.c:65 */
 	GL_ROW_235(39, false),               /* :1812 :1856 :3118, arena.c:66 */
 	GL_ROW_235(40, false),               /* :1812 :1856 :3118, arena.c:66 */
-	GL_ROW_235(41, false),               /* :1814 :1858 :3120, arena.c:66 */
+	GL_ROW_235(41, true),                /* :1814 :1858 :3120, arena.c:66 */
 	/* 2.42 reworked the tcache (num_slots, large bins): not a row yet. */
 };
 

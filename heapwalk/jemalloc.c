@@ -1,4 +1,4 @@
-/* jemalloc.c: the jemalloc 5.x walker: emap rtree extents, slab bitmaps, tcaches. */
+/* jemalloc.c: the jemalloc 5.x walker: rtree extents, slab bitmaps, tcaches (5.3 and 5.2 models). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,16 +166,51 @@ bool hs_je_rtree_geom_init(const struct hs_je_layout *L, unsigned lg_vaddr,
 	return true;
 }
 
-/* Decode one leaf element (rtree.h:205-234 compact, :246-262 otherwise). */
+/* One leaf element. The EXTENTS model's leaves carry no state. */
+#define JE_LEAF_NO_STATE 0xffu
 struct je_elm {
 	uint64_t edata;
 	unsigned szind, state;
 	bool slab;
 };
 
-static inline struct je_elm je_decode(const struct hs_je_rtree_geom *g,
-				      const uint8_t *p, uint64_t align)
+/* ---------------------------------------------------------------------
+ * What differs between the models (jemalloc_layout.h, enum hs_je_model):
+ * each function here has one branch per model and the walk calls only
+ * these. EMAP is 5.3.0 (file:line in that tag), EXTENTS 5.2.1.
+ * --------------------------------------------------------------------- */
+
+/* EXTENTS: rtree.h:46-66 and :179-206 (5.2.1): extent pointer with the
+ * slab bit, szind above LG_VADDR; otherwise {le_extent, le_szind u32,
+ * le_slab bool}. */
+static inline struct je_elm je_decode_extents(const struct hs_je_rtree_geom *g,
+					      const uint8_t *p)
 {
+	struct je_elm e = {.state = JE_LEAF_NO_STATE};
+	if (g->compact) {
+		uint64_t bits = je_load64(p);
+		unsigned nhib = 64 - g->lg_vaddr;
+		e.edata = (uint64_t)((int64_t)(bits << nhib) >> nhib) & ~UINT64_C(1);
+		e.szind = (unsigned)(bits >> g->lg_vaddr);
+		e.slab = bits & 1;
+	} else {
+		uint32_t szind;
+		memcpy(&szind, p + 8, sizeof(szind));
+		e.edata = je_load64(p);
+		e.szind = szind;
+		e.slab = p[12] & 1;
+	}
+	return e;
+}
+
+/* EMAP: rtree.h:205-234 compact, :246-262 otherwise (5.3.0). */
+static inline struct je_elm je_decode(const struct hs_je_layout *L,
+				      const struct hs_je_rtree_geom *g,
+				      const uint8_t *p)
+{
+	if (L->model == HS_JE_MODEL_EXTENTS)
+		return je_decode_extents(g, p);
+	uint64_t align = L->edata.align;
 	struct je_elm e;
 	if (g->compact) {
 		uint64_t bits = je_load64(p);
@@ -194,6 +229,106 @@ static inline struct je_elm je_decode(const struct hs_je_rtree_geom *g,
 		e.slab = meta & 1;
 	}
 	return e;
+}
+
+/* Does an extent's edata agree with its rtree element? The leaf mirrors
+ * slab and szind while the extent is active. Inactive, the elements get
+ * SC_NSIZES and slab false while a 5.3 edata keeps stale bits (5.3.0
+ * src/emap.c:142-155 writes what the caller passes; 5.2.1's extent_record
+ * resets the extent_t's own, src/extent.c:1704-1708): not compared. EMAP
+ * leaves also mirror the state, always. */
+static bool je_leaf_agrees(const struct hs_je_layout *L, const struct je_elm *e,
+			   uint64_t bits, unsigned state)
+{
+	bool active_ok = state != HS_JE_EXTENT_ACTIVE ||
+		(hs_je_field(bits, L->edata.slab) == e->slab &&
+		 hs_je_field(bits, L->edata.szind) == e->szind);
+	if (L->model == HS_JE_MODEL_EXTENTS)
+		return active_ok;
+	return state == e->state && active_ok;
+}
+
+bool hs_je_arena_ind(const struct hs_memory *mem, const struct hs_je_layout *L,
+		     uint64_t arena, uint32_t *ind)
+{
+	if (L->model == HS_JE_MODEL_EXTENTS) {
+		/* arena_ind_get() is base_ind_get(arena->base) (5.2.1). */
+		uint64_t base;
+		return hs_memory_u64(mem, arena + L->arena.base, &base) && base &&
+		       hs_memory_u32(mem, base + L->arena.base_ind, ind);
+	}
+	return hs_memory_u32(mem, arena + L->arena.ind, ind);
+}
+
+/* The bytes of arena_t the walk reads: with its bins inline (EMAP), or
+ * the struct alone (EXTENTS: the bins are reached through bin_shards). */
+static size_t je_arena_span(const struct hs_je_layout *L)
+{
+	if (L->model == HS_JE_MODEL_EXTENTS)
+		return L->arena.size;
+	return (size_t)L->arena.bins + (size_t)L->nbins * L->arena.bin_size;
+}
+
+/* Where bin i (shard 0) of the arena at `arena` is. */
+static bool je_arena_bin(const struct hs_memory *mem, const struct hs_je_layout *L,
+			 uint64_t arena, unsigned i, uint64_t *ret)
+{
+	if (L->model == HS_JE_MODEL_EXTENTS)
+		return hs_memory_u64(mem, arena + L->arena.bins + (uint64_t)i * 8, ret) &&
+		       *ret;
+	*ret = arena + L->arena.bins + (uint64_t)i * L->arena.bin_size;
+	return true;
+}
+
+/* Where a tcache's bin b is, given where its bins of the small classes
+ * and of the large classes (from nbins on) start. */
+static uint64_t je_tcache_bin(const struct hs_je_layout *L, uint64_t small,
+			      uint64_t large, unsigned b)
+{
+	if (b < L->nbins)
+		return small + (uint64_t)b * L->tcache.bin_size;
+	return large + (uint64_t)(b - L->nbins) * L->tcache.bin_size;
+}
+
+/* The bin arrays of the tcache_t at `tcache`: one array (EMAP), or
+ * bins_small and bins_large (EXTENTS). */
+static void je_tcache_arrays(const struct hs_je_layout *L, uint64_t tcache,
+			     uint64_t *small, uint64_t *large)
+{
+	*small = tcache + L->tcache.bins;
+	if (L->model == HS_JE_MODEL_EXTENTS)
+		*large = tcache + L->tcache.bins_large;
+	else
+		*large = *small + (uint64_t)L->nbins * L->tcache.bin_size;
+}
+
+/* The cached items of one cache_bin_t: the array they are in and their
+ * number; false if the bin is impossible. EMAP: a stack from stack_head
+ * to low_bits_empty (cache_bin.h:197-231, 5.3.0). EXTENTS: avail[-ncached,
+ * -1] (cache_bin.h:55-64, 5.2.1). */
+static bool je_bin_stack(const struct hs_je_layout *L, const uint8_t *bin,
+			 uint64_t *head, unsigned *ncached)
+{
+	if (L->model == HS_JE_MODEL_EXTENTS) {
+		int32_t n;
+		memcpy(&n, bin + L->tcache.ncached, sizeof(n));
+		uint64_t avail = je_load64(bin + L->tcache.avail);
+		*head = avail;
+		*ncached = 0;
+		if (n < 0 || (uint32_t)n > L->tcache.ncached_max || (avail & 7) ||
+		    avail < (uint64_t)n * 8)
+			return false;
+		*ncached = (unsigned)n;
+		*head = avail - (uint64_t)n * 8;
+		return true;
+	}
+	*head = je_load64(bin + L->tcache.stack_head);
+	uint16_t full = je_load16(bin + L->tcache.low_bits_full);
+	uint16_t empty = je_load16(bin + L->tcache.low_bits_empty);
+	uint16_t used = (uint16_t)(empty - (uint16_t)*head);
+	uint16_t cap = (uint16_t)(empty - full);
+	*ncached = used / 8u;
+	return used <= cap && used % 8 == 0 && (*head & 7) == 0;
 }
 
 /* Probe state: a budget of elements and nodes, and the score so far. */
@@ -225,8 +360,7 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		}
 		p->leaves++;
 		for (size_t i = 0; i < n && p->elems < 64; i++) {
-			struct je_elm e = je_decode(g, leaf + i * g->elm_size,
-						    p->L->edata.align);
+			struct je_elm e = je_decode(p->L, g, leaf + i * g->elm_size);
 			if (!e.edata)
 				continue;
 			p->elems++;
@@ -340,7 +474,7 @@ static struct hs_error *je_load_arenas(struct je_walk *w)
 	w->arenas = calloc(n ? n : 1, sizeof(*w->arenas));
 	if (!w->arenas)
 		return HS_ENOMEM;
-	size_t span = (size_t)L->arena.bins + (size_t)L->nbins * L->arena.bin_size;
+	size_t span = je_arena_span(L);
 	for (unsigned i = 0; i < L->arena_limit; i++) {
 		uint64_t a = slots[i];
 		if (!a)
@@ -352,9 +486,8 @@ static struct hs_error *je_load_arenas(struct je_walk *w)
 			     i, a);
 			continue;
 		}
-		uint32_t ind;
-		memcpy(&ind, p + L->arena.ind, sizeof(ind));
-		if (ind != i) {
+		uint32_t ind = UINT32_MAX;
+		if (!hs_je_arena_ind(w->mem, L, a, &ind) || ind != i) {
 			DIAG(w, HS_DIAG_WARNING, a,
 			     "jemalloc: arenas[%u] = %#" PRIx64
 			     " has ind %u: not an arena", i, a, ind);
@@ -421,6 +554,38 @@ static bool je_tcache_pair(struct je_walk *w, uint64_t tcache, uint64_t tslow,
 	return back == tslow && fwd == tcache;
 }
 
+/* EMAP: the tsd's tcache_t and tcache_slow_t, which must pair. */
+static void je_tls_tcache_emap(struct je_walk *w, const struct hs_thread *t,
+			       uint64_t tsd)
+{
+	const struct hs_je_layout *L = w->L;
+	uint64_t tcache = tsd + L->tsd.tcache, tslow = tsd + L->tsd.tcache_slow;
+	uint64_t arena = 0, back = 0;
+	if (!je_tcache_pair(w, tcache, tslow, &arena)) {
+		/* A thread whose tcache was never set up has zeroes here. */
+		if (je_u64(w, tcache + L->tcache.tcache_slow, &back) && back)
+			DIAG(w, HS_DIAG_WARNING, tcache,
+			     "jemalloc: thread %d: tcache %#" PRIx64
+			     " and tcache_slow %#" PRIx64 " do not point at each other",
+			     t->tid, tcache, tslow);
+		return;
+	}
+	if (!arena) /* dissociated: tcache disabled for this thread */
+		return;
+	je_add_tcache(w, tcache, tslow, arena, JE_VIA_TLS, t->tid);
+}
+
+/* EXTENTS: the tsd's tcache_t, associated with an arena or not
+ * (tcache_arena_associate/dissociate set tcache->arena, src/tcache.c). */
+static void je_tls_tcache_extents(struct je_walk *w, const struct hs_thread *t,
+				  uint64_t tsd)
+{
+	uint64_t tcache = tsd + w->L->tsd.tcache, arena = 0;
+	if (!je_u64(w, tcache + w->L->tcache.arena, &arena) || !arena)
+		return;
+	je_add_tcache(w, tcache, 0, arena, JE_VIA_TLS, t->tid);
+}
+
 static void je_tcaches_from_tls(struct je_walk *w)
 {
 	const struct hs_je_layout *L = w->L;
@@ -441,20 +606,10 @@ static void je_tcaches_from_tls(struct je_walk *w)
 		/* Only a nominal tsd has a live tcache (tsd.h:178-217). */
 		if (*state > L->tsd.state_nominal_max)
 			continue;
-		uint64_t tcache = tsd + L->tsd.tcache, tslow = tsd + L->tsd.tcache_slow;
-		uint64_t arena = 0, back = 0;
-		if (!je_tcache_pair(w, tcache, tslow, &arena)) {
-			/* A thread whose tcache was never set up has zeroes here. */
-			if (je_u64(w, tcache + L->tcache.tcache_slow, &back) && back)
-				DIAG(w, HS_DIAG_WARNING, tcache,
-				     "jemalloc: thread %d: tcache %#" PRIx64
-				     " and tcache_slow %#" PRIx64 " do not point at each other",
-				     t->tid, tcache, tslow);
-			continue;
-		}
-		if (!arena) /* dissociated: tcache disabled for this thread */
-			continue;
-		je_add_tcache(w, tcache, tslow, arena, JE_VIA_TLS, t->tid);
+		if (L->model == HS_JE_MODEL_EXTENTS)
+			je_tls_tcache_extents(w, t, tsd);
+		else
+			je_tls_tcache_emap(w, t, tsd);
 	}
 }
 
@@ -517,15 +672,37 @@ static bool je_ql_tcache(struct je_walk *w, uint64_t tslow, void *arg)
 	return !w->nomem;
 }
 
+/* EXTENTS: tcache_ql links the tcache_t themselves (src/tcache.c:343-350). */
+static bool je_ql_tcache_extents(struct je_walk *w, uint64_t tcache, void *arg)
+{
+	const struct je_arena *ar = arg;
+	uint64_t arena;
+	if (!je_u64(w, tcache + w->L->tcache.arena, &arena)) {
+		DIAG(w, HS_DIAG_WARNING, tcache,
+		     "jemalloc: arena %u: tcache %#" PRIx64 " on tcache_ql is not"
+		     " readable", ar->ind, tcache);
+		return false;
+	}
+	if (arena != ar->addr)
+		DIAG(w, HS_DIAG_WARNING, tcache,
+		     "jemalloc: tcache %#" PRIx64 " is on arena %u's tcache_ql"
+		     " but names arena %#" PRIx64, tcache, ar->ind, arena);
+	je_add_tcache(w, tcache, 0, ar->addr, JE_VIA_QL, 0);
+	return !w->nomem;
+}
+
 static void je_tcaches_from_arenas(struct je_walk *w)
 {
+	const struct hs_je_layout *L = w->L;
+	bool extents = L->model == HS_JE_MODEL_EXTENTS;
 	for (size_t i = 0; i < w->narenas; i++) {
 		struct je_arena *ar = &w->arenas[i];
 		uint64_t head;
-		if (!je_u64(w, ar->addr + w->L->arena.tcache_ql, &head))
+		if (!je_u64(w, ar->addr + L->arena.tcache_ql, &head))
 			continue;
-		je_ring(w, head, w->L->tslow.link_next, "tcache_ql", ar->addr,
-			je_ql_tcache, ar);
+		je_ring(w, head, extents ? L->tcache.link_next : L->tslow.link_next,
+			"tcache_ql", ar->addr,
+			extents ? je_ql_tcache_extents : je_ql_tcache, ar);
 	}
 }
 
@@ -567,20 +744,6 @@ static void je_dedupe_tcaches(struct je_walk *w)
 	}
 }
 
-/* ncached and capacity of one cache_bin_t (cache_bin.h:197-231). */
-static bool je_bin_stack(struct je_walk *w, const uint8_t *bin, uint64_t *head,
-			 unsigned *ncached)
-{
-	const struct hs_je_layout *L = w->L;
-	*head = je_load64(bin + L->tcache.stack_head);
-	uint16_t full = je_load16(bin + L->tcache.low_bits_full);
-	uint16_t empty = je_load16(bin + L->tcache.low_bits_empty);
-	uint16_t used = (uint16_t)(empty - (uint16_t)*head);
-	uint16_t cap = (uint16_t)(empty - full);
-	*ncached = used / 8u;
-	return used <= cap && used % 8 == 0 && (*head & 7) == 0;
-}
-
 /* Every item of every tcache bin, and the bytes per tcache's arena. */
 static void je_collect_items(struct je_walk *w)
 {
@@ -589,13 +752,8 @@ static void je_collect_items(struct je_walk *w)
 	for (size_t t = 0; t < w->ntcaches && !w->nomem; t++) {
 		const struct je_tcache *tc = &w->tcaches[t];
 		struct je_arena *ar = je_arena_by_addr(w, tc->arena);
-		const uint8_t *bins = hs_memory_ptr(w->mem, tc->tcache + L->tcache.bins,
-						    (size_t)nb * L->tcache.bin_size);
-		if (!bins) {
-			DIAG(w, HS_DIAG_WARNING, tc->tcache,
-			     "jemalloc: tcache %#" PRIx64 " is not readable", tc->tcache);
-			continue;
-		}
+		uint64_t small, large;
+		je_tcache_arrays(L, tc->tcache, &small, &large);
 		if (!ar)
 			DIAG(w, HS_DIAG_WARNING, tc->tcache,
 			     "jemalloc: tcache %#" PRIx64 " names arena %#" PRIx64
@@ -603,10 +761,16 @@ static void je_collect_items(struct je_walk *w)
 		for (unsigned b = 0; b < nb; b++) {
 			uint64_t head;
 			unsigned n;
-			uint64_t bin_addr = tc->tcache + L->tcache.bins +
-					    (uint64_t)b * L->tcache.bin_size;
-			if (!je_bin_stack(w, bins + (size_t)b * L->tcache.bin_size,
-					  &head, &n)) {
+			uint64_t bin_addr = je_tcache_bin(L, small, large, b);
+			const uint8_t *bin = hs_memory_ptr(w->mem, bin_addr,
+							   L->tcache.bin_size);
+			if (!bin) {
+				DIAG(w, HS_DIAG_WARNING, tc->tcache,
+				     "jemalloc: tcache %#" PRIx64 " is not readable"
+				     " (bin %u at %#" PRIx64 ")", tc->tcache, b, bin_addr);
+				break;
+			}
+			if (!je_bin_stack(L, bin, &head, &n)) {
 				DIAG(w, HS_DIAG_WARNING, bin_addr,
 				     "jemalloc: tcache bin %u at %#" PRIx64
 				     " has an impossible stack (head %#" PRIx64 ")",
@@ -635,7 +799,7 @@ static void je_collect_items(struct je_walk *w)
 			}
 			for (unsigned k = 0; k < n; k++)
 				w->items[w->nitems++] = (struct je_item){stack[k], b, 0};
-			if (ar)
+			if (ar && b < L->tcache.nbins_counted)
 				ar->tcache_bytes += (uint64_t)n * w->sz[b];
 		}
 	}
@@ -850,14 +1014,7 @@ static void je_visit(struct je_walk *w, uint64_t key, const struct je_elm *e)
 		     "jemalloc: edata %#" PRIx64 " has size %#" PRIx64, e->edata, size);
 		return;
 	}
-	/* The leaf mirrors state always, slab and szind only while active: an
-	 * inactive extent keeps stale bits in its edata, while its elements
-	 * get SC_NSIZES and slab false (src/emap.c:142-155 writes what the
-	 * caller passes). */
-	if (state != e->state ||
-	    (state == HS_JE_EXTENT_ACTIVE &&
-	     (hs_je_field(bits, L->edata.slab) != e->slab ||
-	      hs_je_field(bits, L->edata.szind) != e->szind))) {
+	if (!je_leaf_agrees(L, e, bits, state)) {
 		DIAG(w, HS_DIAG_WARNING, e->edata,
 		     "jemalloc: edata %#" PRIx64 " (state %u, szind %u) disagrees with"
 		     " its rtree element (state %u, szind %u)", e->edata, state,
@@ -973,12 +1130,11 @@ static void je_walk_node(struct je_walk *w, unsigned level, uint64_t node,
 		     ") is not readable", node, key);
 		return;
 	}
-	uint64_t align = w->L->edata.align;
 	for (size_t i = 0; i < n && !w->nomem; i++) {
 		const uint8_t *p = leaf + i * g->elm_size;
 		if (g->compact && !je_load64(p))
 			continue; /* the common case: no extent at this page */
-		struct je_elm e = je_decode(g, p, align);
+		struct je_elm e = je_decode(w->L, g, p);
 		if (!e.edata || e.edata == w->last_edata)
 			continue;
 		w->last_edata = e.edata;
@@ -1001,18 +1157,31 @@ static bool je_desc_bytes(struct je_walk *w, uint64_t desc, void *arg)
 {
 	struct je_desc_sum *sum = arg;
 	const struct hs_je_layout *L = w->L;
-	uint64_t bins;
-	unsigned nb = L->tcache.nbins_max < L->nsizes ? L->tcache.nbins_max : L->nsizes;
-	const uint8_t *p;
-	if (!je_u64(w, desc + L->desc.bins, &bins) ||
-	    !(p = hs_memory_ptr(w->mem, bins, (size_t)nb * L->tcache.bin_size))) {
+	uint64_t small, large;
+	unsigned nb = L->tcache.nbins_counted < L->nsizes ? L->tcache.nbins_counted
+							  : L->nsizes;
+	if (!je_u64(w, desc + L->desc.bins, &small)) {
 		sum->bad = true;
 		return false;
+	}
+	if (L->model == HS_JE_MODEL_EXTENTS) {
+		if (!je_u64(w, desc + L->desc.bins_large, &large)) {
+			sum->bad = true;
+			return false;
+		}
+	} else {
+		large = small + (uint64_t)L->nbins * L->tcache.bin_size;
 	}
 	for (unsigned b = 0; b < nb; b++) {
 		uint64_t head;
 		unsigned n;
-		if (je_bin_stack(w, p + (size_t)b * L->tcache.bin_size, &head, &n))
+		const uint8_t *p = hs_memory_ptr(w->mem, je_tcache_bin(L, small, large, b),
+						 L->tcache.bin_size);
+		if (!p) {
+			sum->bad = true;
+			return false;
+		}
+		if (je_bin_stack(L, p, &head, &n))
 			sum->bytes += (uint64_t)n * w->sz[b];
 	}
 	return true;
@@ -1045,17 +1214,22 @@ static void je_mismatch(struct je_walk *w, uint64_t addr, unsigned ind,
 static void je_check_arena(struct je_walk *w, struct je_arena *ar)
 {
 	const struct hs_je_layout *L = w->L;
-	const uint8_t *a = hs_memory_ptr(w->mem, ar->addr,
-					 (size_t)L->arena.bins +
-					 (size_t)L->nbins * L->arena.bin_size);
+	const uint8_t *a = hs_memory_ptr(w->mem, ar->addr, je_arena_span(L));
 	if (!a)
 		return; /* checked readable in je_load_arenas */
 	char what[64];
 	for (unsigned i = 0; i < L->nbins; i++) {
-		const uint8_t *bin = a + L->arena.bins + (size_t)i * L->arena.bin_size;
+		uint64_t bin_addr;
+		const uint8_t *bin = NULL;
+		if (je_arena_bin(w->mem, L, ar->addr, i, &bin_addr))
+			bin = hs_memory_ptr(w->mem, bin_addr, L->arena.bin_size);
+		if (!bin) {
+			DIAG(w, HS_DIAG_WARNING, ar->addr,
+			     "jemalloc: arena %u: bin %u is not readable", ar->ind, i);
+			continue;
+		}
 		uint64_t curregs = je_load64(bin + L->arena.bin_curregs);
 		uint64_t curslabs = je_load64(bin + L->arena.bin_curslabs);
-		uint64_t bin_addr = ar->addr + L->arena.bins + (uint64_t)i * L->arena.bin_size;
 		if (curregs != ar->count[i]) {
 			snprintf(what, sizeof(what), "bin %u (%" PRIu64 " B) curregs", i,
 				 w->sz[i]);

@@ -14,7 +14,7 @@
  * by unit tests over synthetic memory.
  */
 struct hs_je_globals {
-	uint64_t emap;    /* &je_arena_emap_global */
+	uint64_t emap;    /* &je_arena_emap_global (or &je_extents_rtree, 5.2) */
 	uint64_t sz_tab;  /* &je_sz_index2size_tab[0] */
 	uint64_t arenas;  /* &je_arenas[0] */
 	bool has_tpoff;   /* tsd_tpoff is known (TLS path available) */
@@ -82,6 +82,11 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
  */
 const void *hs_je_span(const struct hs_memory *mem, uint64_t addr, size_t len,
 		       void **buf, size_t *cap);
+
+/* The index of the arena_t at `arena`, wherever the layout's model keeps
+ * it (arena_t.ind, or its base_t's). False if unreadable. */
+bool hs_je_arena_ind(const struct hs_memory *mem, const struct hs_je_layout *L,
+		     uint64_t arena, uint32_t *ind);
 
 /* Whether proc maps jemalloc (shared, or linked into the executable). */
 struct hs_module *hs_jemalloc_module(struct hs_process *proc,

@@ -20,6 +20,8 @@ static const struct hs_je_layout hs_je_rows[] = {
 		.version = "5.3.0",
 		.verified = true,
 		.build_ids = {"1d5163c246dc9cd2b4d339f2ac42efd95c6e0ae1", NULL},
+		.model = HS_JE_MODEL_EMAP,
+		.rtree_symbol = "je_arena_emap_global",
 
 		.lg_page = 12,
 		.nsizes = 232,       /* SC_NSIZES, sc.h:198 */
@@ -82,6 +84,8 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.tcache_slow = 0,
 			.bins = 8,
 			.nbins_max = 73,
+			/* arena_stats_merge, src/arena.c:152-166 */
+			.nbins_counted = 73,
 			.bin_size = 24,
 			.stack_head = 0,
 			.low_bits_full = 18,
@@ -114,6 +118,127 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.bin_size = 224,
 			.bin_curregs = 112 + 24,
 			.bin_curslabs = 112 + 64,
+		},
+	},
+	{
+		/* 5.2.1 (ea6b3e97), default size classes: LG_PAGE 12,
+		 * LG_QUANTUM 4, LG_VADDR 48, --enable-prof, --enable-stats.
+		 * Verified on Debian 11 libjemalloc2 5.2.1-3 (a rebuild of the
+		 * tag --enable-prof --with-lg-vaddr=48 has the same .bss
+		 * 0x224cc8 and .tdata 0x1848; offsets from its `ptype/o`).
+		 * The EXTENTS model: see jemalloc_layout.h. */
+		.version = "5.2.1",
+		.verified = true,
+		.build_ids = {"3624f54a957d7210121121bd82bfceb06c632b91", NULL},
+		.model = HS_JE_MODEL_EXTENTS,
+		/* rtree_t extents_rtree, src/extent.c:16 */
+		.rtree_symbol = "je_extents_rtree",
+
+		.lg_page = 12,
+		.nsizes = 232,       /* SC_NSIZES, sc.h:198 */
+		.nbins = 36,         /* SC_NBINS, sc.h:229 */
+		.slab_maxregs = 512, /* SLAB_MAXREGS, arena_types.h:7-8 */
+		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h:34 */
+		/* LG_VADDR 57 would make the leaves non-compact (rtree.h:34);
+		 * no such build was seen. */
+		.lg_vaddrs = {48, 0},
+		.min_size = 8,       /* 1 << SC_LG_TINY_MIN, sc.h:172 */
+
+		/* struct extent_s, extent_structs.h:20-183 (sizeof 128; an
+		 * extent_t comes from base_alloc_extent with CACHELINE
+		 * alignment, src/base.c:469-472): e_bits :92, e_addr :139,
+		 * e_size_esn :149 (EXTENT_SIZE_MASK :150), ql_link :163,
+		 * ph_link :169, e_slab_data :173 (arena_slab_data_t,
+		 * arena_structs_a.h:6-8, at 64). e_bits fields :95-136:
+		 * arena 12 bits, slab, committed, dumpable, zeroed, state 2
+		 * bits, szind LG_CEIL(SC_NSIZES) 8, nfree LG_SLAB_MAXREGS+1 10,
+		 * bin_shard 6. */
+		.edata = {
+			.size = 128,
+			.align = 64,
+			.bits = 0,
+			.addr = 8,
+			.size_esn = 16,
+			.slab_data = 64,
+			.size_mask = ~UINT64_C(0xfff),
+			.arena = {0, 12},
+			.slab = {12, 1},
+			.state = {16, 2},
+			.szind = {18, 8},
+			.nfree = {26, 10},
+			.binshard = {36, 6},
+		},
+
+		/* struct rtree_s, rtree.h:80-88: init_lock (malloc_mutex_t,
+		 * 112 bytes, mutex.h:22-68) then root[]. */
+		.emap_root = 0x70,
+
+		/* struct tsd_s, tsd.h:185-200: state first (:196), then the
+		 * MALLOC_TSD list tsd.h:64-81, tcache (O() at :79) at 496;
+		 * tsd_state_nominal_max tsd.h:145. */
+		.tsd = {
+			.size = 6216,
+			.state = 0,
+			.tcache_slow = 0,
+			.tcache = 496,
+			.state_nominal_max = 2,
+		},
+
+		/* struct tcache_s, tcache_structs.h:13-60: bins_small :28 at
+		 * 16, link :35 at 880, cache_bin_array_descriptor :46 at 920,
+		 * arena :49 at 952, bins_large[SC_NSIZES - SC_NBINS] :59 at
+		 * 1000. struct cache_bin_s, cache_bin.h:44-65: low_water,
+		 * ncached :48 (int32 at 4), tstats, avail :64 (at 16; items
+		 * avail[-ncached, -1], :58-62); ncached_max at most
+		 * TCACHE_NSLOTS_SMALL_MAX, tcache_types.h:31.
+		 * jemalloc's tcache_bytes (src/arena.c:201-212) indexes
+		 * bins_large[] with the absolute class index, so it reads
+		 * bins a default tcache never fills: it counts the small bins
+		 * only. */
+		.tcache = {
+			.bins = 16,
+			.bins_large = 1000,
+			.arena = 952,
+			.link_next = 880,
+			.nbins_max = 232,
+			.nbins_counted = 36,
+			.bin_size = 24,
+			.ncached = 4,
+			.avail = 16,
+			.ncached_max = 200,
+		},
+
+		/* struct cache_bin_array_descriptor_s, cache_bin.h:67-77. */
+		.desc = {
+			.link_next = 0,
+			.bins = 16,
+			.bins_large = 24,
+		},
+
+		/* struct arena_s, arena_structs_b.h:77-219: stats :104 (at
+		 * 0x18; tcache_bytes arena_stats.h:119, lstats :124 at 0x300,
+		 * arena_stats_large_s arena_stats.h:24-48, 48 bytes),
+		 * tcache_ql :113, descriptor ql :114, nactive :147, bins[]
+		 * :209 (bins_t, bin.h:86-90), base :216; base_s.ind
+		 * base_structs.h:22. struct bin_s bin.h:58-83 (280 bytes)
+		 * with stats :82 (curregs bin_stats.h:28, curslabs :46).
+		 * The shards sit after the arena (src/arena.c:2066-2070)
+		 * but the walk follows bin_shards. */
+		.arena = {
+			.size = 29496,
+			.base = 0x7328,
+			.base_ind = 0,
+			.lstats = 0x300,
+			.lstats_size = 48,
+			.lstats_nmalloc = 0,
+			.lstats_ndalloc = 8,
+			.tcache_ql = 0x27c8,
+			.desc_ql = 0x27d0,
+			.nactive = 0x2868,
+			.bins = 0x7208,
+			.bin_size = 280,
+			.bin_curregs = 136 + 24,
+			.bin_curslabs = 136 + 64,
 		},
 	},
 };

@@ -9,7 +9,7 @@
 /* Upper bounds over every row, for fixed arrays in the walker. */
 #define HS_JE_MAX_NSIZES 256
 #define HS_JE_MAX_NBINS 64
-#define HS_JE_MAX_TCACHE_BINS 128
+#define HS_JE_MAX_TCACHE_BINS 256
 #define HS_JE_MAX_LG_VADDRS 2
 
 /* A bit field of a 64-bit word: (word >> shift) & ((1 << width) - 1). */
@@ -31,6 +31,27 @@ enum hs_je_extent_state {
 };
 
 /*
+ * How a release indexes its extents and caches: where the walk is a different
+ * algorithm, not just other offsets. The walker picks its code path by this
+ * (jemalloc.c: the "emap" and "extents" sections), never by version.
+ *   EMAP (5.3): the rtree in arena_emap_global (an emap_t) maps pages to
+ *     edata_t and mirrors the extent state in its leaves; a cache_bin_t is a
+ *     stack (stack_head, low_bits_empty) and one array holds every bin; each
+ *     tcache_t pairs with a tcache_slow_t, which is what the arena's
+ *     tcache_ql links; arena_t holds its bins inline and its own index.
+ *   EXTENTS (5.2): the rtree je_extents_rtree (an rtree_t) maps pages to
+ *     extent_t, its leaves say nothing of state; a cache_bin_t is
+ *     {ncached, avail} with items at avail[-ncached, -1] and the tcache has
+ *     a small and a large bin array; tcache_ql links the tcache_t
+ *     themselves; arena_t points at its bins (bins_t.bin_shards) and keeps
+ *     its index in its base_t.
+ */
+enum hs_je_model {
+	HS_JE_MODEL_EMAP = 0,
+	HS_JE_MODEL_EXTENTS = 1,
+};
+
+/*
  * One jemalloc release on x86_64 (LP64), for one build configuration of its
  * size classes. Offsets are bytes from the start of the struct. Each row
  * cites the tag and file:line every struct was read from.
@@ -41,6 +62,10 @@ struct hs_je_layout {
 	/* Build-ids of known builds of this row (lowercase hex), for when the
 	 * version string cannot be read. NULL-terminated. */
 	const char *build_ids[4];
+	enum hs_je_model model;
+	/* The symbol of the global that holds the rtree (static builds and
+	 * debug info): "je_arena_emap_global" or "je_extents_rtree". */
+	const char *rtree_symbol;
 
 	/* Size classes and constants. */
 	unsigned lg_page;          /* LG_PAGE */
@@ -59,7 +84,8 @@ struct hs_je_layout {
 		struct hs_je_bits arena, slab, state, szind, nfree, binshard;
 	} edata;
 
-	/* emap_t / rtree_t: the root array inside je_arena_emap_global. */
+	/* The rtree's root array inside the global that holds it (emap_t in
+	 * the EMAP model, the rtree_t itself in the EXTENTS model). */
 	uint32_t emap_root;
 
 	/* tsd_t: the thread's jemalloc state, at fs_base + tpoff(je_tsd_tls). */
@@ -80,28 +106,40 @@ struct hs_je_layout {
 
 	/* tcache_t and cache_bin_t */
 	struct {
-		uint32_t tcache_slow;
-		uint32_t bins;
-		unsigned nbins_max;      /* TCACHE_NBINS_MAX */
+		uint32_t tcache_slow;    /* EMAP */
+		uint32_t bins;           /* bins (EMAP), bins_small (EXTENTS) */
+		uint32_t bins_large;     /* EXTENTS: bins_large[], from class nbins */
+		uint32_t arena;          /* EXTENTS: arena_t *arena */
+		uint32_t link_next;      /* EXTENTS: ql_elm link on tcache_ql */
+		unsigned nbins_max;      /* bins a tcache can have (all arrays) */
+		/* Bins that jemalloc's tcache_bytes counter reads. */
+		unsigned nbins_counted;
 		uint32_t bin_size;
-		uint32_t stack_head, low_bits_full, low_bits_empty;
+		uint32_t stack_head, low_bits_full, low_bits_empty; /* EMAP */
+		uint32_t ncached, avail; /* EXTENTS: int32 ncached, void **avail */
+		unsigned ncached_max;    /* EXTENTS: bound on ncached */
 	} tcache;
 
 	/* cache_bin_array_descriptor_t */
 	struct {
 		uint32_t link_next, bins;
+		uint32_t bins_large;     /* EXTENTS */
 	} desc;
 
 	/* arena_t */
 	struct {
 		uint32_t size;           /* sizeof(arena_t): bins[] start here */
-		uint32_t ind;
+		uint32_t ind;            /* EMAP: arena_t.ind */
+		uint32_t base;           /* EXTENTS: base_t *base ... */
+		uint32_t base_ind;       /* ... whose ind is the arena's */
 		uint32_t lstats;         /* stats.lstats[nsizes - nbins] */
 		uint32_t lstats_size, lstats_nmalloc, lstats_ndalloc;
 		uint32_t tcache_ql;      /* ql_head(tcache_slow_t) */
 		uint32_t desc_ql;        /* ql_head(cache_bin_array_descriptor_t) */
 		uint32_t nactive;        /* pa_shard.nactive (pages) */
-		uint32_t bins;           /* bin_t bins[] (one shard per bin) */
+		uint32_t bins;           /* EMAP: bin_t bins[] inline (one shard
+					  * per bin); EXTENTS: bins_t bins[], each
+					  * a bin_t *bin_shards */
 		uint32_t bin_size, bin_curregs, bin_curslabs;
 	} arena;
 };

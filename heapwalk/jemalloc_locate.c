@@ -32,7 +32,7 @@ struct hs_module *hs_jemalloc_module(struct hs_process *proc,
 		return NULL;
 	static const char *const marks[] = {
 		"je_mallctl", "je_malloc_usable_size", "je_arena_emap_global",
-		"je_sz_index2size_tab",
+		"je_extents_rtree", "je_sz_index2size_tab",
 	};
 	struct hs_symbol s;
 	for (size_t i = 0; i < HS_ARRAY_SIZE(marks); i++) {
@@ -182,7 +182,7 @@ static bool jl_valid_sz_tab(const struct hs_memory *mem,
 }
 
 /* Number of initialized arenas if every non-NULL slot is an arena whose
- * ind is its slot (arena_structs.h:83), else 0. */
+ * ind is its slot (5.3.0 arena_structs.h:83; 5.2.1 its base's), else 0. */
 static unsigned jl_valid_arenas(const struct hs_memory *mem,
 				const struct hs_je_layout *L, uint64_t addr)
 {
@@ -196,7 +196,7 @@ static unsigned jl_valid_arenas(const struct hs_memory *mem,
 		uint32_t ind;
 		if (!a[i])
 			continue;
-		if (!hs_memory_u32(mem, a[i] + L->arena.ind, &ind) || ind != i) {
+		if (!hs_je_arena_ind(mem, L, a[i], &ind) || ind != i) {
 			n = 0;
 			break;
 		}
@@ -373,7 +373,7 @@ static struct hs_error *jl_by_disasm(struct hs_process *proc,
 		return hs_error_create(HS_ERR_NOT_FOUND,
 				       "%s: jemalloc's %s not found by disassembly"
 				       " (%zu candidates)", mod->name,
-				       !g->emap ? "arena_emap_global" :
+				       !g->emap ? L->rtree_symbol :
 				       !g->sz_tab ? "sz_index2size_tab" : "arenas",
 				       ncand);
 	return NULL;
@@ -385,7 +385,7 @@ static bool jl_by_symbols(struct hs_process *proc, struct hs_module *mod,
 			  struct hs_je_globals *g)
 {
 	struct hs_symbol e, t, a;
-	if (!hs_module_symbol(mod, "je_arena_emap_global", &e) ||
+	if (!hs_module_symbol(mod, L->rtree_symbol, &e) ||
 	    !hs_module_symbol(mod, "je_sz_index2size_tab", &t) ||
 	    !hs_module_symbol(mod, "je_arenas", &a))
 		return false;

@@ -502,7 +502,8 @@ static void test_layout(void)
 	CHECK(hs_je_layout_for_version("5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c") == L);
 	CHECK(hs_je_layout_for_version("5.3.0") == L);
 	CHECK(hs_je_layout_for_version("5.3.01") == NULL);
-	CHECK(hs_je_layout_for_version("5.2.1-0-gea6b3e973b477b8061e0076bb257dbd7f3fa") == NULL);
+	CHECK(hs_je_layout_for_version("5.2.1-0-gea6b3e973b477b8061e0076bb257dbd7f3fa") != L);
+	CHECK(hs_je_layout_for_version("5.2.0") == NULL);
 	static const uint8_t id[] = {0x1d, 0x51, 0x63, 0xc2, 0x46, 0xdc, 0x9c, 0xd2, 0xb4,
 				     0xd3, 0x39, 0xf2, 0xac, 0x42, 0xef, 0xd9, 0x5c, 0x6e,
 				     0x0a, 0xe1};

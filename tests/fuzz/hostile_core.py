@@ -32,6 +32,10 @@
       so the same tcache) and whose tcache's first bin holds a chain of
       65535 valid entries: one walk's records, times N.
 
+  hostile_core.py glibc-shared-fastbins CORE OUT --arenas N --entries M --main-arena A
+      N arenas on main_arena's ring, whose fastbin 0 all point at one chain
+      of M valid chunks: list walks times the arenas that share them.
+
 Sizes take K/M/G suffixes (powers of 1024).
 """
 import argparse
@@ -299,11 +303,51 @@ def cmd_glibc_tcache_threads(args, data, phdrs):
     return w.write(args.out)
 
 
+def cmd_glibc_shared_fastbins(args, data, phdrs):
+    """--arenas arenas on main_arena's ring, each a copy of main_arena with a
+    huge system_mem and fastbin 0 pointing at the same chain of --entries
+    valid 0x20 chunks: every list walk, times the arenas that share it."""
+    arena = args.main_arena
+    ms = bytearray(load_bytes(data, phdrs, arena, 0x898))
+    heap_max = 64 << 20
+    base = 0x200000000000            # heaps: 64 MiB aligned, one page each
+    chain = 0x300000000000
+    n, m = args.arenas, args.entries
+    arenas = [base + i * heap_max + 0x30 for i in range(n)]
+    ring = arenas + [arena]
+    patches = {arena + 0x870: struct.pack('<Q', arenas[0])}  # main_arena.next
+    w = Writer(data, phdrs)
+    loads_except(w, data, phdrs, patches=patches)
+    for i, a in enumerate(arenas):
+        h = a - 0x30
+        st = bytearray(ms)
+        top = (a + 0x898 + 15) & ~15
+        struct.pack_into('<Q', st, 0x10, chain)             # fastbinsY[0]
+        struct.pack_into('<Q', st, 0x60, top)               # top
+        struct.pack_into('<Q', st, 0x870, ring[i + 1])      # next
+        struct.pack_into('<QQ', st, 0x888, 1 << 40, 1 << 40)  # system_mem, max
+        page = bytearray(PAGE)
+        struct.pack_into('<QQQQ', page, 0, a, 0, PAGE, PAGE)  # heap_info
+        page[0x30:0x30 + 0x898] = st
+        struct.pack_into('<QQ', page, top - h, 0, (h + PAGE - top) | 1)
+        w.add(6, h, PAGE, lambda f, size, b=bytes(page): f.write(b))
+
+    def entries(f, size):
+        out = []
+        for k in range(m):
+            c = chain + 32 * k
+            nxt = chain + 32 * (k + 1) if k + 1 < m else 0
+            out.append(struct.pack('<QQQQ', 0, 0x25, ((c + 16) >> 12) ^ nxt, 0))
+        f.write(b''.join(out))
+    w.add(6, chain, 32 * m, entries)
+    return w.write(args.out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
     for name in ('random', 'glibc-chunks', 'glibc-garbage', 'jemalloc-slabs',
-                 'many-modules', 'glibc-tcache-threads'):
+                 'many-modules', 'glibc-tcache-threads', 'glibc-shared-fastbins'):
         p = sub.add_parser(name)
         p.add_argument('core')
         p.add_argument('out')
@@ -312,6 +356,10 @@ def main():
             p.add_argument('--path', required=True)
         elif name == 'glibc-tcache-threads':
             p.add_argument('--threads', type=int, required=True)
+        elif name == 'glibc-shared-fastbins':
+            p.add_argument('--arenas', type=int, required=True)
+            p.add_argument('--entries', type=int, required=True)
+            p.add_argument('--main-arena', type=lambda s: int(s, 0), required=True)
         else:
             p.add_argument('--size', type=size_arg, required=True)
         if name in ('glibc-chunks', 'glibc-garbage'):
@@ -323,7 +371,8 @@ def main():
     fn = {'random': cmd_random, 'glibc-chunks': cmd_glibc_chunks,
           'glibc-garbage': cmd_glibc_garbage, 'jemalloc-slabs': cmd_jemalloc_slabs,
           'many-modules': cmd_many_modules,
-          'glibc-tcache-threads': cmd_glibc_tcache_threads}[args.cmd]
+          'glibc-tcache-threads': cmd_glibc_tcache_threads,
+          'glibc-shared-fastbins': cmd_glibc_shared_fastbins}[args.cmd]
     n = fn(args, data, phdrs)
     print('%s: %d bytes (%s)' % (args.out, n, args.cmd))
 

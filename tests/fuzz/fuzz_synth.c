@@ -1,5 +1,4 @@
 /* fuzz_synth.c: decode a fuzz input into a synthetic process (memory ranges and parameters). */
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -16,6 +15,26 @@ static const uint8_t *zero_pages(void)
 		zeros = p == MAP_FAILED ? NULL : p;
 	}
 	return zeros;
+}
+
+/*
+ * Merged runs are assembled in one scratch mapping, reused from input to
+ * input: a calloc of up to HS_FUZZ_MERGE_MAX bytes per run (and its ASan
+ * shadow) made the walker targets several times slower. Only the bytes
+ * copied in are cleared afterwards (hs_fuzz_synth_deinit); the rest of the
+ * mapping stays zero. One synthetic process at a time uses it.
+ */
+#define SCRATCH_SIZE (64u << 20)
+
+static uint8_t *scratch(void)
+{
+	static uint8_t *area;
+	if (!area) {
+		void *p = mmap(NULL, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		area = p == MAP_FAILED ? NULL : p;
+	}
+	return area;
 }
 
 struct cursor {
@@ -86,6 +105,7 @@ bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
 		c.p += filesz;
 		c.left -= filesz;
 	}
+	size_t used = 0; /* bytes of the scratch mapping handed out */
 	for (size_t i = 0; i < nranges;) {
 		/* The run of ranges that follow end to end, all backed. */
 		size_t j = i + 1;
@@ -97,20 +117,21 @@ bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
 			total += pc[j].memsz;
 			j++;
 		}
-		if (j == i + 1 || total == 0) {
+		uint8_t *area = scratch();
+		if (j == i + 1 || total == 0 || !area || total > SCRATCH_SIZE - used) {
 			j = i + 1;
 			err = hs_memory_add(&s->proc->mem, pc[i].start, pc[i].memsz,
 					    pc[i].data, pc[i].filesz, 0x6 /* RW */);
 		} else {
-			uint8_t *buf = calloc(1, total);
-			if (!buf) {
-				err = HS_ENOMEM;
-				goto fail;
+			uint8_t *buf = area + used;
+			used += (total + 15) & ~(uint64_t)15;
+			for (size_t k = i, off = 0; k < j; off += pc[k].memsz, k++) {
+				if (!pc[k].filesz || pc[k].data == zero_pages())
+					continue;
+				memcpy(buf + off, pc[k].data, pc[k].filesz);
+				s->dirty[s->ndirty].p = buf + off;
+				s->dirty[s->ndirty++].len = pc[k].filesz;
 			}
-			s->merged[s->nmerged++] = buf;
-			for (size_t k = i, off = 0; k < j; off += pc[k].memsz, k++)
-				if (pc[k].filesz && pc[k].data != zero_pages())
-					memcpy(buf + off, pc[k].data, pc[k].filesz);
 			err = hs_memory_add(&s->proc->mem, pc[i].start, total, buf,
 					    total, 0x6 /* RW */);
 		}
@@ -134,7 +155,7 @@ void hs_fuzz_synth_deinit(struct hs_fuzz_synth *s)
 {
 	hs_process_destroy(s->proc);
 	s->proc = NULL;
-	for (size_t i = 0; i < s->nmerged; i++)
-		free(s->merged[i]);
-	s->nmerged = 0;
+	for (size_t i = 0; i < s->ndirty; i++)
+		memset(s->dirty[i].p, 0, s->dirty[i].len);
+	s->ndirty = 0;
 }

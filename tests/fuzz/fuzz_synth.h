@@ -25,6 +25,7 @@
  * touch end to end, all backed, become one range (one buffer, at most
  * HS_FUZZ_MERGE_MAX bytes), as one mapping is one PT_LOAD in a core: a
  * struct split between a data range and a zero range still reads whole.
+ * The buffers live in one scratch mapping that the next input reuses.
  *
  * A range may be backed by fewer bytes than its memsz (a truncated core),
  * and fields past the end of the input read as zero, so every input is
@@ -44,8 +45,11 @@ struct hs_fuzz_synth {
 	size_t nparams;
 	const uint8_t *rest;     /* bytes after the last range's data */
 	size_t nrest;
-	uint8_t *merged[HS_FUZZ_MAX_RANGES]; /* buffers of merged ranges, owned */
-	size_t nmerged;
+	struct {
+		uint8_t *p;
+		size_t len;
+	} dirty[HS_FUZZ_MAX_RANGES]; /* input copied into the scratch mapping */
+	size_t ndirty;
 };
 
 /* Build the synthetic process. The data must outlive it. false if the

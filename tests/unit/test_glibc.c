@@ -6,6 +6,7 @@
 
 #include "../../heapwalk/glibc.h"
 #include "check.h"
+#include "check_heap.h"
 
 /* ------------------------------------------------------------------------
  * A synthetic address space: a few regions backed by calloc'd buffers.
@@ -226,13 +227,6 @@ static struct hs_heap *walk(uint64_t mp, bool tcaches_known)
 	return heap;
 }
 
-static uint64_t get_stat(const struct hs_heap *heap, const char *name)
-{
-	uint64_t v = UINT64_MAX;
-	CHECK(hs_heap_get_stat(heap, name, &v));
-	return v;
-}
-
 /* The chunk at chunk-header address p: size, state and flags. */
 static void expect(const struct hs_heap *heap, uint64_t p, uint64_t size,
 		   enum hs_chunk_state state, unsigned flags, int line)
@@ -263,12 +257,6 @@ static bool has_diag(const struct hs_heap *heap, uint64_t addr, const char *text
 	return false;
 }
 
-static void dump_diags(const struct hs_heap *heap)
-{
-	for (size_t i = 0; i < heap->diags.count; i++)
-		fprintf(stderr, "  diag: %s\n", heap->diags.items[i].message);
-}
-
 /* ------------------------------------------------------------------------
  * Tests.
  * ------------------------------------------------------------------------ */
@@ -282,7 +270,7 @@ static void test_clean(void)
 	struct hs_heap *heap = walk(MP, true);
 	if (heap->diags.count) {
 		fprintf(stderr, "test_clean: unexpected diagnostics\n");
-		dump_diags(heap);
+		check_heap_dump_diags(heap);
 		check_failures++;
 	}
 	CHECK(strcmp(heap->allocator, "glibc") == 0);
@@ -314,17 +302,17 @@ static void test_clean(void)
 	EXPECT(heap, MM, MM_SIZE, HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED);
 
 	/* int_mallinfo, summed over both arenas */
-	CHECK_EQ(get_stat(heap, "arena"), S_SIZE + H1_SIZE + H2_SIZE);
-	CHECK_EQ(get_stat(heap, "ordblks"), (1 + 2) + (1 + 1));
-	CHECK_EQ(get_stat(heap, "smblks"), 2);
-	CHECK_EQ(get_stat(heap, "hblks"), 1);
-	CHECK_EQ(get_stat(heap, "hblkhd"), MM_SIZE);
-	CHECK_EQ(get_stat(heap, "usmblks"), 0);
-	CHECK_EQ(get_stat(heap, "fsmblks"), 0x40);
-	CHECK_EQ(get_stat(heap, "fordblks"), MAIN_AVAIL + AR_AVAIL);
-	CHECK_EQ(get_stat(heap, "uordblks"),
+	CHECK_EQ(check_heap_stat(heap, "arena"), S_SIZE + H1_SIZE + H2_SIZE);
+	CHECK_EQ(check_heap_stat(heap, "ordblks"), (1 + 2) + (1 + 1));
+	CHECK_EQ(check_heap_stat(heap, "smblks"), 2);
+	CHECK_EQ(check_heap_stat(heap, "hblks"), 1);
+	CHECK_EQ(check_heap_stat(heap, "hblkhd"), MM_SIZE);
+	CHECK_EQ(check_heap_stat(heap, "usmblks"), 0);
+	CHECK_EQ(check_heap_stat(heap, "fsmblks"), 0x40);
+	CHECK_EQ(check_heap_stat(heap, "fordblks"), MAIN_AVAIL + AR_AVAIL);
+	CHECK_EQ(check_heap_stat(heap, "uordblks"),
 		 S_SIZE + H1_SIZE + H2_SIZE - MAIN_AVAIL - AR_AVAIL);
-	CHECK_EQ(get_stat(heap, "keepcost"), TOP_SIZE);
+	CHECK_EQ(check_heap_stat(heap, "keepcost"), TOP_SIZE);
 	hs_heap_destroy(heap);
 }
 
@@ -338,8 +326,8 @@ static void test_no_mp_no_tcache(void)
 	EXPECT(heap, C0, 0x290, HS_CHUNK_IN_USE, 0);
 	EXPECT(heap, C2, 0x30, HS_CHUNK_IN_USE, 0);
 	EXPECT(heap, C4, 0x20, HS_CHUNK_CACHED, 0);
-	CHECK_EQ(get_stat(heap, "fordblks"), MAIN_AVAIL + AR_AVAIL);
-	CHECK_EQ(get_stat(heap, "hblks"), 1);
+	CHECK_EQ(check_heap_stat(heap, "fordblks"), MAIN_AVAIL + AR_AVAIL);
+	CHECK_EQ(check_heap_stat(heap, "hblks"), 1);
 	CHECK(has_diag(heap, 0, "tcache not located"));
 	hs_heap_destroy(heap);
 }
@@ -445,7 +433,7 @@ static void test_bad_size_resync(void)
 	heap = walk(MP, true);
 	CHECK(has_diag(heap, C6, "skipped 0x" ));
 	if (!has_diag(heap, C6, "skipped 0x"))
-		dump_diags(heap);
+		check_heap_dump_diags(heap);
 	CHECK(hs_heap_chunk_at(heap, C7 + 0x10) == NULL);
 	EXPECT(heap, C5, 0x20, HS_CHUNK_CACHED, 0);
 	EXPECT(heap, TOP, TOP_SIZE, HS_CHUNK_FREE, 0);
@@ -539,7 +527,7 @@ static void test_counters(void)
 	w64(MP + 0x3c, 2);
 	struct hs_heap *heap = walk(MP, true);
 	CHECK(has_diag(heap, MP, "mp_ says 2"));
-	CHECK_EQ(get_stat(heap, "hblks"), 1);
+	CHECK_EQ(check_heap_stat(heap, "hblks"), 1);
 	hs_heap_destroy(heap);
 
 	build();
@@ -569,7 +557,7 @@ static void test_mmap_memalign(void)
 	chunk(x, (MM + MM_SIZE - x) | 2);
 	struct hs_heap *heap = walk(MP, true);
 	EXPECT(heap, x, MM + MM_SIZE - x, HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED);
-	CHECK_EQ(get_stat(heap, "hblkhd"), MM_SIZE);
+	CHECK_EQ(check_heap_stat(heap, "hblkhd"), MM_SIZE);
 	CHECK(heap->diags.count == 0);
 	hs_heap_destroy(heap);
 }
@@ -614,7 +602,7 @@ static void test_noncontiguous_main(void)
 	EXPECT(heap, C9, 0x90, HS_CHUNK_FREE, 0);
 	EXPECT(heap, R, 0x30, HS_CHUNK_IN_USE, 0);
 	EXPECT(heap, TOP3, R + 0x1000 - TOP3, HS_CHUNK_FREE, 0);
-	CHECK_EQ(get_stat(heap, "keepcost"), R + 0x1000 - TOP3);
+	CHECK_EQ(check_heap_stat(heap, "keepcost"), R + 0x1000 - TOP3);
 	hs_heap_destroy(heap);
 }
 

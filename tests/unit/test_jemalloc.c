@@ -6,6 +6,7 @@
 
 #include "../../heapwalk/jemalloc_internal.h"
 #include "check.h"
+#include "check_heap.h"
 
 /* ------------------------------------------------------------------------
  * The synthetic address space. Everything sits in one GiB so that one
@@ -275,43 +276,6 @@ static struct hs_heap *walk(struct hs_process *proc, unsigned lg_vaddr,
 	return heap;
 }
 
-static uint64_t stat(const struct hs_heap *h, const char *name)
-{
-	uint64_t v = UINT64_MAX;
-	if (!hs_heap_get_stat(h, name, &v))
-		fprintf(stderr, "missing stat %s\n", name);
-	return v;
-}
-
-static const struct hs_chunk *chunk_at(const struct hs_heap *h, uint64_t addr)
-{
-	for (size_t i = 0; i < h->nchunks; i++)
-		if (h->chunks[i].addr == addr)
-			return &h->chunks[i];
-	return NULL;
-}
-
-static size_t count_diags(const struct hs_heap *h, enum hs_severity sev,
-			  uint64_t addr, const char *needle)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < h->diags.count; i++) {
-		const struct hs_diag *d = &h->diags.items[i];
-		if (d->severity == sev && (!addr || (d->has_address && d->address == addr)) &&
-		    (!needle || strstr(d->message, needle)))
-			n++;
-	}
-	return n;
-}
-
-static void dump_diags(const struct hs_heap *h)
-{
-	for (size_t i = 0; i < h->diags.count; i++)
-		fprintf(stderr, "  diag %s 0x%" PRIx64 " %s\n",
-			hs_severity_name(h->diags.items[i].severity),
-			h->diags.items[i].address, h->diags.items[i].message);
-}
-
 /* The clean heap: exact states, sizes and stats, and no diagnostic. */
 static void test_clean(unsigned lg_vaddr, unsigned pass_lg)
 {
@@ -323,7 +287,7 @@ static void test_clean(unsigned lg_vaddr, unsigned pass_lg)
 	CHECK(err == NULL);
 	CHECK_EQ(h->diags.count, 0);
 	if (h->diags.count)
-		dump_diags(h);
+		check_heap_dump_diags(h);
 	CHECK_EQ(h->narenas, 2);
 	CHECK_EQ(h->nchunks, 128 + 512 + 3);
 	size_t cnt[3] = {0};
@@ -333,33 +297,33 @@ static void test_clean(unsigned lg_vaddr, unsigned pass_lg)
 	CHECK_EQ(cnt[HS_CHUNK_CACHED], 2 + 1 + 1);
 	CHECK_EQ(cnt[HS_CHUNK_FREE], 118 + 1 + 1);
 	const struct hs_chunk *c;
-	CHECK((c = chunk_at(h, E1 + 3 * 32)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
+	CHECK((c = check_heap_chunk(h, E1 + 3 * 32)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
 	      hs_chunk_size(c) == 32);
-	CHECK((c = chunk_at(h, E1 + 4 * 32)) && hs_chunk_state(c) == HS_CHUNK_IN_USE);
-	CHECK((c = chunk_at(h, E1 + 10 * 32)) && hs_chunk_state(c) == HS_CHUNK_FREE);
-	CHECK((c = chunk_at(h, E2 + 100 * 8)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
+	CHECK((c = check_heap_chunk(h, E1 + 4 * 32)) && hs_chunk_state(c) == HS_CHUNK_IN_USE);
+	CHECK((c = check_heap_chunk(h, E1 + 10 * 32)) && hs_chunk_state(c) == HS_CHUNK_FREE);
+	CHECK((c = check_heap_chunk(h, E2 + 100 * 8)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
 	      hs_chunk_size(c) == 8);
-	CHECK((c = chunk_at(h, E2 + 511 * 8)) && hs_chunk_state(c) == HS_CHUNK_FREE);
-	CHECK((c = chunk_at(h, E3_USER)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
+	CHECK((c = check_heap_chunk(h, E2 + 511 * 8)) && hs_chunk_state(c) == HS_CHUNK_FREE);
+	CHECK((c = check_heap_chunk(h, E3_USER)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
 	      hs_chunk_size(c) == 16384);
-	CHECK((c = chunk_at(h, E4_USER)) && hs_chunk_state(c) == HS_CHUNK_IN_USE &&
+	CHECK((c = check_heap_chunk(h, E4_USER)) && hs_chunk_state(c) == HS_CHUNK_IN_USE &&
 	      hs_chunk_size(c) == 32768);
-	CHECK((c = chunk_at(h, E5)) && hs_chunk_state(c) == HS_CHUNK_FREE &&
+	CHECK((c = check_heap_chunk(h, E5)) && hs_chunk_state(c) == HS_CHUNK_FREE &&
 	      hs_chunk_size(c) == 3 * PAGE);
-	CHECK(chunk_at(h, E6) == NULL);
+	CHECK(check_heap_chunk(h, E6) == NULL);
 	CHECK_EQ(h->nregions, 1);
 	CHECK(h->nregions == 1 && h->regions[0].start == E6 &&
 	      h->regions[0].size == 4 * PAGE && !strcmp(h->regions[0].kind, "retained"));
 	for (size_t i = 1; i < h->nchunks; i++)
 		CHECK(h->chunks[i - 1].addr < h->chunks[i].addr);
-	CHECK_EQ(stat(h, "stats.arenas.0.small.allocated"), 10 * 32 + 511 * 8);
-	CHECK_EQ(stat(h, "stats.arenas.0.large.allocated"), 16384);
-	CHECK_EQ(stat(h, "stats.arenas.0.tcache_bytes"), 2 * 32 + 16384);
-	CHECK_EQ(stat(h, "stats.arenas.1.small.allocated"), 0);
-	CHECK_EQ(stat(h, "stats.arenas.1.large.allocated"), 32768);
-	CHECK_EQ(stat(h, "stats.arenas.1.tcache_bytes"), 8);
-	CHECK_EQ(stat(h, "stats.allocated"), 10 * 32 + 511 * 8 + 16384 + 32768);
-	CHECK_EQ(stat(h, "stats.active"), 16 * PAGE);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.small.allocated"), 10 * 32 + 511 * 8);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.large.allocated"), 16384);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.tcache_bytes"), 2 * 32 + 16384);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.1.small.allocated"), 0);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.1.large.allocated"), 32768);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.1.tcache_bytes"), 8);
+	CHECK_EQ(check_heap_stat(h, "stats.allocated"), 10 * 32 + 511 * 8 + 16384 + 32768);
+	CHECK_EQ(check_heap_stat(h, "stats.active"), 16 * PAGE);
 	hs_heap_destroy(h);
 
 	/* Without the TLS offset the manual-ring path alone still finds the
@@ -369,7 +333,7 @@ static void test_clean(unsigned lg_vaddr, unsigned pass_lg)
 		abort();
 	struct hs_je_globals g = {.emap = EMAP, .sz_tab = SZTAB, .arenas = ARENAS};
 	CHECK(hs_jemalloc_walk_at(proc, L, &g, h2) == NULL);
-	CHECK_EQ(stat(h2, "stats.arenas.0.tcache_bytes"), 2 * 32 + 16384);
+	CHECK_EQ(check_heap_stat(h2, "stats.arenas.0.tcache_bytes"), 2 * 32 + 16384);
 	CHECK_EQ(h2->diags.count, 0);
 	hs_heap_destroy(h2);
 	hs_process_destroy(proc);
@@ -390,12 +354,12 @@ static void test_scribbled_bitmap(void)
 	struct hs_error *err;
 	struct hs_heap *h = walk(proc, 48, &err);
 	CHECK(err == NULL);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, EDATA(1), "bitmap has 116 free"), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, EDATA(8), "past its 16 regions"), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, EDATA(8), NULL), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_ERROR, 0, "curregs"), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_ERROR, 0, NULL), 1);
-	CHECK_EQ(stat(h, "stats.arenas.0.small.allocated"), 12 * 32 + 511 * 8);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, EDATA(1), "bitmap has 116 free"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, EDATA(8), "past its 16 regions"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, EDATA(8), NULL), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_ERROR, 0, "curregs"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_ERROR, 0, NULL), 1);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.small.allocated"), 12 * 32 + 511 * 8);
 	size_t nfree = 0;
 	for (size_t i = 0; i < h->nchunks; i++)
 		nfree += h->chunks[i].addr >= HEAP + 0x30000 &&
@@ -432,15 +396,15 @@ static void test_corrupt(void)
 	struct hs_error *err;
 	struct hs_heap *h = walk(proc, 48, &err);
 	CHECK(err == NULL);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, bad, "not readable"), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, EDATA(1), "does not cover"), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, EDATA(7), "disagrees"), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, 0, "does not return to its head"), 1);
-	CHECK(count_diags(h, HS_DIAG_WARNING, M_TS, "names arena") >= 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, 0, "impossible stack"), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, E2 + 7 * 8, "cached twice"), 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, LEAF, "reached twice"), 1);
-	CHECK(chunk_at(h, E1) != NULL);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, bad, "not readable"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, EDATA(1), "does not cover"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, EDATA(7), "disagrees"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, 0, "does not return to its head"), 1);
+	CHECK(check_heap_diags(h, HS_DIAG_WARNING, M_TS, "names arena") >= 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, 0, "impossible stack"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, E2 + 7 * 8, "cached twice"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, LEAF, "reached twice"), 1);
+	CHECK(check_heap_chunk(h, E1) != NULL);
 	hs_heap_destroy(h);
 	hs_process_destroy(proc);
 

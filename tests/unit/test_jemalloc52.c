@@ -6,6 +6,7 @@
 
 #include "../../heapwalk/jemalloc_internal.h"
 #include "check.h"
+#include "check_heap.h"
 
 /*
  * The same heap as test_jemalloc.c builds for 5.3.0, laid out as 5.2.1 keeps
@@ -259,42 +260,6 @@ static struct hs_heap *walk(struct hs_process *proc, bool tls, struct hs_error *
 	return heap;
 }
 
-static uint64_t stat(const struct hs_heap *h, const char *name)
-{
-	uint64_t v = UINT64_MAX;
-	if (!hs_heap_get_stat(h, name, &v))
-		fprintf(stderr, "missing stat %s\n", name);
-	return v;
-}
-
-static const struct hs_chunk *chunk_at(const struct hs_heap *h, uint64_t addr)
-{
-	for (size_t i = 0; i < h->nchunks; i++)
-		if (h->chunks[i].addr == addr)
-			return &h->chunks[i];
-	return NULL;
-}
-
-static size_t count_diags(const struct hs_heap *h, enum hs_severity sev,
-			  const char *needle)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < h->diags.count; i++) {
-		const struct hs_diag *d = &h->diags.items[i];
-		if (d->severity == sev && (!needle || strstr(d->message, needle)))
-			n++;
-	}
-	return n;
-}
-
-static void dump_diags(const struct hs_heap *h)
-{
-	for (size_t i = 0; i < h->diags.count; i++)
-		fprintf(stderr, "  diag %s 0x%" PRIx64 " %s\n",
-			hs_severity_name(h->diags.items[i].severity),
-			h->diags.items[i].address, h->diags.items[i].message);
-}
-
 /* The clean heap: exact states, sizes and stats, and no diagnostic. */
 static void test_clean(bool tls)
 {
@@ -306,7 +271,7 @@ static void test_clean(bool tls)
 	CHECK(err == NULL);
 	CHECK_EQ(h->diags.count, 0);
 	if (h->diags.count)
-		dump_diags(h);
+		check_heap_dump_diags(h);
 	CHECK_EQ(h->narenas, 2);
 	CHECK_EQ(h->nchunks, 128 + 512 + 3);
 	size_t cnt[3] = {0};
@@ -316,31 +281,31 @@ static void test_clean(bool tls)
 	CHECK_EQ(cnt[HS_CHUNK_CACHED], 2 + 1 + 1);
 	CHECK_EQ(cnt[HS_CHUNK_FREE], 118 + 1 + 1);
 	const struct hs_chunk *c;
-	CHECK((c = chunk_at(h, E1 + 3 * 32)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
+	CHECK((c = check_heap_chunk(h, E1 + 3 * 32)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
 	      hs_chunk_size(c) == 32);
-	CHECK((c = chunk_at(h, E1 + 4 * 32)) && hs_chunk_state(c) == HS_CHUNK_IN_USE);
-	CHECK((c = chunk_at(h, E1 + 10 * 32)) && hs_chunk_state(c) == HS_CHUNK_FREE);
-	CHECK((c = chunk_at(h, E2 + 100 * 8)) && hs_chunk_state(c) == HS_CHUNK_CACHED);
-	CHECK((c = chunk_at(h, E2 + 511 * 8)) && hs_chunk_state(c) == HS_CHUNK_FREE);
-	CHECK((c = chunk_at(h, E3_USER)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
+	CHECK((c = check_heap_chunk(h, E1 + 4 * 32)) && hs_chunk_state(c) == HS_CHUNK_IN_USE);
+	CHECK((c = check_heap_chunk(h, E1 + 10 * 32)) && hs_chunk_state(c) == HS_CHUNK_FREE);
+	CHECK((c = check_heap_chunk(h, E2 + 100 * 8)) && hs_chunk_state(c) == HS_CHUNK_CACHED);
+	CHECK((c = check_heap_chunk(h, E2 + 511 * 8)) && hs_chunk_state(c) == HS_CHUNK_FREE);
+	CHECK((c = check_heap_chunk(h, E3_USER)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
 	      hs_chunk_size(c) == 16384);
-	CHECK((c = chunk_at(h, E4_USER)) && hs_chunk_state(c) == HS_CHUNK_IN_USE &&
+	CHECK((c = check_heap_chunk(h, E4_USER)) && hs_chunk_state(c) == HS_CHUNK_IN_USE &&
 	      hs_chunk_size(c) == 32768);
-	CHECK((c = chunk_at(h, E5)) && hs_chunk_state(c) == HS_CHUNK_FREE &&
+	CHECK((c = check_heap_chunk(h, E5)) && hs_chunk_state(c) == HS_CHUNK_FREE &&
 	      hs_chunk_size(c) == 3 * PAGE);
-	CHECK(chunk_at(h, E6) == NULL);
+	CHECK(check_heap_chunk(h, E6) == NULL);
 	CHECK(h->nregions == 1 && h->regions[0].start == E6 &&
 	      h->regions[0].size == 4 * PAGE && !strcmp(h->regions[0].kind, "retained"));
-	CHECK_EQ(stat(h, "stats.arenas.0.small.allocated"), 10 * 32 + 511 * 8);
-	CHECK_EQ(stat(h, "stats.arenas.0.large.allocated"), 16384);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.small.allocated"), 10 * 32 + 511 * 8);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.large.allocated"), 16384);
 	/* 5.2.1 counts the small bins only (the row's nbins_counted): the
 	 * cached 16 KiB extent is cached, but not in tcache_bytes. */
-	CHECK_EQ(stat(h, "stats.arenas.0.tcache_bytes"), 2 * 32);
-	CHECK_EQ(stat(h, "stats.arenas.1.small.allocated"), 0);
-	CHECK_EQ(stat(h, "stats.arenas.1.large.allocated"), 32768);
-	CHECK_EQ(stat(h, "stats.arenas.1.tcache_bytes"), 8);
-	CHECK_EQ(stat(h, "stats.allocated"), 10 * 32 + 511 * 8 + 16384 + 32768);
-	CHECK_EQ(stat(h, "stats.active"), 16 * PAGE);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.tcache_bytes"), 2 * 32);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.1.small.allocated"), 0);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.1.large.allocated"), 32768);
+	CHECK_EQ(check_heap_stat(h, "stats.arenas.1.tcache_bytes"), 8);
+	CHECK_EQ(check_heap_stat(h, "stats.allocated"), 10 * 32 + 511 * 8 + 16384 + 32768);
+	CHECK_EQ(check_heap_stat(h, "stats.active"), 16 * PAGE);
 	hs_heap_destroy(h);
 	hs_process_destroy(proc);
 }
@@ -359,8 +324,8 @@ static void test_corrupt(void)
 	proc = make_process();
 	h = walk(proc, true, &err);
 	CHECK(err == NULL);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, "impossible stack"), 1);
-	CHECK_EQ(stat(h, "stats.allocated"), 10 * 32 + 511 * 8 + 16384 + 32768);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, 0, "impossible stack"), 1);
+	CHECK_EQ(check_heap_stat(h, "stats.allocated"), 10 * 32 + 511 * 8 + 16384 + 32768);
 	hs_heap_destroy(h);
 	hs_process_destroy(proc);
 
@@ -370,8 +335,8 @@ static void test_corrupt(void)
 	proc = make_process();
 	h = walk(proc, true, &err);
 	CHECK(err == NULL);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, "disagrees with its rtree element"), 1);
-	CHECK(chunk_at(h, E4_USER) == NULL);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, 0, "disagrees with its rtree element"), 1);
+	CHECK(check_heap_chunk(h, E4_USER) == NULL);
 	hs_heap_destroy(h);
 	hs_process_destroy(proc);
 
@@ -382,7 +347,7 @@ static void test_corrupt(void)
 	h = walk(proc, true, &err);
 	CHECK(err == NULL);
 	CHECK_EQ(h->narenas, 1);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, "not an arena"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, 0, "not an arena"), 1);
 	hs_heap_destroy(h);
 	hs_process_destroy(proc);
 
@@ -392,7 +357,7 @@ static void test_corrupt(void)
 	proc = make_process();
 	h = walk(proc, true, &err);
 	CHECK(err == NULL);
-	CHECK_EQ(count_diags(h, HS_DIAG_WARNING, "tcache_ql"), 1);
+	CHECK_EQ(check_heap_diags(h, HS_DIAG_WARNING, 0, "tcache_ql"), 1);
 	hs_heap_destroy(h);
 	hs_process_destroy(proc);
 }

@@ -6,6 +6,7 @@
 
 #include "../../heapwalk/tcmalloc_internal.h"
 #include "check.h"
+#include "check_heap.h"
 
 /* ------------------------------------------------------------------------
  * A synthetic tcmalloc 2.10: the library's statics, a metadata area (page
@@ -229,13 +230,6 @@ static struct hs_heap *walk(bool samples)
 	return heap;
 }
 
-static uint64_t get_stat(const struct hs_heap *heap, const char *name)
-{
-	uint64_t v = UINT64_MAX;
-	CHECK(hs_heap_get_stat(heap, name, &v));
-	return v;
-}
-
 static void expect(const struct hs_heap *heap, uint64_t addr, uint64_t size,
 		   enum hs_chunk_state state, int line)
 {
@@ -252,31 +246,9 @@ static void expect(const struct hs_heap *heap, uint64_t addr, uint64_t size,
 }
 #define EXPECT(heap, addr, size, state) expect(heap, addr, size, state, __LINE__)
 
-static size_t count_diags(const struct hs_heap *heap, enum hs_severity sev,
-			  uint64_t addr, const char *text)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < heap->diags.count; i++) {
-		const struct hs_diag *d = &heap->diags.items[i];
-		if (d->severity == sev &&
-		    (addr == 0 || (d->has_address && d->address == addr)) &&
-		    strstr(d->message, text))
-			n++;
-	}
-	return n;
-}
-
 static size_t count_severity(const struct hs_heap *heap, enum hs_severity sev)
 {
-	return count_diags(heap, sev, 0, "");
-}
-
-static void dump_diags(const struct hs_heap *heap)
-{
-	for (size_t i = 0; i < heap->diags.count; i++)
-		fprintf(stderr, "  diag %s: %s\n",
-			hs_severity_name(heap->diags.items[i].severity),
-			heap->diags.items[i].message);
+	return check_heap_diags(heap, sev, 0, "");
 }
 
 static void count_states(const struct hs_heap *heap, uint64_t n[3], uint64_t b[3])
@@ -306,13 +278,13 @@ static void test_clean(void)
 {
 	build();
 	struct hs_heap *heap = walk(true);
-	CHECK_EQ(get_stat(heap, "generic.heap_size"), HEAP_SIZE);
-	CHECK_EQ(get_stat(heap, "tcmalloc.pageheap_free_bytes"), 5 * PAGE);
-	CHECK_EQ(get_stat(heap, "tcmalloc.pageheap_unmapped_bytes"), 8 * PAGE);
-	CHECK_EQ(get_stat(heap, "tcmalloc.central_cache_free_bytes"), CENTRAL);
-	CHECK_EQ(get_stat(heap, "tcmalloc.transfer_cache_free_bytes"), TRANSFER);
-	CHECK_EQ(get_stat(heap, "tcmalloc.thread_cache_free_bytes"), THREAD);
-	CHECK_EQ(get_stat(heap, "generic.current_allocated_bytes"), CURRENT);
+	CHECK_EQ(check_heap_stat(heap, "generic.heap_size"), HEAP_SIZE);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.pageheap_free_bytes"), 5 * PAGE);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.pageheap_unmapped_bytes"), 8 * PAGE);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.central_cache_free_bytes"), CENTRAL);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.transfer_cache_free_bytes"), TRANSFER);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.thread_cache_free_bytes"), THREAD);
+	CHECK_EQ(check_heap_stat(heap, "generic.current_allocated_bytes"), CURRENT);
 	CHECK_EQ(CURRENT, 63968);
 
 	/* 512 + 128 + 15 objects, S4, S5, S6, S7. */
@@ -362,9 +334,9 @@ static void test_clean(void)
 	/* No warnings or errors; the two stale entries are one info. */
 	CHECK_EQ(count_severity(heap, HS_DIAG_ERROR), 0);
 	CHECK_EQ(count_severity(heap, HS_DIAG_WARNING), 0);
-	CHECK_EQ(count_diags(heap, HS_DIAG_INFO, 0, "2 stale page-map entries"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_INFO, 0, "2 stale page-map entries"), 1);
 	if (count_severity(heap, HS_DIAG_ERROR) || count_severity(heap, HS_DIAG_WARNING))
-		dump_diags(heap);
+		check_heap_dump_diags(heap);
 	hs_heap_destroy(heap);
 
 	/* Validation accepts these addresses. */
@@ -385,8 +357,8 @@ static void test_no_sampling_build(void)
 	build();
 	struct hs_heap *heap = walk(false);
 	EXPECT(heap, PG(20), SZ3, HS_CHUNK_IN_USE);
-	CHECK_EQ(count_diags(heap, HS_DIAG_INFO, SPAN(S7), "not sampling"), 1);
-	CHECK_EQ(get_stat(heap, "generic.current_allocated_bytes"), CURRENT);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_INFO, SPAN(S7), "not sampling"), 1);
+	CHECK_EQ(check_heap_stat(heap, "generic.current_allocated_bytes"), CURRENT);
 	CHECK_EQ(count_severity(heap, HS_DIAG_ERROR), 0);
 	CHECK_EQ(count_severity(heap, HS_DIAG_WARNING), 0);
 	hs_heap_destroy(heap);
@@ -399,10 +371,10 @@ static void test_span_freelist_loop(void)
 	build();
 	w64(OBJ1(9), OBJ1(3));
 	struct hs_heap *heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, OBJ1(3), "loops"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, OBJ1(3), "loops"), 1);
 	EXPECT(heap, OBJ1(7), SZ1, HS_CHUNK_FREE);
-	CHECK_EQ(get_stat(heap, "tcmalloc.central_cache_free_bytes"), CENTRAL);
-	CHECK_EQ(get_stat(heap, "generic.current_allocated_bytes"), CURRENT);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.central_cache_free_bytes"), CENTRAL);
+	CHECK_EQ(check_heap_stat(heap, "generic.current_allocated_bytes"), CURRENT);
 	CHECK_EQ(count_severity(heap, HS_DIAG_ERROR), 0);
 	hs_heap_destroy(heap);
 }
@@ -417,20 +389,20 @@ static void test_garbage_pointers(void)
 	map_page(25, 0xdead0000);
 	w64(OBJ2(0), OBJ2(5) + 3); /* S2 free list: 0 -> misaligned */
 	struct hs_heap *heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, 0x1234567,
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, 0x1234567,
 			     "not in a small-object span"), 1);
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, TC_A, "length_ 2 but 1"), 1);
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, TC_A, "size_ 32"), 1);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, 0xdead0000, "unreadable"), 1);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, OBJ2(5) + 3,
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, TC_A, "length_ 2 but 1"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, TC_A, "size_ 32"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, 0xdead0000, "unreadable"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, OBJ2(5) + 3,
 			     "not an object of the span"), 1);
 	/* S2 now has one object on its list: refcount and counter_ disagree */
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, SPAN(S2), "refcount 126"), 1);
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, CC + 2 * L->cfl_stride,
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, SPAN(S2), "refcount 126"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, CC + 2 * L->cfl_stride,
 			     "counter_ 2"), 1);
 	EXPECT(heap, OBJ1(11), SZ1, HS_CHUNK_IN_USE);
 	EXPECT(heap, OBJ2(127), SZ2, HS_CHUNK_IN_USE);
-	CHECK_EQ(get_stat(heap, "tcmalloc.thread_cache_free_bytes"), SZ1 + SZ2);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.thread_cache_free_bytes"), SZ1 + SZ2);
 	hs_heap_destroy(heap);
 }
 
@@ -440,9 +412,9 @@ static void test_thread_cache_loop(void)
 	build();
 	w64(TC_B + L->tc_next, TC_A);
 	struct hs_heap *heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, TC_A, "loops back"), 1);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, 0, "already free or cached"), 0);
-	CHECK_EQ(get_stat(heap, "tcmalloc.thread_cache_free_bytes"), THREAD);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, TC_A, "loops back"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, 0, "already free or cached"), 0);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.thread_cache_free_bytes"), THREAD);
 	CHECK_EQ(count_severity(heap, HS_DIAG_ERROR), 0);
 	hs_heap_destroy(heap);
 
@@ -450,8 +422,8 @@ static void test_thread_cache_loop(void)
 	build();
 	w64(OBJ1(11), OBJ1(10));
 	heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, OBJ1(10), "already free or cached"), 1);
-	CHECK_EQ(get_stat(heap, "tcmalloc.thread_cache_free_bytes"), THREAD);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, OBJ1(10), "already free or cached"), 1);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.thread_cache_free_bytes"), THREAD);
 	hs_heap_destroy(heap);
 }
 
@@ -462,8 +434,8 @@ static void test_transfer_cache(void)
 	build();
 	w64(OBJ1(115), 0); /* chain 100..115, tail 131 never reached */
 	struct hs_heap *heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, OBJ1(100), "16 objects"), 1);
-	CHECK_EQ(get_stat(heap, "tcmalloc.transfer_cache_free_bytes"), 16 * SZ1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, OBJ1(100), "16 objects"), 1);
+	CHECK_EQ(check_heap_stat(heap, "tcmalloc.transfer_cache_free_bytes"), 16 * SZ1);
 	EXPECT(heap, OBJ1(116), SZ1, HS_CHUNK_IN_USE);
 	hs_heap_destroy(heap);
 
@@ -471,7 +443,7 @@ static void test_transfer_cache(void)
 	w64(OBJ1(11), OBJ1(100)); /* TC A: 10 -> 11 -> 100 (a slot object) */
 	w32(TC_A + L->tc_list + L->tc_list_stride + L->fl_length, 3);
 	heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, OBJ1(100), "already free or cached"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, OBJ1(100), "already free or cached"), 1);
 	hs_heap_destroy(heap);
 }
 
@@ -483,12 +455,12 @@ static void test_counters(void)
 	w64(PH + L->ph_stats + L->st_unmapped_bytes, 0);
 	w32(SPAN(S3) + L->span_bits, 14 | 3 << 16); /* refcount 14 of 15 */
 	struct hs_heap *heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, 0, "stats_.system_bytes"), 1);
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, 0, "stats_.unmapped_bytes"), 1);
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, 0, "stats_.free_bytes"), 0);
-	CHECK_EQ(count_diags(heap, HS_DIAG_ERROR, SPAN(S3), "refcount 14"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, 0, "stats_.system_bytes"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, 0, "stats_.unmapped_bytes"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, 0, "stats_.free_bytes"), 0);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_ERROR, SPAN(S3), "refcount 14"), 1);
 	/* the figures are the walk's, not the counters' */
-	CHECK_EQ(get_stat(heap, "generic.heap_size"), HEAP_SIZE);
+	CHECK_EQ(check_heap_stat(heap, "generic.heap_size"), HEAP_SIZE);
 	hs_heap_destroy(heap);
 }
 
@@ -498,20 +470,20 @@ static void test_bad_spans(void)
 	build();
 	w64(SPAN(S4) + L->span_length, 0);
 	struct hs_heap *heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, SPAN(S4), "impossible length"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, SPAN(S4), "impossible length"), 1);
 	CHECK(hs_heap_chunk_at(heap, PG(4)) == NULL);
 	hs_heap_destroy(heap);
 
 	build();
 	w64(SPAN(S5) + L->span_length, 9); /* S5 [7,16) overlaps S6 [12,20) */
 	heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, SPAN(S6), "overlaps"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, SPAN(S6), "overlaps"), 1);
 	hs_heap_destroy(heap);
 
 	build();
 	w32(SPAN(S3) + L->span_bits, 15 | 9 << 16); /* class 9 of 4 */
 	heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, SPAN(S3), "size class 9"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, SPAN(S3), "size class 9"), 1);
 	EXPECT(heap, PG(2), 2 * PAGE, HS_CHUNK_IN_USE);
 	hs_heap_destroy(heap);
 
@@ -520,7 +492,7 @@ static void test_bad_spans(void)
 	span(SDEAD + 1, 40, 1, 0, 512, 1, 0, 0);
 	record(SDEAD + 1, 40, 1, true);
 	heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, SPAN(SDEAD + 1), "not in the core"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, SPAN(SDEAD + 1), "not in the core"), 1);
 	EXPECT(heap, PG(40), PAGE, HS_CHUNK_IN_USE);
 	EXPECT(heap, OBJ1(3), SZ1, HS_CHUNK_FREE);
 	hs_heap_destroy(heap);
@@ -529,7 +501,7 @@ static void test_bad_spans(void)
 	build();
 	w64(STACK + L->stack_size, 50000);
 	heap = walk(true);
-	CHECK_EQ(count_diags(heap, HS_DIAG_WARNING, STACK, "request of 50000"), 1);
+	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, STACK, "request of 50000"), 1);
 	EXPECT(heap, PG(20), PAGE, HS_CHUNK_IN_USE);
 	hs_heap_destroy(heap);
 }

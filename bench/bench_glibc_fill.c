@@ -20,11 +20,6 @@
 #define PER_THREAD 640000
 #define FREE_EVERY 7
 
-struct filler {
-	unsigned id;
-	pthread_barrier_t *done;
-};
-
 static void *fill(void *arg)
 {
 	struct filler *f = arg;
@@ -49,25 +44,5 @@ static void *fill(void *arg)
 
 int main(int argc, char **argv)
 {
-	pthread_barrier_t done;
-	struct filler f[NTHREADS];
-	pthread_t tid;
-	if (pthread_barrier_init(&done, NULL, NTHREADS + 1) != 0)
-		fx_die("pthread_barrier_init");
-	for (unsigned i = 0; i < NTHREADS; i++) {
-		f[i].id = i;
-		f[i].done = &done;
-		errno = pthread_create(&tid, NULL, fill, &f[i]);
-		if (errno)
-			fx_die("pthread_create");
-	}
-	pthread_barrier_wait(&done);
-	if (argc > 1) {
-		struct fx_out out;
-		out.len = 0;
-		fx_glibc_stats(&out);
-		fx_write_file(argv[1], &out);
-	}
-	fx_ready_and_park();
-	return 0;
+	return bench_fill_run(argc, argv, NTHREADS, fill, fx_glibc_stats);
 }

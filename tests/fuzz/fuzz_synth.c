@@ -85,14 +85,19 @@ bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
 		uint64_t start, memsz, filesz;
 		const uint8_t *data;
 	} pc[HS_FUZZ_MAX_RANGES];
+	uint64_t zero_left = HS_FUZZ_ZERO_TOTAL;
 	for (size_t i = 0; i < nranges; i++) {
 		pc[i].start = r[i].start;
 		pc[i].memsz = r[i].memsz;
 		if (r[i].filesz & HS_FUZZ_ZERO) {
 			const uint8_t *z = zero_pages();
-			pc[i].filesz = !z ? 0 : r[i].memsz < HS_FUZZ_ZERO_MAX ?
-				r[i].memsz : HS_FUZZ_ZERO_MAX;
-			pc[i].data = z;
+			uint64_t n = r[i].memsz < HS_FUZZ_ZERO_MAX ? r[i].memsz :
+								     HS_FUZZ_ZERO_MAX;
+			if (n > zero_left)
+				n = zero_left;
+			zero_left -= n;
+			pc[i].filesz = z ? n : 0;
+			pc[i].data = n ? z : NULL;
 			continue;
 		}
 		uint64_t filesz = r[i].filesz;

@@ -19,7 +19,10 @@
  *   the bytes of every range, in order: filesz bytes each, or what is left
  *
  * A range whose filesz has bit 31 set (HS_FUZZ_ZERO) takes no input bytes:
- * it reads as zeros over its first HS_FUZZ_ZERO_MAX bytes. Allocator
+ * it reads as zeros over its first HS_FUZZ_ZERO_MAX bytes, and all of them
+ * together over HS_FUZZ_ZERO_TOTAL bytes at most (in a core, memory costs
+ * file bytes; here it must not cost nothing, or a 10 KiB input makes the
+ * classifier scan gigabytes: a timeout of the harness, not a bug). Allocator
  * metadata is mostly zeros (a jemalloc arena_t is 77 KiB, its rtree root
  * 2 MiB), so a seed keeps a whole walk within 64 KiB that way. Ranges that
  * touch end to end, all backed, become one range (one buffer, at most
@@ -35,6 +38,7 @@
 #define HS_FUZZ_MAX_RANGES 255
 #define HS_FUZZ_ZERO 0x80000000u
 #define HS_FUZZ_ZERO_MAX (64u << 20)
+#define HS_FUZZ_ZERO_TOTAL (16u << 20)
 #define HS_FUZZ_MERGE_MAX (8u << 20)
 #define HS_FUZZ_MAX_PARAMS 255
 

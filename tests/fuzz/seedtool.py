@@ -27,6 +27,7 @@ PAGE = 4096
 PT_LOAD, PT_NOTE = 1, 4
 NT_FILE = 0x46494C45
 MAX_RANGES = 255
+ZERO_TOTAL = 16 << 20  # fuzz_synth.h HS_FUZZ_ZERO_TOTAL
 BLOCK = 64
 ZERO = 0x80000000
 
@@ -290,10 +291,16 @@ def cmd_synth(args):
         print(f'over budget: non-zero pages dropped: {" ".join(dropped)}', file=sys.stderr)
     # Everything else read becomes zeros (dropped pages included: a walk
     # then reads zeros where the process had data, which it must survive).
-    pages = set()
-    for p in window_pages(windows + later):
-        if core_bytes(data, phdrs, p, PAGE) is not None:
-            pages.add(p)
+    # ... up to fuzz_synth.h's HS_FUZZ_ZERO_TOTAL of zeros, the walk's first.
+    pages = set(p & ~(PAGE - 1) for p, _ in data_runs)
+    zero_left = ZERO_TOTAL
+    for p in window_pages(windows) + window_pages(later):
+        if p in pages or core_bytes(data, phdrs, p, PAGE) is None:
+            continue
+        if zero_left < PAGE:
+            break
+        pages.add(p)
+        zero_left -= PAGE
     points = {}  # byte address -> 'd' (data) for each 64-byte block kept
     for start, n in data_runs:
         for a in range(start, start + n, BLOCK):

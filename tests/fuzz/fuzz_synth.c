@@ -164,3 +164,9 @@ void hs_fuzz_synth_deinit(struct hs_fuzz_synth *s)
 		memset(s->dirty[i].p, 0, s->dirty[i].len);
 	s->ndirty = 0;
 }
+
+bool hs_fuzz_synth_is_zero(const struct hs_memory_range *r)
+{
+	const uint8_t *z = zero_pages();
+	return z && r->data >= z && r->data < z + HS_FUZZ_ZERO_MAX;
+}

@@ -61,5 +61,7 @@ struct hs_fuzz_synth {
 bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
 			size_t size);
 void hs_fuzz_synth_deinit(struct hs_fuzz_synth *s);
+/* Whether a range's bytes are the shared zero pages of an HS_FUZZ_ZERO range. */
+bool hs_fuzz_synth_is_zero(const struct hs_memory_range *r);
 
 #endif

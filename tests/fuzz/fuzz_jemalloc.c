@@ -11,15 +11,18 @@
  * symbols do not say), bit 6 says the TLS offset of tsd is known; params[0]
  * is &je_arena_emap_global, [1] &je_sz_index2size_tab, [2] &je_arenas, [3]
  * the tsd TLS offset, and params[4...] are the threads' fs_base. The layout
- * row is the newest one (5.3.0). The rtree probe runs first, as locating
- * does, then the walk.
+ * row is the newest one (5.3.0), or 5.2.1's (the extents model) with flags
+ * bit 7. The rtree probe runs first, as locating does, then the walk.
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hs_fuzz_synth s;
 	if (!hs_fuzz_synth_init(&s, data, size))
 		return 0;
-	const struct hs_je_layout *L = hs_je_layout_default();
+	const struct hs_je_layout *L = (s.flags & 0x80) ?
+		hs_je_layout_for_version("5.2.1") : hs_je_layout_default();
+	if (!L)
+		L = hs_je_layout_default();
 	uint64_t p[4] = { 0 };
 	for (size_t i = 0; i < 4 && i < s.nparams; i++)
 		p[i] = s.params[i];

@@ -107,7 +107,10 @@ const void *hs_je_span(const struct hs_memory *mem, uint64_t addr, size_t len,
 		       void **buf, size_t *cap)
 {
 	const void *p = hs_memory_ptr(mem, addr, len);
-	if (p || !hs_memory_readable(mem, addr, 1))
+	/* Callers index the span as words: a span the core file does not hold
+	 * 8-byte aligned (a hostile p_offset) is copied too (UBSan, found by
+	 * fuzz_jemalloc). */
+	if ((p && !((uintptr_t)p & 7)) || (!p && !hs_memory_readable(mem, addr, 1)))
 		return p;
 	if (!hs_grow(buf, cap, len, 1))
 		return NULL;
@@ -779,7 +782,7 @@ static void je_collect_items(struct je_walk *w)
 			}
 			if (!n)
 				continue;
-			const uint64_t *stack = hs_memory_ptr(w->mem, head, (size_t)n * 8);
+			const uint8_t *stack = hs_memory_ptr(w->mem, head, (size_t)n * 8);
 			if (!stack) {
 				DIAG(w, HS_DIAG_WARNING, bin_addr,
 				     "jemalloc: tcache bin %u stack %#" PRIx64
@@ -798,7 +801,8 @@ static void je_collect_items(struct je_walk *w)
 				return;
 			}
 			for (unsigned k = 0; k < n; k++)
-				w->items[w->nitems++] = (struct je_item){stack[k], b, 0};
+				w->items[w->nitems++] =
+					(struct je_item){je_load64(stack + 8 * k), b, 0};
 			if (ar && b < L->tcache.nbins_counted)
 				ar->tcache_bytes += (uint64_t)n * w->sz[b];
 		}

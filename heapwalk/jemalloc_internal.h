@@ -76,7 +76,8 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 
 /*
  * hs_memory_ptr, or, when the bytes span adjacent ranges (gcore splits a
- * library's .bss where its file-backed page ends), a copy in *buf, grown as
+ * library's .bss where its file-backed page ends) or are not 8-byte aligned
+ * in memory (a core whose p_offset is odd), a copy in *buf, grown as
  * needed (the caller frees it). NULL if a byte is unreadable or on
  * allocation failure.
  */

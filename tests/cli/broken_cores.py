@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""broken_cores.py: heapscope on cores that are cut, garbage, foreign, or whose files are missing or wrong.
+"""broken_cores.py: cores that are cut, garbage, foreign, or with missing or wrong files.
 
     broken_cores.py --heapscope PATH --group GROUP [--fixture PATH]
 

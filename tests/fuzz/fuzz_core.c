@@ -1,4 +1,4 @@
-/* fuzz_core.c: fuzz target: the input is a core file; read it and analyse it, with no module files. */
+/* fuzz_core.c: fuzz target: a core file, read and analysed, with no module files. */
 #include "fuzz_check.h"
 
 /*

@@ -1,4 +1,4 @@
-/* fuzz_core_walk.c: fuzz target: the input is a core file; analyse it with the real module files. */
+/* fuzz_core_walk.c: fuzz target: a core file, analysed with the real module files. */
 #include "fuzz_check.h"
 
 /*

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""hostile_core.py: build big hostile cores from a real one, for bench/hostile (the memory bound in docs/robustness.md).
+"""hostile_core.py: big hostile cores built from real ones, for bench/hostile.
 
   hostile_core.py random CORE OUT --size N
       CORE's ELF header and notes, then one PT_LOAD per original segment
@@ -187,7 +187,8 @@ def chunks_fill(f, n):
     if n % 32:
         f.write(struct.pack('<QQ', 0, 0x31) + b'\x5a' * 32)
         n -= 48
-    block = struct.pack('<QQQQ', 0, 0x21, 0x5a5a5a5a5a5a5a5a, 0x5a5a5a5a5a5a5a5a) * (RNG_BLOCK // 32)
+    junk = 0x5a5a5a5a5a5a5a5a
+    block = struct.pack('<QQQQ', 0, 0x21, junk, junk) * (RNG_BLOCK // 32)
     while n >= len(block):
         f.write(block)
         n -= len(block)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make_corpus.sh: how the fuzz seed corpora were made: tiny programs, their gcores, cut down to < 64 KiB.
+# make_corpus.sh: how the fuzz seeds were made: tiny programs, gcores, cut to < 64 KiB.
 #
 #   tests/fuzz/make_corpus.sh [BUILD_DIR]     (default: build)
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# merge_corpus.sh: keep the fuzzer's own finds in git: a coverage-minimal, size-capped subset of each working corpus.
+# merge_corpus.sh: keep the fuzzer's own finds: a coverage-minimal, size-capped subset.
 #
 #   tests/fuzz/merge_corpus.sh [BUILD_FUZZ_DIR] [TARGET...]   (default build-fuzz, all)
 #

@@ -1,4 +1,4 @@
-/* trace_core.c: list the core pages an analysis reads, so seed cores can keep just those (make_corpus.sh). */
+/* trace_core.c: list the core pages an analysis reads, for the fuzz seeds (make_corpus.sh). */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,10 +19,11 @@
  * "ADDR LEN TIER" window per touched page run, in core virtual addresses, for
  * tests/fuzz/seedtool.py: tier 0 pages were read by the walk (locating
  * included), tier 1 pages only by the report and the classifier (which
- * scans all writable memory), so a seed short of room drops those first. With --params FILE it also writes the walker
- * target's flags and params for jemalloc and tcmalloc ("flags N", "param V"
- * lines: the located globals, then each thread's fs_base); with --chunks
- * FILE, "param ADDR" "param INFO" for the first in-use chunks (fuzz_classify).
+ * scans all writable memory), so a seed short of room drops those first.
+ * With --params FILE it also writes the walker target's flags and params
+ * for jemalloc and tcmalloc ("flags N", "param V" lines: the located
+ * globals, then each thread's fs_base); with --chunks FILE, "param ADDR"
+ * "param INFO" for the first in-use chunks (fuzz_classify).
  *
  * The handler's state is necessarily a global: a signal handler has no
  * argument to carry it. This is a tool, not part of heapscope.

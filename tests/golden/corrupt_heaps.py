@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""corrupt_heaps.py: heapscope on real programs that damaged their own heap before the core was taken.
+"""corrupt_heaps.py: real programs that damaged their own heap before the core.
 
     corrupt_heaps.py --heapscope PATH --fixture PATH [--no-debuginfo]
 

@@ -113,4 +113,4 @@ print(struct.unpack_from("<Q", d, 64 + 8)[0] + 200)' "$seed")
 		--windows "$work/$alloc.win" --chunk-params "$work/$alloc.chunks" \
 		--params-file "$work/$alloc.chunks" --flags "${classify_flags[$alloc]}"
 done
-du -sh "$here/corpus"
+du -sh --apparent-size "$here/corpus"

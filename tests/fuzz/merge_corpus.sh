@@ -41,4 +41,4 @@ for t in "${targets[@]}"; do
 	echo "$t: $(wc -l < "$tmp/added") inputs add coverage; kept the $n smallest ($total bytes)"
 	rm -rf "$tmp"
 done
-du -sh "$here/corpus"
+du -sh --apparent-size "$here/corpus"

@@ -76,9 +76,11 @@ struct hs_error *hs_chunk_index_create(const struct hs_heap *heap,
 	/*
 	 * Granule size: 4 KiB unless the spans are so large (a hostile chunk
 	 * size, or a sparse multi-GB heap) that the table would outgrow the
-	 * chunk array; the table is capped at about 4 entries per chunk.
+	 * chunk array; the table is capped at about 4 entries per chunk (plus
+	 * a floor, so that a small heap spread over a few MiB keeps 4 KiB
+	 * granules).
 	 */
-	uint64_t budget = 4 * (uint64_t)n + 65536;
+	uint64_t budget = 4 * (uint64_t)n + 4096;
 	unsigned shift = 12;
 	while (shift < 63 && (span >> shift) + 2 * idx->nruns > budget)
 		shift++;

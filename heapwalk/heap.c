@@ -125,44 +125,46 @@ static bool hs_chunks_sorted(const struct hs_chunk *c, size_t n)
 }
 
 /*
- * LSD radix sort on the address, 16 bits a pass. Walkers emit chunks mostly
- * in address order per heap but heaps in arbitrary order; a comparison sort
- * of tens of millions of records costs seconds, this costs a few passes of
- * sequential memory traffic. Passes whose digit is constant are skipped, so
- * user-space addresses (48 bits) take at most three.
+ * LSD radix sort on the address. Walkers emit chunks mostly in address order
+ * per heap but heaps in arbitrary order; a comparison sort of tens of
+ * millions of records costs seconds, this costs a few passes of sequential
+ * memory traffic. Passes whose digit is constant are skipped, so user-space
+ * addresses take at most three 16-bit passes. Small heaps use 8-bit digits:
+ * a 64 Ki-entry count table would cost more to clear than the sort itself.
+ * The sort is stable, so chunks that share an address keep the walker's
+ * order.
  */
 void hs_heap_sort(struct hs_heap *heap)
 {
 	size_t n = heap->nchunks;
 	if (n < 2 || hs_chunks_sorted(heap->chunks, n))
 		return;
+	unsigned bits = n < 65536 ? 8 : 16;
+	size_t ndigits = (size_t)1 << bits, mask = ndigits - 1;
 	struct hs_chunk *tmp = malloc(n * sizeof(*tmp));
-	if (!tmp) {
+	size_t *count = malloc(ndigits * sizeof(*count));
+	if (!tmp || !count) {
 		/* Out of memory for the scratch copy: fall back to in-place. */
+		free(tmp);
+		free(count);
 		qsort(heap->chunks, n, sizeof(*heap->chunks), hs_heap_cmp_chunk);
 		return;
 	}
 	struct hs_chunk *src = heap->chunks, *dst = tmp;
-	size_t *count = calloc(65536, sizeof(*count));
-	if (!count) {
-		free(tmp);
-		qsort(heap->chunks, n, sizeof(*heap->chunks), hs_heap_cmp_chunk);
-		return;
-	}
-	for (unsigned shift = 0; shift < 64; shift += 16) {
-		memset(count, 0, 65536 * sizeof(*count));
+	for (unsigned shift = 0; shift < 64; shift += bits) {
+		memset(count, 0, ndigits * sizeof(*count));
 		for (size_t i = 0; i < n; i++)
-			count[(src[i].addr >> shift) & 0xffff]++;
-		if (count[(src[0].addr >> shift) & 0xffff] == n)
+			count[(src[i].addr >> shift) & mask]++;
+		if (count[(src[0].addr >> shift) & mask] == n)
 			continue;
 		size_t sum = 0;
-		for (size_t d = 0; d < 65536; d++) {
+		for (size_t d = 0; d < ndigits; d++) {
 			size_t c = count[d];
 			count[d] = sum;
 			sum += c;
 		}
 		for (size_t i = 0; i < n; i++)
-			dst[count[(src[i].addr >> shift) & 0xffff]++] = src[i];
+			dst[count[(src[i].addr >> shift) & mask]++] = src[i];
 		struct hs_chunk *t = src;
 		src = dst;
 		dst = t;

@@ -1,4 +1,4 @@
-/* test_chunk_index.c: the chunk index answers exactly as the plain binary search does. */
+/* test_chunk_index.c: chunk sorting, and the chunk index answering exactly as the plain binary search does. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -60,8 +60,46 @@ static int check_layout(int round, bool hostile)
 	return bad != 0;
 }
 
+/*
+ * hs_heap_sort over n shuffled chunks, some sharing an address: sorted by
+ * address, and stable (the flags record the insertion order among equals),
+ * for both digit widths (8 bits under 65536 chunks, 16 bits above).
+ */
+static int check_sort(size_t n)
+{
+	struct hs_heap *heap;
+	if (hs_heap_create(&heap))
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		/* Addresses over 47 bits, every digit varying; 1 in 8 repeats
+		 * one of the previous addresses. */
+		uint64_t a = i && rnd() % 8 == 0 ? heap->chunks[rnd() % i].addr :
+						   (rnd() & 0x7ffffffffff0ull);
+		if (!hs_heap_add_chunk(heap, a, 16, HS_CHUNK_IN_USE, 0))
+			return 1;
+	}
+	/* Sequence numbers in the size: the order equal addresses came in. */
+	for (size_t i = 0; i < n; i++)
+		heap->chunks[i] = hs_chunk_make(heap->chunks[i].addr, 16 * (i + 1),
+						HS_CHUNK_IN_USE, 0);
+	hs_heap_sort(heap);
+	int bad = heap->nchunks != n;
+	for (size_t i = 1; i < heap->nchunks; i++) {
+		const struct hs_chunk *p = &heap->chunks[i - 1], *c = &heap->chunks[i];
+		if (p->addr > c->addr ||
+		    (p->addr == c->addr && hs_chunk_size(p) > hs_chunk_size(c)))
+			bad++;
+	}
+	hs_heap_destroy(heap);
+	return bad != 0;
+}
+
 int main(void)
 {
+	CHECK(check_sort(2) == 0);
+	CHECK(check_sort(1000) == 0);
+	CHECK(check_sort(65535) == 0);
+	CHECK(check_sort(200000) == 0);
 	for (int round = 0; round < 60; round++)
 		CHECK(check_layout(round, round % 3 == 2) == 0);
 	/* An empty heap finds nothing. */

@@ -33,8 +33,15 @@ struct symtab {
 	enum hs_symbol_source source;
 	struct hs_symbol *syms; /* non-TLS by (addr, preference), then TLS */
 	size_t nsyms, naddr;    /* naddr: the address-sorted prefix */
-	uint32_t *by_name;      /* indices into syms, by (name, preference) */
+	/* Name lookup: a chained hash of the name up to any "@VERSION". A hash
+	 * is built in one pass; sorting by name cost a strcmp-heavy n log n
+	 * per module, which dominated loading a C++ binary's .symtab. */
+	uint32_t *bucket;       /* nbuckets heads, indices into syms, or NONE */
+	uint32_t *chain;        /* per symbol: the next in its bucket, or NONE */
+	size_t nbuckets;        /* a power of two */
 };
+
+#define SYMTAB_NONE UINT32_MAX
 
 struct tpoff {
 	uint64_t slot;
@@ -292,23 +299,23 @@ static int cmp_sym_addr(const void *a, const void *b)
 	return d ? d : strcmp(x->name, y->name);
 }
 
-static int cmp_sym_name_r(const void *a, const void *b, void *arg)
+/* FNV-1a of the name up to its end or an '@' (the version suffix that
+ * .symtab gives some definitions: "memcpy@GLIBC_2.2.5"), and that length. */
+static uint32_t sym_name_hash(const char *name, size_t *lenp)
 {
-	const struct hs_symbol *syms = arg;
-	const struct hs_symbol *x = &syms[*(const uint32_t *)a];
-	const struct hs_symbol *y = &syms[*(const uint32_t *)b];
-	int d = strcmp(x->name, y->name);
-	if (!d)
-		d = pref_cmp(x, y);
-	if (!d && x->addr != y->addr)
-		d = x->addr < y->addr ? -1 : 1;
-	return d;
+	uint32_t h = 2166136261u;
+	size_t n = 0;
+	for (; name[n] && name[n] != '@'; n++)
+		h = (h ^ (uint8_t)name[n]) * 16777619u;
+	*lenp = n;
+	return h;
 }
 
 static void symtab_free(struct symtab *t)
 {
 	free(t->syms);
-	free(t->by_name);
+	free(t->bucket);
+	free(t->chain);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -387,49 +394,68 @@ static bool symtab_load(Elf *elf, uint32_t shtype, uint64_t bias,
 	t->naddr = 0;
 	while (t->naddr < t->nsyms && t->syms[t->naddr].type != STT_TLS)
 		t->naddr++;
-	t->by_name = malloc((t->nsyms ? t->nsyms : 1) * sizeof(*t->by_name));
-	if (!t->by_name) {
+	t->nbuckets = 1;
+	while (t->nbuckets < t->nsyms)
+		t->nbuckets <<= 1;
+	t->bucket = malloc(t->nbuckets * sizeof(*t->bucket));
+	t->chain = malloc((t->nsyms ? t->nsyms : 1) * sizeof(*t->chain));
+	if (!t->bucket || !t->chain) {
 		symtab_free(t);
 		*errp = HS_ENOMEM;
 		return false;
 	}
-	for (size_t i = 0; i < t->nsyms; i++)
-		t->by_name[i] = (uint32_t)i;
-	qsort_r(t->by_name, t->nsyms, sizeof(*t->by_name), cmp_sym_name_r,
-		t->syms);
+	for (size_t i = 0; i < t->nbuckets; i++)
+		t->bucket[i] = SYMTAB_NONE;
+	/* Pushed in reverse so that each chain keeps table order. */
+	for (size_t i = t->nsyms; i-- > 0;) {
+		size_t len;
+		uint32_t h = sym_name_hash(t->syms[i].name, &len) & (t->nbuckets - 1);
+		t->chain[i] = t->bucket[h];
+		t->bucket[h] = (uint32_t)i;
+	}
 	return true;
 }
 
-/* How many same-prefix names to skip looking for "name@VERSION". */
-#define VERSIONED_WINDOW 64
+/* Whether symbol x is preferred to y when both answer one name lookup:
+ * the exact name before "name@VERSION" (then by version string), then
+ * global before weak before local and so on (pref_cmp), then the lower
+ * address, so that the answer does not depend on table order. */
+static bool sym_name_better(const struct hs_symbol *x, const struct hs_symbol *y)
+{
+	int d = strcmp(x->name, y->name);
+	if (!d)
+		d = pref_cmp(x, y);
+	return d ? d < 0 : x->addr < y->addr;
+}
 
 /* Exact name, or (if versioned) the name with an "@VERSION" suffix, which
  * .symtab uses for some versioned definitions ("memcpy@GLIBC_2.2.5"). */
 static bool symtab_by_name(const struct symtab *t, const char *name,
 			   bool versioned, struct hs_symbol *ret)
 {
-	size_t lo = 0, hi = t->nsyms;
-	while (lo < hi) { /* lower bound: the preferred one comes first */
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(t->syms[t->by_name[mid]].name, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	size_t len = strlen(name);
-	for (size_t i = lo; i < t->nsyms && i - lo < VERSIONED_WINDOW; i++) {
-		const struct hs_symbol *s = &t->syms[t->by_name[i]];
+	if (!t->nsyms)
+		return false;
+	size_t len;
+	uint32_t h = sym_name_hash(name, &len) & (t->nbuckets - 1);
+	if (name[len]) /* the name itself has an '@': only exact matches */
+		versioned = false;
+	const struct hs_symbol *best = NULL;
+	/* The chain is at most as long as the table: bounded. */
+	for (uint32_t i = t->bucket[h]; i != SYMTAB_NONE; i = t->chain[i]) {
+		const struct hs_symbol *s = &t->syms[i];
 		if (strncmp(s->name, name, len) != 0)
-			break;
-		if (s->name[len] == '\0' ||
-		    (versioned && s->name[len] == '@')) {
-			*ret = *s;
-			return true;
-		}
-		if (!versioned)
-			break;
+			continue;
+		bool exact = name[len] ? strcmp(s->name + len, name + len) == 0 :
+					 s->name[len] == '\0';
+		if (!exact && !(versioned && s->name[len] == '@'))
+			continue;
+		if (!best || sym_name_better(s, best))
+			best = s;
 	}
-	return false;
+	if (!best)
+		return false;
+	*ret = *best;
+	return true;
 }
 
 static bool symtab_at(const struct symtab *t, uint64_t addr,

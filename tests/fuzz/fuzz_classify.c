@@ -20,7 +20,7 @@ static const char *const allocators[] = { "glibc", "jemalloc", "tcmalloc", "othe
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hs_fuzz_synth s;
-	if (!hs_fuzz_synth_init(&s, data, size))
+	if (!hs_fuzz_synth_init(&s, data, size, false))
 		return 0;
 	/* The classifier scans every writable byte for pointers: zero ranges,
 	 * which cost the input nothing, are made read-only so that a 10 KiB

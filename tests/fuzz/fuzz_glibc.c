@@ -20,7 +20,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hs_fuzz_synth s;
-	if (!hs_fuzz_synth_init(&s, data, size))
+	if (!hs_fuzz_synth_init(&s, data, size, true))
 		return 0;
 	size_t nrows;
 	const struct hs_glibc_layout *rows = hs_glibc_layouts(&nrows);

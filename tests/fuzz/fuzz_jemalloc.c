@@ -17,7 +17,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hs_fuzz_synth s;
-	if (!hs_fuzz_synth_init(&s, data, size))
+	if (!hs_fuzz_synth_init(&s, data, size, true))
 		return 0;
 	const struct hs_je_layout *L = (s.flags & 0x80) ?
 		hs_je_layout_for_version("5.2.1") : hs_je_layout_default();

@@ -57,7 +57,7 @@ static uint64_t take(struct cursor *c, size_t n)
 }
 
 bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
-			size_t size)
+			size_t size, bool merge)
 {
 	memset(s, 0, sizeof(*s));
 	struct cursor c = { data, size };
@@ -115,7 +115,7 @@ bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
 		/* The run of ranges that follow end to end, all backed. */
 		size_t j = i + 1;
 		uint64_t total = pc[i].memsz;
-		while (j < nranges && pc[j - 1].filesz == pc[j - 1].memsz &&
+		while (merge && j < nranges && pc[j - 1].filesz == pc[j - 1].memsz &&
 		       pc[j].filesz == pc[j].memsz &&
 		       pc[j - 1].start + pc[j - 1].memsz == pc[j].start &&
 		       total + pc[j].memsz <= HS_FUZZ_MERGE_MAX) {

@@ -57,9 +57,12 @@ struct hs_fuzz_synth {
 };
 
 /* Build the synthetic process. The data must outlive it. false if the
- * ranges are inconsistent (overlap, wrap) or memory ran out. */
+ * ranges are inconsistent (overlap, wrap) or memory ran out. `merge` joins
+ * ranges that touch into one (what the walkers need); the classifier's
+ * target passes false, so that its scan of writable memory covers the input
+ * bytes only, not megabytes of zeros merged in from a zero range. */
 bool hs_fuzz_synth_init(struct hs_fuzz_synth *s, const uint8_t *data,
-			size_t size);
+			size_t size, bool merge);
 void hs_fuzz_synth_deinit(struct hs_fuzz_synth *s);
 /* Whether a range's bytes are the shared zero pages of an HS_FUZZ_ZERO range. */
 bool hs_fuzz_synth_is_zero(const struct hs_memory_range *r);

@@ -16,7 +16,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hs_fuzz_synth s;
-	if (!hs_fuzz_synth_init(&s, data, size))
+	if (!hs_fuzz_synth_init(&s, data, size, true))
 		return 0;
 	const struct hs_tcm_layout *L = &hs_tcm_layouts[(s.flags & 0xff) % hs_tcm_nlayouts];
 	uint64_t p[4] = { 0 };

@@ -94,43 +94,46 @@ static bool jl_version_at(const uint8_t *lo, const uint8_t *p,
 	return true;
 }
 
-/* Scan the module's file image page by page (hs_module_file_bytes maps
- * one PT_LOAD at a time) for the version string. The first string with a
- * layout row wins; else the first one seen is reported. */
-static bool jl_find_version(struct hs_module *mod, char *buf, size_t cap)
+struct jl_version_scan {
+	char *buf;
+	size_t cap;
+	bool found, exact;
+};
+
+static bool jl_scan_span(uint64_t addr, const uint8_t *p, size_t len, void *arg)
 {
-	const uint64_t page = 4096, overlap = 128;
-	bool found = false;
-	for (uint64_t a = mod->start & ~(page - 1); a < mod->end; a += page) {
-		size_t len = page + overlap;
-		const uint8_t *p = hs_module_file_bytes(mod, a, len);
-		if (!p) {
-			len = page;
-			p = hs_module_file_bytes(mod, a, len);
-		}
-		if (!p)
+	(void)addr;
+	struct jl_version_scan *vs = arg;
+	const uint8_t *hi = p + len;
+	for (const uint8_t *h = p; h + 1 < hi; h++) {
+		h = memchr(h, '-', (size_t)(hi - 1 - h));
+		if (!h)
+			break;
+		char tmp[96];
+		if (h[1] != 'g' || !jl_version_at(p, h, hi, tmp, sizeof(tmp)))
 			continue;
-		const uint8_t *hi = p + len;
-		for (const uint8_t *h = p; h + 1 < p + page && h < hi;) {
-			h = memchr(h, '-', (size_t)(p + page - h));
-			if (!h)
-				break;
-			char tmp[96];
-			if (h + 1 < hi && h[1] == 'g' &&
-			    jl_version_at(p, h, hi, tmp, sizeof(tmp))) {
-				if (!found) {
-					snprintf(buf, cap, "%s", tmp);
-					found = true;
-				}
-				if (hs_je_layout_for_version(tmp)) {
-					snprintf(buf, cap, "%s", tmp);
-					return true;
-				}
-			}
-			h++;
+		if (!vs->found) {
+			snprintf(vs->buf, vs->cap, "%s", tmp);
+			vs->found = true;
+		}
+		if (hs_je_layout_for_version(tmp)) {
+			snprintf(vs->buf, vs->cap, "%s", tmp);
+			vs->exact = true;
+			return false;
 		}
 	}
-	return found;
+	return true;
+}
+
+/* Scan the module's file image (its PT_LOADs' file bytes, never the address
+ * range the core gives the module, which may be anything) for the version
+ * string. The first string with a layout row wins; else the first one seen
+ * is reported. */
+static bool jl_find_version(struct hs_module *mod, char *buf, size_t cap)
+{
+	struct jl_version_scan vs = { .buf = buf, .cap = cap };
+	hs_module_for_each_file_span(mod, jl_scan_span, &vs);
+	return vs.found;
 }
 
 static struct hs_error *jl_layout(struct hs_module *mod, struct hs_heap *heap,

@@ -1119,6 +1119,26 @@ const uint8_t *hs_module_file_span(struct hs_module *mod, uint64_t addr,
 	return NULL;
 }
 
+void hs_module_for_each_file_span(struct hs_module *mod,
+				  bool (*fn)(uint64_t addr, const uint8_t *bytes,
+					     size_t len, void *arg),
+				  void *arg)
+{
+	struct hs_module_elf *me = mod ? mod->priv : NULL;
+	if (!me || !me->raw)
+		return;
+	for (size_t i = 0; i < me->nloads; i++) {
+		const GElf_Phdr *p = &me->loads[i];
+		if (p->p_offset >= me->rawsize || !p->p_filesz)
+			continue;
+		uint64_t n = p->p_filesz;
+		if (n > me->rawsize - p->p_offset)
+			n = me->rawsize - p->p_offset;
+		if (!fn(p->p_vaddr + mod->bias, me->raw + p->p_offset, (size_t)n, arg))
+			return;
+	}
+}
+
 const void *hs_module_file_bytes(struct hs_module *mod, uint64_t addr,
 				 size_t len)
 {

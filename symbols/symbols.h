@@ -216,6 +216,14 @@ void hs_module_for_each_symbol(struct hs_module *mod,
  */
 const void *hs_module_file_bytes(struct hs_module *mod, uint64_t addr,
 				 size_t len);
+/* Each PT_LOAD's file image, as (runtime address, bytes, length), clipped
+ * to the file: what a scan of the module's contents covers, however large
+ * the address range the core says the module spans. Stops if fn returns
+ * false. */
+void hs_module_for_each_file_span(struct hs_module *mod,
+				  bool (*fn)(uint64_t addr, const uint8_t *bytes,
+					     size_t len, void *arg),
+				  void *arg);
 /* Bytes at a runtime address: from the core if dumped there, else from the
  * module file. For read-only data that gcore does not always dump. */
 const void *hs_process_ptr_or_file(struct hs_process *proc, uint64_t addr,

@@ -363,6 +363,11 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		}
 		p->leaves++;
 		for (size_t i = 0; i < n && p->elems < 64; i++) {
+			/* Most slots of a leaf are empty, and an all-zero first
+			 * word decodes to no edata in every model: skip those
+			 * without decoding (a leaf holds up to 2^18 slots). */
+			if (!je_load64(leaf + i * g->elm_size))
+				continue;
 			struct je_elm e = je_decode(p->L, g, leaf + i * g->elm_size);
 			if (!e.edata)
 				continue;

@@ -345,6 +345,23 @@ struct je_probe {
 	size_t cap[3];
 };
 
+/* Whether [addr, addr + len) is all backed by data, across adjacent ranges
+ * (what hs_memory_read needs). One step per range: bounded. */
+static bool je_backed(const struct hs_memory *mem, uint64_t addr, uint64_t len)
+{
+	while (len) {
+		const struct hs_memory_range *r = hs_memory_find(mem, addr);
+		if (!r || addr - r->start >= r->filesz)
+			return false;
+		uint64_t n = r->filesz - (addr - r->start);
+		if (n >= len)
+			return true;
+		addr += n;
+		len -= n;
+	}
+	return true;
+}
+
 static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 			  uint64_t key)
 {
@@ -355,20 +372,39 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		return;
 	}
 	if (level + 1 == g->height) {
-		const uint8_t *leaf = hs_je_span(p->mem, node, n * g->elm_size,
-						 &p->buf[level], &p->cap[level]);
-		if (!leaf) {
+		/* A leaf (up to 4 MiB) is read in place, slot by slot, even
+		 * where it spans adjacent ranges: copying it whole for every
+		 * candidate geometry cost more than the probe. */
+		size_t esz = g->elm_size;
+		if (!je_backed(p->mem, node, (uint64_t)n * esz)) {
 			p->score -= 4;
 			return;
 		}
 		p->leaves++;
+		const struct hs_memory_range *r = NULL;
 		for (size_t i = 0; i < n && p->elems < 64; i++) {
+			uint64_t a = node + i * esz;
+			uint8_t tmp[16];
+			const uint8_t *slot;
+			if (!r || a < r->start || a - r->start + esz > r->filesz)
+				r = hs_memory_find(p->mem, a);
+			if (r && a >= r->start && a - r->start + esz <= r->filesz) {
+				slot = r->data + (a - r->start);
+			} else { /* straddles two ranges */
+				struct hs_error *err = hs_memory_read(p->mem, a, tmp, esz);
+				if (err) { /* not after je_backed: defensive */
+					hs_error_destroy(err);
+					p->score -= 4;
+					return;
+				}
+				slot = tmp;
+			}
 			/* Most slots of a leaf are empty, and an all-zero first
 			 * word decodes to no edata in every model: skip those
 			 * without decoding (a leaf holds up to 2^18 slots). */
-			if (!je_load64(leaf + i * g->elm_size))
+			if (!je_load64(slot))
 				continue;
-			struct je_elm e = je_decode(p->L, g, leaf + i * g->elm_size);
+			struct je_elm e = je_decode(p->L, g, slot);
 			if (!e.edata)
 				continue;
 			p->elems++;

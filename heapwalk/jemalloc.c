@@ -341,8 +341,6 @@ struct je_probe {
 	const struct hs_je_rtree_geom *g;
 	int score;
 	unsigned elems, leaves;
-	void *buf[3];
-	size_t cap[3];
 };
 
 /* Whether [addr, addr + len) is all backed by data, across adjacent ranges
@@ -362,6 +360,25 @@ static bool je_backed(const struct hs_memory *mem, uint64_t addr, uint64_t len)
 	return true;
 }
 
+/* The esz (<= 16) bytes at a, in place from the range cached in *r, or
+ * copied into tmp where they straddle two ranges; NULL if not backed. */
+static const uint8_t *je_slot(const struct hs_memory *mem,
+			      const struct hs_memory_range **r, uint64_t a,
+			      size_t esz, uint8_t tmp[16])
+{
+	const struct hs_memory_range *c = *r;
+	if (!c || a < c->start || a - c->start + esz > c->filesz)
+		c = *r = hs_memory_find(mem, a);
+	if (c && a >= c->start && a - c->start + esz <= c->filesz)
+		return c->data + (a - c->start);
+	struct hs_error *err = hs_memory_read(mem, a, tmp, esz);
+	if (err) {
+		hs_error_destroy(err);
+		return NULL;
+	}
+	return tmp;
+}
+
 static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 			  uint64_t key)
 {
@@ -371,10 +388,10 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		p->score -= 4;
 		return;
 	}
+	/* Nodes (up to 2 MiB) and leaves (up to 4 MiB) are read in place,
+	 * slot by slot, even where they span adjacent ranges: copying them
+	 * whole for every candidate geometry cost more than the probe. */
 	if (level + 1 == g->height) {
-		/* A leaf (up to 4 MiB) is read in place, slot by slot, even
-		 * where it spans adjacent ranges: copying it whole for every
-		 * candidate geometry cost more than the probe. */
 		size_t esz = g->elm_size;
 		if (!je_backed(p->mem, node, (uint64_t)n * esz)) {
 			p->score -= 4;
@@ -383,22 +400,10 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		p->leaves++;
 		const struct hs_memory_range *r = NULL;
 		for (size_t i = 0; i < n && p->elems < 64; i++) {
-			uint64_t a = node + i * esz;
 			uint8_t tmp[16];
-			const uint8_t *slot;
-			if (!r || a < r->start || a - r->start + esz > r->filesz)
-				r = hs_memory_find(p->mem, a);
-			if (r && a >= r->start && a - r->start + esz <= r->filesz) {
-				slot = r->data + (a - r->start);
-			} else { /* straddles two ranges */
-				struct hs_error *err = hs_memory_read(p->mem, a, tmp, esz);
-				if (err) { /* not after je_backed: defensive */
-					hs_error_destroy(err);
-					p->score -= 4;
-					return;
-				}
-				slot = tmp;
-			}
+			const uint8_t *slot = je_slot(p->mem, &r, node + i * esz, esz, tmp);
+			if (!slot) /* not after je_backed: defensive */
+				return;
 			/* Most slots of a leaf are empty, and an all-zero first
 			 * word decodes to no edata in every model: skip those
 			 * without decoding (a leaf holds up to 2^18 slots). */
@@ -427,19 +432,22 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		}
 		return;
 	}
-	const uint64_t *kids = hs_je_span(p->mem, node, n * 8, &p->buf[level],
-					  &p->cap[level]);
-	if (!kids) {
+	if (!je_backed(p->mem, node, (uint64_t)n * 8)) {
 		p->score -= 4;
 		return;
 	}
 	unsigned seen = 0;
+	const struct hs_memory_range *r = NULL;
 	for (size_t i = 0; i < n && seen < 8 && p->leaves < 8; i++) {
-		if (!kids[i])
+		uint8_t tmp[16];
+		const uint8_t *slot = je_slot(p->mem, &r, node + i * 8, 8, tmp);
+		if (!slot)
+			return;
+		uint64_t kid = je_load64(slot);
+		if (!kid)
 			continue;
 		seen++;
-		je_probe_node(p, level + 1, kids[i],
-			      key | ((uint64_t)i << g->shift[level]));
+		je_probe_node(p, level + 1, kid, key | ((uint64_t)i << g->shift[level]));
 	}
 }
 
@@ -455,8 +463,6 @@ unsigned hs_je_rtree_detect(const struct hs_memory *mem,
 			continue;
 		struct je_probe p = {.mem = mem, .L = L, .g = &g};
 		je_probe_node(&p, 0, emap + L->emap_root, 0);
-		for (unsigned k = 0; k < 3; k++)
-			free(p.buf[k]);
 		if (p.score > best_score) {
 			best_score = p.score;
 			best = g.lg_vaddr;

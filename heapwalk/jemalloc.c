@@ -379,6 +379,28 @@ static const uint8_t *je_slot(const struct hs_memory *mem,
 	return tmp;
 }
 
+/*
+ * How many of the next `nslots` slots of esz bytes at a (just read through
+ * *r by je_slot, its first word zero) are all zero and can be skipped:
+ * rtree nodes are mostly empty, and memcmp against zeros in 256-byte
+ * blocks runs at memory speed where a slot-by-slot loop did not. At least 1.
+ */
+static size_t je_zero_slots(const struct hs_memory_range *r, uint64_t a,
+			    size_t nslots, size_t esz)
+{
+	static const uint8_t zeros[256];
+	if (!r || a < r->start || a - r->start >= r->filesz)
+		return 1;
+	const uint8_t *q = r->data + (a - r->start);
+	uint64_t rem = r->filesz - (a - r->start);
+	if (rem > (uint64_t)nslots * esz)
+		rem = (uint64_t)nslots * esz;
+	uint64_t k = 0;
+	while (rem - k >= sizeof(zeros) && !memcmp(q + k, zeros, sizeof(zeros)))
+		k += sizeof(zeros);
+	return k >= esz ? (size_t)(k / esz) : 1;
+}
+
 static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 			  uint64_t key)
 {
@@ -404,11 +426,12 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 			const uint8_t *slot = je_slot(p->mem, &r, node + i * esz, esz, tmp);
 			if (!slot) /* not after je_backed: defensive */
 				return;
-			/* Most slots of a leaf are empty, and an all-zero first
-			 * word decodes to no edata in every model: skip those
-			 * without decoding (a leaf holds up to 2^18 slots). */
-			if (!je_load64(slot))
+			/* An all-zero first word decodes to no edata in every
+			 * model: skip empty slots without decoding them. */
+			if (!je_load64(slot)) {
+				i += je_zero_slots(r, node + i * esz, n - i, esz) - 1;
 				continue;
+			}
 			struct je_elm e = je_decode(p->L, g, slot);
 			if (!e.edata)
 				continue;
@@ -444,8 +467,10 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		if (!slot)
 			return;
 		uint64_t kid = je_load64(slot);
-		if (!kid)
+		if (!kid) {
+			i += je_zero_slots(r, node + i * 8, n - i, 8) - 1;
 			continue;
+		}
 		seen++;
 		je_probe_node(p, level + 1, kid, key | ((uint64_t)i << g->shift[level]));
 	}

@@ -483,6 +483,47 @@ static void test_layout(void)
 	CHECK(!hs_je_rtree_geom_init(L, 70, &g));
 }
 
+/*
+ * gcore splits a mapping where its protection changes, so an rtree leaf can
+ * span two core segments: the probe must read it across them, including a
+ * slot cut in two, and score it as it scores one segment.
+ */
+static void test_split_leaf(void)
+{
+	build(48);
+	struct hs_je_rtree_geom g;
+	CHECK(hs_je_rtree_geom_init(L, 48, &g));
+	unsigned leaf = g.height - 1;
+	uint64_t slot = ((HEAP >> g.shift[leaf]) & ((1ull << g.bits[leaf]) - 1)) *
+			g.elm_size;
+	unsigned whole;
+	struct hs_process *proc = make_process();
+	CHECK_EQ(hs_je_rtree_detect(&proc->mem, L, EMAP, &whole), 48);
+	hs_process_destroy(proc);
+	/* META cut 4 bytes into the slot of the first heap page (E1's). */
+	for (uint64_t cut = slot - 256; cut <= slot + 4; cut += 260) {
+		if (hs_process_create(&proc))
+			abort();
+		for (int i = 0; i < NREGIONS; i++) {
+			const struct check_region *r = &regions[i];
+			if (!r->buf)
+				continue;
+			bool split = r->start == META;
+			uint64_t first = split ? cut : r->size;
+			if (hs_memory_add(&proc->mem, r->start, first, r->buf, first, 6) ||
+			    (split && hs_memory_add(&proc->mem, r->start + cut, r->size - cut,
+						    r->buf + cut, r->size - cut, 6)))
+				abort();
+		}
+		if (hs_memory_seal(&proc->mem))
+			abort();
+		unsigned score;
+		CHECK_EQ(hs_je_rtree_detect(&proc->mem, L, EMAP, &score), 48);
+		CHECK_EQ(score, whole);
+		hs_process_destroy(proc);
+	}
+}
+
 int main(void)
 {
 	L = hs_je_layout_for_version("5.3.0");
@@ -499,6 +540,7 @@ int main(void)
 	test_clean(48, 0);  /* LG_VADDR detected */
 	test_clean(57, 57);
 	test_clean(57, 0);
+	test_split_leaf();
 	test_scribbled_bitmap();
 	test_corrupt();
 	test_mutations();

@@ -343,23 +343,6 @@ struct je_probe {
 	unsigned elems, leaves;
 };
 
-/* Whether [addr, addr + len) is all backed by data, across adjacent ranges
- * (what hs_memory_read needs). One step per range: bounded. */
-static bool je_backed(const struct hs_memory *mem, uint64_t addr, uint64_t len)
-{
-	while (len) {
-		const struct hs_memory_range *r = hs_memory_find(mem, addr);
-		if (!r || addr - r->start >= r->filesz)
-			return false;
-		uint64_t n = r->filesz - (addr - r->start);
-		if (n >= len)
-			return true;
-		addr += n;
-		len -= n;
-	}
-	return true;
-}
-
 /* The esz (<= 16) bytes at a, in place from the range cached in *r, or
  * copied into tmp where they straddle two ranges; NULL if not backed. */
 static const uint8_t *je_slot(const struct hs_memory *mem,
@@ -415,7 +398,7 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 	 * whole for every candidate geometry cost more than the probe. */
 	if (level + 1 == g->height) {
 		size_t esz = g->elm_size;
-		if (!je_backed(p->mem, node, (uint64_t)n * esz)) {
+		if (!hs_memory_backed(p->mem, node, n * esz)) {
 			p->score -= 4;
 			return;
 		}
@@ -424,7 +407,7 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		for (size_t i = 0; i < n && p->elems < 64; i++) {
 			uint8_t tmp[16];
 			const uint8_t *slot = je_slot(p->mem, &r, node + i * esz, esz, tmp);
-			if (!slot) /* not after je_backed: defensive */
+			if (!slot) /* not after hs_memory_backed: defensive */
 				return;
 			/* An all-zero first word decodes to no edata in every
 			 * model: skip empty slots without decoding them. */
@@ -455,7 +438,7 @@ static void je_probe_node(struct je_probe *p, unsigned level, uint64_t node,
 		}
 		return;
 	}
-	if (!je_backed(p->mem, node, (uint64_t)n * 8)) {
+	if (!hs_memory_backed(p->mem, node, n * 8)) {
 		p->score -= 4;
 		return;
 	}

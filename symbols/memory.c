@@ -165,6 +165,8 @@ const void *hs_memory_ptr(const struct hs_memory *mem, uint64_t addr,
  * address that failed. A read may span adjacent ranges (gcore splits one
  * mapping where its protection changes), as long as every byte is backed.
  */
+/* Copy len bytes at addr across adjacent ranges; with buf NULL, only
+ * check that they are all backed. */
 static enum hs_error_code copy_bytes(const struct hs_memory *mem,
 				     uint64_t addr, void *buf, size_t len,
 				     uint64_t *bad)
@@ -188,8 +190,10 @@ static enum hs_error_code copy_bytes(const struct hs_memory *mem,
 		uint64_t n = r->filesz - off;
 		if (n > len)
 			n = len;
-		memcpy(out, r->data + off, n);
-		out += n;
+		if (out) {
+			memcpy(out, r->data + off, n);
+			out += n;
+		}
 		addr += n;
 		len -= n;
 	}
@@ -250,6 +254,12 @@ const struct hs_memory_range *hs_memory_find(const struct hs_memory *mem,
 					     uint64_t addr)
 {
 	return lookup(mem, addr);
+}
+
+bool hs_memory_backed(const struct hs_memory *mem, uint64_t addr, size_t len)
+{
+	uint64_t bad;
+	return mem->sealed && copy_bytes(mem, addr, NULL, len, &bad) == 0;
 }
 
 bool hs_memory_readable(const struct hs_memory *mem, uint64_t addr,

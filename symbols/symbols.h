@@ -66,6 +66,10 @@ const struct hs_memory_range *hs_memory_find(const struct hs_memory *mem,
 /* True if [addr, addr+len) is inside one backed range. */
 bool hs_memory_readable(const struct hs_memory *mem, uint64_t addr,
 			uint64_t len);
+/* True if every byte of [addr, addr+len) is backed, possibly across
+ * adjacent ranges: exactly when hs_memory_read would succeed, without
+ * copying. Bounded by the number of ranges. */
+bool hs_memory_backed(const struct hs_memory *mem, uint64_t addr, size_t len);
 
 /*
  * ---------------------------------------------------------------------------

@@ -70,6 +70,13 @@ static void test_basic(void)
 	      HS_ERR_TRUNCATED);
 	CHECK(hs_memory_ptr(&mem, 0x200f8, 16) == NULL);
 	CHECK(hs_memory_ptr(&mem, 0x200f8, 8) == c + 0xf8);
+	/* backed: exactly where read succeeds, across adjacent ranges too. */
+	CHECK(hs_memory_backed(&mem, 0x10000, 0x2000));
+	CHECK(hs_memory_backed(&mem, 0x10ff8, 16));
+	CHECK(!hs_memory_backed(&mem, 0x11ff8, 16));
+	CHECK(!hs_memory_backed(&mem, UINT64_MAX - 3, 8));
+	CHECK(hs_memory_backed(&mem, 0x200f8, 8));
+	CHECK(!hs_memory_backed(&mem, 0x200f8, 16));
 	struct hs_error *err = hs_memory_read(&mem, 0x20150, buf, 4);
 	CHECK(err && strstr(err->message, "0x20150"));
 	hs_error_destroy(err);

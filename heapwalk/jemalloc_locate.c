@@ -97,7 +97,7 @@ static bool jl_version_at(const uint8_t *lo, const uint8_t *p,
 struct jl_version_scan {
 	char *buf;
 	size_t cap;
-	bool found, exact;
+	bool found;
 };
 
 static bool jl_scan_span(uint64_t addr, const uint8_t *p, size_t len, void *arg)
@@ -118,8 +118,7 @@ static bool jl_scan_span(uint64_t addr, const uint8_t *p, size_t len, void *arg)
 		}
 		if (hs_je_layout_for_version(tmp)) {
 			snprintf(vs->buf, vs->cap, "%s", tmp);
-			vs->exact = true;
-			return false;
+			return false; /* a string with a row: stop */
 		}
 	}
 	return true;

@@ -1095,6 +1095,22 @@ void hs_module_for_each_symbol(struct hs_module *mod,
 			return;
 }
 
+/* The file bytes of PT_LOAD p from `delta` into its file image, clipped to
+ * the file (a program header may claim more than the file holds); NULL if
+ * none are there. delta < p_filesz. */
+static const uint8_t *load_bytes(const struct hs_module_elf *me,
+				 const GElf_Phdr *p, uint64_t delta, size_t *avail)
+{
+	uint64_t off = p->p_offset + delta;
+	if (p->p_offset > me->rawsize || off >= me->rawsize)
+		return NULL;
+	uint64_t n = p->p_filesz - delta;
+	if (n > me->rawsize - off)
+		n = me->rawsize - off;
+	*avail = (size_t)n;
+	return me->raw + off;
+}
+
 const uint8_t *hs_module_file_span(struct hs_module *mod, uint64_t addr,
 				   size_t *avail)
 {
@@ -1106,15 +1122,7 @@ const uint8_t *hs_module_file_span(struct hs_module *mod, uint64_t addr,
 		const GElf_Phdr *p = &me->loads[i];
 		if (link < p->p_vaddr || link - p->p_vaddr >= p->p_filesz)
 			continue;
-		uint64_t delta = link - p->p_vaddr;
-		uint64_t off = p->p_offset + delta;
-		if (p->p_offset > me->rawsize || off >= me->rawsize)
-			return NULL;
-		uint64_t n = p->p_filesz - delta;
-		if (n > me->rawsize - off)
-			n = me->rawsize - off;
-		*avail = (size_t)n;
-		return me->raw + off;
+		return load_bytes(me, p, link - p->p_vaddr, avail);
 	}
 	return NULL;
 }
@@ -1129,12 +1137,9 @@ void hs_module_for_each_file_span(struct hs_module *mod,
 		return;
 	for (size_t i = 0; i < me->nloads; i++) {
 		const GElf_Phdr *p = &me->loads[i];
-		if (p->p_offset >= me->rawsize || !p->p_filesz)
-			continue;
-		uint64_t n = p->p_filesz;
-		if (n > me->rawsize - p->p_offset)
-			n = me->rawsize - p->p_offset;
-		if (!fn(p->p_vaddr + mod->bias, me->raw + p->p_offset, (size_t)n, arg))
+		size_t n;
+		const uint8_t *bytes = p->p_filesz ? load_bytes(me, p, 0, &n) : NULL;
+		if (bytes && !fn(p->p_vaddr + mod->bias, bytes, n, arg))
 			return;
 	}
 }

@@ -262,6 +262,26 @@ bool hs_memory_backed(const struct hs_memory *mem, uint64_t addr, size_t len)
 	return mem->sealed && copy_bytes(mem, addr, NULL, len, &bad) == 0;
 }
 
+bool hs_memory_next_backed(const struct hs_memory *mem, uint64_t addr,
+			   uint64_t *ret)
+{
+	if (!mem->sealed)
+		return false;
+	size_t i = upper_index(mem, addr);
+	if (i != (size_t)-1 && addr - mem->ranges[i].start < mem->ranges[i].filesz) {
+		*ret = addr;
+		return true;
+	}
+	/* Ranges do not overlap, so every later one starts above addr. */
+	for (i++; i < mem->count; i++) {
+		if (mem->ranges[i].filesz) {
+			*ret = mem->ranges[i].start;
+			return true;
+		}
+	}
+	return false;
+}
+
 bool hs_memory_readable(const struct hs_memory *mem, uint64_t addr,
 			uint64_t len)
 {

@@ -70,6 +70,12 @@ bool hs_memory_readable(const struct hs_memory *mem, uint64_t addr,
  * adjacent ranges: exactly when hs_memory_read would succeed, without
  * copying. Bounded by the number of ranges. */
 bool hs_memory_backed(const struct hs_memory *mem, uint64_t addr, size_t len);
+/* The lowest address >= addr whose byte is backed, through *ret; false if
+ * there is none. Lets a scan step over a stretch the core does not hold
+ * (a truncated segment) in one move rather than address by address.
+ * Bounded by the number of ranges. */
+bool hs_memory_next_backed(const struct hs_memory *mem, uint64_t addr,
+			   uint64_t *ret);
 
 /*
  * ---------------------------------------------------------------------------

@@ -77,6 +77,15 @@ static void test_basic(void)
 	CHECK(!hs_memory_backed(&mem, UINT64_MAX - 3, 8));
 	CHECK(hs_memory_backed(&mem, 0x200f8, 8));
 	CHECK(!hs_memory_backed(&mem, 0x200f8, 16));
+	/* next_backed: the address itself, the next range over a gap, or
+	 * nothing past the truncated tail of the last range. */
+	uint64_t nb = 0;
+	CHECK(hs_memory_next_backed(&mem, 0x100, &nb) && nb == 0x10000);
+	CHECK(hs_memory_next_backed(&mem, 0x11fff, &nb) && nb == 0x11fff);
+	CHECK(hs_memory_next_backed(&mem, 0x12000, &nb) && nb == 0x20000);
+	CHECK(hs_memory_next_backed(&mem, 0x200ff, &nb) && nb == 0x200ff);
+	CHECK(!hs_memory_next_backed(&mem, 0x20100, &nb));
+	CHECK(!hs_memory_next_backed(&mem, UINT64_MAX, &nb));
 	struct hs_error *err = hs_memory_read(&mem, 0x20150, buf, 4);
 	CHECK(err && strstr(err->message, "0x20150"));
 	hs_error_destroy(err);
@@ -168,10 +177,32 @@ static void test_many(void)
 	hs_memory_deinit(&mem);
 }
 
+/* next_backed steps over ranges the core holds no bytes of (gcore leaves
+ * some mappings out), not only over gaps. */
+static void test_next_backed(void)
+{
+	struct hs_memory mem;
+	hs_memory_init(&mem);
+	CHECK(code_of(hs_memory_add(&mem, 0x1000, 0x1000, a, 0x10, 6)) == 0);
+	CHECK(code_of(hs_memory_add(&mem, 0x2000, 0x1000, NULL, 0, 6)) == 0);
+	CHECK(code_of(hs_memory_add(&mem, 0x4000, 0x1000, NULL, 0, 4)) == 0);
+	CHECK(code_of(hs_memory_add(&mem, 0x6000, 0x100, b, 0x100, 6)) == 0);
+	uint64_t nb = 0;
+	CHECK(!hs_memory_next_backed(&mem, 0, &nb)); /* not sealed */
+	CHECK(code_of(hs_memory_seal(&mem)) == 0);
+	CHECK(hs_memory_next_backed(&mem, 0, &nb) && nb == 0x1000);
+	CHECK(hs_memory_next_backed(&mem, 0x100f, &nb) && nb == 0x100f);
+	CHECK(hs_memory_next_backed(&mem, 0x1010, &nb) && nb == 0x6000);
+	CHECK(hs_memory_next_backed(&mem, 0x4800, &nb) && nb == 0x6000);
+	CHECK(!hs_memory_next_backed(&mem, 0x6100, &nb));
+	hs_memory_deinit(&mem);
+}
+
 int main(void)
 {
 	test_basic();
 	test_rejects();
 	test_many();
+	test_next_backed();
 	return check_summary("test_memory");
 }

@@ -610,8 +610,25 @@ static bool gl_resync(struct gl_ctx *c, const struct gl_seg *s, uint64_t bad,
 	uint64_t stop = s->kind == GL_SEG_TOP ? s->end + 1 : s->limit;
 	if (stop - bad > GL_RESYNC_SPAN)
 		stop = bad + GL_RESYNC_SPAN;
-	for (uint64_t q = bad + L->malloc_alignment; q < stop; q += L->malloc_alignment) {
-		uint64_t r = q, sz;
+	const uint64_t align = L->malloc_alignment;
+	for (uint64_t q = bad + align; q < stop; q += align) {
+		uint64_t r = q, sz, raw;
+		/* A candidate whose size field is not in the core fails at once;
+		 * jump over the whole stretch that is not (a core cut inside
+		 * this heap) instead of failing at every aligned address in it.
+		 * Top stays a candidate: it ends the segment even unbacked. */
+		if ((s->kind != GL_SEG_TOP || q < s->end) && !gl_rd(c, q + 8, &raw)) {
+			uint64_t nb, lim = stop;
+			if (hs_memory_next_backed(c->mem, q + 8, &nb) && nb - 8 < stop)
+				lim = nb - 8;
+			if (s->kind == GL_SEG_TOP && s->end > q && s->end < lim)
+				lim = s->end;
+			/* Candidates below lim all fail; resume at the first
+			 * one at or above it (the loop adds the last step). */
+			if (lim > q + align)
+				q += (lim - q - 1) / align * align;
+			continue;
+		}
 		bool ok = true;
 		for (unsigned k = 0; k < GL_RESYNC_RUN; k++) {
 			enum gl_check ck = gl_check_at(c, s, r, &sz);

@@ -12,7 +12,7 @@
  * A synthetic address space: a few regions backed by calloc'd buffers.
  * ------------------------------------------------------------------------ */
 
-#define NREGIONS 6
+#define NREGIONS 8
 static struct check_region regions[NREGIONS];
 
 /* libc's .data: main_arena and mp_ */
@@ -461,6 +461,56 @@ static void test_bad_size_resync(void)
 	hs_heap_destroy(heap);
 }
 
+/* Move the bytes of region `from` at and above addr into the free region
+ * `to`, as gcore splits a mapping whose protection changes. */
+static void split_region(int from, int to, uint64_t addr)
+{
+	struct check_region *r = &regions[from];
+	uint64_t keep = addr - r->start;
+	add_region(to, addr, r->size - keep);
+	memcpy(regions[to].buf, r->buf + keep, r->size - keep);
+	r->size = keep;
+}
+
+/* A bad size just before a stretch the core does not hold: resync steps
+ * over the stretch (in one move, not address by address) and lands where
+ * it would have by checking every address. */
+static void test_resync_over_unbacked(void)
+{
+	/* A hole from C7 to C9: only C7's prev_size is in the core. */
+	build();
+	chunk(C6, 0x12345);
+	split_region(1, 5, C7);
+	split_region(5, 6, C9);
+	regions[5].filesz = 8;
+	struct hs_heap *heap = walk(MP, true);
+	char want[96];
+	snprintf(want, sizeof(want), "skipped 0x%" PRIx64 " bytes to the next "
+		 "sane chunk 0x%" PRIx64, (uint64_t)(C9 - C6), (uint64_t)C9);
+	CHECK(has_diag(heap, C6, want));
+	if (!has_diag(heap, C6, want))
+		check_heap_dump_diags(heap);
+	EXPECT(heap, C9, 0x90, HS_CHUNK_FREE, 0);
+	EXPECT(heap, C10, 0x50, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, TOP, TOP_SIZE, HS_CHUNK_FREE, 0);
+	CHECK(hs_heap_chunk_at(heap, C7 + 0x10) == NULL);
+	hs_heap_destroy(heap);
+
+	/* Cut at C7 to the heap's end, top included: top, which ends the
+	 * segment, is still where the walk resumes. */
+	build();
+	chunk(C6, 0x12345);
+	regions[1].filesz = C7 - S;
+	heap = walk(MP, true);
+	snprintf(want, sizeof(want), "to the next sane chunk 0x%" PRIx64, (uint64_t)TOP);
+	CHECK(has_diag(heap, C6, want));
+	if (!has_diag(heap, C6, want))
+		check_heap_dump_diags(heap);
+	EXPECT(heap, C5, 0x20, HS_CHUNK_CACHED, 0);
+	CHECK(hs_heap_chunk_at(heap, C9 + 0x10) == NULL);
+	hs_heap_destroy(heap);
+}
+
 static void test_hostile_rings(void)
 {
 	build();
@@ -674,6 +724,7 @@ int main(void)
 	test_tcache_key();
 	test_fastbin_cycle_and_double_free();
 	test_bad_size_resync();
+	test_resync_over_unbacked();
 	test_hostile_rings();
 	test_hostile_top_near_end();
 	test_counters();

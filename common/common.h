@@ -54,7 +54,7 @@ extern const struct hs_error hs_error_nomem;
 struct hs_error *hs_error_create(enum hs_error_code code, const char *fmt, ...)
 	HS_PRINTF(2, 3);
 struct hs_error *hs_error_vcreate(enum hs_error_code code, const char *fmt,
-				  va_list ap);
+				  va_list ap) HS_PRINTF(2, 0);
 /* Wrap a failed libelf call: "<input>: <call>: <elf_errmsg(-1)>". */
 struct hs_error *hs_error_libelf(const char *call, const char *input);
 /* Wrap a failed libdw/libdwfl call the same way, with dwarf_errmsg(-1). */

@@ -84,7 +84,8 @@ void hs_strings_scan(struct hs_classes *c)
 		uint64_t end = range->start + range->filesz;
 		/* Cursor over the chunks this range overlaps, to skip free ones. */
 		size_t cur = hs_first_chunk_after(heap, start);
-		for (uint64_t a = start; a + 24 <= end; a += 8) {
+		/* Written so that nothing wraps: a range may end at 2^64 - 1. */
+		for (uint64_t a = start; a < end && end - a >= 24; a += 8) {
 			while (cur < heap->nchunks &&
 			       heap->chunks[cur].addr + hs_chunk_size(&heap->chunks[cur]) <= a)
 				cur++;
@@ -92,6 +93,8 @@ void hs_strings_scan(struct hs_classes *c)
 			    !hs_chunk_live(&heap->chunks[cur])) {
 				const struct hs_chunk *fc = &heap->chunks[cur];
 				uint64_t skip = (fc->addr + hs_chunk_size(fc) + 7) & ~7ull;
+				if (skip <= a)
+					break; /* the chunk runs to the top of the space */
 				a = skip - 8;
 				continue;
 			}

@@ -284,11 +284,51 @@ static void test_classify_heap(void)
 	hs_process_destroy(proc);
 }
 
+/*
+ * A writable range that ends at the top of the address space (a fuzzed
+ * core made one): the pointer scan neither wraps past 2^64 nor loops, and
+ * still sees the pointer in it. A free chunk whose rounded end wraps stops
+ * the scan of that range.
+ */
+static void test_top_of_space(void)
+{
+	static uint8_t top[0xff];
+	const uint64_t TOP = 0xffffffffffffff00ull;
+	memset(heapmem, 0, sizeof(heapmem));
+	heapmem[0] = 10 << 3;
+	memcpy(heapmem + 1, "key-000001", 11);
+	put64(top, BASE + 1); /* an sds pointer, as a dict entry holds */
+	memset(top + 8, 0x41, sizeof(top) - 8);
+
+	struct hs_process *proc;
+	CHECK(!hs_process_create(&proc));
+	CHECK(!hs_memory_add(&proc->mem, BASE, sizeof(heapmem), heapmem, sizeof(heapmem), 6));
+	CHECK(!hs_memory_add(&proc->mem, TOP, sizeof(top), top, sizeof(top), 6));
+	CHECK(!hs_memory_seal(&proc->mem));
+	struct hs_heap *heap;
+	CHECK(!hs_heap_create(&heap));
+	snprintf(heap->allocator, sizeof(heap->allocator), "jemalloc");
+	CHECK(hs_heap_add_chunk(heap, BASE, 16, HS_CHUNK_IN_USE, 0));
+	CHECK(hs_heap_add_chunk(heap, TOP + 0x10, 0xee, HS_CHUNK_FREE, 0));
+	hs_heap_sort(heap);
+
+	struct hs_classes *c = NULL;
+	struct hs_classify_options opts = {0};
+	CHECK(!hs_classify(proc, heap, &opts, &c));
+	const char *kind = NULL;
+	const char *name = c ? hs_classes_chunk_type(c, 0, &kind) : NULL;
+	CHECK(name && !strcmp(name, "sdshdr5") && !strcmp(kind, "sds"));
+	hs_classes_destroy(c);
+	hs_heap_destroy(heap);
+	hs_process_destroy(proc);
+}
+
 int main(void)
 {
 	test_sds_parse();
 	test_hexdump();
 	test_signature();
 	test_classify_heap();
+	test_top_of_space();
 	return check_summary("test_classify");
 }

@@ -161,12 +161,11 @@ const void *hs_memory_ptr(const struct hs_memory *mem, uint64_t addr,
 }
 
 /*
- * Copy without allocating: returns 0 or the error code, and the first
- * address that failed. A read may span adjacent ranges (gcore splits one
- * mapping where its protection changes), as long as every byte is backed.
+ * Copy len bytes at addr without allocating (with buf NULL, only check that
+ * they are all backed): returns 0 or the error code, and the first address
+ * that failed. A read may span adjacent ranges (gcore splits one mapping
+ * where its protection changes), as long as every byte is backed.
  */
-/* Copy len bytes at addr across adjacent ranges; with buf NULL, only
- * check that they are all backed. */
 static enum hs_error_code copy_bytes(const struct hs_memory *mem,
 				     uint64_t addr, void *buf, size_t len,
 				     uint64_t *bad)

@@ -198,9 +198,11 @@ static size_t core_build_id(struct hs_process *proc, const struct elf_view *v,
 /*
  * Open an x86_64 ELF64 file read-only. libelf maps it itself (ELF_C_READ_MMAP:
  * PROT_READ, and headers copied so elf_compress can update them), so the fd
- * is not needed afterwards. On failure, a message for a diagnostic.
+ * is not needed afterwards. On failure, a message for a diagnostic, and
+ * *not_elf (if given) says whether the file was read but is no ELF at all.
  */
-static struct hs_error *open_elf(const char *path, Elf **ret, struct stat *st_ret)
+static struct hs_error *open_elf(const char *path, bool *not_elf, Elf **ret,
+				 struct stat *st_ret)
 {
 	/* The path comes from the core: never block on a FIFO or a device. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -224,9 +226,11 @@ static struct hs_error *open_elf(const char *path, Elf **ret, struct stat *st_re
 	}
 	struct hs_error *err = NULL;
 	GElf_Ehdr eh;
-	if (elf_kind(elf) != ELF_K_ELF)
+	if (elf_kind(elf) != ELF_K_ELF) {
 		err = hs_error_create(HS_ERR_FORMAT, "%s: not an ELF file", path);
-	else if (!gelf_getehdr(elf, &eh))
+		if (not_elf)
+			*not_elf = true;
+	} else if (!gelf_getehdr(elf, &eh))
 		err = hs_error_libelf("gelf_getehdr", path);
 	else if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64)
 		err = hs_error_create(HS_ERR_UNSUPPORTED,
@@ -611,7 +615,7 @@ static struct hs_error *load_debuginfo(struct load_ctx *c, struct hs_module *mod
 			break;
 		}
 		Elf *dbg;
-		struct hs_error *err = open_elf(path, &dbg, NULL);
+		struct hs_error *err = open_elf(path, NULL, &dbg, NULL);
 		if (err) {
 			if (access(path, F_OK) == 0)
 				hs_diags_add(&c->proc->diags, HS_DIAG_WARNING, false,
@@ -658,11 +662,13 @@ static bool ends_with(const char *s, const char *suffix)
 /*
  * Open the module's file, check it against the core's build-id, and load
  * symbols. Problems are diagnostics; the return is for out-of-memory only.
+ * *data_ret says the mapping is a data file rather than an object.
  */
 static struct hs_error *module_open_file(struct load_ctx *c,
 					 struct hs_module *mod,
 					 struct hs_module_elf *me,
-					 bool have_core_view, struct elf_view *v)
+					 bool have_core_view, struct elf_view *v,
+					 bool *data_ret)
 {
 	struct hs_process *proc = c->proc;
 	char *path;
@@ -674,13 +680,28 @@ static struct hs_error *module_open_file(struct load_ctx *c,
 		return HS_ENOMEM;
 	Elf *elf = NULL;
 	struct stat st;
-	struct hs_error *err = open_elf(path, &elf, &st);
+	bool not_elf = false;
+	struct hs_error *err = open_elf(path, &not_elf, &elf, &st);
 	if (err && err->code == HS_ERR_IO && ends_with(path, " (deleted)")) {
 		/* The kernel marks unlinked files; a sysroot may hold them. */
 		path[strlen(path) - strlen(" (deleted)")] = '\0';
 		hs_error_destroy(err);
-		err = open_elf(path, &elf, &st);
+		err = open_elf(path, &not_elf, &elf, &st);
 	}
+	if (err && not_elf && !have_core_view && !mod->is_main) {
+		/* A mapped file that is no ELF, and no ELF header in the core
+		 * either: a locale archive, a gconv cache, a database. Services
+		 * map many; they are data, not modules, and not worth a word. */
+		*data_ret = true;
+		hs_error_destroy(err);
+		free(path);
+		return NULL;
+	}
+	if (!have_core_view)
+		hs_diags_add(&proc->diags, HS_DIAG_INFO, false, 0,
+			     "%s: ELF headers not dumped in the core; "
+			     "load bias and build-id come from the file",
+			     mod->name);
 	if (err) {
 		hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,
 			     "%s: %s; its symbols are ignored", mod->name,
@@ -1008,18 +1029,20 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 			goto out;
 		}
 		mod->priv = me;
-		if (core_view[i]) {
+		if (core_view[i])
 			core_elf_view(proc, mod->start, v);
-		} else {
-			hs_diags_add(&proc->diags, HS_DIAG_INFO, false, 0,
-				     "%s: ELF headers not dumped in the core; "
-				     "load bias and build-id come from the file",
-				     mod->name);
-		}
-		err = module_open_file(&c, mod, me, core_view[i], v);
+		bool data = false;
+		err = module_open_file(&c, mod, me, core_view[i], v, &data);
 		if (err)
 			goto out;
+		if (data)
+			hs_module_deinit(mod); /* name NULL: dropped below */
 	}
+	kept = 0;
+	for (size_t i = 0; i < proc->nmodules; i++)
+		if (proc->modules[i].name)
+			proc->modules[kept++] = proc->modules[i];
+	proc->nmodules = kept;
 	/* Spans can grow from file headers: keep them disjoint. */
 	for (size_t i = 0; i + 1 < proc->nmodules; i++)
 		if (proc->modules[i].end > proc->modules[i + 1].start)

@@ -29,6 +29,7 @@
 #define DATA_VADDR 0x10000
 #define DATA_SIZE 0x2000
 #define LIB_PATH "/nonexistent-heapscope-test/libfake.so.1"
+#define EXTRA_VADDR 0x700000
 
 static uint8_t img[IMG_SIZE];
 static size_t notes_end;
@@ -63,7 +64,8 @@ static void put_phdr(size_t i, uint32_t type, uint32_t flags, uint64_t off,
 	memcpy(img + 64 + i * sizeof(p), &p, sizeof(p));
 }
 
-static void build_image(void)
+/* extra: a third NT_FILE path, mapped at EXTRA_VADDR and not dumped. */
+static void build_image_with(const char *extra)
 {
 	memset(img, 0, sizeof(img));
 	Elf64_Ehdr eh = {
@@ -103,15 +105,20 @@ static void build_image(void)
 	off = add_note(off, "CORE", NT_AUXV, aux, sizeof(aux));
 	/* NT_FILE, entries out of address order (the parser sorts). */
 	memset(d, 0, sizeof(d));
-	uint64_t nf[] = { 2, 4096,
+	uint64_t nf[] = { extra ? 3 : 2, 4096,
 			  LIB_VADDR, LIB_VADDR + 0x1000, 0,
-			  DATA_VADDR, DATA_VADDR + DATA_SIZE, 0 };
-	memcpy(d, nf, sizeof(nf));
-	size_t dl = sizeof(nf);
+			  DATA_VADDR, DATA_VADDR + DATA_SIZE, 0,
+			  EXTRA_VADDR, EXTRA_VADDR + 0x1000, 0 };
+	size_t dl = extra ? sizeof(nf) : sizeof(nf) - 3 * 8;
+	memcpy(d, nf, dl);
 	memcpy(d + dl, LIB_PATH, sizeof(LIB_PATH));
 	dl += sizeof(LIB_PATH);
 	memcpy(d + dl, "/data.bin", sizeof("/data.bin"));
 	dl += sizeof("/data.bin");
+	if (extra) {
+		memcpy(d + dl, extra, strlen(extra) + 1);
+		dl += strlen(extra) + 1;
+	}
 	off = add_note(off, "CORE", 0x46494c45 /* NT_FILE */, d, (uint32_t)dl);
 	notes_end = off;
 
@@ -143,6 +150,11 @@ static void build_image(void)
 
 	for (size_t i = 0; i < DATA_SIZE; i++)
 		img[DATA_OFF + i] = (uint8_t)(i * 7);
+}
+
+static void build_image(void)
+{
+	build_image_with(NULL);
 }
 
 static void write_image(const uint8_t *p, size_t len)
@@ -247,6 +259,45 @@ static void test_whole(void)
 	CHECK(has_diag(proc, "its symbols are ignored"));
 	CHECK(!has_diag(proc, "truncated"));
 	hs_process_destroy(proc);
+}
+
+/*
+ * A mapped file that is no ELF and not in the core (a locale archive, a
+ * gconv cache) is data: not a module, and no diagnostic. The same path
+ * missing on disk cannot be told from a library: a module, with a warning.
+ */
+static void test_data_files(void)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "%s.dat", tmp_path);
+	FILE *f = fopen(path, "w");
+	CHECK(f && fputs("# locale data, not an object\n", f) >= 0);
+	if (f)
+		fclose(f);
+	build_image_with(path);
+	struct hs_process *proc = NULL;
+	struct hs_error *err = open_image(img, IMG_SIZE, &proc);
+	CHECK(!err);
+	if (!err) {
+		CHECK(proc->nfiles == 3 && proc->nmodules == 1);
+		CHECK(hs_process_module_at(proc, EXTRA_VADDR) == NULL);
+		CHECK(hs_process_find_module(proc, "libfake.so", true) != NULL);
+		CHECK(!has_diag(proc, path));
+	}
+	hs_process_destroy(proc);
+	hs_error_destroy(err);
+	unlink(path);
+
+	build_image_with(path);
+	err = open_image(img, IMG_SIZE, &proc);
+	CHECK(!err);
+	if (!err) {
+		CHECK(proc->nmodules == 2);
+		CHECK(hs_process_module_at(proc, EXTRA_VADDR) != NULL);
+		CHECK(has_diag(proc, path));
+	}
+	hs_process_destroy(proc);
+	hs_error_destroy(err);
 }
 
 /* Every cut of the file: a clean error before the notes end, a usable
@@ -610,6 +661,7 @@ int main(void)
 		return 2;
 	}
 	test_whole();
+	test_data_files();
 	test_truncated();
 	test_bad_headers();
 	test_mutations();

@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <elfutils/libdwelf.h>
@@ -195,19 +197,80 @@ static size_t core_build_id(struct hs_process *proc, const struct elf_view *v,
 
 /* ---- Files on disk ---- */
 
+/* --sysroot, opened once. Paths built from it start with its len bytes. */
+struct sysroot_dir {
+	int fd;
+	size_t len;
+};
+
+static bool has_dotdot(const char *p)
+{
+	while (*p) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		p += n;
+		p += strspn(p, "/");
+	}
+	return false;
+}
+
+/*
+ * Open a path that came from the core; with root, one built by join() from
+ * the sysroot. The rest of it resolves first as if the sysroot were "/"
+ * (openat2's RESOLVE_IN_ROOT, Linux 5.6): ".." cannot climb out, and an
+ * absolute symlink inside leads inside, as it does on the production
+ * machine (Debian's packages ship such links). Failing that, a plain open,
+ * which follows symlinks to this machine's files: a sysroot made of links
+ * to copies is common, and its links were made by the user, not by the
+ * core. A path with a ".." component gets no plain open.
+ */
+static struct hs_error *open_path(const struct sysroot_dir *root,
+				  const char *path, int flags, int *ret)
+{
+	int fd = -1;
+	if (root) {
+		struct open_how how = { .flags = (uint64_t)flags,
+					.resolve = RESOLVE_IN_ROOT };
+		/* EAGAIN: a rename raced the walk; the kernel asks to retry. */
+		for (int i = 0; i < 3; i++) {
+			fd = (int)syscall(SYS_openat2, root->fd, path + root->len,
+					  &how, sizeof(how));
+			if (fd >= 0 || errno != EAGAIN)
+				break;
+		}
+		if (fd < 0 && has_dotdot(path + root->len)) {
+			if (errno == ENOSYS || errno == EPERM) /* no openat2 */
+				return hs_error_create(HS_ERR_IO, "%s: a \"..\" in "
+						       "the path could leave the sysroot",
+						       path);
+			return hs_error_errno("open", path);
+		}
+	}
+	if (fd < 0)
+		fd = open(path, flags);
+	if (fd < 0)
+		return hs_error_errno("open", path);
+	*ret = fd;
+	return NULL;
+}
+
 /*
  * Open an x86_64 ELF64 file read-only. libelf maps it itself (ELF_C_READ_MMAP:
  * PROT_READ, and headers copied so elf_compress can update them), so the fd
  * is not needed afterwards. On failure, a message for a diagnostic, and
  * *not_elf (if given) says whether the file was read but is no ELF at all.
  */
-static struct hs_error *open_elf(const char *path, bool *not_elf, Elf **ret,
+static struct hs_error *open_elf(const struct sysroot_dir *root,
+				 const char *path, bool *not_elf, Elf **ret,
 				 struct stat *st_ret)
 {
 	/* The path comes from the core: never block on a FIFO or a device. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return hs_error_errno("open", path);
+	int fd = -1; /* open_path sets it on success only */
+	struct hs_error *oerr = open_path(root, path, O_RDONLY | O_CLOEXEC |
+					  O_NONBLOCK | O_NOCTTY, &fd);
+	if (oerr)
+		return oerr;
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		struct hs_error *err = hs_error_errno("fstat", path);
@@ -568,6 +631,7 @@ struct load_ctx {
 	struct hs_process *proc;
 	const struct hs_process_options *opts;
 	const char *debug_dir;
+	struct sysroot_dir root; /* fd -1: none */
 	struct {
 		dev_t dev;
 		ino_t ino;
@@ -607,6 +671,9 @@ static struct hs_error *load_debuginfo(struct load_ctx *c, struct hs_module *mod
 	size_t nprefix = c->opts->sysroot && *c->opts->sysroot ? 2 : 1;
 	if (nprefix == 1)
 		prefixes[0] = NULL;
+	const struct sysroot_dir *roots[2] = {
+		nprefix == 2 && c->root.fd >= 0 ? &c->root : NULL, NULL
+	};
 	struct hs_error *ret = NULL;
 	for (size_t i = 0; i < nprefix && !me->dbg; i++) {
 		char *path = join(prefixes[i], rel);
@@ -615,7 +682,7 @@ static struct hs_error *load_debuginfo(struct load_ctx *c, struct hs_module *mod
 			break;
 		}
 		Elf *dbg;
-		struct hs_error *err = open_elf(path, NULL, &dbg, NULL);
+		struct hs_error *err = open_elf(roots[i], path, NULL, &dbg, NULL);
 		if (err) {
 			if (access(path, F_OK) == 0)
 				hs_diags_add(&c->proc->diags, HS_DIAG_WARNING, false,
@@ -672,21 +739,24 @@ static struct hs_error *module_open_file(struct load_ctx *c,
 {
 	struct hs_process *proc = c->proc;
 	char *path;
-	if (mod->is_main && c->opts->exe)
+	const struct sysroot_dir *root = NULL;
+	if (mod->is_main && c->opts->exe) {
 		path = hs_strdup(c->opts->exe);
-	else
+	} else {
 		path = join(c->opts->sysroot, mod->name);
+		root = c->root.fd >= 0 ? &c->root : NULL;
+	}
 	if (!path)
 		return HS_ENOMEM;
 	Elf *elf = NULL;
 	struct stat st;
 	bool not_elf = false;
-	struct hs_error *err = open_elf(path, &not_elf, &elf, &st);
+	struct hs_error *err = open_elf(root, path, &not_elf, &elf, &st);
 	if (err && err->code == HS_ERR_IO && ends_with(path, " (deleted)")) {
 		/* The kernel marks unlinked files; a sysroot may hold them. */
 		path[strlen(path) - strlen(" (deleted)")] = '\0';
 		hs_error_destroy(err);
-		err = open_elf(path, &not_elf, &elf, &st);
+		err = open_elf(root, path, &not_elf, &elf, &st);
 	}
 	if (err && not_elf && !have_core_view && !mod->is_main) {
 		/* A mapped file that is no ELF, and no ELF header in the core
@@ -887,11 +957,17 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 		.proc = proc,
 		.opts = opts,
 		.debug_dir = opts->debug_dir ? opts->debug_dir : "/usr/lib/debug",
+		.root = { .fd = -1 },
 	};
 	size_t n = proc->nfiles;
 	if (!n)
 		return NULL;
 	elf_version(EV_CURRENT); /* idempotent; required before any libelf call */
+	/* Not there: every path under it fails to open, with a diagnostic. */
+	if (opts->sysroot && *opts->sysroot) {
+		c.root.fd = open(opts->sysroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		c.root.len = strlen(opts->sysroot);
+	}
 	size_t *idx = malloc(n * sizeof(*idx));
 	struct elf_view *v = malloc(sizeof(*v));
 	/* Per module: its ELF type and whether the core had its headers. */
@@ -1048,6 +1124,8 @@ struct hs_error *hs_modules_load(struct hs_process *proc,
 		if (proc->modules[i].end > proc->modules[i + 1].start)
 			proc->modules[i].end = proc->modules[i + 1].start;
 out:
+	if (c.root.fd >= 0)
+		close(c.root.fd);
 	free(c.opened);
 	free(idx);
 	free(v);

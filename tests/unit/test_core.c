@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -166,12 +167,18 @@ static void write_image(const uint8_t *p, size_t len)
 	}
 }
 
+static struct hs_error *open_image_in(const char *sysroot, const uint8_t *p,
+				      size_t len, struct hs_process **proc)
+{
+	write_image(p, len);
+	struct hs_process_options o = { .no_debuginfo = true, .sysroot = sysroot };
+	return hs_process_open(tmp_path, &o, proc);
+}
+
 static struct hs_error *open_image(const uint8_t *p, size_t len,
 				   struct hs_process **proc)
 {
-	write_image(p, len);
-	struct hs_process_options o = { .no_debuginfo = true };
-	return hs_process_open(tmp_path, &o, proc);
+	return open_image_in(NULL, p, len, proc);
 }
 
 static bool has_diag(const struct hs_process *proc, const char *needle)
@@ -298,6 +305,71 @@ static void test_data_files(void)
 	}
 	hs_process_destroy(proc);
 	hs_error_destroy(err);
+}
+
+static void write_text(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	CHECK(f && fputs("# data, not an object\n", f) >= 0);
+	if (f)
+		fclose(f);
+}
+
+/* How many modules the image with `extra` has under sysroot, and whether
+ * a diagnostic names `needle`. */
+static size_t modules_under(const char *sysroot, const char *extra,
+			    const char *needle, bool *diag)
+{
+	build_image_with(extra);
+	struct hs_process *proc = NULL;
+	struct hs_error *err = open_image_in(sysroot, img, IMG_SIZE, &proc);
+	CHECK(!err);
+	hs_error_destroy(err);
+	size_t n = proc ? proc->nmodules : 0;
+	*diag = proc && has_diag(proc, needle);
+	hs_process_destroy(proc);
+	return n;
+}
+
+/*
+ * Paths from the core resolve inside --sysroot as if it were "/" first: an
+ * absolute symlink in it stays in it (Debian's packages ship them), and
+ * ".." does not climb out to this machine's files. A link the user made to
+ * a file outside (a sysroot of links) is followed when that fails. Each
+ * case is told by a non-ELF file, which is data (no module) when reached.
+ */
+static void test_sysroot(void)
+{
+	char root[96], real[112], dat[128], lnk[112], outside[96], up[256];
+	char farm[112];
+	snprintf(root, sizeof(root), "%s.root", tmp_path);
+	snprintf(real, sizeof(real), "%s/real", root);
+	snprintf(dat, sizeof(dat), "%s/x.dat", real);
+	snprintf(lnk, sizeof(lnk), "%s/lib", root);
+	snprintf(outside, sizeof(outside), "%s.out", tmp_path);
+	CHECK(mkdir(root, 0700) == 0 && mkdir(real, 0700) == 0);
+	write_text(dat);
+	write_text(outside);
+	CHECK(symlink("/real", lnk) == 0);
+	snprintf(farm, sizeof(farm), "%s/farm.dat", root);
+	CHECK(symlink(outside, farm) == 0);
+
+	bool diag;
+	CHECK(modules_under(root, "/lib/x.dat", "x.dat", &diag) == 1 && !diag);
+	/* The host's copy is reached without the sysroot. */
+	CHECK(modules_under(NULL, outside, outside, &diag) == 1 && !diag);
+	snprintf(up, sizeof(up), "/../../../../../../..%s", outside);
+	if (outside[0] == '/') {
+		CHECK(modules_under(root, up, outside, &diag) == 2 && diag);
+	}
+	CHECK(modules_under(root, "/farm.dat", "farm.dat", &diag) == 1 && !diag);
+
+	unlink(farm);
+	unlink(lnk);
+	unlink(dat);
+	unlink(outside);
+	rmdir(real);
+	rmdir(root);
 }
 
 /* Every cut of the file: a clean error before the notes end, a usable
@@ -662,6 +734,7 @@ int main(void)
 	}
 	test_whole();
 	test_data_files();
+	test_sysroot();
 	test_truncated();
 	test_bad_headers();
 	test_mutations();

@@ -639,6 +639,12 @@ struct load_ctx {
 	size_t nopened, opened_cap;
 };
 
+/* The sysroot to resolve paths joined to opts->sysroot in, or NULL. */
+static const struct sysroot_dir *ctx_root(const struct load_ctx *c)
+{
+	return c->root.fd >= 0 ? &c->root : NULL;
+}
+
 static void load_file_phdrs(struct hs_module_elf *me)
 {
 	size_t phnum;
@@ -671,9 +677,6 @@ static struct hs_error *load_debuginfo(struct load_ctx *c, struct hs_module *mod
 	size_t nprefix = c->opts->sysroot && *c->opts->sysroot ? 2 : 1;
 	if (nprefix == 1)
 		prefixes[0] = NULL;
-	const struct sysroot_dir *roots[2] = {
-		nprefix == 2 && c->root.fd >= 0 ? &c->root : NULL, NULL
-	};
 	struct hs_error *ret = NULL;
 	for (size_t i = 0; i < nprefix && !me->dbg; i++) {
 		char *path = join(prefixes[i], rel);
@@ -682,7 +685,8 @@ static struct hs_error *load_debuginfo(struct load_ctx *c, struct hs_module *mod
 			break;
 		}
 		Elf *dbg;
-		struct hs_error *err = open_elf(roots[i], path, NULL, &dbg, NULL);
+		struct hs_error *err = open_elf(prefixes[i] ? ctx_root(c) : NULL, path,
+						 NULL, &dbg, NULL);
 		if (err) {
 			if (access(path, F_OK) == 0)
 				hs_diags_add(&c->proc->diags, HS_DIAG_WARNING, false,
@@ -744,7 +748,7 @@ static struct hs_error *module_open_file(struct load_ctx *c,
 		path = hs_strdup(c->opts->exe);
 	} else {
 		path = join(c->opts->sysroot, mod->name);
-		root = c->root.fd >= 0 ? &c->root : NULL;
+		root = ctx_root(c);
 	}
 	if (!path)
 		return HS_ENOMEM;

@@ -268,6 +268,14 @@ static void test_whole(void)
 	hs_process_destroy(proc);
 }
 
+static void write_text(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	CHECK(f && fputs("# data, not an object\n", f) >= 0);
+	if (f)
+		fclose(f);
+}
+
 /*
  * A mapped file that is no ELF and not in the core (a locale archive, a
  * gconv cache) is data: not a module, and no diagnostic. The same path
@@ -277,10 +285,7 @@ static void test_data_files(void)
 {
 	char path[96];
 	snprintf(path, sizeof(path), "%s.dat", tmp_path);
-	FILE *f = fopen(path, "w");
-	CHECK(f && fputs("# locale data, not an object\n", f) >= 0);
-	if (f)
-		fclose(f);
+	write_text(path);
 	build_image_with(path);
 	struct hs_process *proc = NULL;
 	struct hs_error *err = open_image(img, IMG_SIZE, &proc);
@@ -305,14 +310,6 @@ static void test_data_files(void)
 	}
 	hs_process_destroy(proc);
 	hs_error_destroy(err);
-}
-
-static void write_text(const char *path)
-{
-	FILE *f = fopen(path, "w");
-	CHECK(f && fputs("# data, not an object\n", f) >= 0);
-	if (f)
-		fclose(f);
 }
 
 /* How many modules the image with `extra` has under sysroot, and whether

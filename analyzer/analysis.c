@@ -129,9 +129,11 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 	r->alloc_name = hs_strdup(heap->allocator);
 	r->alloc_version = hs_strdup(heap->version);
 	r->located_by = hs_strdup(hs_located_by_name(heap->located_by));
+	r->layout = hs_strdup(hs_layout_status_name(heap->layout));
+	r->layout_row = hs_strdup(heap->layout_row);
 	r->arenas = heap->narenas;
 	if ((proc->core_path && !r->core_path) || !r->alloc_name ||
-	    !r->alloc_version || !r->located_by)
+	    !r->alloc_version || !r->located_by || !r->layout || !r->layout_row)
 		return HS_ENOMEM;
 	for (size_t i = 0; i < heap->nstats; i++)
 		if (!hs_report_add_stat(r, heap->stats[i].name, heap->stats[i].value))

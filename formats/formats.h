@@ -99,6 +99,9 @@ struct hs_report {
 
 	/* allocator */
 	char *alloc_name, *alloc_version, *located_by;
+	/* verified|from_source|inferred, and the layout row used (NULL when
+	 * unknown: a report from before heapscope 0.2). */
+	char *layout, *layout_row;
 	uint64_t arenas;
 	struct hs_report_stat *stats;
 	size_t nstats;

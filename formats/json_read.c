@@ -348,6 +348,8 @@ static bool hs_jr_allocator(struct hs_jr *c, json_t *root, struct hs_report *r)
 	if (!hs_jr_str(c, a, "allocator", "name", true, false, &r->alloc_name) ||
 	    !hs_jr_str(c, a, "allocator", "version", true, true, &r->alloc_version) ||
 	    !hs_jr_str(c, a, "allocator", "located_by", true, true, &r->located_by) ||
+	    !hs_jr_str(c, a, "allocator", "layout", false, true, &r->layout) ||
+	    !hs_jr_str(c, a, "allocator", "layout_row", false, true, &r->layout_row) ||
 	    !hs_jr_u64(c, a, "allocator", "arenas", true, &r->arenas))
 		return false;
 	json_t *stats = hs_jr_object(c, a, "allocator", "stats", true);

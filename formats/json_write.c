@@ -83,6 +83,9 @@ static json_t *hs_report_to_json(const struct hs_report *r)
 				    hs_json_str_or_null(r->alloc_version));
 		json_object_set_new(alloc, "located_by",
 				    hs_json_str_or_null(r->located_by));
+		json_object_set_new(alloc, "layout", hs_json_str_or_null(r->layout));
+		json_object_set_new(alloc, "layout_row",
+				    hs_json_str_or_null(r->layout_row));
 		json_object_set_new(alloc, "arenas", hs_json_u64(r->arenas));
 		json_object_set_new(alloc, "stats", stats);
 	} else {

@@ -26,6 +26,8 @@ void hs_report_deinit(struct hs_report *r)
 	free(r->alloc_name);
 	free(r->alloc_version);
 	free(r->located_by);
+	free(r->layout);
+	free(r->layout_row);
 	for (size_t i = 0; i < r->nstats; i++)
 		free(r->stats[i].name);
 	free(r->stats);

@@ -31,11 +31,17 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 		    strcmp(r->modules[i].symbols, "none") == 0)
 			nosyms++;
 	fprintf(out, "modules     %zu (%zu without symbols)\n", r->nmodules, nosyms);
-	fprintf(out, "allocator   %s %s, %" PRIu64 " arena%s, located by %s\n",
+	fprintf(out, "allocator   %s %s, %" PRIu64 " arena%s, located by %s",
 		r->alloc_name ? r->alloc_name : "?",
 		r->alloc_version ? r->alloc_version : "",
 		r->arenas, r->arenas == 1 ? "" : "s",
 		r->located_by ? r->located_by : "?");
+	if (r->layout)
+		fprintf(out, ", layout %s%s%s%s", r->layout,
+			r->layout_row && *r->layout_row ? " (row " : "",
+			r->layout_row && *r->layout_row ? r->layout_row : "",
+			r->layout_row && *r->layout_row ? ")" : "");
+	fputc('\n', out);
 
 	if (r->ntypes) {
 		fprintf(out, "\ntop types (share of in-use bytes)\n%12s %12s %7s  %-8s %s\n",

@@ -1,6 +1,7 @@
 /* glibc.c: the glibc walker: find libc's layout row, main_arena, mp_ and tcaches, then walk. */
 #include <elf.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,8 @@ static struct hs_error *gl_layout(struct hs_process *proc, struct hs_module *mod
 		return hs_error_create(HS_ERR_UNSUPPORTED,
 				       "glibc: version %s (%s) has no layout row",
 				       vs, mod->name);
+	heap->layout = L->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
+	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
 	if (!L->verified)
 		hs_diags_add(&heap->diags, HS_DIAG_INFO, false, 0,
 			     "glibc %s: layout row read off the source, not yet "

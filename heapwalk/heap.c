@@ -30,6 +30,19 @@ const char *hs_located_by_name(enum hs_located_by by)
 	return "unknown";
 }
 
+const char *hs_layout_status_name(enum hs_layout_status status)
+{
+	switch (status) {
+	case HS_LAYOUT_VERIFIED:
+		return "verified";
+	case HS_LAYOUT_FROM_SOURCE:
+		return "from_source";
+	case HS_LAYOUT_INFERRED:
+		return "inferred";
+	}
+	return "unknown";
+}
+
 struct hs_error *hs_heap_create(struct hs_heap **ret)
 {
 	struct hs_heap *heap = calloc(1, sizeof(*heap));

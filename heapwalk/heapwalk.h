@@ -83,6 +83,19 @@ enum hs_located_by {
 const char *hs_located_by_name(enum hs_located_by by);
 
 /*
+ * How much the struct layout the walk used is worth: a row checked against
+ * a real build of that version, a row read off the version's source only, or
+ * a neighbouring row (or derived layout) accepted because the walk reconciled
+ * with the allocator's own counters in the core.
+ */
+enum hs_layout_status {
+	HS_LAYOUT_VERIFIED,
+	HS_LAYOUT_FROM_SOURCE,
+	HS_LAYOUT_INFERRED,
+};
+const char *hs_layout_status_name(enum hs_layout_status status);
+
+/*
  * The result of a walk. Owned by the caller; free with hs_heap_destroy().
  * Chunks are sorted by address when the walk returns.
  */
@@ -91,6 +104,8 @@ struct hs_heap {
 	char version[32];     /* "2.36", "5.3.0", "2.10" */
 	char flavour[32];     /* walker-specific ("minimal"), or "" */
 	enum hs_located_by located_by;
+	enum hs_layout_status layout; /* of the row the walk used */
+	char layout_row[32];          /* that row's name ("5.3.0"), or "" */
 	unsigned narenas;
 	struct hs_chunk *chunks;
 	size_t nchunks, chunks_cap;

@@ -158,6 +158,8 @@ static struct hs_error *jl_layout(struct hs_module *mod, struct hs_heap *heap,
 			     " validating every structure", mod->name, L->version);
 	}
 	snprintf(heap->version, sizeof(heap->version), "%s", L->version);
+	heap->layout = L->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
+	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
 	*ret = L;
 	return NULL;
 }

@@ -929,6 +929,8 @@ static struct hs_error *tcm_walk(struct hs_process *proc,
 	snprintf(heap->version, sizeof(heap->version), "%s", loc.version);
 	snprintf(heap->flavour, sizeof(heap->flavour), "%s", loc.flavour);
 	heap->located_by = loc.located_by;
+	heap->layout = loc.layout->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
+	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", loc.layout->version);
 	return hs_tcmalloc_walk_at(proc, loc.layout, &loc.addrs, loc.samples, heap);
 }
 

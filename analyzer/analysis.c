@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/progress.h"
 
 #include "analyzer.h"
 
@@ -21,61 +24,6 @@ int hs_exit_code_for(const struct hs_error *err)
 	default:
 		return HS_EXIT_BAD_INPUT;
 	}
-}
-
-/*
- * Size-class counting: an open-addressing table keyed by size. A heap has
- * few distinct sizes (hundreds) but tens of millions of chunks, so this stays
- * in cache while the chunk array streams past once.
- */
-struct hs_size_table {
-	struct hs_report_size_class *slots;
-	size_t cap, used;
-};
-
-static bool hs_size_table_add(struct hs_size_table *t, uint64_t size)
-{
-	if ((t->used + 1) * 2 > t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 1024;
-		struct hs_report_size_class *ns = calloc(ncap, sizeof(*ns));
-		if (!ns)
-			return false;
-		for (size_t i = 0; i < t->cap; i++) {
-			if (!t->slots[i].count)
-				continue;
-			size_t h = (t->slots[i].size * 0x9e3779b97f4a7c15ull) >> 20;
-			while (ns[h & (ncap - 1)].count)
-				h++;
-			ns[h & (ncap - 1)] = t->slots[i];
-		}
-		free(t->slots);
-		t->slots = ns;
-		t->cap = ncap;
-	}
-	size_t h = (size * 0x9e3779b97f4a7c15ull) >> 20;
-	for (;; h++) {
-		struct hs_report_size_class *s = &t->slots[h & (t->cap - 1)];
-		if (!s->count) {
-			s->size = size;
-			s->count = 1;
-			s->bytes = size;
-			t->used++;
-			return true;
-		}
-		if (s->size == size) {
-			s->count++;
-			s->bytes += size;
-			return true;
-		}
-	}
-}
-
-static int hs_cmp_size_class(const void *a, const void *b)
-{
-	const struct hs_report_size_class *x = a, *y = b;
-	if (x->bytes != y->bytes)
-		return x->bytes < y->bytes ? 1 : -1;
-	return x->size < y->size ? -1 : x->size > y->size;
 }
 
 static char *hs_hex(const uint8_t *p, size_t n)
@@ -150,32 +98,24 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 		if (!hs_report_add_region(r, heap->regions[i].kind, 1, heap->regions[i].size))
 			return HS_ENOMEM;
 
-	struct hs_size_table table = {0};
-	for (size_t i = 0; i < heap->nchunks; i++) {
-		const struct hs_chunk *c = &heap->chunks[i];
-		uint64_t size = hs_chunk_size(c);
-		enum hs_chunk_state st = hs_chunk_state(c);
-		r->totals[st].count++;
-		r->totals[st].bytes += size;
-		mem->chunks += size;
-		if (hs_chunk_flags(c) & HS_CHUNK_F_METADATA) {
-			r->metadata.count++;
-			r->metadata.bytes += size;
-			continue;
-		}
-		if (st == HS_CHUNK_IN_USE && !hs_size_table_add(&table, size)) {
-			free(table.slots);
-			return HS_ENOMEM;
-		}
+	for (int st = 0; st < HS_CHUNK_NSTATES; st++) {
+		r->totals[st].count = heap->totals[st].count;
+		r->totals[st].bytes = heap->totals[st].bytes;
+		mem->chunks += heap->totals[st].bytes;
 	}
-	size_t n = 0;
-	for (size_t i = 0; i < table.cap; i++)
-		if (table.slots[i].count)
-			table.slots[n++] = table.slots[i];
-	if (n) /* no chunk in use: slots is NULL, and qsort(NULL) is UB */
-		qsort(table.slots, n, sizeof(*table.slots), hs_cmp_size_class);
-	r->size_classes = table.slots;
-	r->nsize_classes = n;
+	r->metadata.count = heap->metadata.count;
+	r->metadata.bytes = heap->metadata.bytes;
+	size_t n;
+	const struct hs_size_count *sizes = hs_heap_size_classes(heap, &n);
+	if (n) {
+		r->size_classes = calloc(n, sizeof(*r->size_classes));
+		if (!r->size_classes)
+			return HS_ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			r->size_classes[i] = (struct hs_report_size_class){
+				sizes[i].size, sizes[i].count, sizes[i].bytes};
+		r->nsize_classes = n;
+	}
 
 	if (!hs_report_add_diags(r, &proc->diags) ||
 	    !hs_report_add_diags(r, &heap->diags))
@@ -198,12 +138,15 @@ struct hs_error *hs_analysis_run(const char *core_path,
 	if (!a)
 		return HS_ENOMEM;
 	hs_report_init(&a->report);
+	bool progress = opts->progress > 0 || (opts->progress < 0 && isatty(STDERR_FILENO));
+	a->progress = hs_progress_create(stderr, progress);
 	struct hs_process_options popts = {
 		.sysroot = opts->sysroot,
 		.exe = opts->exe,
 		.no_debuginfo = opts->no_debuginfo,
 	};
 	double t0 = hs_now(), t1;
+	hs_progress_phase(a->progress, "open core and modules", 0);
 	struct hs_error *err = hs_process_open(core_path, &popts, &a->proc);
 	t1 = hs_now();
 	a->phase_seconds[HS_PHASE_OPEN] = t1 - t0;
@@ -212,22 +155,34 @@ struct hs_error *hs_analysis_run(const char *core_path,
 			.no_debuginfo = opts->no_debuginfo,
 			.allocator = opts->allocator,
 		};
+		hs_progress_phase(a->progress, "walk the allocator", 0);
 		err = hs_heapwalk_run(a->proc, &wopts, &a->heap);
-		t0 = hs_now();
-		a->phase_seconds[HS_PHASE_WALK] = t0 - t1;
-	}
-	if (!err) {
-		err = hs_report_build(&a->report, a->proc, a->heap);
-		t1 = hs_now();
-		a->phase_seconds[HS_PHASE_COUNT] = t1 - t0;
-	}
-	if (!err) {
-		struct hs_classify_options copts = {.redact = opts->redact};
-		err = hs_classify(a->proc, a->heap, &copts, &a->classes);
 	}
 	if (!err)
-		err = hs_classes_report(a->classes, &a->report);
-	a->phase_seconds[HS_PHASE_CLASSIFY] = hs_now() - t1;
+		err = hs_report_build(&a->report, a->proc, a->heap);
+	t0 = hs_now();
+	a->phase_seconds[HS_PHASE_WALK] = t0 - t1;
+	if (!err) {
+		struct hs_classify_options copts = {
+			.redact = opts->redact,
+			.threads = opts->threads,
+			.progress = a->progress,
+		};
+		err = hs_classifier_create(a->proc, a->heap, &copts, &a->classifier);
+		t1 = hs_now();
+		a->phase_seconds[HS_PHASE_SCAN] = t1 - t0;
+	}
+	if (!err && !opts->no_census) {
+		struct hs_census *cs = NULL;
+		struct hs_census_options csopts = {.leaks = false};
+		err = hs_census_run(a->classifier, &csopts, &cs);
+		if (!err)
+			err = hs_census_report(cs, &a->report);
+		hs_census_destroy(cs);
+		a->phase_seconds[HS_PHASE_CLASSIFY] = hs_now() - t1;
+	}
+	hs_progress_destroy(a->progress);
+	a->progress = NULL;
 	if (!err && opts->has_captured_at)
 		a->report.captured_at = opts->captured_at;
 	if (err) {
@@ -251,7 +206,8 @@ static uint64_t hs_status_kb(const char *status, const char *key)
 void hs_analysis_print_stats(const struct hs_analysis *a, FILE *out)
 {
 	static const char *const names[HS_NPHASES] = {
-		"open core and modules", "walk allocator", "count", "classify",
+		"open core and modules", "walk allocator", "scan for evidence",
+		"mark reachable", "classify and count", "leaks", "retained sizes",
 	};
 	char buf[4096] = "";
 	FILE *f = fopen("/proc/self/status", "r");
@@ -266,8 +222,16 @@ void hs_analysis_print_stats(const struct hs_analysis *a, FILE *out)
 		fprintf(out, "heapscope: %-22s %8.3f s\n", names[i], a->phase_seconds[i]);
 		total += a->phase_seconds[i];
 	}
-	fprintf(out, "heapscope: %-22s %8.3f s, %zu chunks\n", "total", total,
+	fprintf(out, "heapscope: %-22s %8.3f s, %" PRIu64 " chunks\n", "total", total,
 		a->heap ? a->heap->nchunks : 0);
+	if (a->heap) {
+		uint64_t span = hs_heap_span(a->heap), store = hs_heap_store_bytes(a->heap);
+		fprintf(out, "heapscope: heap %s in chunks (\"heap bytes\"); chunk store %s, "
+			"%.2f bytes a chunk; bound 64 MiB + heap/64 = %s\n",
+			hs_format_bytes(span, b1, sizeof(b1)), hs_format_bytes(store, b2, sizeof(b2)),
+			a->heap->nchunks ? (double)store / (double)a->heap->nchunks : 0.0,
+			hs_format_bytes((UINT64_C(64) << 20) + span / 64, b3, sizeof(b3)));
+	}
 	fprintf(out, "heapscope: memory: peak RSS %s; now anonymous %s, file-backed %s\n",
 		hs_format_bytes(hs_status_kb(buf, "VmHWM:"), b1, sizeof(b1)),
 		hs_format_bytes(hs_status_kb(buf, "RssAnon:"), b2, sizeof(b2)),
@@ -279,7 +243,8 @@ void hs_analysis_destroy(struct hs_analysis *a)
 	if (!a)
 		return;
 	hs_report_deinit(&a->report);
-	hs_classes_destroy(a->classes);
+	hs_classifier_destroy(a->classifier);
+	hs_progress_destroy(a->progress);
 	hs_heap_destroy(a->heap);
 	hs_process_destroy(a->proc);
 	free(a);

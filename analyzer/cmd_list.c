@@ -89,10 +89,14 @@ int hs_cmd_list(int argc, char **argv)
 		return rc < 0 ? HS_EXIT_OK : rc;
 
 	struct hs_analysis *a;
+	args.opts.no_census = true;
 	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
 	if (err)
 		return hs_cli_fail(err);
-	if (!hs_classes_each_of_type(a->classes, args.type, hs_list_print, NULL))
+	bool found = false;
+	err = hs_classify_each_of_type(a->classifier, args.type, false, hs_list_print, NULL,
+				       &found);
+	if (!err && !found)
 		err = hs_error_create(HS_ERR_NOT_FOUND,
 				      "no type named '%s' in this core (see heapscope analyze)",
 				      args.type);

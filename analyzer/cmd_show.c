@@ -98,11 +98,13 @@ int hs_cmd_show(int argc, char **argv)
 		return rc < 0 ? HS_EXIT_OK : rc;
 
 	struct hs_analysis *a;
+	args.opts.no_census = true;
 	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
 	if (err)
 		return hs_cli_fail(err);
-	const struct hs_chunk *ch = hs_heap_chunk_at(a->heap, args.address);
-	if (!ch) {
+	struct hs_chunk chunk;
+	hs_chunk_id id;
+	if (!hs_heap_find(a->heap, args.address, &chunk, &id)) {
 		char where[512];
 		hs_show_where(a->proc, args.address, where, sizeof(where));
 		err = hs_error_create(HS_ERR_NOT_FOUND, "no heap chunk contains 0x%" PRIx64 "%s",
@@ -110,11 +112,11 @@ int hs_cmd_show(int argc, char **argv)
 		hs_analysis_destroy(a);
 		return hs_cli_fail(err);
 	}
-	size_t i = (size_t)(ch - a->heap->chunks);
+	const struct hs_chunk *ch = &chunk;
 	const char *kind = NULL;
-	const char *type = hs_classes_chunk_type(a->classes, i, &kind);
-	char why[1024];
-	hs_classes_explain(a->classes, i, why, sizeof(why));
+	char type[512], why[1024];
+	bool typed = hs_classify_chunk(a->classifier, id, type, sizeof(type), &kind, why,
+				       sizeof(why));
 
 	printf("address  0x%" PRIx64 " (chunk + %" PRIu64 ")\n", args.address,
 	       args.address - ch->addr);
@@ -123,7 +125,7 @@ int hs_cmd_show(int argc, char **argv)
 	       hs_chunk_state_name(hs_chunk_state(ch)),
 	       (hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ? ", allocator metadata" : "",
 	       (hs_chunk_flags(ch) & HS_CHUNK_F_MMAPPED) ? ", mmapped" : "");
-	if (type)
+	if (typed)
 		printf("type     %s (%s)\n", type, kind);
 	else
 		printf("type     -\n");

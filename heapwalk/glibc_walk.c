@@ -1259,6 +1259,9 @@ struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 	struct hs_error *err = NULL;
 	snprintf(heap->allocator, sizeof(heap->allocator), "glibc");
 	snprintf(heap->version, sizeof(heap->version), "%s", L->version);
+	/* Chunks are multiples of MALLOC_ALIGNMENT: the store keeps them in
+	 * bits per granule. */
+	hs_heap_set_granule(heap, (unsigned)__builtin_ctzll(L->malloc_alignment | 1ull << 15));
 	gl_read_mp(&c);
 	err = gl_collect_arenas(&c);
 	if (err)

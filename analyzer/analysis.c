@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../common/progress.h"
+#include "../refgraph/refgraph.h"
 
 #include "analyzer.h"
 
@@ -130,6 +131,35 @@ static double hs_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static struct hs_error *hs_add_indirect(hs_chunk_id id, void *arg)
+{
+	return hs_census_add_indirect(arg, id);
+}
+
+/* Count every chunk by type and, with reachability, the leaks. */
+static struct hs_error *hs_analysis_census(struct hs_analysis *a,
+					   const struct hs_analyze_options *opts, double *t)
+{
+	struct hs_census *cs = NULL;
+	struct hs_census_options csopts = {.leaks = a->graph != NULL};
+	struct hs_error *err = hs_census_run(a->classifier, &csopts, &cs);
+	double now = hs_now();
+	a->phase_seconds[HS_PHASE_CLASSIFY] = now - *t;
+	*t = now;
+	if (!err && a->graph) {
+		err = hs_refgraph_indirect(a->graph, hs_add_indirect, cs);
+		hs_refgraph_root_counts(a->graph, a->report.leaks.roots);
+		now = hs_now();
+		a->phase_seconds[HS_PHASE_LEAKS] = now - *t;
+		*t = now;
+	}
+	if (!err)
+		err = hs_census_report(cs, &a->report);
+	hs_census_destroy(cs);
+	(void)opts;
+	return err;
+}
+
 struct hs_error *hs_analysis_run(const char *core_path,
 				 const struct hs_analyze_options *opts,
 				 struct hs_analysis **ret)
@@ -172,15 +202,18 @@ struct hs_error *hs_analysis_run(const char *core_path,
 		t1 = hs_now();
 		a->phase_seconds[HS_PHASE_SCAN] = t1 - t0;
 	}
-	if (!err && !opts->no_census) {
-		struct hs_census *cs = NULL;
-		struct hs_census_options csopts = {.leaks = false};
-		err = hs_census_run(a->classifier, &csopts, &cs);
-		if (!err)
-			err = hs_census_report(cs, &a->report);
-		hs_census_destroy(cs);
-		a->phase_seconds[HS_PHASE_CLASSIFY] = hs_now() - t1;
+	if (!err && !opts->no_leaks) {
+		struct hs_refgraph_options gopts = {
+			.threads = opts->threads,
+			.progress = a->progress,
+		};
+		err = hs_refgraph_create(a->proc, a->heap, &gopts, &a->graph);
+		t0 = hs_now();
+		a->phase_seconds[HS_PHASE_MARK] = t0 - t1;
+		t1 = t0;
 	}
+	if (!err && !opts->no_census)
+		err = hs_analysis_census(a, opts, &t1);
 	hs_progress_destroy(a->progress);
 	a->progress = NULL;
 	if (!err && opts->has_captured_at)
@@ -243,6 +276,7 @@ void hs_analysis_destroy(struct hs_analysis *a)
 	if (!a)
 		return;
 	hs_report_deinit(&a->report);
+	hs_refgraph_destroy(a->graph);
 	hs_classifier_destroy(a->classifier);
 	hs_progress_destroy(a->progress);
 	hs_heap_destroy(a->heap);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../refgraph/refgraph.h"
 #include "analyzer.h"
 #include "cli.h"
 
@@ -90,6 +91,70 @@ static void hs_show_where(struct hs_process *proc, uint64_t addr, char *buf, siz
 		snprintf(buf, len, " (it is not mapped in the core)");
 }
 
+/* One chunk on a line of a chain: address, offset, type. */
+static void hs_show_hop(struct hs_analysis *a, const struct hs_anchor_hop *h, bool last)
+{
+	char type[256];
+	const char *kind = NULL;
+	if (!hs_classify_chunk(a->classifier, h->id, type, sizeof(type), &kind, NULL, 0))
+		snprintf(type, sizeof(type), "?");
+	if (last)
+		printf("  -> 0x%" PRIx64 "  %s (%s): this chunk\n", h->chunk, type, kind ? kind : "-");
+	else
+		printf("  -> 0x%" PRIx64 "  %s (%s): +0x%" PRIx64 " holds 0x%" PRIx64 "\n",
+		       h->chunk, type, kind ? kind : "-", h->offset, h->value);
+}
+
+/*
+ * Why the chunk is alive (the shortest chain from a root), or that it is
+ * leaked: direct, or indirect and which leaked chunks refer to it.
+ */
+static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id)
+{
+	struct hs_anchor *an = NULL;
+	struct hs_error *err = hs_refgraph_anchor(a->graph, id, &an);
+	if (err)
+		return err;
+	if (!an) {
+		uint64_t refs[4], n;
+		hs_refgraph_referrers(a->graph, id, refs, HS_ARRAY_SIZE(refs), &n);
+		if (!n) {
+			printf("verdict  leaked, direct: no root reaches it and no other leaked "
+			       "chunk refers to it\n");
+			return NULL;
+		}
+		printf("verdict  leaked, indirect: no root reaches it; %" PRIu64 " leaked "
+		       "chunk%s refer%s to it:\n", n, n == 1 ? "" : "s", n == 1 ? "s" : "");
+		for (uint64_t i = 0; i < n && i < HS_ARRAY_SIZE(refs); i++) {
+			struct hs_chunk c;
+			hs_chunk_id rid;
+			char type[256];
+			const char *kind = NULL;
+			if (!hs_heap_find(a->heap, refs[i], &c, &rid) ||
+			    !hs_classify_chunk(a->classifier, rid, type, sizeof(type), &kind, NULL, 0))
+				snprintf(type, sizeof(type), "?");
+			printf("  <- 0x%" PRIx64 "  %s (%s)\n", refs[i], type, kind ? kind : "-");
+		}
+		if (n > HS_ARRAY_SIZE(refs))
+			printf("  (and %" PRIu64 " more)\n", n - HS_ARRAY_SIZE(refs));
+		return NULL;
+	}
+	if (an->truncated) {
+		printf("verdict  reachable; %s\n", an->root);
+	} else {
+		printf("verdict  reachable: a chain of %zu reference%s from a root\n", an->nhops,
+		       an->nhops == 1 ? "" : "s");
+		if (an->root_addr)
+			printf("  root  %s holds 0x%" PRIx64 "\n", an->root, an->value);
+		else
+			printf("  root  %s = 0x%" PRIx64 "\n", an->root, an->value);
+		for (size_t i = 0; i < an->nhops; i++)
+			hs_show_hop(a, &an->hops[i], i + 1 == an->nhops);
+	}
+	hs_anchor_destroy(an);
+	return NULL;
+}
+
 int hs_cmd_show(int argc, char **argv)
 {
 	struct hs_show_args args;
@@ -130,6 +195,14 @@ int hs_cmd_show(int argc, char **argv)
 	else
 		printf("type     -\n");
 	printf("why      %s\n", why);
+	if (a->graph && hs_chunk_state(ch) == HS_CHUNK_IN_USE &&
+	    !(hs_chunk_flags(ch) & HS_CHUNK_F_METADATA)) {
+		err = hs_show_verdict(a, id);
+		if (err) {
+			hs_analysis_destroy(a);
+			return hs_cli_fail(err);
+		}
+	}
 	if (args.opts.redact) {
 		printf("hexdump  (redacted)\n");
 	} else {

@@ -401,6 +401,7 @@ struct hs_error *hs_classify_each_of_type(struct hs_classifier *cl, const char *
 		return err;
 	*found = false;
 	struct hs_chunk_iter it;
+	/* Without a name, every type: only the leak filter applies. */
 	struct hs_chunk ch;
 	hs_chunk_id id;
 	hs_chunk_iter_init(&it, cl->heap, 0, UINT64_MAX);
@@ -415,7 +416,7 @@ struct hs_error *hs_classify_each_of_type(struct hs_classifier *cl, const char *
 			err = HS_ENOMEM;
 			break;
 		}
-		if (strcmp(c->types[t].name, name) != 0)
+		if (name && strcmp(c->types[t].name, name) != 0)
 			continue;
 		*found = true;
 		if (!only_leaked || !hs_heap_chunk_bit(cl->heap, id, HS_CHUNK_BIT_MARK))

@@ -84,8 +84,9 @@ struct hs_error *hs_census_report(const struct hs_census *cs, struct hs_report *
 
 /*
  * Call fn with the address of every in-use chunk whose type is named `name`
- * (and, with only_leaked, whose MARK bit is clear), in address order.
- * Returns false if no chunk has a type of that name. Errors: HS_ERR_NOMEM.
+ * (any type if name is NULL) and, with only_leaked, whose MARK bit is
+ * clear, in address order. *found says whether a chunk had that type.
+ * Errors: HS_ERR_NOMEM.
  */
 struct hs_error *hs_classify_each_of_type(struct hs_classifier *cl, const char *name,
 					  bool only_leaked,

@@ -714,6 +714,36 @@ size_t hs_heap_split(const struct hs_heap *heap, size_t parts, uint64_t *bounds)
 	return n;
 }
 
+bool hs_heap_next_extent(const struct hs_heap *heap, uint64_t addr, uint64_t *lo, uint64_t *hi)
+{
+	const struct hs_chunk_store *st = heap->store;
+	if (!st->finished)
+		return false;
+	size_t a = 0, b = st->nruns;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (st->runs[mid].lo <= addr)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	/* Runs before a start at or below addr: one of them may reach past it. */
+	size_t i = a;
+	while (i > 0 && st->runs[i - 1].hi > addr && a - i < HS_LOOKUP_STEPS)
+		i--;
+	while (i < st->nruns && st->runs[i].hi <= addr)
+		i++;
+	if (i >= st->nruns)
+		return false;
+	uint64_t l = st->runs[i].lo, h = st->runs[i].hi;
+	for (i++; i < st->nruns && st->runs[i].lo <= h; i++)
+		if (st->runs[i].hi > h)
+			h = st->runs[i].hi;
+	*lo = l;
+	*hi = h;
+	return true;
+}
+
 /* ------------------------------------------------------------------ summary */
 
 const struct hs_size_count *hs_heap_size_classes(const struct hs_heap *heap, size_t *n)

@@ -66,6 +66,7 @@ void hs_heap_destroy(struct hs_heap *heap)
 	hs_chunk_store_destroy(heap->store);
 	free(heap->stats);
 	free(heap->regions);
+	free(heap->owned);
 	hs_diags_deinit(&heap->diags);
 	free(heap);
 }
@@ -101,17 +102,28 @@ bool hs_heap_get_stat(const struct hs_heap *heap, const char *name,
 	return false;
 }
 
-bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
-			uint64_t start, uint64_t size)
+static bool hs_regions_add(struct hs_region **arr, size_t *n, size_t *cap, const char *kind,
+			   uint64_t start, uint64_t size)
 {
-	if (!hs_grow((void **)&heap->regions, &heap->regions_cap,
-		     heap->nregions + 1, sizeof(*heap->regions)))
+	if (!hs_grow((void **)arr, cap, *n + 1, sizeof(**arr)))
 		return false;
-	struct hs_region *r = &heap->regions[heap->nregions++];
+	struct hs_region *r = &(*arr)[(*n)++];
 	memset(r, 0, sizeof(*r));
 	strncpy(r->kind, kind, sizeof(r->kind) - 1);
 	r->start = start;
 	r->size = size;
 	return true;
+}
+
+bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
+			uint64_t start, uint64_t size)
+{
+	return hs_regions_add(&heap->regions, &heap->nregions, &heap->regions_cap, kind, start,
+			      size);
+}
+
+bool hs_heap_add_owned(struct hs_heap *heap, const char *what, uint64_t start, uint64_t size)
+{
+	return hs_regions_add(&heap->owned, &heap->nowned, &heap->owned_cap, what, start, size);
 }
 

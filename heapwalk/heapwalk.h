@@ -124,11 +124,19 @@ struct hs_heap {
 	struct hs_chunk_count totals[HS_CHUNK_NSTATES];
 	struct hs_chunk_count metadata; /* HS_CHUNK_F_METADATA chunks, in totals too */
 	uint64_t lo, hi;                /* lowest chunk address, highest chunk end */
+	/* What the application may not use of a chunk's accounted size: its
+	 * header (glibc: 8 bytes of a chunk in a heap, which uses the next
+	 * chunk's prev_size; 16 of a mmapped one), [0] plain, [1] mmapped. */
+	uint32_t header_bytes[2];
 	struct hs_chunk_store *store;
 	struct hs_stat *stats;
 	size_t nstats, stats_cap;
 	struct hs_region *regions;
 	size_t nregions, regions_cap;
+	/* The allocator's own state outside its heaps (glibc's main_arena and
+	 * mp_ in libc's .data): never a root of the reference graph. */
+	struct hs_region *owned;
+	size_t nowned, owned_cap;
 	struct hs_diags diags;
 };
 
@@ -141,6 +149,9 @@ bool hs_heap_get_stat(const struct hs_heap *heap, const char *name,
 		      uint64_t *ret);
 bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
 			uint64_t start, uint64_t size) HS_MUST_CHECK;
+/* Record allocator state that lives outside its heaps (heap->owned). */
+bool hs_heap_add_owned(struct hs_heap *heap, const char *what, uint64_t start,
+		       uint64_t size) HS_MUST_CHECK;
 
 /*
  * ---------------------------------------------------------------------------
@@ -175,6 +186,13 @@ enum hs_chunk_bit {
  * glibc walker's granule is 16 bytes (MALLOC_ALIGNMENT).
  */
 void hs_heap_set_granule(struct hs_heap *heap, unsigned shift);
+/* The bytes from a chunk's address on that the application may use. */
+static inline uint64_t hs_chunk_usable(const struct hs_heap *heap, const struct hs_chunk *c)
+{
+	uint64_t size = hs_chunk_size(c);
+	uint64_t hdr = heap->header_bytes[(hs_chunk_flags(c) & HS_CHUNK_F_MMAPPED) != 0];
+	return size > hdr ? size - hdr : 0;
+}
 /* Append a chunk. false only when out of memory (the walk then fails with
  * HS_ERR_NOMEM: a partial chunk list would be a silent wrong answer). */
 bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
@@ -219,6 +237,10 @@ bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk
  * Returns n >= 1.
  */
 size_t hs_heap_split(const struct hs_heap *heap, size_t parts, uint64_t *bounds);
+
+/* The first stretch of address space covered by chunks (runs that touch
+ * merged) that ends after addr: true and [*lo, *hi), or false past the last. */
+bool hs_heap_next_extent(const struct hs_heap *heap, uint64_t addr, uint64_t *lo, uint64_t *hi);
 
 /* In-use sizes, largest total first; owned by the heap. */
 const struct hs_size_count *hs_heap_size_classes(const struct hs_heap *heap, size_t *n);

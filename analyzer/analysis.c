@@ -137,13 +137,92 @@ static struct hs_error *hs_add_indirect(hs_chunk_id id, void *arg)
 }
 
 /* Count every chunk by type and, with reachability, the leaks. */
+static void hs_dom_sink(void *arg, hs_chunk_id id, uint32_t tag)
+{
+	hs_dominators_set_type(arg, id, tag);
+}
+
+static uint32_t hs_dom_map(uint32_t tag, void *arg)
+{
+	return hs_census_type_of_tag(arg, tag);
+}
+
+static void hs_dom_add(uint32_t type, uint64_t retained, void *arg)
+{
+	hs_census_add_type_retained(arg, type, retained);
+}
+
+/* The chunks that keep the most alive, with their types, into the report. */
+static struct hs_error *hs_report_retainers(struct hs_analysis *a, struct hs_census *cs,
+					    const struct hs_dominators *dom)
+{
+	enum { TOP = 20 };
+	hs_chunk_id ids[TOP];
+	uint64_t retained[TOP];
+	size_t n = hs_dominators_top(dom, TOP, ids, retained);
+	struct hs_report_leaks *l = &a->report.leaks;
+	l->has_retained = true;
+	l->retainers = calloc(n ? n : 1, sizeof(*l->retainers));
+	if (!l->retainers)
+		return HS_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct hs_report_retainer *rt = &l->retainers[l->nretainers++];
+		struct hs_chunk ch;
+		char name[512];
+		const char *kind = "";
+		hs_heap_chunk(a->heap, ids[i], &ch);
+		rt->address = ch.addr;
+		rt->size = hs_chunk_size(&ch);
+		rt->retained = retained[i];
+		if (!hs_classify_chunk(a->classifier, ids[i], name, sizeof(name), &kind, NULL, 0))
+			snprintf(name, sizeof(name), "?");
+		rt->type = hs_strdup(name);
+		rt->kind = hs_strdup(kind);
+		if (!rt->type || !rt->kind)
+			return HS_ENOMEM;
+	}
+	(void)cs;
+	return NULL;
+}
+
+/*
+ * Count every chunk by type and, with reachability, the leaks; with the
+ * dominator tree, the types' and the top chunks' retained sizes.
+ */
 static struct hs_error *hs_analysis_census(struct hs_analysis *a,
 					   const struct hs_analyze_options *opts, double *t)
 {
 	struct hs_census *cs = NULL;
-	struct hs_census_options csopts = {.leaks = a->graph != NULL};
-	struct hs_error *err = hs_census_run(a->classifier, &csopts, &cs);
-	double now = hs_now();
+	struct hs_dominators *dom = NULL;
+	struct hs_error *err = NULL;
+	double now;
+	if (a->graph && !opts->no_retained) {
+		uint64_t limit = opts->retained_limit ? opts->retained_limit
+						      : HS_RETAINED_LIMIT_DEFAULT;
+		err = hs_dominators_create(a->graph, limit, &dom);
+		if (err && err->code == HS_ERR_OTHER) {
+			/* Too big for the limit: the rest of the analysis stands. */
+			bool ok = hs_report_add_diag(&a->report, "info", err->message, false, 0) &&
+				  hs_report_add_diag(&a->report, "info",
+						     "retained sizes left out (raise "
+						     "--retained-limit, or --no-retained)",
+						     false, 0);
+			hs_error_destroy(err);
+			err = ok ? NULL : HS_ENOMEM;
+		}
+		now = hs_now();
+		a->phase_seconds[HS_PHASE_RETAINED] += now - *t;
+		*t = now;
+		a->retained_bytes = dom ? hs_dominators_bytes(dom) : 0;
+	}
+	struct hs_census_options csopts = {
+		.leaks = a->graph != NULL,
+		.sink = dom ? hs_dom_sink : NULL,
+		.sink_arg = dom,
+	};
+	if (!err)
+		err = hs_census_run(a->classifier, &csopts, &cs);
+	now = hs_now();
 	a->phase_seconds[HS_PHASE_CLASSIFY] = now - *t;
 	*t = now;
 	if (!err && a->graph) {
@@ -153,10 +232,18 @@ static struct hs_error *hs_analysis_census(struct hs_analysis *a,
 		a->phase_seconds[HS_PHASE_LEAKS] = now - *t;
 		*t = now;
 	}
+	if (!err && dom) {
+		err = hs_dominators_outermost(dom, hs_census_ntypes(cs), hs_dom_map, hs_dom_add, cs);
+		if (!err)
+			err = hs_report_retainers(a, cs, dom);
+		now = hs_now();
+		a->phase_seconds[HS_PHASE_RETAINED] += now - *t;
+		*t = now;
+	}
 	if (!err)
 		err = hs_census_report(cs, &a->report);
+	hs_dominators_destroy(dom);
 	hs_census_destroy(cs);
-	(void)opts;
 	return err;
 }
 

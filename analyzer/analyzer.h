@@ -35,7 +35,11 @@ struct hs_analyze_options {
 	bool no_census;        /* no per-type census (the classifier is still made) */
 	bool no_leaks;         /* --no-leaks: no reachability */
 	bool no_retained;      /* --no-retained: no dominator tree */
+	uint64_t retained_limit; /* --retained-limit bytes, 0: the default */
 };
+
+/* Memory the dominator tree may take before retained sizes are left out. */
+#define HS_RETAINED_LIMIT_DEFAULT (UINT64_C(4) << 30)
 
 /* Where an analysis spent its time, for `analyze --stats` and the benches. */
 enum hs_phase {
@@ -67,6 +71,7 @@ struct hs_analysis {
 	struct hs_refgraph *graph;        /* roots and marks, unless no_leaks */
 	struct hs_progress *progress;
 	double phase_seconds[HS_NPHASES];
+	uint64_t retained_bytes; /* what the dominator tree took */
 };
 
 /*

@@ -55,9 +55,15 @@ struct hs_census_thread {
 	uint32_t *map; /* c's ids -> census ids, after the merge */
 };
 
+#define HS_TAG_BITS 24
+
 struct hs_census {
 	struct hs_classifier *cl;
-	bool leaks;
+	bool leaks, has_retained;
+	void (*sink)(void *arg, hs_chunk_id id, uint32_t tag);
+	void *sink_arg;
+	uint32_t *maps[HS_MAX_THREADS]; /* each thread's type ids -> census ids */
+	size_t nmaps[HS_MAX_THREADS];
 	struct hs_gtype *types;
 	size_t ntypes, types_cap;
 	struct hs_u64map by_name; /* hash of name -> id (first of a hash) */
@@ -136,6 +142,11 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 			ty->count++;
 			ty->bytes += size;
 			ty->weak += weak;
+			if (cs->sink)
+				cs->sink(cs->sink_arg, id,
+					 t < (1u << HS_TAG_BITS)
+						 ? (uint32_t)part->thread << HS_TAG_BITS | t
+						 : UINT32_MAX);
 			hs_keep_lowest(ty->examples, &ty->nexamples, HS_EXAMPLES, ch.addr);
 			if (cs->leaks && !hs_heap_chunk_bit(heap, id, HS_CHUNK_BIT_MARK)) {
 				ty->leaked.count++;
@@ -295,6 +306,12 @@ static bool hs_census_merge(struct hs_census *cs)
 static void hs_census_threads_free(struct hs_census *cs)
 {
 	for (unsigned i = 0; i < HS_MAX_THREADS; i++) {
+		if (cs->threads[i].map && !cs->maps[i]) {
+			/* Kept: tags name a thread's types. */
+			cs->maps[i] = cs->threads[i].map;
+			cs->nmaps[i] = cs->threads[i].c ? cs->threads[i].c->ntypes : 0;
+			cs->threads[i].map = NULL;
+		}
 		hs_classes_destroy(cs->threads[i].c);
 		free(cs->threads[i].t);
 		free(cs->threads[i].map);
@@ -314,6 +331,8 @@ struct hs_error *hs_census_run(struct hs_classifier *cl, const struct hs_census_
 		return HS_ENOMEM;
 	cs->cl = cl;
 	cs->leaks = opts && opts->leaks;
+	cs->sink = opts ? opts->sink : NULL;
+	cs->sink_arg = opts ? opts->sink_arg : NULL;
 	hs_u64map_init(&cs->by_name);
 	struct hs_error *err = hs_classes_create(cl, &cs->solo);
 	size_t want = (size_t)cl->threads * HS_PARTS_PER_THREAD;
@@ -343,6 +362,8 @@ void hs_census_destroy(struct hs_census *cs)
 	if (!cs)
 		return;
 	hs_census_threads_free(cs);
+	for (unsigned i = 0; i < HS_MAX_THREADS; i++)
+		free(cs->maps[i]);
 	for (size_t k = 0; k < cs->ntypes; k++)
 		free(cs->types[k].name);
 	free(cs->types);
@@ -380,14 +401,32 @@ struct hs_error *hs_census_add_indirect(struct hs_census *cs, hs_chunk_id id)
 	return NULL;
 }
 
-struct hs_error *hs_census_add_retained(struct hs_census *cs, hs_chunk_id id, uint64_t bytes)
+uint32_t hs_census_ntypes(const struct hs_census *cs)
 {
-	struct hs_chunk ch;
-	struct hs_gtype *g = hs_census_type_of(cs, id, &ch);
-	if (!g)
-		return HS_ENOMEM;
-	g->t.retained += bytes;
-	return NULL;
+	return (uint32_t)cs->ntypes;
+}
+
+uint32_t hs_census_type_of_tag(const struct hs_census *cs, uint32_t tag)
+{
+	uint32_t th = tag >> HS_TAG_BITS, t = tag & ((1u << HS_TAG_BITS) - 1);
+	if (tag == UINT32_MAX || th >= HS_MAX_THREADS || !cs->maps[th] || t >= cs->nmaps[th])
+		return UINT32_MAX;
+	return cs->maps[th][t];
+}
+
+const char *hs_census_type_name(const struct hs_census *cs, uint32_t type, const char **kind)
+{
+	if (type >= cs->ntypes)
+		return NULL;
+	*kind = hs_kind_name(cs->types[type].kind);
+	return cs->types[type].name;
+}
+
+void hs_census_add_type_retained(struct hs_census *cs, uint32_t type, uint64_t bytes)
+{
+	cs->has_retained = true;
+	if (type < cs->ntypes)
+		cs->types[type].t.retained += bytes;
 }
 
 /* ------------------------------------------------------------------ report */
@@ -449,6 +488,7 @@ static bool hs_fill_type(const struct hs_census *cs, struct hs_report_type *rt,
 		rt->direct.bytes = t->leaked.bytes - t->indirect.bytes;
 	}
 	rt->retained = t->retained;
+	rt->has_retained = cs->has_retained;
 	return true;
 }
 

@@ -62,6 +62,11 @@ struct hs_census;
 
 struct hs_census_options {
 	bool leaks; /* MARK bits are reachability marks */
+	/* Called for every chunk counted, from the thread that counted it,
+	 * with a tag for its type that hs_census_type_of_tag() turns into a
+	 * census type once the run is over (the dominator tree keeps them). */
+	void (*sink)(void *arg, hs_chunk_id id, uint32_t tag);
+	void *sink_arg;
 };
 
 struct hs_error *hs_census_run(struct hs_classifier *cl, const struct hs_census_options *opts,
@@ -74,9 +79,15 @@ void hs_census_destroy(struct hs_census *cs);
  * Errors: HS_ERR_NOMEM.
  */
 struct hs_error *hs_census_add_indirect(struct hs_census *cs, hs_chunk_id id);
-/* Add retained bytes to the type of chunk id (the dominator tree's roots of
- * each type). Errors: HS_ERR_NOMEM. */
-struct hs_error *hs_census_add_retained(struct hs_census *cs, hs_chunk_id id, uint64_t bytes);
+
+/* The census's types: their number, a tag's type (UINT32_MAX if none),
+ * and a type's name and kind. */
+uint32_t hs_census_ntypes(const struct hs_census *cs);
+uint32_t hs_census_type_of_tag(const struct hs_census *cs, uint32_t tag);
+const char *hs_census_type_name(const struct hs_census *cs, uint32_t type, const char **kind);
+/* Add retained bytes to a type (outermost instances only: the caller
+ * decides which). Marks the census as having retained sizes. */
+void hs_census_add_type_retained(struct hs_census *cs, uint32_t type, uint64_t bytes);
 
 /* Fill r->types, r->patterns and, with leaks, r->leaks' per-type rows and
  * totals (they must be empty). Errors: HS_ERR_NOMEM. */

@@ -744,6 +744,132 @@ bool hs_heap_next_extent(const struct hs_heap *heap, uint64_t addr, uint64_t *lo
 	return true;
 }
 
+/* ------------------------------------------------------------------ ranks */
+
+/*
+ * The in-use starts of word k of a VAR run. `carry` is the parity of the
+ * ones in S running up to the word's bit 0 from below (the word before's
+ * top bits); it comes back for the next word. In a stretch of ones, starts
+ * sit at even distances from the stretch's first bit (var_is_start), and an
+ * in-use start is one whose next bit is clear.
+ */
+static uint64_t var_word_in_use(const struct hs_run *r, uint64_t k, unsigned *carry)
+{
+	uint64_t S = r->w[2 * k], next = 0, starts = 0, w = S;
+	if (k + 1 < ((r->n + 63) >> 6))
+		next = r->w[2 * (k + 1)];
+	unsigned out = 0;
+	while (w) {
+		unsigned a = (unsigned)__builtin_ctzll(w);
+		uint64_t rest = ~(S >> a);
+		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - a;
+		if (a + len > 64)
+			len = 64 - a;
+		uint64_t mask = len == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << len) - 1) << a;
+		unsigned base = a == 0 ? *carry : 0;
+		starts |= mask & (((a + base) & 1) ? UINT64_C(0xaaaaaaaaaaaaaaaa)
+						   : UINT64_C(0x5555555555555555));
+		if (a + len == 64)
+			out = (len + base) & 1;
+		w &= ~mask;
+	}
+	*carry = out;
+	return starts & ~(S >> 1) & ~((next & 1) << 63);
+}
+
+struct hs_chunk_ranks {
+	const struct hs_heap *heap;
+	uint64_t **prefix; /* per run: in-use chunks before each word, from the store's start */
+	uint64_t **mask;   /* per VAR run: each word's in-use starts (var_word_in_use) */
+	uint64_t total, bytes;
+};
+
+void hs_chunk_ranks_destroy(struct hs_chunk_ranks *rk)
+{
+	if (!rk)
+		return;
+	const struct hs_chunk_store *st = rk->heap->store;
+	for (size_t i = 0; i < st->nruns; i++) {
+		if (rk->prefix)
+			free(rk->prefix[i]);
+		if (rk->mask)
+			free(rk->mask[i]);
+	}
+	free(rk->prefix);
+	free(rk->mask);
+	free(rk);
+}
+
+struct hs_error *hs_chunk_ranks_create(const struct hs_heap *heap, struct hs_chunk_ranks **ret)
+{
+	const struct hs_chunk_store *st = heap->store;
+	struct hs_chunk_ranks *rk = calloc(1, sizeof(*rk));
+	if (!rk)
+		return HS_ENOMEM;
+	rk->heap = heap;
+	rk->prefix = calloc(st->nruns ? st->nruns : 1, sizeof(*rk->prefix));
+	rk->mask = calloc(st->nruns ? st->nruns : 1, sizeof(*rk->mask));
+	if (!rk->prefix || !rk->mask)
+		goto nomem;
+	uint64_t total = 0;
+	for (size_t i = 0; i < st->nruns; i++) {
+		const struct hs_run *r = &st->runs[i];
+		uint64_t nw = (r->n + 63) >> 6;
+		rk->prefix[i] = malloc((nw ? nw : 1) * sizeof(uint64_t));
+		if (!rk->prefix[i])
+			goto nomem;
+		rk->bytes += (nw ? nw : 1) * sizeof(uint64_t);
+		if (r->kind == HS_RUN_VAR) {
+			rk->mask[i] = malloc((nw ? nw : 1) * sizeof(uint64_t));
+			if (!rk->mask[i])
+				goto nomem;
+			rk->bytes += (nw ? nw : 1) * sizeof(uint64_t);
+			unsigned carry = 0;
+			for (uint64_t k = 0; k < nw; k++) {
+				rk->prefix[i][k] = total;
+				rk->mask[i][k] = var_word_in_use(r, k, &carry);
+				total += (uint64_t)__builtin_popcountll(rk->mask[i][k]);
+			}
+		} else {
+			for (uint64_t k = 0; k < nw; k++) {
+				rk->prefix[i][k] = total;
+				total += (uint64_t)__builtin_popcountll(r->w[3 * k]);
+			}
+		}
+	}
+	rk->total = total;
+	*ret = rk;
+	return NULL;
+nomem:
+	hs_chunk_ranks_destroy(rk);
+	return HS_ENOMEM;
+}
+
+uint64_t hs_chunk_ranks_count(const struct hs_chunk_ranks *rk)
+{
+	return rk->total;
+}
+
+uint64_t hs_chunk_ranks_bytes(const struct hs_chunk_ranks *rk)
+{
+	return rk->bytes;
+}
+
+uint64_t hs_chunk_rank(const struct hs_chunk_ranks *rk, hs_chunk_id id)
+{
+	const struct hs_chunk_store *st = rk->heap->store;
+	size_t run = (size_t)(id >> HS_ID_POS_BITS);
+	uint64_t pos = id & HS_POS_MAX, k = pos >> 6;
+	const struct hs_run *r = &st->runs[run];
+	uint64_t below = (UINT64_C(1) << (pos & 63)) - 1, mask;
+	if (r->kind == HS_RUN_VAR) {
+		mask = rk->mask[run][k];
+	} else {
+		mask = r->w[3 * k];
+	}
+	return rk->prefix[run][k] + (uint64_t)__builtin_popcountll(mask & below);
+}
+
 /* ------------------------------------------------------------------ summary */
 
 const struct hs_size_count *hs_heap_size_classes(const struct hs_heap *heap, size_t *n)

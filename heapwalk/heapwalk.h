@@ -242,6 +242,19 @@ size_t hs_heap_split(const struct hs_heap *heap, size_t parts, uint64_t *bounds)
  * merged) that ends after addr: true and [*lo, *hi), or false past the last. */
 bool hs_heap_next_extent(const struct hs_heap *heap, uint64_t addr, uint64_t *lo, uint64_t *hi);
 
+/*
+ * Dense ordinals 0..n-1 of the in-use chunks in address order, for arrays
+ * with an entry per chunk (the dominator tree). Built on demand: 16 bytes
+ * per 64 granules, 8 per 64 regions. The heap must outlive it. Errors: HS_ERR_NOMEM.
+ */
+struct hs_chunk_ranks;
+struct hs_error *hs_chunk_ranks_create(const struct hs_heap *heap, struct hs_chunk_ranks **ret);
+void hs_chunk_ranks_destroy(struct hs_chunk_ranks *r);
+/* In-use chunks in all, and the ordinal of one. */
+uint64_t hs_chunk_ranks_count(const struct hs_chunk_ranks *r);
+uint64_t hs_chunk_rank(const struct hs_chunk_ranks *r, hs_chunk_id id);
+uint64_t hs_chunk_ranks_bytes(const struct hs_chunk_ranks *r);
+
 /* In-use sizes, largest total first; owned by the heap. */
 const struct hs_size_count *hs_heap_size_classes(const struct hs_heap *heap, size_t *n);
 /* Bytes of address space the chunks span (the sum of the runs' extents),

@@ -103,4 +103,40 @@ struct hs_error *hs_refgraph_anchor(struct hs_refgraph *g, hs_chunk_id id,
 void hs_refgraph_referrers(struct hs_refgraph *g, hs_chunk_id id, uint64_t *addrs, size_t max,
 			   uint64_t *n);
 
+/*
+ * Retained sizes: the dominator tree of the root and reachable-chunk graph
+ * (dominators.c). Needs the marks of hs_refgraph_create (call it before
+ * hs_refgraph_indirect). The tree takes about 60 bytes per reachable chunk
+ * and 12 per reference; more than `limit` bytes of it is an error
+ * (HS_ERR_OTHER, saying how much) rather than a machine out of memory.
+ * Errors: HS_ERR_NOMEM, HS_ERR_OTHER.
+ */
+struct hs_dominators;
+struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
+				      struct hs_dominators **ret);
+void hs_dominators_destroy(struct hs_dominators *d);
+uint64_t hs_dominators_bytes(const struct hs_dominators *d);
+/* Reachable chunks in the tree. */
+uint32_t hs_dominators_count(const struct hs_dominators *d);
+/* What freeing chunk id frees: its size and everything it dominates (0 if
+ * the chunk is not reachable). */
+uint64_t hs_dominators_retained(const struct hs_dominators *d, hs_chunk_id id);
+/* Tag a reachable chunk with a type (the census's); any thread, each chunk
+ * once. Untagged chunks count as no type. */
+void hs_dominators_set_type(struct hs_dominators *d, hs_chunk_id id, uint32_t type);
+/*
+ * Per type, the retained size of its outermost instances: fn(type,
+ * retained) for every tagged chunk that no chunk of the same type
+ * dominates. `map` turns a tag into a type number below ntypes. Errors:
+ * HS_ERR_NOMEM.
+ */
+struct hs_error *hs_dominators_outermost(const struct hs_dominators *d, uint32_t ntypes,
+					 uint32_t (*map)(uint32_t type, void *arg),
+					 void (*fn)(uint32_t type, uint64_t retained, void *arg),
+					 void *arg);
+/* The k chunks no other chunk dominates that retain the most, largest
+ * first: their ids and retained sizes; returns how many (<= k). */
+size_t hs_dominators_top(const struct hs_dominators *d, size_t k, hs_chunk_id *ids,
+			 uint64_t *retained);
+
 #endif

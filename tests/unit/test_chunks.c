@@ -191,6 +191,30 @@ static void check_store(bool glibc, unsigned round)
 	}
 	CHECK(found_ok);
 
+	/* Ranks: in-use chunks numbered densely in address order. */
+	struct hs_chunk_ranks *rk = NULL;
+	CHECK(!hs_chunk_ranks_create(heap, &rk));
+	if (rk) {
+		uint64_t ord = 0;
+		bool ranks_ok = true;
+		hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+		while (hs_chunk_iter_next(&it, &c, &id)) {
+			if (hs_chunk_state(&c) != HS_CHUNK_IN_USE)
+				continue;
+			if (hs_chunk_rank(rk, id) != ord) {
+				if (ranks_ok)
+					fprintf(stderr, "round %u: rank of 0x%" PRIx64 " is %" PRIu64
+						", want %" PRIu64 "\n", round, c.addr,
+						hs_chunk_rank(rk, id), ord);
+				ranks_ok = false;
+			}
+			ord++;
+		}
+		CHECK(ranks_ok);
+		CHECK_EQ(hs_chunk_ranks_count(rk), heap->totals[HS_CHUNK_IN_USE].count);
+		hs_chunk_ranks_destroy(rk);
+	}
+
 	/* Bits: set on some in-use chunks, read back, states untouched. */
 	for (unsigned k = 0; k < 2000; k++) {
 		const struct hs_chunk *rc = &r.c[rnd() % r.n];

@@ -55,6 +55,12 @@ struct hs_classifier {
 	/* Redis evidence was strong enough to accept structure-only sds and
 	 * robj (classify.c, HS_REDIS_GATE). */
 	bool accept_weak;
+	/* The process is C++ (it maps libstdc++, or links it in): list and map
+	 * nodes are named as libstdc++'s. */
+	bool cxx;
+	/* Container internals the memory scan found by their owner: chunk id
+	 * -> enum hs_container_kind (containers.h). */
+	struct hs_u64map containers;
 };
 
 /* One chunk under classification: the chunk, its id, and its bytes in the

@@ -234,6 +234,11 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 {
 	struct hs_detect d;
 	*weak = false;
+	/* Container storage its owner vouches for (a vector of objects starts
+	 * with a vptr too). */
+	if (c->cl->containers.count && hs_u64map_get(&c->cl->containers, k->id, &(uint32_t){0}) &&
+	    hs_container_detect(c, k, &d, why, whylen))
+		return d.type;
 	if (k->p && k->avail >= 8) {
 		uint64_t v = hs_le64(k->p);
 		uint32_t id = hs_vtables_classify(c->cl->vtables, c, v);
@@ -324,6 +329,22 @@ static void *hs_gate_thread(void *arg)
 
 /* ------------------------------------------------------------------ classifier */
 
+/* libstdc++ mapped, or linked into the executable (its symbols there). */
+static bool hs_classify_is_cxx(struct hs_process *proc)
+{
+	if (!proc)
+		return false;
+	for (size_t i = 0; i < proc->nmodules; i++) {
+		struct hs_module *m = &proc->modules[i];
+		struct hs_symbol sym;
+		if (strstr(m->name, "libstdc++") ||
+		    (m->is_main && hs_module_symbol(m, "_ZSt9terminatev", &sym)))
+			return true;
+	}
+	return false;
+}
+
+
 struct hs_error *hs_classifier_create(struct hs_process *proc, struct hs_heap *heap,
 				      const struct hs_classify_options *opts,
 				      struct hs_classifier **ret)
@@ -336,6 +357,8 @@ struct hs_error *hs_classifier_create(struct hs_process *proc, struct hs_heap *h
 	cl->redact = opts && opts->redact;
 	cl->threads = hs_parallel_threads(opts ? opts->threads : 0);
 	cl->progress = opts ? opts->progress : NULL;
+	hs_u64map_init(&cl->containers);
+	cl->cxx = hs_classify_is_cxx(proc);
 	hs_sizing_init(&cl->sizing, heap->allocator);
 	struct hs_error *err = hs_vtables_create(proc, &cl->vtables);
 	if (!err)
@@ -361,6 +384,7 @@ void hs_classifier_destroy(struct hs_classifier *cl)
 	if (!cl)
 		return;
 	hs_vtables_destroy(cl->vtables);
+	hs_u64map_deinit(&cl->containers);
 	free(cl);
 }
 

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include "../common/parallel.h"
+#include "containers.h"
 #include "../common/progress.h"
 
 #include "strings.h"
@@ -100,12 +103,14 @@ struct hs_scan_work {
 		uint64_t lo, hi;
 	} *pieces;
 	bool nomem;
+	pthread_mutex_t lock;
+	struct hs_cfound found; /* under lock: every thread's, merged */
 };
 
 #define HS_SCAN_PIECE (UINT64_C(4) << 20)
 
 static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *range,
-			  uint64_t lo, uint64_t hi)
+			  uint64_t lo, uint64_t hi, struct hs_cfound *found)
 {
 	struct hs_heap *heap = c->cl->heap;
 	uint64_t end_data = range->start + range->filesz;
@@ -119,6 +124,8 @@ static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *ra
 		if (id == HS_CHUNK_ID_NONE || !hs_classes_wanted(&tc))
 			continue;
 		uint64_t off = v - tc.addr;
+		if (off == 0 && c->cl->cxx)
+			hs_containers_owner(c, a, w, end_data - a, &tc, id, found);
 		if (off > 24 || (off && off != 1 && off != 3 && off != 5 && off != 9 &&
 				 off != 17 && off != 24))
 			continue;
@@ -133,7 +140,8 @@ static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *ra
 
 /* Scan [lo, hi) of a range, skipping the words of chunks not in use: their
  * words are stale. */
-static void hs_scan_piece(struct hs_classes *c, const struct hs_scan_piece *pc)
+static void hs_scan_piece(struct hs_classes *c, const struct hs_scan_piece *pc,
+			  struct hs_cfound *found)
 {
 	const struct hs_heap *heap = c->cl->heap;
 	uint64_t a = pc->lo;
@@ -150,13 +158,13 @@ static void hs_scan_piece(struct hs_classes *c, const struct hs_scan_piece *pc)
 	hs_chunk_iter_init(&it, heap, a, pc->hi);
 	while (a < pc->hi) {
 		if (!hs_chunk_iter_next(&it, &ch, NULL)) {
-			hs_scan_words(c, pc->range, a, pc->hi);
+			hs_scan_words(c, pc->range, a, pc->hi, found);
 			return;
 		}
 		if (hs_chunk_state(&ch) == HS_CHUNK_IN_USE)
 			continue;
 		if (ch.addr > a)
-			hs_scan_words(c, pc->range, a, ch.addr < pc->hi ? ch.addr : pc->hi);
+			hs_scan_words(c, pc->range, a, ch.addr < pc->hi ? ch.addr : pc->hi, found);
 		uint64_t e = ch.addr + hs_chunk_size(&ch);
 		if (e < ch.addr || e > UINT64_MAX - 7 || e >= pc->hi)
 			return;
@@ -172,15 +180,27 @@ static void *hs_scan_thread(void *arg)
 		__atomic_store_n(&wk->nomem, true, __ATOMIC_RELAXED);
 		return NULL;
 	}
+	struct hs_cfound found = {0};
 	for (;;) {
 		size_t i = __atomic_fetch_add(&wk->next, 1, __ATOMIC_RELAXED);
 		if (i >= wk->npieces)
 			break;
 		const struct hs_scan_piece *pc = &wk->pieces[i];
-		hs_scan_piece(c, pc);
+		hs_scan_piece(c, pc, &found);
 		hs_progress_add(wk->cl->progress, pc->hi - pc->lo);
 	}
 	hs_classes_destroy(c);
+	pthread_mutex_lock(&wk->lock);
+	if (found.nomem ||
+	    !hs_grow((void **)&wk->found.items, &wk->found.cap, wk->found.n + found.n,
+		     sizeof(*found.items)))
+		wk->nomem = true;
+	else if (found.n)
+		memcpy(wk->found.items + wk->found.n, found.items, found.n * sizeof(*found.items));
+	if (!wk->nomem)
+		wk->found.n += found.n;
+	pthread_mutex_unlock(&wk->lock);
+	free(found.items);
 	return NULL;
 }
 
@@ -213,9 +233,21 @@ struct hs_error *hs_strings_scan(struct hs_classifier *cl)
 			lo = hi;
 		}
 	}
-	hs_progress_phase(cl->progress, "scan for strings", total);
+	hs_progress_phase(cl->progress, "scan for evidence", total);
+	pthread_mutex_init(&wk.lock, NULL);
 	struct hs_error *err = hs_parallel(cl->threads, hs_scan_thread, &wk);
+	pthread_mutex_destroy(&wk.lock);
 	free(wk.pieces);
+	/* Containers found by their owners, in one map; a chunk two owners
+	 * claim keeps the first kind, in the order the kinds are listed. */
+	for (size_t i = 0; !err && !wk.nomem && i < wk.found.n; i++) {
+		uint32_t old;
+		const struct hs_cfound_item *it = &wk.found.items[i];
+		if ((!hs_u64map_get(&cl->containers, it->id, &old) || it->kind < old) &&
+		    !hs_u64map_put(&cl->containers, it->id, it->kind))
+			wk.nomem = true;
+	}
+	free(wk.found.items);
 	if (!err && wk.nomem)
 		err = HS_ENOMEM;
 	return err;
@@ -258,6 +290,11 @@ bool hs_cstring_detect(struct hs_classes *c, const struct hs_cchunk *k,
 	 * returns (strdup), or the text fills most of a larger buffer.
 	 */
 	uint64_t usable = hs_sizing_usable(c->sizing, ch);
+	/* Eight bytes that read as an address the process maps are a pointer,
+	 * whatever they look like (a node's next, a vptr). */
+	uint64_t first = k->avail >= 8 ? hs_le64(p) : 0;
+	if (first && (hs_heap_contains(c->heap, first) || hs_process_module_at(c->proc, first)))
+		return false;
 	if (len < 4 || !hs_text_ok(p, len) ||
 	    !(hs_sizing_fits(c->sizing, len + 1, ch) || (len >= 16 && 2 * (len + 1) > usable)))
 		return false;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "containers.h"
 #include "vtables.h"
 
 /*
@@ -273,7 +274,10 @@ uint32_t hs_vtables_classify(const struct hs_vtables *vt, struct hs_classes *c, 
 	struct hs_vt_info info;
 	id = HS_TYPE_NONE;
 	if (hs_vt_resolve(vt, v, &info)) {
-		if (info.ott == 0) {
+		char renamed[512];
+		if (info.ott == 0 && hs_container_rename(info.name, renamed, sizeof(renamed))) {
+			id = hs_classes_type(c, renamed, HS_KIND_CONTAINER, -1);
+		} else if (info.ott == 0) {
 			id = hs_classes_type(c, info.name, HS_KIND_VTABLE, -1);
 			if (id != HS_TYPE_NONE && info.how == HS_VT_RTTI_UNANCHORED &&
 			    c->types[id].confidence < 0)

@@ -255,7 +255,8 @@ struct hs_error *hs_analysis_run(const char *core_path,
 	if (!a)
 		return HS_ENOMEM;
 	hs_report_init(&a->report);
-	bool progress = opts->progress > 0 || (opts->progress < 0 && isatty(STDERR_FILENO));
+	bool progress = opts->progress == HS_PROGRESS_ON ||
+			(opts->progress == HS_PROGRESS_AUTO && isatty(STDERR_FILENO));
 	a->progress = hs_progress_create(stderr, progress);
 	struct hs_process_options popts = {
 		.sysroot = opts->sysroot,

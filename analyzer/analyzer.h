@@ -30,7 +30,7 @@ struct hs_analyze_options {
 	int64_t captured_at;
 	bool redact;           /* --redact: no heap bytes in any output */
 	unsigned threads;      /* --threads, 0: one per CPU */
-	int progress;          /* --progress 1, --no-progress 0, -1: when stderr is a tty */
+	enum { HS_PROGRESS_AUTO, HS_PROGRESS_ON, HS_PROGRESS_OFF } progress;
 	/* What to compute beyond the walk (show and list need less). */
 	bool no_census;        /* no per-type census (the classifier is still made) */
 	bool no_leaks;         /* --no-leaks: no reachability */

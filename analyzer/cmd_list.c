@@ -25,10 +25,7 @@ static const char hs_list_usage[] =
 	"  --leaked           only chunks no root reaches (see heapscope analyze:\n"
 	"                     the roots are registers, stacks, TLS, the modules'\n"
 	"                     writable segments and other anonymous memory)\n"
-	"  --exe FILE         the main executable (default: the path in the core)\n"
-	"  --sysroot DIR      prefix every module path from the core with DIR\n"
-	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
-	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	HS_CLI_CORE_HELP
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 listed (possibly nothing); 2 the core is unusable or no\n"

@@ -14,16 +14,17 @@ static const char hs_show_usage[] =
 	"\n"
 	"Find the heap chunk that contains ADDRESS (0x... or decimal) in the core:\n"
 	"print its address, size and state, the type heapscope gives it and why\n"
-	"(e.g. the vtable its first word points at), and a hexdump of its start.\n"
+	"(e.g. the vtable its first word points at), why it is alive (the shortest\n"
+	"chain of references from a root: a register, a stack slot, a module's\n"
+	"global, TLS) or that it is leaked (direct, or indirect and which leaked\n"
+	"chunks refer to it), what freeing it would free (its retained size),\n"
+	"and a hexdump of its start.\n"
 	"\n"
 	"Options:\n"
 	"  --bytes N          bytes of the chunk to hexdump (default 256)\n"
 	"  --redact           print no heap content: no hexdump; the reason line\n"
 	"                     keeps only lengths, offsets and addresses\n"
-	"  --exe FILE         the main executable (default: the path in the core)\n"
-	"  --sysroot DIR      prefix every module path from the core with DIR\n"
-	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
-	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	HS_CLI_CORE_HELP
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 shown; 2 the core is unusable or no heap chunk contains\n"
@@ -109,7 +110,8 @@ static void hs_show_hop(struct hs_analysis *a, const struct hs_anchor_hop *h, bo
  * Why the chunk is alive (the shortest chain from a root), or that it is
  * leaked: direct, or indirect and which leaked chunks refer to it.
  */
-static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id)
+static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id,
+					const struct hs_analyze_options *opts)
 {
 	struct hs_anchor *an = NULL;
 	struct hs_error *err = hs_refgraph_anchor(a->graph, id, &an);
@@ -138,6 +140,26 @@ static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id)
 		if (n > HS_ARRAY_SIZE(refs))
 			printf("  (and %" PRIu64 " more)\n", n - HS_ARRAY_SIZE(refs));
 		return NULL;
+	}
+	if (!opts->no_retained) {
+		struct hs_dominators *dom = NULL;
+		err = hs_dominators_create(a->graph, opts->retained_limit ? opts->retained_limit
+								    : HS_RETAINED_LIMIT_DEFAULT,
+					   &dom);
+		if (err && err->code != HS_ERR_OTHER) {
+			hs_anchor_destroy(an);
+			return err;
+		}
+		char b[32];
+		if (dom)
+			printf("retained %s: freeing this chunk frees it and every chunk only it "
+			       "keeps alive (dominator tree)\n",
+			       hs_format_bytes(hs_dominators_retained(dom, id), b, sizeof(b)));
+		else
+			printf("retained (left out: %s)\n", err->message);
+		hs_error_destroy(err);
+		err = NULL;
+		hs_dominators_destroy(dom);
 	}
 	if (an->truncated) {
 		printf("verdict  reachable; %s\n", an->root);
@@ -197,7 +219,7 @@ int hs_cmd_show(int argc, char **argv)
 	printf("why      %s\n", why);
 	if (a->graph && hs_chunk_state(ch) == HS_CHUNK_IN_USE &&
 	    !(hs_chunk_flags(ch) & HS_CHUNK_F_METADATA)) {
-		err = hs_show_verdict(a, id);
+		err = hs_show_verdict(a, id, &args.opts);
 		if (err) {
 			hs_analysis_destroy(a);
 			return hs_cli_fail(err);

@@ -123,6 +123,8 @@ void hs_progress_phase(struct hs_progress *p, const char *name, uint64_t total)
 	p->total = total;
 	p->started = hs_now();
 	__atomic_store_n(&p->done, 0, __ATOMIC_RELAXED);
+	/* Every phase shows at least once, however short. */
+	hs_progress_draw(p);
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -5,6 +5,10 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/progress.h"
+#include "../refgraph/refgraph.h"
 
 #include "analyzer.h"
 
@@ -21,61 +25,6 @@ int hs_exit_code_for(const struct hs_error *err)
 	default:
 		return HS_EXIT_BAD_INPUT;
 	}
-}
-
-/*
- * Size-class counting: an open-addressing table keyed by size. A heap has
- * few distinct sizes (hundreds) but tens of millions of chunks, so this stays
- * in cache while the chunk array streams past once.
- */
-struct hs_size_table {
-	struct hs_report_size_class *slots;
-	size_t cap, used;
-};
-
-static bool hs_size_table_add(struct hs_size_table *t, uint64_t size)
-{
-	if ((t->used + 1) * 2 > t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 1024;
-		struct hs_report_size_class *ns = calloc(ncap, sizeof(*ns));
-		if (!ns)
-			return false;
-		for (size_t i = 0; i < t->cap; i++) {
-			if (!t->slots[i].count)
-				continue;
-			size_t h = (t->slots[i].size * 0x9e3779b97f4a7c15ull) >> 20;
-			while (ns[h & (ncap - 1)].count)
-				h++;
-			ns[h & (ncap - 1)] = t->slots[i];
-		}
-		free(t->slots);
-		t->slots = ns;
-		t->cap = ncap;
-	}
-	size_t h = (size * 0x9e3779b97f4a7c15ull) >> 20;
-	for (;; h++) {
-		struct hs_report_size_class *s = &t->slots[h & (t->cap - 1)];
-		if (!s->count) {
-			s->size = size;
-			s->count = 1;
-			s->bytes = size;
-			t->used++;
-			return true;
-		}
-		if (s->size == size) {
-			s->count++;
-			s->bytes += size;
-			return true;
-		}
-	}
-}
-
-static int hs_cmp_size_class(const void *a, const void *b)
-{
-	const struct hs_report_size_class *x = a, *y = b;
-	if (x->bytes != y->bytes)
-		return x->bytes < y->bytes ? 1 : -1;
-	return x->size < y->size ? -1 : x->size > y->size;
 }
 
 static char *hs_hex(const uint8_t *p, size_t n)
@@ -150,32 +99,24 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 		if (!hs_report_add_region(r, heap->regions[i].kind, 1, heap->regions[i].size))
 			return HS_ENOMEM;
 
-	struct hs_size_table table = {0};
-	for (size_t i = 0; i < heap->nchunks; i++) {
-		const struct hs_chunk *c = &heap->chunks[i];
-		uint64_t size = hs_chunk_size(c);
-		enum hs_chunk_state st = hs_chunk_state(c);
-		r->totals[st].count++;
-		r->totals[st].bytes += size;
-		mem->chunks += size;
-		if (hs_chunk_flags(c) & HS_CHUNK_F_METADATA) {
-			r->metadata.count++;
-			r->metadata.bytes += size;
-			continue;
-		}
-		if (st == HS_CHUNK_IN_USE && !hs_size_table_add(&table, size)) {
-			free(table.slots);
-			return HS_ENOMEM;
-		}
+	for (int st = 0; st < HS_CHUNK_NSTATES; st++) {
+		r->totals[st].count = heap->totals[st].count;
+		r->totals[st].bytes = heap->totals[st].bytes;
+		mem->chunks += heap->totals[st].bytes;
 	}
-	size_t n = 0;
-	for (size_t i = 0; i < table.cap; i++)
-		if (table.slots[i].count)
-			table.slots[n++] = table.slots[i];
-	if (n) /* no chunk in use: slots is NULL, and qsort(NULL) is UB */
-		qsort(table.slots, n, sizeof(*table.slots), hs_cmp_size_class);
-	r->size_classes = table.slots;
-	r->nsize_classes = n;
+	r->metadata.count = heap->metadata.count;
+	r->metadata.bytes = heap->metadata.bytes;
+	size_t n;
+	const struct hs_size_count *sizes = hs_heap_size_classes(heap, &n);
+	if (n) {
+		r->size_classes = calloc(n, sizeof(*r->size_classes));
+		if (!r->size_classes)
+			return HS_ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			r->size_classes[i] = (struct hs_report_size_class){
+				sizes[i].size, sizes[i].count, sizes[i].bytes};
+		r->nsize_classes = n;
+	}
 
 	if (!hs_report_add_diags(r, &proc->diags) ||
 	    !hs_report_add_diags(r, &heap->diags))
@@ -190,6 +131,122 @@ static double hs_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static struct hs_error *hs_add_indirect(hs_chunk_id id, void *arg)
+{
+	return hs_census_add_indirect(arg, id);
+}
+
+/* Count every chunk by type and, with reachability, the leaks. */
+static void hs_dom_sink(void *arg, hs_chunk_id id, uint32_t tag)
+{
+	hs_dominators_set_type(arg, id, tag);
+}
+
+static uint32_t hs_dom_map(uint32_t tag, void *arg)
+{
+	return hs_census_type_of_tag(arg, tag);
+}
+
+static void hs_dom_add(uint32_t type, uint64_t retained, void *arg)
+{
+	hs_census_add_type_retained(arg, type, retained);
+}
+
+/* The chunks that keep the most alive, with their types, into the report. */
+static struct hs_error *hs_report_retainers(struct hs_analysis *a, struct hs_census *cs,
+					    const struct hs_dominators *dom)
+{
+	enum { TOP = 20 };
+	hs_chunk_id ids[TOP];
+	uint64_t retained[TOP];
+	size_t n = hs_dominators_top(dom, TOP, ids, retained);
+	struct hs_report_leaks *l = &a->report.leaks;
+	l->has_retained = true;
+	l->retainers = calloc(n ? n : 1, sizeof(*l->retainers));
+	if (!l->retainers)
+		return HS_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct hs_report_retainer *rt = &l->retainers[l->nretainers++];
+		struct hs_chunk ch;
+		char name[512];
+		const char *kind = "";
+		hs_heap_chunk(a->heap, ids[i], &ch);
+		rt->address = ch.addr;
+		rt->size = hs_chunk_size(&ch);
+		rt->retained = retained[i];
+		if (!hs_classify_chunk(a->classifier, ids[i], name, sizeof(name), &kind, NULL, 0))
+			snprintf(name, sizeof(name), "?");
+		rt->type = hs_strdup(name);
+		rt->kind = hs_strdup(kind);
+		if (!rt->type || !rt->kind)
+			return HS_ENOMEM;
+	}
+	(void)cs;
+	return NULL;
+}
+
+/*
+ * Count every chunk by type and, with reachability, the leaks; with the
+ * dominator tree, the types' and the top chunks' retained sizes.
+ */
+static struct hs_error *hs_analysis_census(struct hs_analysis *a,
+					   const struct hs_analyze_options *opts, double *t)
+{
+	struct hs_census *cs = NULL;
+	struct hs_dominators *dom = NULL;
+	struct hs_error *err = NULL;
+	double now;
+	if (a->graph && !opts->no_retained) {
+		uint64_t limit = opts->retained_limit ? opts->retained_limit
+						      : HS_RETAINED_LIMIT_DEFAULT;
+		err = hs_dominators_create(a->graph, limit, &dom);
+		if (err && err->code == HS_ERR_OTHER) {
+			/* Too big for the limit: the rest of the analysis stands. */
+			bool ok = hs_report_add_diag(&a->report, "info", err->message, false, 0) &&
+				  hs_report_add_diag(&a->report, "info",
+						     "retained sizes left out (raise "
+						     "--retained-limit, or --no-retained)",
+						     false, 0);
+			hs_error_destroy(err);
+			err = ok ? NULL : HS_ENOMEM;
+		}
+		now = hs_now();
+		a->phase_seconds[HS_PHASE_RETAINED] += now - *t;
+		*t = now;
+		a->retained_bytes = dom ? hs_dominators_bytes(dom) : 0;
+	}
+	struct hs_census_options csopts = {
+		.leaks = a->graph != NULL,
+		.sink = dom ? hs_dom_sink : NULL,
+		.sink_arg = dom,
+	};
+	if (!err)
+		err = hs_census_run(a->classifier, &csopts, &cs);
+	now = hs_now();
+	a->phase_seconds[HS_PHASE_CLASSIFY] = now - *t;
+	*t = now;
+	if (!err && a->graph) {
+		err = hs_refgraph_indirect(a->graph, hs_add_indirect, cs);
+		hs_refgraph_root_counts(a->graph, a->report.leaks.roots);
+		now = hs_now();
+		a->phase_seconds[HS_PHASE_LEAKS] = now - *t;
+		*t = now;
+	}
+	if (!err && dom) {
+		err = hs_dominators_outermost(dom, hs_census_ntypes(cs), hs_dom_map, hs_dom_add, cs);
+		if (!err)
+			err = hs_report_retainers(a, cs, dom);
+		now = hs_now();
+		a->phase_seconds[HS_PHASE_RETAINED] += now - *t;
+		*t = now;
+	}
+	if (!err)
+		err = hs_census_report(cs, &a->report);
+	hs_dominators_destroy(dom);
+	hs_census_destroy(cs);
+	return err;
+}
+
 struct hs_error *hs_analysis_run(const char *core_path,
 				 const struct hs_analyze_options *opts,
 				 struct hs_analysis **ret)
@@ -198,12 +255,16 @@ struct hs_error *hs_analysis_run(const char *core_path,
 	if (!a)
 		return HS_ENOMEM;
 	hs_report_init(&a->report);
+	bool progress = opts->progress == HS_PROGRESS_ON ||
+			(opts->progress == HS_PROGRESS_AUTO && isatty(STDERR_FILENO));
+	a->progress = hs_progress_create(stderr, progress);
 	struct hs_process_options popts = {
 		.sysroot = opts->sysroot,
 		.exe = opts->exe,
 		.no_debuginfo = opts->no_debuginfo,
 	};
 	double t0 = hs_now(), t1;
+	hs_progress_phase(a->progress, "open core and modules", 0);
 	struct hs_error *err = hs_process_open(core_path, &popts, &a->proc);
 	t1 = hs_now();
 	a->phase_seconds[HS_PHASE_OPEN] = t1 - t0;
@@ -212,22 +273,37 @@ struct hs_error *hs_analysis_run(const char *core_path,
 			.no_debuginfo = opts->no_debuginfo,
 			.allocator = opts->allocator,
 		};
+		hs_progress_phase(a->progress, "walk the allocator", 0);
 		err = hs_heapwalk_run(a->proc, &wopts, &a->heap);
-		t0 = hs_now();
-		a->phase_seconds[HS_PHASE_WALK] = t0 - t1;
-	}
-	if (!err) {
-		err = hs_report_build(&a->report, a->proc, a->heap);
-		t1 = hs_now();
-		a->phase_seconds[HS_PHASE_COUNT] = t1 - t0;
-	}
-	if (!err) {
-		struct hs_classify_options copts = {.redact = opts->redact};
-		err = hs_classify(a->proc, a->heap, &copts, &a->classes);
 	}
 	if (!err)
-		err = hs_classes_report(a->classes, &a->report);
-	a->phase_seconds[HS_PHASE_CLASSIFY] = hs_now() - t1;
+		err = hs_report_build(&a->report, a->proc, a->heap);
+	t0 = hs_now();
+	a->phase_seconds[HS_PHASE_WALK] = t0 - t1;
+	if (!err) {
+		struct hs_classify_options copts = {
+			.redact = opts->redact,
+			.threads = opts->threads,
+			.progress = a->progress,
+		};
+		err = hs_classifier_create(a->proc, a->heap, &copts, &a->classifier);
+		t1 = hs_now();
+		a->phase_seconds[HS_PHASE_SCAN] = t1 - t0;
+	}
+	if (!err && !opts->no_leaks) {
+		struct hs_refgraph_options gopts = {
+			.threads = opts->threads,
+			.progress = a->progress,
+		};
+		err = hs_refgraph_create(a->proc, a->heap, &gopts, &a->graph);
+		t0 = hs_now();
+		a->phase_seconds[HS_PHASE_MARK] = t0 - t1;
+		t1 = t0;
+	}
+	if (!err && !opts->no_census)
+		err = hs_analysis_census(a, opts, &t1);
+	hs_progress_destroy(a->progress);
+	a->progress = NULL;
 	if (!err && opts->has_captured_at)
 		a->report.captured_at = opts->captured_at;
 	if (err) {
@@ -251,7 +327,8 @@ static uint64_t hs_status_kb(const char *status, const char *key)
 void hs_analysis_print_stats(const struct hs_analysis *a, FILE *out)
 {
 	static const char *const names[HS_NPHASES] = {
-		"open core and modules", "walk allocator", "count", "classify",
+		"open core and modules", "walk allocator", "scan for evidence",
+		"mark reachable", "classify and count", "leaks", "retained sizes",
 	};
 	char buf[4096] = "";
 	FILE *f = fopen("/proc/self/status", "r");
@@ -266,8 +343,16 @@ void hs_analysis_print_stats(const struct hs_analysis *a, FILE *out)
 		fprintf(out, "heapscope: %-22s %8.3f s\n", names[i], a->phase_seconds[i]);
 		total += a->phase_seconds[i];
 	}
-	fprintf(out, "heapscope: %-22s %8.3f s, %zu chunks\n", "total", total,
+	fprintf(out, "heapscope: %-22s %8.3f s, %" PRIu64 " chunks\n", "total", total,
 		a->heap ? a->heap->nchunks : 0);
+	if (a->heap) {
+		uint64_t span = hs_heap_span(a->heap), store = hs_heap_store_bytes(a->heap);
+		fprintf(out, "heapscope: heap %s in chunks (\"heap bytes\"); chunk store %s, "
+			"%.2f bytes a chunk; bound 64 MiB + heap/64 = %s\n",
+			hs_format_bytes(span, b1, sizeof(b1)), hs_format_bytes(store, b2, sizeof(b2)),
+			a->heap->nchunks ? (double)store / (double)a->heap->nchunks : 0.0,
+			hs_format_bytes((UINT64_C(64) << 20) + span / 64, b3, sizeof(b3)));
+	}
 	fprintf(out, "heapscope: memory: peak RSS %s; now anonymous %s, file-backed %s\n",
 		hs_format_bytes(hs_status_kb(buf, "VmHWM:"), b1, sizeof(b1)),
 		hs_format_bytes(hs_status_kb(buf, "RssAnon:"), b2, sizeof(b2)),
@@ -279,7 +364,9 @@ void hs_analysis_destroy(struct hs_analysis *a)
 	if (!a)
 		return;
 	hs_report_deinit(&a->report);
-	hs_classes_destroy(a->classes);
+	hs_refgraph_destroy(a->graph);
+	hs_classifier_destroy(a->classifier);
+	hs_progress_destroy(a->progress);
 	hs_heap_destroy(a->heap);
 	hs_process_destroy(a->proc);
 	free(a);

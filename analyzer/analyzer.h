@@ -4,6 +4,7 @@
 
 #include "../common/common.h"
 #include "../formats/formats.h"
+#include "../classify/classify.h"
 #include "../heapwalk/heapwalk.h"
 #include "../symbols/symbols.h"
 
@@ -28,24 +29,49 @@ struct hs_analyze_options {
 	bool has_captured_at;
 	int64_t captured_at;
 	bool redact;           /* --redact: no heap bytes in any output */
+	unsigned threads;      /* --threads, 0: one per CPU */
+	enum { HS_PROGRESS_AUTO, HS_PROGRESS_ON, HS_PROGRESS_OFF } progress;
+	/* What to compute beyond the walk (show and list need less). */
+	bool no_census;        /* no per-type census (the classifier is still made) */
+	bool no_leaks;         /* --no-leaks: no reachability */
+	bool no_retained;      /* --no-retained: no dominator tree */
+	uint64_t retained_limit; /* --retained-limit bytes, 0: the default */
 };
+
+/* Memory the dominator tree may take before retained sizes are left out. */
+#define HS_RETAINED_LIMIT_DEFAULT (UINT64_C(4) << 30)
+
+/* Where an analysis spent its time, for `analyze --stats` and the benches. */
+enum hs_phase {
+	HS_PHASE_OPEN,
+	HS_PHASE_WALK,
+	HS_PHASE_SCAN,
+	HS_PHASE_MARK,
+	HS_PHASE_CLASSIFY,
+	HS_PHASE_LEAKS,
+	HS_PHASE_RETAINED,
+	HS_NPHASES
+};
+
+struct hs_classifier;
+struct hs_census;
+struct hs_refgraph;
+struct hs_progress;
 
 /*
  * One analysed core: the process (memory map, modules), the walked heap and
  * the report built from them. The heap and process stay alive so that
  * commands like `show` can read memory after the report is built.
  */
-struct hs_classes;
-
-/* Where an analysis spent its time, for `analyze --stats` and the benches. */
-enum hs_phase { HS_PHASE_OPEN, HS_PHASE_WALK, HS_PHASE_COUNT, HS_PHASE_CLASSIFY, HS_NPHASES };
-
 struct hs_analysis {
 	struct hs_process *proc;
 	struct hs_heap *heap;
 	struct hs_report report;
-	struct hs_classes *classes; /* what each in-use chunk is (classify.c) */
+	struct hs_classifier *classifier; /* what each in-use chunk is */
+	struct hs_refgraph *graph;        /* roots and marks, unless no_leaks */
+	struct hs_progress *progress;
 	double phase_seconds[HS_NPHASES];
+	uint64_t retained_bytes; /* what the dominator tree took */
 };
 
 /*
@@ -57,10 +83,11 @@ struct hs_analysis {
 void hs_analysis_print_stats(const struct hs_analysis *a, FILE *out);
 
 /*
- * Open `core_path`, walk its allocator and fill the report. On success *ret
- * is owned by the caller (hs_analysis_destroy). Errors come from the core
- * reader (unusable core) or the walker (no allocator found), with messages
- * naming the file.
+ * Open `core_path`, walk its allocator, classify and count its chunks and,
+ * unless opts->no_leaks, find what is reachable, and fill the report. On
+ * success *ret is owned by the caller (hs_analysis_destroy). Errors come from
+ * the core reader (unusable core) or the walker (no allocator found), with
+ * messages naming the file.
  */
 struct hs_error *hs_analysis_run(const char *core_path,
 				 const struct hs_analyze_options *opts,
@@ -71,66 +98,6 @@ void hs_analysis_destroy(struct hs_analysis *a);
  * from a process and its heap. */
 struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 				 const struct hs_heap *heap);
-
-/*
- * ---------------------------------------------------------------------------
- * Classification: what each in-use chunk is (vtable classes, Redis sds and
- * robj, std::string bodies, C strings) and, for the rest, clusters of chunks
- * of one size and one shape of their first words.
- * ---------------------------------------------------------------------------
- */
-struct hs_classify_options {
-	bool redact; /* keep no heap bytes (hexdump samples) in the results */
-};
-
-/*
- * Classify every in-use, non-metadata chunk of `heap` (sorted by address),
- * reading memory through `proc`. Both are borrowed and must outlive the
- * result, which the caller frees with hs_classes_destroy(). One sequential
- * pass over the chunks plus one scan of writable memory; per-chunk state is
- * two compact arrays, nothing is allocated per chunk. Errors: HS_ERR_NOMEM.
- */
-struct hs_error *hs_classify(struct hs_process *proc, const struct hs_heap *heap,
-			     const struct hs_classify_options *opts,
-			     struct hs_classes **ret);
-void hs_classes_destroy(struct hs_classes *c);
-/* Fill r->types and r->patterns (replacing nothing: they must be empty). */
-struct hs_error *hs_classes_report(const struct hs_classes *c, struct hs_report *r);
-/* The type name and kind of chunk `i` (index into heap->chunks), or NULL if
- * it was not classified (not in use, or allocator metadata). */
-const char *hs_classes_chunk_type(const struct hs_classes *c, size_t i,
-				  const char **kind);
-/* Why chunk i has its type, one line into buf (truncated to len). */
-void hs_classes_explain(struct hs_classes *c, size_t i, char *buf, size_t len);
-/* Call fn with the address of every chunk whose type is named `name`, in
- * address order. Returns false if no type has that name. */
-bool hs_classes_each_of_type(const struct hs_classes *c, const char *name,
-			     void (*fn)(uint64_t addr, void *arg), void *arg);
-
-/* An sds header at p (the start of the allocation) of header type `type`
- * (0: sdshdr5, 1: 8, 2: 16, 3: 32, 4: 64, as the flags byte encodes it):
- * flags byte right, len <= alloc, and a NUL at buf[len] within avail bytes. */
-struct hs_sds {
-	unsigned type, hdrlen;
-	uint64_t len, alloc;
-};
-bool hs_sds_parse(const uint8_t *p, size_t avail, unsigned type, struct hs_sds *ret);
-
-/* `hexdump -C` text of n bytes (offsets from 0), with "*" for repeated
- * lines and a closing offset line. Malloc'd; NULL when out of memory. */
-char *hs_hexdump(const uint8_t *p, size_t n);
-
-/*
- * The shape of the first nwords (<= 8) 8-byte words at p, one letter each:
- * 0 zero, H inside a heap chunk, M inside a module, i small integer, t text,
- * ? anything else. Encoded 3 bits per word plus the word count; the code has
- * no addresses in it, so it is the same in two cores of one program.
- */
-#define HS_PATTERN_MAX_WORDS 8
-uint32_t hs_pattern_code(struct hs_process *proc, const struct hs_heap *heap,
-			 const uint8_t *p, size_t nwords);
-/* "H M 0 i t ?" for a code, into buf. */
-const char *hs_pattern_format(uint32_t code, char *buf, size_t len);
 
 /* The command-line entry point: returns the process exit code. */
 int hs_cli_main(int argc, char **argv);

@@ -76,6 +76,37 @@ static int hs_cli_core_option(int c, const char *arg, struct hs_analyze_options 
 	case HS_OPT_REDACT:
 		opts->redact = true;
 		return 1;
+	case HS_OPT_THREADS: {
+		uint64_t n;
+		if (!hs_cli_parse_count("--threads", arg, 64, &n))
+			return -1;
+		opts->threads = (unsigned)n;
+		return 1;
+	}
+	case HS_OPT_PROGRESS:
+		opts->progress = HS_PROGRESS_ON;
+		return 1;
+	case HS_OPT_NO_PROGRESS:
+		opts->progress = HS_PROGRESS_OFF;
+		return 1;
+	case HS_OPT_NO_LEAKS:
+		opts->no_leaks = true;
+		return 1;
+	case HS_OPT_NO_RETAINED:
+		opts->no_retained = true;
+		return 1;
+	case HS_OPT_RETAINED_LIMIT: {
+		uint64_t mib;
+		if (!hs_cli_parse_count("--retained-limit", arg, UINT64_C(1) << 30, &mib))
+			return -1;
+		if (!mib) {
+			hs_cli_error("invalid value for --retained-limit: '%s' (use --no-retained)",
+				     arg);
+			return -1;
+		}
+		opts->retained_limit = mib << 20;
+		return 1;
+	}
 	}
 	return 0;
 }
@@ -166,10 +197,11 @@ static const char hs_analyze_usage[] =
 	"jemalloc, gperftools tcmalloc) and report every chunk: in use, free or\n"
 	"cached, with totals that reconcile with the allocator's own statistics.\n"
 	"\n"
+	"It also finds what is leaked: the in-use chunks no root (registers,\n"
+	"stacks, TLS, the modules' writable data, other anonymous memory) reaches,\n"
+	"direct or indirect, and what each chunk keeps alive (retained sizes).\n"
+	"\n"
 	"Options:\n"
-	"  --exe FILE         the main executable (default: the path in the core)\n"
-	"  --sysroot DIR      find the module files the core names inside DIR,\n"
-	"                     as if DIR were / (a copy of the production root)\n"
 	"  --json FILE|-      write the JSON report (heapscope-report/1) to FILE,\n"
 	"                     or to standard output with '-'\n"
 	"  --top N            rows per table in the text summary (default 10)\n"
@@ -178,8 +210,7 @@ static const char hs_analyze_usage[] =
 	"                     textfile collector; see docs/dashboards.md)\n"
 	"  --captured-at T    when the core was taken: unix seconds or\n"
 	"                     YYYY-MM-DDTHH:MM:SSZ (default: the core file's mtime)\n"
-	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
-	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	HS_CLI_CORE_HELP
 	"  --stats            print phase timings and memory use to stderr\n"
 	"  --redact           keep heap content out of every output: pattern\n"
 	"                     samples carry no hexdump (types, counts, sizes and\n"

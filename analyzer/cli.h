@@ -27,13 +27,43 @@ enum {
 	HS_OPT_ALLOCATOR,
 	HS_OPT_NO_DEBUGINFO,
 	HS_OPT_REDACT,
+	HS_OPT_THREADS,
+	HS_OPT_PROGRESS,
+	HS_OPT_NO_PROGRESS,
+	HS_OPT_NO_LEAKS,
+	HS_OPT_NO_RETAINED,
+	HS_OPT_RETAINED_LIMIT,
 	HS_OPT_COMMAND = 0x200,
 };
 #define HS_CLI_CORE_OPTIONS                                                    \
 	{"exe", required_argument, NULL, HS_OPT_EXE},                          \
 	{"sysroot", required_argument, NULL, HS_OPT_SYSROOT},                  \
 	{"allocator", required_argument, NULL, HS_OPT_ALLOCATOR},              \
-	{"no-debuginfo", no_argument, NULL, HS_OPT_NO_DEBUGINFO}
+	{"no-debuginfo", no_argument, NULL, HS_OPT_NO_DEBUGINFO},              \
+	{"threads", required_argument, NULL, HS_OPT_THREADS},                  \
+	{"progress", no_argument, NULL, HS_OPT_PROGRESS},                      \
+	{"no-progress", no_argument, NULL, HS_OPT_NO_PROGRESS},                \
+	{"no-leaks", no_argument, NULL, HS_OPT_NO_LEAKS},                      \
+	{"no-retained", no_argument, NULL, HS_OPT_NO_RETAINED},                \
+	{"retained-limit", required_argument, NULL, HS_OPT_RETAINED_LIMIT}
+
+/* The help text of the options above, for every command's --help. */
+#define HS_CLI_CORE_HELP                                                                  \
+	"  --exe FILE         the main executable (default: the path in the core)\n"         \
+	"  --sysroot DIR      find the module files the core names inside DIR,\n"            \
+	"                     as if DIR were / (a copy of the production root)\n"            \
+	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"                 \
+	"  --no-debuginfo     ignore separate debug info even when installed\n"              \
+	"  --threads N        threads for the scans (default: one per CPU, at most 8);\n"    \
+	"                     the results do not depend on it\n"                            \
+	"  --progress, --no-progress\n"                                                      \
+	"                     a progress line on stderr (phase, bytes done, rate,\n"        \
+	"                     ETA): by default only when stderr is a terminal\n"            \
+	"  --no-leaks         skip reachability (leaks, anchor chains, retained sizes)\n"   \
+	"  --no-retained      skip the dominator tree (retained sizes) only\n"             \
+	"  --retained-limit MIB\n"                                                           \
+	"                     memory the dominator tree may take (default 4096);\n"        \
+	"                     past it, retained sizes are left out with a note\n"
 #define HS_CLI_REDACT_OPTION {"redact", no_argument, NULL, HS_OPT_REDACT}
 
 /* Start parsing a command's options (getopt state is global to libc). */

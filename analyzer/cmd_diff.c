@@ -28,10 +28,8 @@ static const char hs_diff_usage[] =
 	"                     (default 1: unchanged rows are hidden; 0 shows them)\n"
 	"  --json FILE|-      write the heapscope-diff/1 JSON document to FILE, or to\n"
 	"                     standard output with '-' (then no text is printed)\n"
-	"  --exe FILE         for cores: the main executable\n"
-	"  --sysroot DIR      for cores: prefix every module path with DIR\n"
-	"  --allocator NAME   for cores: skip detection (glibc, jemalloc, tcmalloc)\n"
-	"  --no-debuginfo     for cores: ignore separate debug info\n"
+	"For cores (the options apply to both sides):\n"
+	HS_CLI_CORE_HELP
 	"  -h, --help         show this help\n"
 	"\n";
 

@@ -8,9 +8,12 @@
 #include "cli.h"
 
 static const char hs_list_usage[] =
-	"Usage: heapscope list CORE --type NAME [options]\n"
+	"Usage: heapscope list CORE --type NAME [--leaked] [options]\n"
+	"       heapscope list CORE --leaked [options]\n"
 	"\n"
-	"Print the address of every in-use chunk whose type is NAME, one per line\n"
+	"Print the address of every in-use chunk whose type is NAME (and with\n"
+	"--leaked, that no root reaches; --leaked alone: every leaked chunk),\n"
+	"one per line\n"
 	"in address order (e.g. for gdb: x/4gx ADDRESS). NAME is a type name as\n"
 	"`heapscope analyze` prints it: a class (\"common::Closure\"), an sds\n"
 	"header (\"sdshdr8\"), \"robj string/embstr\", \"std::string\",\n"
@@ -18,11 +21,11 @@ static const char hs_list_usage[] =
 	"The output holds addresses only, never heap content.\n"
 	"\n"
 	"Options:\n"
-	"  --type NAME        the type (required)\n"
-	"  --exe FILE         the main executable (default: the path in the core)\n"
-	"  --sysroot DIR      prefix every module path from the core with DIR\n"
-	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
-	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	"  --type NAME        the type\n"
+	"  --leaked           only chunks no root reaches (see heapscope analyze:\n"
+	"                     the roots are registers, stacks, TLS, the modules'\n"
+	"                     writable segments and other anonymous memory)\n"
+	HS_CLI_CORE_HELP
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 listed (possibly nothing); 2 the core is unusable or no\n"
@@ -30,15 +33,17 @@ static const char hs_list_usage[] =
 
 struct hs_list_args {
 	const char *core, *type;
+	bool leaked;
 	struct hs_analyze_options opts;
 };
 
 static int hs_list_parse(int argc, char **argv, struct hs_list_args *a)
 {
-	enum { OPT_TYPE = HS_OPT_COMMAND };
+	enum { OPT_TYPE = HS_OPT_COMMAND, OPT_LEAKED };
 	static const struct option longopts[] = {
 		HS_CLI_CORE_OPTIONS,
 		{"type", required_argument, NULL, OPT_TYPE},
+		{"leaked", no_argument, NULL, OPT_LEAKED},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -54,6 +59,9 @@ static int hs_list_parse(int argc, char **argv, struct hs_list_args *a)
 			}
 			a->type = optarg;
 			break;
+		case OPT_LEAKED:
+			a->leaked = true;
+			break;
 		case 'h':
 			fputs(hs_list_usage, stdout);
 			return -1;
@@ -65,8 +73,8 @@ static int hs_list_parse(int argc, char **argv, struct hs_list_args *a)
 		hs_cli_error("list: expected one CORE argument (see heapscope list --help)");
 		return HS_EXIT_USAGE;
 	}
-	if (!a->type) {
-		hs_cli_error("list: --type NAME is required (see heapscope list --help)");
+	if (!a->type && !a->leaked) {
+		hs_cli_error("list: --type NAME or --leaked is required (see heapscope list --help)");
 		return HS_EXIT_USAGE;
 	}
 	a->core = argv[optind];
@@ -89,10 +97,15 @@ int hs_cmd_list(int argc, char **argv)
 		return rc < 0 ? HS_EXIT_OK : rc;
 
 	struct hs_analysis *a;
+	args.opts.no_census = true;
+	args.opts.no_leaks = !args.leaked;
 	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
 	if (err)
 		return hs_cli_fail(err);
-	if (!hs_classes_each_of_type(a->classes, args.type, hs_list_print, NULL))
+	bool found = false;
+	err = hs_classify_each_of_type(a->classifier, args.type, args.leaked, hs_list_print,
+				       NULL, &found);
+	if (!err && !found && args.type)
 		err = hs_error_create(HS_ERR_NOT_FOUND,
 				      "no type named '%s' in this core (see heapscope analyze)",
 				      args.type);

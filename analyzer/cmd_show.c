@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../refgraph/refgraph.h"
 #include "analyzer.h"
 #include "cli.h"
 
@@ -13,16 +14,17 @@ static const char hs_show_usage[] =
 	"\n"
 	"Find the heap chunk that contains ADDRESS (0x... or decimal) in the core:\n"
 	"print its address, size and state, the type heapscope gives it and why\n"
-	"(e.g. the vtable its first word points at), and a hexdump of its start.\n"
+	"(e.g. the vtable its first word points at), why it is alive (the shortest\n"
+	"chain of references from a root: a register, a stack slot, a module's\n"
+	"global, TLS) or that it is leaked (direct, or indirect and which leaked\n"
+	"chunks refer to it), what freeing it would free (its retained size),\n"
+	"and a hexdump of its start.\n"
 	"\n"
 	"Options:\n"
 	"  --bytes N          bytes of the chunk to hexdump (default 256)\n"
 	"  --redact           print no heap content: no hexdump; the reason line\n"
 	"                     keeps only lengths, offsets and addresses\n"
-	"  --exe FILE         the main executable (default: the path in the core)\n"
-	"  --sysroot DIR      prefix every module path from the core with DIR\n"
-	"  --allocator NAME   skip detection: glibc, jemalloc or tcmalloc\n"
-	"  --no-debuginfo     ignore separate debug info even when installed\n"
+	HS_CLI_CORE_HELP
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 shown; 2 the core is unusable or no heap chunk contains\n"
@@ -90,6 +92,91 @@ static void hs_show_where(struct hs_process *proc, uint64_t addr, char *buf, siz
 		snprintf(buf, len, " (it is not mapped in the core)");
 }
 
+/* One chunk on a line of a chain: address, offset, type. */
+static void hs_show_hop(struct hs_analysis *a, const struct hs_anchor_hop *h, bool last)
+{
+	char type[256];
+	const char *kind = NULL;
+	if (!hs_classify_chunk(a->classifier, h->id, type, sizeof(type), &kind, NULL, 0))
+		snprintf(type, sizeof(type), "?");
+	if (last)
+		printf("  -> 0x%" PRIx64 "  %s (%s): this chunk\n", h->chunk, type, kind ? kind : "-");
+	else
+		printf("  -> 0x%" PRIx64 "  %s (%s): +0x%" PRIx64 " holds 0x%" PRIx64 "\n",
+		       h->chunk, type, kind ? kind : "-", h->offset, h->value);
+}
+
+/*
+ * Why the chunk is alive (the shortest chain from a root), or that it is
+ * leaked: direct, or indirect and which leaked chunks refer to it.
+ */
+static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id,
+					const struct hs_analyze_options *opts)
+{
+	struct hs_anchor *an = NULL;
+	struct hs_error *err = hs_refgraph_anchor(a->graph, id, &an);
+	if (err)
+		return err;
+	if (!an) {
+		uint64_t refs[4], n;
+		hs_refgraph_referrers(a->graph, id, refs, HS_ARRAY_SIZE(refs), &n);
+		if (!n) {
+			printf("verdict  leaked, direct: no root reaches it and no other leaked "
+			       "chunk refers to it\n");
+			return NULL;
+		}
+		printf("verdict  leaked, indirect: no root reaches it; %" PRIu64 " leaked "
+		       "chunk%s refer%s to it:\n", n, n == 1 ? "" : "s", n == 1 ? "s" : "");
+		for (uint64_t i = 0; i < n && i < HS_ARRAY_SIZE(refs); i++) {
+			struct hs_chunk c;
+			hs_chunk_id rid;
+			char type[256];
+			const char *kind = NULL;
+			if (!hs_heap_find(a->heap, refs[i], &c, &rid) ||
+			    !hs_classify_chunk(a->classifier, rid, type, sizeof(type), &kind, NULL, 0))
+				snprintf(type, sizeof(type), "?");
+			printf("  <- 0x%" PRIx64 "  %s (%s)\n", refs[i], type, kind ? kind : "-");
+		}
+		if (n > HS_ARRAY_SIZE(refs))
+			printf("  (and %" PRIu64 " more)\n", n - HS_ARRAY_SIZE(refs));
+		return NULL;
+	}
+	if (!opts->no_retained) {
+		struct hs_dominators *dom = NULL;
+		err = hs_dominators_create(a->graph, opts->retained_limit ? opts->retained_limit
+								    : HS_RETAINED_LIMIT_DEFAULT,
+					   &dom);
+		if (err && err->code != HS_ERR_OTHER) {
+			hs_anchor_destroy(an);
+			return err;
+		}
+		char b[32];
+		if (dom)
+			printf("retained %s: freeing this chunk frees it and every chunk only it "
+			       "keeps alive (dominator tree)\n",
+			       hs_format_bytes(hs_dominators_retained(dom, id), b, sizeof(b)));
+		else
+			printf("retained (left out: %s)\n", err->message);
+		hs_error_destroy(err);
+		err = NULL;
+		hs_dominators_destroy(dom);
+	}
+	if (an->truncated) {
+		printf("verdict  reachable; %s\n", an->root);
+	} else {
+		printf("verdict  reachable: a chain of %zu reference%s from a root\n", an->nhops,
+		       an->nhops == 1 ? "" : "s");
+		if (an->root_addr)
+			printf("  root  %s holds 0x%" PRIx64 "\n", an->root, an->value);
+		else
+			printf("  root  %s = 0x%" PRIx64 "\n", an->root, an->value);
+		for (size_t i = 0; i < an->nhops; i++)
+			hs_show_hop(a, &an->hops[i], i + 1 == an->nhops);
+	}
+	hs_anchor_destroy(an);
+	return NULL;
+}
+
 int hs_cmd_show(int argc, char **argv)
 {
 	struct hs_show_args args;
@@ -98,11 +185,13 @@ int hs_cmd_show(int argc, char **argv)
 		return rc < 0 ? HS_EXIT_OK : rc;
 
 	struct hs_analysis *a;
+	args.opts.no_census = true;
 	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
 	if (err)
 		return hs_cli_fail(err);
-	const struct hs_chunk *ch = hs_heap_chunk_at(a->heap, args.address);
-	if (!ch) {
+	struct hs_chunk chunk;
+	hs_chunk_id id;
+	if (!hs_heap_find(a->heap, args.address, &chunk, &id)) {
 		char where[512];
 		hs_show_where(a->proc, args.address, where, sizeof(where));
 		err = hs_error_create(HS_ERR_NOT_FOUND, "no heap chunk contains 0x%" PRIx64 "%s",
@@ -110,11 +199,11 @@ int hs_cmd_show(int argc, char **argv)
 		hs_analysis_destroy(a);
 		return hs_cli_fail(err);
 	}
-	size_t i = (size_t)(ch - a->heap->chunks);
+	const struct hs_chunk *ch = &chunk;
 	const char *kind = NULL;
-	const char *type = hs_classes_chunk_type(a->classes, i, &kind);
-	char why[1024];
-	hs_classes_explain(a->classes, i, why, sizeof(why));
+	char type[512], why[1024];
+	bool typed = hs_classify_chunk(a->classifier, id, type, sizeof(type), &kind, why,
+				       sizeof(why));
 
 	printf("address  0x%" PRIx64 " (chunk + %" PRIu64 ")\n", args.address,
 	       args.address - ch->addr);
@@ -123,11 +212,19 @@ int hs_cmd_show(int argc, char **argv)
 	       hs_chunk_state_name(hs_chunk_state(ch)),
 	       (hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ? ", allocator metadata" : "",
 	       (hs_chunk_flags(ch) & HS_CHUNK_F_MMAPPED) ? ", mmapped" : "");
-	if (type)
+	if (typed)
 		printf("type     %s (%s)\n", type, kind);
 	else
 		printf("type     -\n");
 	printf("why      %s\n", why);
+	if (a->graph && hs_chunk_state(ch) == HS_CHUNK_IN_USE &&
+	    !(hs_chunk_flags(ch) & HS_CHUNK_F_METADATA)) {
+		err = hs_show_verdict(a, id, &args.opts);
+		if (err) {
+			hs_analysis_destroy(a);
+			return hs_cli_fail(err);
+		}
+	}
 	if (args.opts.redact) {
 		printf("hexdump  (redacted)\n");
 	} else {

@@ -64,6 +64,7 @@ bool hs_diff_growth(const struct hs_diff_row *row, double *ret)
 struct hs_diff_item {
 	const char *name, *kind;
 	uint64_t key, size, count, bytes;
+	struct hs_report_count leaked;
 	size_t order;
 };
 
@@ -191,10 +192,16 @@ static struct hs_error *hs_table_build(struct hs_diff_item *a, size_t na,
 		row->name = k->name;
 		row->kind = k->kind;
 		row->size = k->size;
-		if (x)
+		if (x) {
 			row->before = (struct hs_report_count){x->count, x->bytes};
-		if (y)
+			row->leaked_before = x->leaked;
+		}
+		if (y) {
 			row->after = (struct hs_report_count){y->count, y->bytes};
+			row->leaked_after = y->leaked;
+		}
+		row->dleaked_count = hs_delta(row->leaked_before.count, row->leaked_after.count);
+		row->dleaked_bytes = hs_delta(row->leaked_before.bytes, row->leaked_after.bytes);
 		row->status = !x ? HS_DIFF_NEW : !y ? HS_DIFF_GONE : HS_DIFF_COMMON;
 		hs_row_finish(row);
 		t->all_dcount = hs_sat_add_signed(t->all_dcount, row->dcount);
@@ -229,6 +236,7 @@ static struct hs_error *hs_items_of(const struct hs_report *r, enum hs_view v,
 			x->kind = r->types[i].kind;
 			x->count = r->types[i].count;
 			x->bytes = r->types[i].bytes;
+			x->leaked = r->types[i].leaked;
 		} else if (v == HS_VIEW_SIZES) {
 			x->key = x->size = r->size_classes[i].size;
 			x->count = r->size_classes[i].count;
@@ -406,6 +414,11 @@ struct hs_error *hs_diff_create(const struct hs_diff_input *before,
 		hs_row_finish(row);
 	}
 	d->different_allocators = hs_strcmp_null(ra->alloc_name, rb->alloc_name) != 0;
+	d->has_leaks = ra->leaks.present && rb->leaks.present;
+	d->leaked.name = "leaked";
+	d->leaked.before = ra->leaks.leaked;
+	d->leaked.after = rb->leaks.leaked;
+	hs_row_finish(&d->leaked);
 
 	struct hs_error *err = hs_diff_stats(d);
 	if (!err)
@@ -581,7 +594,11 @@ static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 			hs_fmt_growth(row, b4, sizeof(b4)));
 		hs_text_rate(out, d, NULL, row->dbytes);
 		fputs("  ", out);
-		if (v == HS_VIEW_TYPES)
+		if (v == HS_VIEW_TYPES && d->has_leaks)
+			fprintf(out, "%-8s %s (leaked %+" PRId64 ", %s)\n", row->kind, row->name,
+				row->dleaked_count,
+				hs_fmt_sbytes(row->dleaked_bytes, b1, sizeof(b1)));
+		else if (v == HS_VIEW_TYPES)
 			fprintf(out, "%-8s %s\n", row->kind, row->name);
 		else if (v == HS_VIEW_SIZES)
 			fprintf(out, "%" PRIu64 "\n", row->size);
@@ -627,8 +644,8 @@ struct hs_error *hs_diff_write_text(const struct hs_diff *d, FILE *out,
 		"old bytes", "old #", "new bytes", "new #", "growth");
 	hs_text_rate(out, d, "per hour", 0);
 	fputc('\n', out);
-	for (int s = 0; s < HS_DIFF_NTOTALS; s++) {
-		const struct hs_diff_row *row = &d->totals[s];
+	for (int s = 0; s < HS_DIFF_NTOTALS + d->has_leaks; s++) {
+		const struct hs_diff_row *row = s < HS_DIFF_NTOTALS ? &d->totals[s] : &d->leaked;
 		double g;
 		if (hs_diff_growth(row, &g))
 			snprintf(b4, sizeof(b4), "x%.2f", g);
@@ -739,6 +756,16 @@ static json_t *hs_dj_table(const struct hs_diff *d, const struct hs_diff_table *
 			ok = !json_object_set_new(o, "size", hs_json_u64(row->size));
 		ok = ok && !json_object_set_new(o, "status", json_string(status[row->status])) &&
 		     hs_dj_change(o, d, row);
+		if (ok && v == HS_VIEW_TYPES && d->has_leaks)
+			ok = !json_object_set_new(
+				o, "leaked",
+				json_pack("{s:o,s:o,s:{s:I,s:I}}", "old",
+					  hs_dj_count(row->leaked_before.count,
+						      row->leaked_before.bytes),
+					  "new",
+					  hs_dj_count(row->leaked_after.count, row->leaked_after.bytes),
+					  "delta", "count", (json_int_t)row->dleaked_count, "bytes",
+					  (json_int_t)row->dleaked_bytes));
 	}
 	int64_t oc, ob;
 	hs_table_omitted(t, &oc, &ob);
@@ -787,6 +814,10 @@ static json_t *hs_diff_to_json(const struct hs_diff *d)
 		json_t *o = json_object();
 		ok = o && !json_object_set_new(totals, d->totals[s].name, o) &&
 		     hs_dj_change(o, d, &d->totals[s]);
+	}
+	if (ok && totals && d->has_leaks) {
+		json_t *o = json_object();
+		ok = o && !json_object_set_new(totals, "leaked", o) && hs_dj_change(o, d, &d->leaked);
 	}
 	ok = ok && !json_object_set_new(root, "totals", totals);
 

@@ -26,6 +26,9 @@ struct hs_diff_row {
 	struct hs_report_count before, after;
 	int64_t dcount, dbytes;
 	enum hs_diff_status status;
+	/* Types, when both reports have reachability: the leaked chunks. */
+	struct hs_report_count leaked_before, leaked_after;
+	int64_t dleaked_count, dleaked_bytes;
 };
 
 /*
@@ -71,6 +74,10 @@ struct hs_diff {
 	int64_t elapsed; /* seconds from before's capture to after's */
 
 	struct hs_diff_row totals[HS_DIFF_NTOTALS]; /* in_use, free, cached, metadata */
+	/* Both reports have reachability: the leaked totals, and the types'
+	 * leaked columns are meaningful. */
+	bool has_leaks;
+	struct hs_diff_row leaked;
 	struct hs_diff_stat *stats;
 	size_t nstats;
 	struct hs_diff_table types, size_classes, patterns;

@@ -43,12 +43,17 @@ struct hs_report_sample {
 
 struct hs_report_type {
 	char *name;
-	char *kind; /* vtable|sds|robj|string|cstring|pattern */
+	char *kind; /* vtable|sds|robj|string|cstring|container|pattern */
 	uint64_t count, bytes;
 	bool has_confidence;
 	double confidence;
 	uint64_t *examples;
 	size_t nexamples;
+	/* With reachability (the report's leaks.present): */
+	bool has_leaks;
+	struct hs_report_count leaked, direct;
+	bool has_retained;
+	uint64_t retained; /* bytes its outermost instances keep alive */
 };
 
 struct hs_report_pattern {
@@ -74,6 +79,38 @@ struct hs_report_memory {
 	uint64_t chunks;  /* bytes in allocator chunks, all states */
 	struct hs_report_region *regions;
 	size_t nregions;
+};
+
+/* Where the references that keep chunks alive come from. */
+enum hs_root_kind {
+	HS_ROOT_REGISTERS,
+	HS_ROOT_STACKS,
+	HS_ROOT_MODULES,
+	HS_ROOT_TLS,
+	HS_ROOT_OTHER,
+	HS_ROOT_NKINDS,
+};
+const char *hs_root_kind_name(enum hs_root_kind k);
+
+/* A chunk that keeps much memory alive (dominator tree). */
+struct hs_report_retainer {
+	uint64_t address, size, retained;
+	char *type, *kind;
+};
+
+/*
+ * Reachability: which in-use chunks no root reaches (leaked), and of those
+ * which no other leaked chunk refers to (direct) and which are only
+ * referenced from other leaks (indirect), in LeakSanitizer's words. Per-type
+ * figures are in the types' rows.
+ */
+struct hs_report_leaks {
+	bool present;
+	struct hs_report_count leaked, direct, indirect;
+	uint64_t roots[HS_ROOT_NKINDS]; /* root words that refer to a chunk */
+	bool has_retained;
+	struct hs_report_retainer *retainers; /* by retained bytes, descending */
+	size_t nretainers;
 };
 
 struct hs_report_diag {
@@ -118,6 +155,7 @@ struct hs_report {
 	size_t npatterns;
 
 	struct hs_report_memory memory;
+	struct hs_report_leaks leaks;
 
 	struct hs_report_diag *diags;
 	size_t ndiags;

@@ -490,6 +490,17 @@ static bool hs_jr_types(struct hs_jr *c, json_t *root, struct hs_report *r)
 		    !hs_jr_u64(c, o, w, "count", true, &t->count) ||
 		    !hs_jr_u64(c, o, w, "bytes", true, &t->bytes))
 			return false;
+		if (json_object_get(o, "leaked")) {
+			t->has_leaks = true;
+			if (!hs_jr_count(c, o, w, "leaked", true, &t->leaked) ||
+			    !hs_jr_count(c, o, w, "direct", true, &t->direct))
+				return false;
+		}
+		if (json_object_get(o, "retained")) {
+			t->has_retained = true;
+			if (!hs_jr_u64(c, o, w, "retained", true, &t->retained))
+				return false;
+		}
 		json_t *conf = json_object_get(o, "confidence");
 		if (conf) {
 			if (!json_is_number(conf))
@@ -513,6 +524,26 @@ static bool hs_jr_types(struct hs_jr *c, json_t *root, struct hs_report *r)
 		}
 	}
 	return true;
+}
+
+/* leaks: the totals and the root counts (per-type figures are in types). */
+static bool hs_jr_leaks(struct hs_jr *c, json_t *root, struct hs_report *r)
+{
+	json_t *l = hs_jr_object(c, root, "", "leaks", false);
+	if (!l)
+		return !c->err;
+	struct hs_report_leaks *lk = &r->leaks;
+	lk->present = true;
+	if (!hs_jr_count(c, l, "leaks", "leaked", true, &lk->leaked) ||
+	    !hs_jr_count(c, l, "leaks", "direct", true, &lk->direct) ||
+	    !hs_jr_count(c, l, "leaks", "indirect", true, &lk->indirect))
+		return false;
+	json_t *roots = hs_jr_object(c, l, "leaks", "roots", false);
+	for (int k = 0; roots && k < HS_ROOT_NKINDS; k++)
+		if (!hs_jr_u64(c, roots, "leaks.roots", hs_root_kind_name(k), false,
+			       &lk->roots[k]))
+			return false;
+	return !c->err;
 }
 
 static bool hs_jr_patterns(struct hs_jr *c, json_t *root, struct hs_report *r)
@@ -658,7 +689,8 @@ struct hs_error *hs_report_read_json(const char *path, struct hs_report *ret)
 		  hs_jr_modules(&c, root, &r) && hs_jr_allocator(&c, root, &r) &&
 		  hs_jr_totals(&c, root, &r) && hs_jr_memory(&c, root, &r) &&
 		  hs_jr_size_classes(&c, root, &r) &&
-		  hs_jr_types(&c, root, &r) && hs_jr_patterns(&c, root, &r) &&
+		  hs_jr_types(&c, root, &r) && hs_jr_leaks(&c, root, &r) &&
+		  hs_jr_patterns(&c, root, &r) &&
 		  hs_jr_diags(&c, root, &r);
 	json_decref(root);
 	if (!ok || c.err) {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -32,6 +33,59 @@ static json_t *hs_json_count(const struct hs_report_count *c)
 {
 	return json_pack("{s:o,s:o}", "count", hs_json_u64(c->count), "bytes",
 			 hs_json_u64(c->bytes));
+}
+
+
+/* Leaked bytes, then count, then name: the order of "top leaks". */
+static int hs_cmp_leaked(const void *a, const void *b)
+{
+	const struct hs_report_type *x = *(const struct hs_report_type *const *)a;
+	const struct hs_report_type *y = *(const struct hs_report_type *const *)b;
+	if (x->leaked.bytes != y->leaked.bytes)
+		return x->leaked.bytes < y->leaked.bytes ? 1 : -1;
+	if (x->leaked.count != y->leaked.count)
+		return x->leaked.count < y->leaked.count ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static json_t *hs_json_leaks(const struct hs_report *r)
+{
+	const struct hs_report_leaks *l = &r->leaks;
+	json_t *roots = json_object();
+	for (int k = 0; roots && k < HS_ROOT_NKINDS; k++)
+		json_object_set_new(roots, hs_root_kind_name(k), hs_json_u64(l->roots[k]));
+	const struct hs_report_type **sorted = calloc(r->ntypes ? r->ntypes : 1, sizeof(*sorted));
+	json_t *types = json_array();
+	size_t n = 0;
+	for (size_t i = 0; sorted && i < r->ntypes; i++)
+		if (r->types[i].has_leaks && r->types[i].leaked.count)
+			sorted[n++] = &r->types[i];
+	if (n)
+		qsort(sorted, n, sizeof(*sorted), hs_cmp_leaked);
+	for (size_t i = 0; types && i < n; i++)
+		json_array_append_new(
+			types, json_pack("{s:s,s:s,s:o,s:o}", "name", sorted[i]->name, "kind",
+					 sorted[i]->kind, "leaked", hs_json_count(&sorted[i]->leaked),
+					 "direct", hs_json_count(&sorted[i]->direct)));
+	free(sorted);
+	json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o}", "leaked", hs_json_count(&l->leaked),
+			      "direct", hs_json_count(&l->direct), "indirect",
+			      hs_json_count(&l->indirect), "roots", roots ? roots : json_object(),
+			      "types", types ? types : json_array());
+	if (o && l->has_retained) {
+		json_t *top = json_array();
+		for (size_t i = 0; top && i < l->nretainers; i++) {
+			const struct hs_report_retainer *t = &l->retainers[i];
+			json_array_append_new(
+				top, json_pack("{s:o,s:s,s:s,s:o,s:o}", "address",
+					       hs_json_addr(t->address), "type", t->type ? t->type : "",
+					       "kind", t->kind ? t->kind : "", "size",
+					       hs_json_u64(t->size), "retained",
+					       hs_json_u64(t->retained)));
+		}
+		json_object_set_new(o, "retainers", top ? top : json_array());
+	}
+	return o;
 }
 
 static json_t *hs_report_to_json(const struct hs_report *r)
@@ -138,9 +192,17 @@ static json_t *hs_report_to_json(const struct hs_report *r)
 		if (o && t->has_confidence)
 			json_object_set_new(o, "confidence",
 					    json_real(t->confidence));
+		if (o && t->has_leaks) {
+			json_object_set_new(o, "leaked", hs_json_count(&t->leaked));
+			json_object_set_new(o, "direct", hs_json_count(&t->direct));
+		}
+		if (o && t->has_retained)
+			json_object_set_new(o, "retained", hs_json_u64(t->retained));
 		json_array_append_new(types, o);
 	}
 	ok &= !json_object_set_new(root, "types", types);
+	if (r->leaks.present)
+		ok &= !json_object_set_new(root, "leaks", hs_json_leaks(r));
 
 	json_t *pats = json_array();
 	for (size_t i = 0; pats && i < r->npatterns; i++) {

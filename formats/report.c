@@ -48,6 +48,11 @@ void hs_report_deinit(struct hs_report *r)
 	for (size_t i = 0; i < r->memory.nregions; i++)
 		free(r->memory.regions[i].kind);
 	free(r->memory.regions);
+	for (size_t i = 0; i < r->leaks.nretainers; i++) {
+		free(r->leaks.retainers[i].type);
+		free(r->leaks.retainers[i].kind);
+	}
+	free(r->leaks.retainers);
 	for (size_t i = 0; i < r->ndiags; i++) {
 		free(r->diags[i].severity);
 		free(r->diags[i].message);
@@ -157,6 +162,12 @@ const char *hs_report_state_name(enum hs_report_state s)
 {
 	static const char *const names[] = {"in_use", "free", "cached"};
 	return s < HS_REPORT_NSTATES ? names[s] : "unknown";
+}
+
+const char *hs_root_kind_name(enum hs_root_kind k)
+{
+	static const char *const names[] = {"registers", "stacks", "modules", "tls", "other"};
+	return k < HS_ROOT_NKINDS ? names[k] : "other";
 }
 
 const char *hs_format_bytes(uint64_t bytes, char *buf, size_t len)

@@ -1,6 +1,7 @@
 /* text.c: the short human summary printed by `heapscope analyze`. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "formats.h"
@@ -11,6 +12,64 @@
 static double hs_pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* Leaked bytes, then count, then name: the order of "top leaks". */
+static int hs_cmp_leaked(const void *a, const void *b)
+{
+	const struct hs_report_type *x = *(const struct hs_report_type *const *)a;
+	const struct hs_report_type *y = *(const struct hs_report_type *const *)b;
+	if (x->leaked.bytes != y->leaked.bytes)
+		return x->leaked.bytes < y->leaked.bytes ? 1 : -1;
+	if (x->leaked.count != y->leaked.count)
+		return x->leaked.count < y->leaked.count ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* Reachability: totals, the roots, the types that leak most, and what
+ * keeps the most memory alive. */
+static void hs_text_leaks(const struct hs_report *r, FILE *out, unsigned top)
+{
+	const struct hs_report_leaks *l = &r->leaks;
+	char b1[32], b2[32], b3[32];
+	fprintf(out, "\nleaked      %" PRIu64 " chunks, %s (no root reaches them): %" PRIu64
+		" direct (%s), %" PRIu64 " indirect (%s)\n",
+		l->leaked.count, hs_format_bytes(l->leaked.bytes, b1, sizeof(b1)),
+		l->direct.count, hs_format_bytes(l->direct.bytes, b2, sizeof(b2)),
+		l->indirect.count, hs_format_bytes(l->indirect.bytes, b3, sizeof(b3)));
+	fprintf(out, "roots       ");
+	for (int k = 0; k < HS_ROOT_NKINDS; k++)
+		fprintf(out, "%s%s %" PRIu64, k ? ", " : "", hs_root_kind_name(k), l->roots[k]);
+	fprintf(out, " (words that refer to a chunk)\n");
+	const struct hs_report_type **sorted = calloc(r->ntypes ? r->ntypes : 1, sizeof(*sorted));
+	size_t n = 0;
+	for (size_t i = 0; sorted && i < r->ntypes; i++)
+		if (r->types[i].has_leaks && r->types[i].leaked.count)
+			sorted[n++] = &r->types[i];
+	if (n) {
+		qsort(sorted, n, sizeof(*sorted), hs_cmp_leaked);
+		fprintf(out, "\ntop leaks\n%12s %12s %12s %12s  %-9s %s\n", "leaked", "bytes",
+			"direct", "indirect", "kind", "name");
+		for (size_t i = 0; i < n && i < top; i++) {
+			const struct hs_report_type *t = sorted[i];
+			fprintf(out, "%12" PRIu64 " %12s %12" PRIu64 " %12" PRIu64 "  %-9s %s\n",
+				t->leaked.count, hs_format_bytes(t->leaked.bytes, b1, sizeof(b1)),
+				t->direct.count, t->leaked.count - t->direct.count, t->kind,
+				t->name);
+		}
+	}
+	free(sorted);
+	if (l->has_retained && l->nretainers) {
+		fprintf(out, "\ntop retainers (freeing the chunk frees this much)\n%12s %12s  "
+			"%-18s %s\n", "retained", "size", "address", "type");
+		for (size_t i = 0; i < l->nretainers && i < top; i++) {
+			const struct hs_report_retainer *t = &l->retainers[i];
+			fprintf(out, "%12s %12s  0x%-16" PRIx64 " %s\n",
+				hs_format_bytes(t->retained, b1, sizeof(b1)),
+				hs_format_bytes(t->size, b2, sizeof(b2)), t->address,
+				t->type ? t->type : "?");
+		}
+	}
 }
 
 struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
@@ -43,7 +102,7 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 			r->layout_row && *r->layout_row ? ")" : "");
 	fputc('\n', out);
 
-	if (r->ntypes) {
+	if (r->ntypes && !r->leaks.present) {
 		fprintf(out, "\ntop types (share of in-use bytes)\n%12s %12s %7s  %-8s %s\n",
 			"count", "bytes", "share", "kind", "name");
 		for (size_t i = 0; i < r->ntypes && i < top; i++) {
@@ -53,6 +112,17 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 				hs_pct(t->bytes, r->totals[HS_REPORT_IN_USE].bytes),
 				t->kind, t->name);
 		}
+	} else if (r->ntypes) {
+		fprintf(out, "\ntop types (share of in-use bytes)\n%12s %12s %7s %12s  %-9s %s\n",
+			"count", "bytes", "share", "leaked", "kind", "name");
+		for (size_t i = 0; i < r->ntypes && i < top; i++) {
+			const struct hs_report_type *t = &r->types[i];
+			fprintf(out, "%12" PRIu64 " %12s %6.1f%% %12" PRIu64 "  %-9s %s\n",
+				t->count, hs_format_bytes(t->bytes, b1, sizeof(b1)),
+				hs_pct(t->bytes, r->totals[HS_REPORT_IN_USE].bytes),
+				t->has_leaks ? t->leaked.count : 0, t->kind, t->name);
+		}
+		hs_text_leaks(r, out, top);
 	}
 	for (size_t i = 0; i < r->npatterns && i < top && i < HS_TEXT_MAX_PATTERNS; i++) {
 		const struct hs_report_pattern *p = &r->patterns[i];

@@ -1259,10 +1259,24 @@ struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 	struct hs_error *err = NULL;
 	snprintf(heap->allocator, sizeof(heap->allocator), "glibc");
 	snprintf(heap->version, sizeof(heap->version), "%s", L->version);
+	/* Chunks are multiples of MALLOC_ALIGNMENT: the store keeps them in
+	 * bits per granule. */
+	hs_heap_set_granule(heap, (unsigned)__builtin_ctzll(L->malloc_alignment | 1ull << 15));
+	/* An in-use chunk's user bytes run into the next chunk's prev_size;
+	 * a mmapped chunk has no next chunk (malloc/malloc.c:1182-1196). */
+	heap->header_bytes[0] = (uint32_t)(L->hdr_size - 8);
+	heap->header_bytes[1] = (uint32_t)L->hdr_size;
 	gl_read_mp(&c);
 	err = gl_collect_arenas(&c);
 	if (err)
 		goto out;
+	/* main_arena and mp_ sit in libc's .data: theirs, not the program's
+	 * (top, for one, points into the last chunk's prev_size). */
+	for (size_t i = 0; i < c.narenas; i++)
+		if (!hs_heap_add_owned(heap, "malloc_state", c.arenas[i].addr, L->ms.size))
+			goto nomem;
+	if (c.mp && !hs_heap_add_owned(heap, "malloc_par", c.mp, L->mp.size))
+		goto nomem;
 	heap->narenas = (unsigned)c.narenas;
 
 	if (L->tc.present && where->tcaches_known) {

@@ -1,7 +1,8 @@
-/* heap.c: the result of a walk: compact chunk records, statistics, regions, diagnostics. */
+/* heap.c: the result of a walk: its chunk store, statistics, regions, diagnostics. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunks.h"
 #include "heapwalk.h"
 
 const char *hs_chunk_state_name(enum hs_chunk_state state)
@@ -48,6 +49,11 @@ struct hs_error *hs_heap_create(struct hs_heap **ret)
 	struct hs_heap *heap = calloc(1, sizeof(*heap));
 	if (!heap)
 		return HS_ENOMEM;
+	heap->store = hs_chunk_store_create();
+	if (!heap->store) {
+		free(heap);
+		return HS_ENOMEM;
+	}
 	hs_diags_init(&heap->diags);
 	*ret = heap;
 	return NULL;
@@ -57,24 +63,12 @@ void hs_heap_destroy(struct hs_heap *heap)
 {
 	if (!heap)
 		return;
-	free(heap->chunks);
+	hs_chunk_store_destroy(heap->store);
 	free(heap->stats);
 	free(heap->regions);
+	free(heap->owned);
 	hs_diags_deinit(&heap->diags);
 	free(heap);
-}
-
-bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
-		       enum hs_chunk_state state, unsigned flags)
-{
-	if (size > HS_CHUNK_MAX_SIZE)
-		size = HS_CHUNK_MAX_SIZE;
-	if (heap->nchunks == heap->chunks_cap &&
-	    !hs_grow((void **)&heap->chunks, &heap->chunks_cap,
-		     heap->nchunks + 1, sizeof(*heap->chunks)))
-		return false;
-	heap->chunks[heap->nchunks++] = hs_chunk_make(addr, size, state, flags);
-	return true;
 }
 
 bool hs_heap_set_stat(struct hs_heap *heap, const char *name, uint64_t value)
@@ -108,13 +102,12 @@ bool hs_heap_get_stat(const struct hs_heap *heap, const char *name,
 	return false;
 }
 
-bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
-			uint64_t start, uint64_t size)
+static bool hs_regions_add(struct hs_region **arr, size_t *n, size_t *cap, const char *kind,
+			   uint64_t start, uint64_t size)
 {
-	if (!hs_grow((void **)&heap->regions, &heap->regions_cap,
-		     heap->nregions + 1, sizeof(*heap->regions)))
+	if (!hs_grow((void **)arr, cap, *n + 1, sizeof(**arr)))
 		return false;
-	struct hs_region *r = &heap->regions[heap->nregions++];
+	struct hs_region *r = &(*arr)[(*n)++];
 	memset(r, 0, sizeof(*r));
 	strncpy(r->kind, kind, sizeof(r->kind) - 1);
 	r->start = start;
@@ -122,85 +115,15 @@ bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
 	return true;
 }
 
-static int hs_heap_cmp_chunk(const void *a, const void *b)
+bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
+			uint64_t start, uint64_t size)
 {
-	uint64_t x = ((const struct hs_chunk *)a)->addr;
-	uint64_t y = ((const struct hs_chunk *)b)->addr;
-	return x < y ? -1 : x > y;
+	return hs_regions_add(&heap->regions, &heap->nregions, &heap->regions_cap, kind, start,
+			      size);
 }
 
-static bool hs_chunks_sorted(const struct hs_chunk *c, size_t n)
+bool hs_heap_add_owned(struct hs_heap *heap, const char *what, uint64_t start, uint64_t size)
 {
-	for (size_t i = 1; i < n; i++)
-		if (c[i - 1].addr > c[i].addr)
-			return false;
-	return true;
+	return hs_regions_add(&heap->owned, &heap->nowned, &heap->owned_cap, what, start, size);
 }
 
-/*
- * LSD radix sort on the address. Walkers emit chunks mostly in address order
- * per heap but heaps in arbitrary order; a comparison sort of tens of
- * millions of records costs seconds, this costs a few passes of sequential
- * memory traffic. Passes whose digit is constant are skipped, so user-space
- * addresses take at most three 16-bit passes. Small heaps use 8-bit digits:
- * a 64 Ki-entry count table would cost more to clear than the sort itself.
- * The sort is stable, so chunks that share an address keep the walker's
- * order.
- */
-void hs_heap_sort(struct hs_heap *heap)
-{
-	size_t n = heap->nchunks;
-	if (n < 2 || hs_chunks_sorted(heap->chunks, n))
-		return;
-	unsigned bits = n < 65536 ? 8 : 16;
-	size_t ndigits = (size_t)1 << bits, mask = ndigits - 1;
-	struct hs_chunk *tmp = malloc(n * sizeof(*tmp));
-	size_t *count = malloc(ndigits * sizeof(*count));
-	if (!tmp || !count) {
-		/* Out of memory for the scratch copy: fall back to in-place. */
-		free(tmp);
-		free(count);
-		qsort(heap->chunks, n, sizeof(*heap->chunks), hs_heap_cmp_chunk);
-		return;
-	}
-	struct hs_chunk *src = heap->chunks, *dst = tmp;
-	for (unsigned shift = 0; shift < 64; shift += bits) {
-		memset(count, 0, ndigits * sizeof(*count));
-		for (size_t i = 0; i < n; i++)
-			count[(src[i].addr >> shift) & mask]++;
-		if (count[(src[0].addr >> shift) & mask] == n)
-			continue;
-		size_t sum = 0;
-		for (size_t d = 0; d < ndigits; d++) {
-			size_t c = count[d];
-			count[d] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < n; i++)
-			dst[count[(src[i].addr >> shift) & mask]++] = src[i];
-		struct hs_chunk *t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != heap->chunks)
-		memcpy(heap->chunks, src, n * sizeof(*src));
-	free(count);
-	free(tmp);
-}
-
-const struct hs_chunk *hs_heap_chunk_at(const struct hs_heap *heap,
-					uint64_t addr)
-{
-	size_t lo = 0, hi = heap->nchunks;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (heap->chunks[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return NULL;
-	const struct hs_chunk *c = &heap->chunks[lo - 1];
-	return addr - c->addr < hs_chunk_size(c) ? c : NULL;
-}

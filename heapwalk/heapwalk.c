@@ -66,7 +66,11 @@ struct hs_error *hs_heapwalk_run(struct hs_process *proc,
 		}
 		return err;
 	}
-	hs_heap_sort(heap);
+	err = hs_heap_finish(heap);
+	if (err) {
+		hs_heap_destroy(heap);
+		return err;
+	}
 	*ret = heap;
 	return NULL;
 }

@@ -95,9 +95,22 @@ enum hs_layout_status {
 };
 const char *hs_layout_status_name(enum hs_layout_status status);
 
+/* Per-state totals the store keeps as chunks are added. */
+struct hs_chunk_count {
+	uint64_t count, bytes;
+};
+
+/* In-use bytes of one accounted chunk size (allocator metadata left out). */
+struct hs_size_count {
+	uint64_t size, count, bytes;
+};
+
+struct hs_chunk_store; /* chunks.c */
+
 /*
  * The result of a walk. Owned by the caller; free with hs_heap_destroy().
- * Chunks are sorted by address when the walk returns.
+ * Its chunks live in the chunk store below; hs_heapwalk_run() returns the
+ * heap finished (queryable).
  */
 struct hs_heap {
 	char allocator[16];   /* "glibc", "jemalloc", "tcmalloc" */
@@ -107,21 +120,28 @@ struct hs_heap {
 	enum hs_layout_status layout; /* of the row the walk used */
 	char layout_row[32];          /* that row's name ("5.3.0"), or "" */
 	unsigned narenas;
-	struct hs_chunk *chunks;
-	size_t nchunks, chunks_cap;
+	uint64_t nchunks;
+	struct hs_chunk_count totals[HS_CHUNK_NSTATES];
+	struct hs_chunk_count metadata; /* HS_CHUNK_F_METADATA chunks, in totals too */
+	uint64_t lo, hi;                /* lowest chunk address, highest chunk end */
+	/* What the application may not use of a chunk's accounted size: its
+	 * header (glibc: 8 bytes of a chunk in a heap, which uses the next
+	 * chunk's prev_size; 16 of a mmapped one), [0] plain, [1] mmapped. */
+	uint32_t header_bytes[2];
+	struct hs_chunk_store *store;
 	struct hs_stat *stats;
 	size_t nstats, stats_cap;
 	struct hs_region *regions;
 	size_t nregions, regions_cap;
+	/* The allocator's own state outside its heaps (glibc's main_arena and
+	 * mp_ in libc's .data): never a root of the reference graph. */
+	struct hs_region *owned;
+	size_t nowned, owned_cap;
 	struct hs_diags diags;
 };
 
 struct hs_error *hs_heap_create(struct hs_heap **ret);
 void hs_heap_destroy(struct hs_heap *heap);
-/* Append a chunk. false only when out of memory (the walk then fails with
- * HS_ERR_NOMEM: a partial chunk list would be a silent wrong answer). */
-bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
-		       enum hs_chunk_state state, unsigned flags) HS_MUST_CHECK;
 /* Set (or overwrite) a statistic by name. */
 bool hs_heap_set_stat(struct hs_heap *heap, const char *name, uint64_t value)
 	HS_MUST_CHECK;
@@ -129,27 +149,122 @@ bool hs_heap_get_stat(const struct hs_heap *heap, const char *name,
 		      uint64_t *ret);
 bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
 			uint64_t start, uint64_t size) HS_MUST_CHECK;
-/* Sort chunks by address (radix sort; stable and O(n)). */
-void hs_heap_sort(struct hs_heap *heap);
-/* Binary search: the chunk whose [addr, addr+size) contains `addr`. */
-const struct hs_chunk *hs_heap_chunk_at(const struct hs_heap *heap,
-					uint64_t addr);
+/* Record allocator state that lives outside its heaps (heap->owned). */
+bool hs_heap_add_owned(struct hs_heap *heap, const char *what, uint64_t start,
+		       uint64_t size) HS_MUST_CHECK;
 
 /*
- * A lookup index over a heap's sorted chunks: which chunk contains an
- * address, in constant time for dense heaps (a page table per run of
- * chunks). Built once for scans that look up millions of addresses. The
- * index borrows the heap, which must outlive it and not change. Its memory
- * is bounded by about 16 bytes per chunk whatever the addresses are.
- * Errors: HS_ERR_NOMEM.
+ * ---------------------------------------------------------------------------
+ * The chunk store (chunks.c). A core can hold billions of chunks, so chunks
+ * are not kept as records: chunks that follow each other in memory form a
+ * run, and a run keeps a few bits per heap granule or per region. A run of
+ * variable-sized chunks (glibc: 16-byte granules, chunks of at least two)
+ * keeps two bits per granule; a run of equal regions (a jemalloc slab, a
+ * tcmalloc span) keeps three bits per region; a big chunk is a run of its
+ * own. docs/scale.md has the encoding and the memory bound it gives.
+ *
+ * A walk appends chunks with hs_heap_add_chunk(), heap after heap in any
+ * order, each heap's chunks in address order, and hs_heap_finish() makes the
+ * store queryable. From then on a chunk has an id, valid for the heap's
+ * life, and an in-use chunk has two bits for the analyses (mark and ref),
+ * zero after the walk. Bits may be set from several threads at once
+ * (hs_heap_chunk_bit_set is atomic); nothing else changes a finished store.
+ * ---------------------------------------------------------------------------
  */
-struct hs_chunk_index;
-struct hs_error *hs_chunk_index_create(const struct hs_heap *heap,
-				       struct hs_chunk_index **ret);
-void hs_chunk_index_destroy(struct hs_chunk_index *idx);
-/* Same answer as hs_heap_chunk_at(). */
-const struct hs_chunk *hs_chunk_index_find(const struct hs_chunk_index *idx,
-					   uint64_t addr);
+typedef uint64_t hs_chunk_id;
+#define HS_CHUNK_ID_NONE UINT64_MAX
+
+enum hs_chunk_bit {
+	HS_CHUNK_BIT_MARK, /* reachability marks (refgraph/) */
+	HS_CHUNK_BIT_REF,  /* classification evidence: a pointer of the right shape */
+};
+
+/*
+ * Store chunks whose sizes are multiples of 1 << shift, at least two
+ * granules, at that alignment, in variable-size runs (two bits per granule)
+ * rather than as runs of equal regions. Call before the first chunk; the
+ * glibc walker's granule is 16 bytes (MALLOC_ALIGNMENT).
+ */
+void hs_heap_set_granule(struct hs_heap *heap, unsigned shift);
+/* The bytes from a chunk's address on that the application may use. */
+static inline uint64_t hs_chunk_usable(const struct hs_heap *heap, const struct hs_chunk *c)
+{
+	uint64_t size = hs_chunk_size(c);
+	uint64_t hdr = heap->header_bytes[(hs_chunk_flags(c) & HS_CHUNK_F_MMAPPED) != 0];
+	return size > hdr ? size - hdr : 0;
+}
+/* Append a chunk. false only when out of memory (the walk then fails with
+ * HS_ERR_NOMEM: a partial chunk list would be a silent wrong answer). */
+bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
+		       enum hs_chunk_state state, unsigned flags) HS_MUST_CHECK;
+/* Make the store queryable: order the runs by address and build the lookup
+ * directory. Idempotent. Errors: HS_ERR_NOMEM. */
+struct hs_error *hs_heap_finish(struct hs_heap *heap);
+
+/* The chunk whose [addr, addr + size) holds `addr`, any state: true and
+ * *ret (and *id, if not NULL) set, or false. */
+bool hs_heap_find(const struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret,
+		  hs_chunk_id *id);
+/* Whether addr is inside some chunk, any state (cheaper than a find). */
+bool hs_heap_contains(const struct hs_heap *heap, uint64_t addr);
+/* The same for in-use chunks only, the hot path of the memory scans: the id,
+ * or HS_CHUNK_ID_NONE (not in a chunk, or in one not in use). */
+hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr,
+				struct hs_chunk *ret);
+/* The chunk with this id. */
+bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *ret);
+/* An in-use chunk's bit, and setting it (atomically; returns its old value).
+ * Bits of chunks that are not in use must not be set. */
+bool hs_heap_chunk_bit(const struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit);
+bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit);
+/* Clear one bit of every chunk. */
+void hs_heap_chunk_bits_clear(struct hs_heap *heap, enum hs_chunk_bit bit);
+
+/* Walking the chunks that start in [from, to), in address order. */
+struct hs_chunk_iter {
+	const struct hs_heap *heap;
+	size_t run;
+	uint64_t pos, to;
+};
+void hs_chunk_iter_init(struct hs_chunk_iter *it, const struct hs_heap *heap,
+			uint64_t from, uint64_t to);
+bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id);
+
+/*
+ * Cut the chunks into at most `parts` address ranges of about equal heap
+ * bytes, for threads: bounds[0..n] with range i = [bounds[i], bounds[i+1]),
+ * each bound a chunk's start (bounds[0] = 0, bounds[n] = UINT64_MAX).
+ * Returns n >= 1.
+ */
+size_t hs_heap_split(const struct hs_heap *heap, size_t parts, uint64_t *bounds);
+
+/* The first stretch of address space covered by chunks (runs that touch
+ * merged) that ends after addr: true and [*lo, *hi), or false past the last. */
+bool hs_heap_next_extent(const struct hs_heap *heap, uint64_t addr, uint64_t *lo, uint64_t *hi);
+
+/*
+ * Dense ordinals 0..n-1 of the in-use chunks in address order, for arrays
+ * with an entry per chunk (the dominator tree). Built on demand: 16 bytes
+ * per 64 granules, 8 per 64 regions. The heap must outlive it. Errors: HS_ERR_NOMEM.
+ */
+struct hs_chunk_ranks;
+struct hs_error *hs_chunk_ranks_create(const struct hs_heap *heap, struct hs_chunk_ranks **ret);
+void hs_chunk_ranks_destroy(struct hs_chunk_ranks *r);
+/* In-use chunks in all, and the ordinal of one. */
+uint64_t hs_chunk_ranks_count(const struct hs_chunk_ranks *r);
+uint64_t hs_chunk_rank(const struct hs_chunk_ranks *r, hs_chunk_id id);
+uint64_t hs_chunk_ranks_bytes(const struct hs_chunk_ranks *r);
+
+/* In-use sizes, largest total first; owned by the heap. */
+const struct hs_size_count *hs_heap_size_classes(const struct hs_heap *heap, size_t *n);
+/* Bytes of address space the chunks span (the sum of the runs' extents),
+ * and bytes of memory the store itself takes. */
+uint64_t hs_heap_span(const struct hs_heap *heap);
+uint64_t hs_heap_store_bytes(const struct hs_heap *heap);
+/* Every chunk as an array, in address order (tests and small heaps: 16 bytes
+ * a chunk). The caller frees *ret. Errors: HS_ERR_NOMEM. */
+struct hs_error *hs_heap_chunk_array(const struct hs_heap *heap, struct hs_chunk **ret,
+				     size_t *n);
 
 struct hs_walk_options {
 	bool no_debuginfo;    /* ignore allocator debug info even if present */

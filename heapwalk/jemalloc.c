@@ -907,11 +907,6 @@ static bool je_reserve(struct je_walk *w, size_t n)
 		w->capped = true;
 		return false;
 	}
-	if (!hs_grow((void **)&h->chunks, &h->chunks_cap, h->nchunks + n,
-		     sizeof(*h->chunks))) {
-		w->nomem = true;
-		return false;
-	}
 	return true;
 }
 
@@ -962,7 +957,6 @@ static void je_visit_slab(struct je_walk *w, uint64_t edata, const uint8_t *ed,
 		     " edata %#" PRIx64 " says %u", base, nfree, edata, want);
 	if (!je_reserve(w, nregs))
 		return;
-	struct hs_chunk *out = w->heap->chunks + w->heap->nchunks;
 	uint64_t live = 0;
 	for (uint64_t j = 0; j < nregs; j++) {
 		uint64_t addr = base + j * reg;
@@ -989,9 +983,11 @@ static void je_visit_slab(struct je_walk *w, uint64_t edata, const uint8_t *ed,
 					     it->szind, szind);
 			}
 		}
-		*out++ = hs_chunk_make(addr, reg, st, 0);
+		if (!hs_heap_add_chunk(w->heap, addr, reg, st, 0)) {
+			w->nomem = true;
+			return;
+		}
 	}
-	w->heap->nchunks += nregs;
 	if (ar) {
 		ar->small_bytes += live * reg;
 		ar->count[szind] += live;

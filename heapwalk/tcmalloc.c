@@ -745,11 +745,6 @@ static struct hs_error *tcm_emit(struct tcm_walk *w)
 {
 	const struct hs_tcm_layout *lay = w->lay;
 	struct hs_heap *heap = w->heap;
-	size_t want = heap->nchunks + w->nobjects + w->nspans;
-	if (want > heap->chunks_cap &&
-	    !hs_grow((void **)&heap->chunks, &heap->chunks_cap, want,
-		     sizeof(*heap->chunks)))
-		return HS_ENOMEM;
 	for (size_t i = 0; i < w->nspans; i++) {
 		const struct tcm_span *s = &w->spans[i];
 		uint64_t base = s->start << lay->page_shift;

@@ -59,6 +59,8 @@ struct hs_module_elf {
 	Elf *dbg;            /* separate debug file, or NULL */
 	GElf_Phdr *loads;    /* the file's PT_LOAD headers */
 	size_t nloads;
+	GElf_Phdr tls;       /* its PT_TLS header, if has_tls */
+	bool has_tls;
 	struct symtab tabs[3]; /* preference order: debuginfo, symtab, dynsym */
 	size_t ntabs;
 	struct tpoff *tpoffs; /* sorted by slot */
@@ -655,8 +657,14 @@ static void load_file_phdrs(struct hs_module_elf *me)
 		return;
 	for (size_t i = 0; i < phnum && i <= INT32_MAX; i++) {
 		GElf_Phdr p;
-		if (gelf_getphdr(me->elf, (int)i, &p) && p.p_type == PT_LOAD)
+		if (!gelf_getphdr(me->elf, (int)i, &p))
+			continue;
+		if (p.p_type == PT_LOAD) {
 			me->loads[me->nloads++] = p;
+		} else if (p.p_type == PT_TLS) {
+			me->tls = p;
+			me->has_tls = true;
+		}
 	}
 }
 
@@ -1292,5 +1300,27 @@ bool hs_process_tpoff(struct hs_process *proc, uint64_t slot_addr,
 	if (!hs_memory_u64(&proc->mem, slot_addr, &v))
 		return false;
 	*ret = (int64_t)v;
+	return true;
+}
+
+void hs_module_for_each_load(struct hs_module *mod,
+			     bool (*fn)(uint64_t addr, uint64_t memsz, uint32_t flags, void *arg),
+			     void *arg)
+{
+	const struct hs_module_elf *me = mod->priv;
+	for (size_t i = 0; me && i < me->nloads; i++) {
+		const GElf_Phdr *p = &me->loads[i];
+		if (!fn(p->p_vaddr + mod->bias, p->p_memsz, p->p_flags, arg))
+			return;
+	}
+}
+
+bool hs_module_tls(struct hs_module *mod, uint64_t *memsz, uint64_t *align)
+{
+	const struct hs_module_elf *me = mod->priv;
+	if (!me || !me->has_tls)
+		return false;
+	*memsz = me->tls.p_memsz;
+	*align = me->tls.p_align ? me->tls.p_align : 1;
 	return true;
 }

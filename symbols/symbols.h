@@ -234,6 +234,16 @@ void hs_module_for_each_file_span(struct hs_module *mod,
 				  bool (*fn)(uint64_t addr, const uint8_t *bytes,
 					     size_t len, void *arg),
 				  void *arg);
+/* Each PT_LOAD of the module's file, at its runtime address: (address,
+ * bytes of address space, PF_* flags). Nothing when the module has no file.
+ * Stops if fn returns false. The writable ones are the module's .data,
+ * .bss, RELRO and GOT. */
+void hs_module_for_each_load(struct hs_module *mod,
+			     bool (*fn)(uint64_t addr, uint64_t memsz, uint32_t flags, void *arg),
+			     void *arg);
+/* The size and alignment of the module's static TLS block (PT_TLS); false
+ * when it has none or no file. */
+bool hs_module_tls(struct hs_module *mod, uint64_t *memsz, uint64_t *align);
 /* Bytes at a runtime address: from the core if dumped there, else from the
  * module file. For read-only data that gcore does not always dump. */
 const void *hs_process_ptr_or_file(struct hs_process *proc, uint64_t addr,

@@ -49,24 +49,36 @@ void hs_fuzz_write_reports(const struct hs_report *r)
 
 void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
 {
-	for (size_t i = 0; i < heap->nchunks; i++) {
-		const struct hs_chunk *c = &heap->chunks[i];
-		if (i && c->addr <= c[-1].addr)
-			fail_chunk(c->addr == c[-1].addr ? "reported twice" :
+	struct hs_chunk_iter it;
+	struct hs_chunk cur, prev = {0};
+	hs_chunk_id id;
+	uint64_t n = 0;
+	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+	while (hs_chunk_iter_next(&it, &cur, &id)) {
+		const struct hs_chunk *c = &cur;
+		if (n && c->addr <= prev.addr)
+			fail_chunk(c->addr == prev.addr ? "reported twice" :
 				   "chunks not sorted", c);
 		if (hs_chunk_state(c) >= HS_CHUNK_NSTATES)
 			fail_chunk("state out of range", c);
 		if (c->addr + hs_chunk_size(c) < c->addr)
 			fail_chunk("wraps around the address space", c);
-		if (hs_chunk_size(c) && hs_heap_chunk_at(heap, c->addr) != c)
-			fail_chunk("hs_heap_chunk_at does not find it", c);
+		struct hs_chunk found;
+		hs_chunk_id fid;
+		if (hs_chunk_size(c) && (!hs_heap_find(heap, c->addr, &found, &fid) ||
+					 found.addr != c->addr || found.info != c->info || fid != id))
+			fail_chunk("hs_heap_find does not find it", c);
+		prev = cur;
+		n++;
 	}
+	if (n != heap->nchunks)
+		fail_chunk("the store lost chunks", &prev);
 	if (heap->diags.count > heap->diags.limit)
 		abort();
 	/* HS_FUZZ_VERBOSE=1 fuzz_<name>_replay SEED: what a seed's walk
 	 * reached, for make_corpus.sh's author. */
 	if (getenv("HS_FUZZ_VERBOSE")) {
-		fprintf(stderr, "fuzz: %s %s: %zu chunks, %zu diagnostics (%" PRIu64
+		fprintf(stderr, "fuzz: %s %s: %" PRIu64 " chunks, %zu diagnostics (%" PRIu64
 			" dropped)\n", heap->allocator, heap->version, heap->nchunks,
 			heap->diags.count, heap->diags.dropped);
 		for (size_t i = 0; i < heap->diags.count && i < 10; i++)

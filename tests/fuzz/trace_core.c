@@ -111,8 +111,11 @@ static void write_chunks(const char *path, const struct hs_heap *heap)
 	if (!f)
 		exit(1);
 	size_t n = 0;
-	for (size_t i = 0; i < heap->nchunks && n < 127; i++) {
-		const struct hs_chunk *c = &heap->chunks[i];
+	struct hs_chunk_iter it;
+	struct hs_chunk cur;
+	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+	while (n < 127 && hs_chunk_iter_next(&it, &cur, NULL)) {
+		const struct hs_chunk *c = &cur;
 		if (hs_chunk_state(c) != HS_CHUNK_IN_USE || hs_chunk_flags(c))
 			continue;
 		fprintf(f, "param 0x%" PRIx64 "\nparam 0x%" PRIx64 "\n", c->addr, c->info);
@@ -182,18 +185,22 @@ int main(int argc, char **argv)
 		hs_report_init(&rep);
 		err = hs_report_build(&rep, proc, heap);
 		hs_error_destroy(err);
-		struct hs_classify_options copts = { 0 };
-		struct hs_classes *classes = NULL;
-		err = hs_classify(proc, heap, &copts, &classes);
+		struct hs_classify_options copts = { .threads = 1 };
+		struct hs_classifier *cl = NULL;
+		struct hs_census *census = NULL;
+		err = hs_classifier_create(proc, heap, &copts, &cl);
 		if (!err)
-			err = hs_classes_report(classes, &rep);
+			err = hs_census_run(cl, NULL, &census);
+		if (!err)
+			err = hs_census_report(census, &rep);
 		hs_error_destroy(err);
-		hs_classes_destroy(classes);
+		hs_census_destroy(census);
+		hs_classifier_destroy(cl);
 		if (params_path)
 			write_params(params_path, proc, &wopts, heap->allocator);
 		if (chunks_path)
 			write_chunks(chunks_path, heap);
-		fprintf(stderr, "trace_core: %s %s, %zu chunks, %zu diagnostics\n",
+		fprintf(stderr, "trace_core: %s %s, %" PRIu64 " chunks, %zu diagnostics\n",
 			heap->allocator, heap->version, heap->nchunks,
 			heap->diags.count);
 		hs_report_deinit(&rep);

@@ -18,14 +18,73 @@ static inline uint64_t check_heap_stat(const struct hs_heap *heap, const char *n
 	return v;
 }
 
-/* The chunk whose address is exactly addr, or NULL. A linear search: the
- * walkers' test entry points return chunks in walk order, not sorted. */
+/*
+ * Every chunk of a heap as an array, in address order (the heap is finished
+ * first: the walkers' test entry points return it unfinished). The array is
+ * kept for the last heap asked about, so the pointers the helpers below
+ * return stay valid until another heap is asked about.
+ */
+static inline const struct hs_chunk *check_heap_all(const struct hs_heap *heap, size_t *n)
+{
+	static struct {
+		const struct hs_heap *heap;
+		const void *store;
+		uint64_t nchunks;
+		struct hs_chunk *arr;
+		size_t n;
+	} last;
+	struct hs_error *err = hs_heap_finish((struct hs_heap *)heap);
+	if (err) {
+		fprintf(stderr, "hs_heap_finish: %s\n", err->message);
+		hs_error_destroy(err);
+		check_failures++;
+	}
+	if (last.heap != heap || last.store != (const void *)heap->store ||
+	    last.nchunks != heap->nchunks) {
+		free(last.arr);
+		last.arr = NULL;
+		last.n = 0;
+		last.heap = heap;
+		last.store = heap->store;
+		last.nchunks = heap->nchunks;
+		err = hs_heap_chunk_array(heap, &last.arr, &last.n);
+		if (err) {
+			hs_error_destroy(err);
+			check_failures++;
+		}
+	}
+	*n = last.n;
+	return last.arr;
+}
+
+/* The chunk whose address is exactly addr, or NULL. */
 static inline const struct hs_chunk *check_heap_chunk(const struct hs_heap *heap, uint64_t addr)
 {
-	for (size_t i = 0; i < heap->nchunks; i++)
-		if (heap->chunks[i].addr == addr)
-			return &heap->chunks[i];
+	size_t n;
+	const struct hs_chunk *a = check_heap_all(heap, &n);
+	for (size_t i = 0; i < n; i++)
+		if (a[i].addr == addr)
+			return &a[i];
 	return NULL;
+}
+
+/* The chunk whose [addr, addr + size) holds addr, or NULL; the store's
+ * answer, checked against the array. */
+static inline const struct hs_chunk *check_heap_chunk_at(const struct hs_heap *heap,
+							 uint64_t addr)
+{
+	size_t n;
+	const struct hs_chunk *a = check_heap_all(heap, &n);
+	struct hs_chunk c;
+	if (!hs_heap_find(heap, addr, &c, NULL))
+		return NULL;
+	const struct hs_chunk *hit = check_heap_chunk(heap, c.addr);
+	if (!hit || hit->info != c.info) {
+		fprintf(stderr, "hs_heap_find(0x%" PRIx64 ") disagrees with the chunk list\n", addr);
+		check_failures++;
+	}
+	(void)a;
+	return hit;
 }
 
 /* Diagnostics of severity sev, at addr (0: any address), whose message

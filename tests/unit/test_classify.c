@@ -113,6 +113,16 @@ static struct hs_process *make_process(void)
 	return proc;
 }
 
+/* The type of the chunk holding addr, into name; false if none. */
+static bool type_at(struct hs_classifier *cl, struct hs_heap *heap, uint64_t addr, char *name,
+		    const char **kind)
+{
+	struct hs_chunk c;
+	hs_chunk_id id;
+	return hs_heap_find(heap, addr, &c, &id) &&
+	       hs_classify_chunk(cl, id, name, 256, kind, NULL, 0);
+}
+
 static void test_signature(void)
 {
 	struct hs_process *proc = make_process();
@@ -121,7 +131,7 @@ static void test_signature(void)
 	snprintf(heap->allocator, sizeof(heap->allocator), "jemalloc");
 	CHECK(hs_heap_add_chunk(heap, BASE, 64, HS_CHUNK_IN_USE, 0));
 	CHECK(hs_heap_add_chunk(heap, BASE + 64, 64, HS_CHUNK_FREE, 0));
-	hs_heap_sort(heap);
+	CHECK(!hs_heap_finish(heap));
 
 	uint8_t w[64];
 	put64(w, BASE + 64 + 8);          /* inside a (free) chunk: H */
@@ -217,37 +227,42 @@ static void test_classify_heap(void)
 	};
 	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++)
 		CHECK(hs_heap_add_chunk(heap, BASE + chunks[k].off, chunks[k].size, chunks[k].st, 0));
-	hs_heap_sort(heap);
+	CHECK(!hs_heap_finish(heap));
 
-	struct hs_classes *c = NULL;
-	struct hs_classify_options opts = {0};
-	CHECK(!hs_classify(proc, heap, &opts, &c));
-	if (!c)
+	struct hs_classifier *cl = NULL;
+	struct hs_classify_options opts = {.threads = 2};
+	CHECK(!hs_classifier_create(proc, heap, &opts, &cl));
+	if (!cl)
 		return;
 	const char *kind = NULL;
-	const char *name = hs_classes_chunk_type(c, 0, &kind);
-	CHECK(name && !strcmp(name, "sdshdr5") && !strcmp(kind, "sds"));
+	char name[256];
+	CHECK(type_at(cl, heap, BASE + 0x000, name, &kind) && !strcmp(name, "sdshdr5") &&
+	      !strcmp(kind, "sds"));
 	/* Unreferenced and no Redis gate: a C string, not an sds. */
-	name = hs_classes_chunk_type(c, 1, &kind);
-	CHECK(name && !strcmp(kind, "cstring"));
-	name = hs_classes_chunk_type(c, 3, &kind);
-	CHECK(name && !strcmp(name, "sdshdr8"));
-	name = hs_classes_chunk_type(c, 4, &kind);
-	CHECK(name && !strcmp(name, "C string"));
-	name = hs_classes_chunk_type(c, 5, &kind);
-	CHECK(name && !strcmp(name, "pattern 48 [H M 0 i t ?]") && !strcmp(kind, "pattern"));
-	CHECK(hs_classes_chunk_type(c, 6, NULL) == name);
-	name = hs_classes_chunk_type(c, 8, &kind);
-	CHECK(name && !strcmp(name, "robj string/embstr") && !strcmp(kind, "robj"));
-	CHECK(hs_classes_chunk_type(c, 9, NULL) == NULL); /* free: not classified */
+	CHECK(type_at(cl, heap, BASE + 0x010, name, &kind) && !strcmp(kind, "cstring"));
+	CHECK(type_at(cl, heap, BASE + 0x040, name, &kind) && !strcmp(name, "sdshdr8"));
+	CHECK(type_at(cl, heap, BASE + 0x0a0, name, &kind) && !strcmp(name, "C string"));
+	CHECK(type_at(cl, heap, BASE + 0x0d0, name, &kind) &&
+	      !strcmp(name, "pattern 48 [H M 0 i t ?]") && !strcmp(kind, "pattern"));
+	CHECK(type_at(cl, heap, BASE + 0x100, name, &kind) &&
+	      !strcmp(name, "pattern 48 [H M 0 i t ?]"));
+	CHECK(type_at(cl, heap, BASE + 0x160, name, &kind) && !strcmp(name, "robj string/embstr") &&
+	      !strcmp(kind, "robj"));
+	CHECK(!type_at(cl, heap, BASE + 0x180, name, &kind)); /* free: not classified */
 
 	char why[512];
-	hs_classes_explain(c, 3, why, sizeof(why));
+	struct hs_chunk ch;
+	hs_chunk_id id;
+	CHECK(hs_heap_find(heap, BASE + 0x40, &ch, &id) &&
+	      hs_classify_chunk(cl, id, name, sizeof(name), &kind, why, sizeof(why)));
 	CHECK(strstr(why, "sdshdr8 header {len=84 alloc=84 flags=1}") != NULL);
 
 	struct hs_report r;
 	hs_report_init(&r);
-	CHECK(!hs_classes_report(c, &r));
+	struct hs_census *cs = NULL;
+	CHECK(!hs_census_run(cl, NULL, &cs));
+	CHECK(cs && !hs_census_report(cs, &r));
+	hs_census_destroy(cs);
 	int found = 0;
 	for (size_t k = 0; k < r.npatterns; k++) {
 		if (strcmp(r.patterns[k].signature, "H M 0 i t ?"))
@@ -268,18 +283,20 @@ static void test_classify_heap(void)
 	}
 	CHECK(total == 16 + 16 + 32 + 96 + 48 * 4 + 32); /* every in-use chunk, once */
 	hs_report_deinit(&r);
-	hs_classes_destroy(c);
+	hs_classifier_destroy(cl);
 
 	/* --redact: the same patterns, no bytes. */
 	opts.redact = true;
-	CHECK(!hs_classify(proc, heap, &opts, &c));
+	CHECK(!hs_classifier_create(proc, heap, &opts, &cl));
 	hs_report_init(&r);
-	CHECK(!hs_classes_report(c, &r));
+	CHECK(!hs_census_run(cl, NULL, &cs));
+	CHECK(cs && !hs_census_report(cs, &r));
+	hs_census_destroy(cs);
 	for (size_t k = 0; k < r.npatterns; k++)
 		for (size_t s = 0; s < r.patterns[k].nsamples; s++)
 			CHECK(r.patterns[k].samples[s].hex == NULL);
 	hs_report_deinit(&r);
-	hs_classes_destroy(c);
+	hs_classifier_destroy(cl);
 	hs_heap_destroy(heap);
 	hs_process_destroy(proc);
 }
@@ -310,15 +327,16 @@ static void test_top_of_space(void)
 	snprintf(heap->allocator, sizeof(heap->allocator), "jemalloc");
 	CHECK(hs_heap_add_chunk(heap, BASE, 16, HS_CHUNK_IN_USE, 0));
 	CHECK(hs_heap_add_chunk(heap, TOP + 0x10, 0xee, HS_CHUNK_FREE, 0));
-	hs_heap_sort(heap);
+	CHECK(!hs_heap_finish(heap));
 
-	struct hs_classes *c = NULL;
+	struct hs_classifier *cl = NULL;
 	struct hs_classify_options opts = {0};
-	CHECK(!hs_classify(proc, heap, &opts, &c));
+	CHECK(!hs_classifier_create(proc, heap, &opts, &cl));
 	const char *kind = NULL;
-	const char *name = c ? hs_classes_chunk_type(c, 0, &kind) : NULL;
-	CHECK(name && !strcmp(name, "sdshdr5") && !strcmp(kind, "sds"));
-	hs_classes_destroy(c);
+	char name[256];
+	CHECK(cl && type_at(cl, heap, BASE, name, &kind) && !strcmp(name, "sdshdr5") &&
+	      !strcmp(kind, "sds"));
+	hs_classifier_destroy(cl);
 	hs_heap_destroy(heap);
 	hs_process_destroy(proc);
 }

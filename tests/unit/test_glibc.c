@@ -222,7 +222,7 @@ static struct hs_heap *walk(uint64_t mp, bool tcaches_known)
 		fprintf(stderr, "walk: %s\n", err->message);
 		hs_error_destroy(err);
 	}
-	hs_heap_sort(heap);
+	CHECK(!hs_heap_finish(heap));
 	hs_process_destroy(proc);
 	return heap;
 }
@@ -231,7 +231,7 @@ static struct hs_heap *walk(uint64_t mp, bool tcaches_known)
 static void expect(const struct hs_heap *heap, uint64_t p, uint64_t size,
 		   enum hs_chunk_state state, unsigned flags, int line)
 {
-	const struct hs_chunk *c = hs_heap_chunk_at(heap, p + 0x10);
+	const struct hs_chunk *c = check_heap_chunk_at(heap, p + 0x10);
 	if (!c || c->addr != p + 0x10 || hs_chunk_size(c) != size ||
 	    hs_chunk_state(c) != state || hs_chunk_flags(c) != flags) {
 		fprintf(stderr, "%s:%d: chunk 0x%" PRIx64 ": got %s\n", __FILE__,
@@ -420,7 +420,7 @@ static void test_bad_size_resync(void)
 	struct hs_heap *heap = walk(MP, true);
 	CHECK(has_diag(heap, C6, "bad chunk size 0x12345"));
 	CHECK(has_diag(heap, C6, "skipped 0x100 bytes"));
-	CHECK(hs_heap_chunk_at(heap, C6 + 0x10) == NULL);
+	CHECK(check_heap_chunk_at(heap, C6 + 0x10) == NULL);
 	EXPECT(heap, C7, 0x200, HS_CHUNK_FREE, 0);
 	EXPECT(heap, C10, 0x50, HS_CHUNK_IN_USE, 0);
 	EXPECT(heap, TOP, TOP_SIZE, HS_CHUNK_FREE, 0);
@@ -434,7 +434,7 @@ static void test_bad_size_resync(void)
 	CHECK(has_diag(heap, C6, "skipped 0x" ));
 	if (!has_diag(heap, C6, "skipped 0x"))
 		check_heap_dump_diags(heap);
-	CHECK(hs_heap_chunk_at(heap, C7 + 0x10) == NULL);
+	CHECK(check_heap_chunk_at(heap, C7 + 0x10) == NULL);
 	EXPECT(heap, C5, 0x20, HS_CHUNK_CACHED, 0);
 	EXPECT(heap, TOP, TOP_SIZE, HS_CHUNK_FREE, 0);
 	hs_heap_destroy(heap);
@@ -493,7 +493,7 @@ static void test_resync_over_unbacked(void)
 	EXPECT(heap, C9, 0x90, HS_CHUNK_FREE, 0);
 	EXPECT(heap, C10, 0x50, HS_CHUNK_IN_USE, 0);
 	EXPECT(heap, TOP, TOP_SIZE, HS_CHUNK_FREE, 0);
-	CHECK(hs_heap_chunk_at(heap, C7 + 0x10) == NULL);
+	CHECK(check_heap_chunk_at(heap, C7 + 0x10) == NULL);
 	hs_heap_destroy(heap);
 
 	/* Cut at C7 to the heap's end, top included: top, which ends the
@@ -507,7 +507,7 @@ static void test_resync_over_unbacked(void)
 	if (!has_diag(heap, C6, want))
 		check_heap_dump_diags(heap);
 	EXPECT(heap, C5, 0x20, HS_CHUNK_CACHED, 0);
-	CHECK(hs_heap_chunk_at(heap, C9 + 0x10) == NULL);
+	CHECK(check_heap_chunk_at(heap, C9 + 0x10) == NULL);
 	hs_heap_destroy(heap);
 }
 
@@ -621,7 +621,7 @@ static void test_truncated(void)
 	CHECK(has_diag(heap, TOP, "top chunk"));
 	CHECK(has_diag(heap, C8, "not in the core"));
 	EXPECT(heap, C6, 0x100, HS_CHUNK_IN_USE, 0);
-	CHECK(hs_heap_chunk_at(heap, C8 + 0x10) == NULL);
+	CHECK(check_heap_chunk_at(heap, C8 + 0x10) == NULL);
 	EXPECT(heap, E0, 0x100, HS_CHUNK_IN_USE, 0);
 	hs_heap_destroy(heap);
 

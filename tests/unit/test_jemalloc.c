@@ -290,9 +290,10 @@ static void test_clean(unsigned lg_vaddr, unsigned pass_lg)
 		check_heap_dump_diags(h);
 	CHECK_EQ(h->narenas, 2);
 	CHECK_EQ(h->nchunks, 128 + 512 + 3);
-	size_t cnt[3] = {0};
-	for (size_t i = 0; i < h->nchunks; i++)
-		cnt[hs_chunk_state(&h->chunks[i])]++;
+	size_t cnt[3] = {0}, nall;
+	const struct hs_chunk *all = check_heap_all(h, &nall);
+	for (size_t i = 0; i < nall; i++)
+		cnt[hs_chunk_state(&all[i])]++;
 	CHECK_EQ(cnt[HS_CHUNK_IN_USE], 8 + 510 + 1);
 	CHECK_EQ(cnt[HS_CHUNK_CACHED], 2 + 1 + 1);
 	CHECK_EQ(cnt[HS_CHUNK_FREE], 118 + 1 + 1);
@@ -314,8 +315,9 @@ static void test_clean(unsigned lg_vaddr, unsigned pass_lg)
 	CHECK_EQ(h->nregions, 1);
 	CHECK(h->nregions == 1 && h->regions[0].start == E6 &&
 	      h->regions[0].size == 4 * PAGE && !strcmp(h->regions[0].kind, "retained"));
-	for (size_t i = 1; i < h->nchunks; i++)
-		CHECK(h->chunks[i - 1].addr < h->chunks[i].addr);
+	all = check_heap_all(h, &nall);
+	for (size_t i = 1; i < nall; i++)
+		CHECK(all[i - 1].addr < all[i].addr);
 	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.small.allocated"), 10 * 32 + 511 * 8);
 	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.large.allocated"), 16384);
 	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.tcache_bytes"), 2 * 32 + 16384);
@@ -360,11 +362,11 @@ static void test_scribbled_bitmap(void)
 	CHECK_EQ(check_heap_diags(h, HS_DIAG_ERROR, 0, "curregs"), 1);
 	CHECK_EQ(check_heap_diags(h, HS_DIAG_ERROR, 0, NULL), 1);
 	CHECK_EQ(check_heap_stat(h, "stats.arenas.0.small.allocated"), 12 * 32 + 511 * 8);
-	size_t nfree = 0;
-	for (size_t i = 0; i < h->nchunks; i++)
-		nfree += h->chunks[i].addr >= HEAP + 0x30000 &&
-			 h->chunks[i].addr < HEAP + 0x31000 &&
-			 hs_chunk_state(&h->chunks[i]) == HS_CHUNK_FREE;
+	size_t nfree = 0, nall;
+	const struct hs_chunk *all = check_heap_all(h, &nall);
+	for (size_t i = 0; i < nall; i++)
+		nfree += all[i].addr >= HEAP + 0x30000 && all[i].addr < HEAP + 0x31000 &&
+			 hs_chunk_state(&all[i]) == HS_CHUNK_FREE;
 	CHECK_EQ(nfree, 16);
 	hs_heap_destroy(h);
 	hs_process_destroy(proc);

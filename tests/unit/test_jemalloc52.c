@@ -274,9 +274,10 @@ static void test_clean(bool tls)
 		check_heap_dump_diags(h);
 	CHECK_EQ(h->narenas, 2);
 	CHECK_EQ(h->nchunks, 128 + 512 + 3);
-	size_t cnt[3] = {0};
-	for (size_t i = 0; i < h->nchunks; i++)
-		cnt[hs_chunk_state(&h->chunks[i])]++;
+	size_t cnt[3] = {0}, nall;
+	const struct hs_chunk *all = check_heap_all(h, &nall);
+	for (size_t i = 0; i < nall; i++)
+		cnt[hs_chunk_state(&all[i])]++;
 	CHECK_EQ(cnt[HS_CHUNK_IN_USE], 8 + 510 + 1);
 	CHECK_EQ(cnt[HS_CHUNK_CACHED], 2 + 1 + 1);
 	CHECK_EQ(cnt[HS_CHUNK_FREE], 118 + 1 + 1);

@@ -213,7 +213,7 @@ static struct hs_heap *walk_err(bool samples, struct hs_error **errp)
 	if (hs_heap_create(&heap))
 		abort();
 	*errp = hs_tcmalloc_walk_at(proc, L, &addrs, samples, heap);
-	hs_heap_sort(heap);
+	CHECK(!hs_heap_finish(heap));
 	hs_process_destroy(proc);
 	return heap;
 }
@@ -233,7 +233,7 @@ static struct hs_heap *walk(bool samples)
 static void expect(const struct hs_heap *heap, uint64_t addr, uint64_t size,
 		   enum hs_chunk_state state, int line)
 {
-	const struct hs_chunk *c = hs_heap_chunk_at(heap, addr);
+	const struct hs_chunk *c = check_heap_chunk_at(heap, addr);
 	if (!c || c->addr != addr || hs_chunk_size(c) != size ||
 	    hs_chunk_state(c) != state) {
 		fprintf(stderr, "%s:%d: chunk 0x%" PRIx64 ": got %s", __FILE__, line,
@@ -255,9 +255,11 @@ static void count_states(const struct hs_heap *heap, uint64_t n[3], uint64_t b[3
 {
 	memset(n, 0, 3 * sizeof(*n));
 	memset(b, 0, 3 * sizeof(*b));
-	for (size_t i = 0; i < heap->nchunks; i++) {
-		n[hs_chunk_state(&heap->chunks[i])]++;
-		b[hs_chunk_state(&heap->chunks[i])] += hs_chunk_size(&heap->chunks[i]);
+	size_t nall;
+	const struct hs_chunk *all = check_heap_all(heap, &nall);
+	for (size_t i = 0; i < nall; i++) {
+		n[hs_chunk_state(&all[i])]++;
+		b[hs_chunk_state(&all[i])] += hs_chunk_size(&all[i]);
 	}
 }
 
@@ -316,7 +318,7 @@ static void test_clean(void)
 	/* sampled malloc(100): tc_nallocx(100) is class 3 */
 	EXPECT(heap, PG(20), SZ3, HS_CHUNK_IN_USE);
 	/* the tail of a class-3 span is no chunk */
-	CHECK(hs_heap_chunk_at(heap, PG(2) + 15 * SZ3) == NULL);
+	CHECK(check_heap_chunk_at(heap, PG(2) + 15 * SZ3) == NULL);
 
 	/* Regions: S6 unmapped, S7's slack. */
 	CHECK_EQ(heap->nregions, 2);
@@ -471,7 +473,7 @@ static void test_bad_spans(void)
 	w64(SPAN(S4) + L->span_length, 0);
 	struct hs_heap *heap = walk(true);
 	CHECK_EQ(check_heap_diags(heap, HS_DIAG_WARNING, SPAN(S4), "impossible length"), 1);
-	CHECK(hs_heap_chunk_at(heap, PG(4)) == NULL);
+	CHECK(check_heap_chunk_at(heap, PG(4)) == NULL);
 	hs_heap_destroy(heap);
 
 	build();

@@ -1,4 +1,4 @@
-/* u64map.h: private to analyzer/: an open-addressing map from 64-bit keys to 32-bit values. */
+/* u64map.h: private to classify/: an open-addressing map from 64-bit keys to 32-bit values. */
 #ifndef HS_U64MAP_H
 #define HS_U64MAP_H
 

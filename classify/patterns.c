@@ -10,13 +10,12 @@ static const char hs_shape_letters[] = "0HMit?";
 enum { SHAPE_ZERO, SHAPE_HEAP, SHAPE_MODULE, SHAPE_INT, SHAPE_TEXT, SHAPE_OTHER };
 
 static unsigned hs_word_shape(struct hs_process *proc, const struct hs_heap *heap,
-			      const struct hs_chunk_index *idx, const uint8_t *w)
+			      const uint8_t *w)
 {
 	uint64_t v = hs_le64(w);
 	if (!v)
 		return SHAPE_ZERO;
-	if (idx ? hs_chunk_index_find(idx, v) != NULL
-		: heap && heap->nchunks && hs_heap_chunk_at(heap, v))
+	if (heap && hs_heap_contains(heap, v))
 		return SHAPE_HEAP;
 	if (proc && hs_process_module_at(proc, v))
 		return SHAPE_MODULE;
@@ -35,22 +34,15 @@ static unsigned hs_word_shape(struct hs_process *proc, const struct hs_heap *hea
 	return SHAPE_OTHER;
 }
 
-uint32_t hs_pattern_code_indexed(struct hs_process *proc, const struct hs_heap *heap,
-				 const struct hs_chunk_index *idx, const uint8_t *p,
-				 size_t nwords)
+uint32_t hs_pattern_code(struct hs_process *proc, const struct hs_heap *heap,
+			 const uint8_t *p, size_t nwords)
 {
 	if (nwords > HS_PATTERN_MAX_WORDS)
 		nwords = HS_PATTERN_MAX_WORDS;
 	uint32_t code = (uint32_t)nwords << 24;
 	for (size_t k = 0; k < nwords; k++)
-		code |= hs_word_shape(proc, heap, idx, p + 8 * k) << (3 * k);
+		code |= hs_word_shape(proc, heap, p + 8 * k) << (3 * k);
 	return code;
-}
-
-uint32_t hs_pattern_code(struct hs_process *proc, const struct hs_heap *heap,
-			 const uint8_t *p, size_t nwords)
-{
-	return hs_pattern_code_indexed(proc, heap, NULL, p, nwords);
 }
 
 const char *hs_pattern_format(uint32_t code, char *buf, size_t len)
@@ -83,8 +75,8 @@ const char *hs_pattern_format(uint32_t code, char *buf, size_t len)
 static size_t hs_signature_words(const struct hs_classes *c, const struct hs_chunk *ch,
 				 size_t avail)
 {
-	uint64_t own = hs_sizing_usable(&c->sizing, ch);
-	if (c->sizing.family == HS_ALLOC_GLIBC && own >= 8)
+	uint64_t own = hs_sizing_usable(c->sizing, ch);
+	if (c->sizing->family == HS_ALLOC_GLIBC && own >= 8)
 		own -= 8;
 	if (own > avail)
 		own = avail;
@@ -92,12 +84,12 @@ static size_t hs_signature_words(const struct hs_classes *c, const struct hs_chu
 	return own > HS_PATTERN_MAX_WORDS ? HS_PATTERN_MAX_WORDS : (size_t)own;
 }
 
-bool hs_pattern_detect(struct hs_classes *c, size_t i, const uint8_t *p, size_t avail,
+bool hs_pattern_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		       struct hs_detect *ret, char *why, size_t whylen)
 {
-	const struct hs_chunk *ch = &c->heap->chunks[i];
-	size_t nwords = p ? hs_signature_words(c, ch, avail) : 0;
-	uint32_t code = hs_pattern_code_indexed(c->proc, c->heap, c->chunk_index, p, nwords);
+	const struct hs_chunk *ch = &k->c;
+	size_t nwords = k->p ? hs_signature_words(c, ch, k->avail) : 0;
+	uint32_t code = hs_pattern_code(c->proc, c->heap, k->p, nwords);
 	uint64_t size = hs_chunk_size(ch);
 	uint64_t key = size << 28 | code;
 	uint32_t id;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "containers.h"
 #include "vtables.h"
 
 /*
@@ -42,7 +43,6 @@ struct hs_vtables {
 	size_t nsyms, syms_cap;
 	uint64_t tinfo_vptrs[3]; /* address points of the type_info vtables */
 	size_t ntinfo;
-	struct hs_u64map cache; /* vptr -> type id or HS_TYPE_NONE */
 	uint64_t mod_lo, mod_hi;
 };
 
@@ -69,7 +69,6 @@ struct hs_error *hs_vtables_create(struct hs_process *proc, struct hs_vtables **
 	if (!vt)
 		return HS_ENOMEM;
 	vt->proc = proc;
-	hs_u64map_init(&vt->cache);
 	static const char *const tinfo[] = {
 		"_ZTVN10__cxxabiv117__class_type_infoE",
 		"_ZTVN10__cxxabiv120__si_class_type_infoE",
@@ -103,7 +102,6 @@ void hs_vtables_destroy(struct hs_vtables *vt)
 	if (!vt)
 		return;
 	free(vt->syms);
-	hs_u64map_deinit(&vt->cache);
 	free(vt);
 }
 
@@ -184,7 +182,7 @@ struct hs_vt_info {
 };
 
 /* Validate a type_info at ti and demangle its name. */
-static char *hs_vt_tinfo_name(struct hs_vtables *vt, uint64_t ti, bool *anchored,
+static char *hs_vt_tinfo_name(const struct hs_vtables *vt, uint64_t ti, bool *anchored,
 			      uint64_t *name_addr)
 {
 	uint64_t tvptr, np;
@@ -216,7 +214,7 @@ static char *hs_vt_tinfo_name(struct hs_vtables *vt, uint64_t ti, bool *anchored
 	return hs_demangle_type(m);
 }
 
-static bool hs_vt_resolve(struct hs_vtables *vt, uint64_t v, struct hs_vt_info *ret)
+static bool hs_vt_resolve(const struct hs_vtables *vt, uint64_t v, struct hs_vt_info *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if ((v & 7) || v < vt->mod_lo || v >= vt->mod_hi || v < 16 ||
@@ -259,7 +257,7 @@ static bool hs_vt_resolve(struct hs_vtables *vt, uint64_t v, struct hs_vt_info *
 	return ret->name != NULL;
 }
 
-uint32_t hs_vtables_classify(struct hs_vtables *vt, struct hs_classes *c, uint64_t v)
+uint32_t hs_vtables_classify(const struct hs_vtables *vt, struct hs_classes *c, uint64_t v)
 {
 	if (v < vt->mod_lo || v >= vt->mod_hi || (v & 7))
 		return HS_TYPE_NONE;
@@ -271,12 +269,15 @@ uint32_t hs_vtables_classify(struct hs_vtables *vt, struct hs_classes *c, uint64
 	if (!hs_process_module_at(vt->proc, v))
 		return HS_TYPE_NONE;
 	uint32_t id;
-	if (hs_u64map_get(&vt->cache, v, &id))
+	if (hs_u64map_get(&c->by_vptr, v, &id))
 		return id;
 	struct hs_vt_info info;
 	id = HS_TYPE_NONE;
 	if (hs_vt_resolve(vt, v, &info)) {
-		if (info.ott == 0) {
+		char renamed[512];
+		if (info.ott == 0 && hs_container_rename(info.name, renamed, sizeof(renamed))) {
+			id = hs_classes_type(c, renamed, HS_KIND_CONTAINER, -1);
+		} else if (info.ott == 0) {
 			id = hs_classes_type(c, info.name, HS_KIND_VTABLE, -1);
 			if (id != HS_TYPE_NONE && info.how == HS_VT_RTTI_UNANCHORED &&
 			    c->types[id].confidence < 0)
@@ -285,11 +286,11 @@ uint32_t hs_vtables_classify(struct hs_vtables *vt, struct hs_classes *c, uint64
 		free(info.name);
 	}
 	/* Out of memory in the cache only costs speed. */
-	(void)hs_u64map_put(&vt->cache, v, id);
+	(void)hs_u64map_put(&c->by_vptr, v, id);
 	return id;
 }
 
-bool hs_vtables_explain(struct hs_vtables *vt, uint64_t v, char *buf, size_t len)
+bool hs_vtables_explain(const struct hs_vtables *vt, uint64_t v, char *buf, size_t len)
 {
 	struct hs_vt_info info;
 	if (!hs_vt_resolve(vt, v, &info))

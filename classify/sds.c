@@ -26,8 +26,6 @@
 static const unsigned hs_sds_hdrlen[5] = {1, 3, 5, 9, 17};
 static const char *const hs_sds_names[5] = {"sdshdr5", "sdshdr8", "sdshdr16",
 					    "sdshdr32", "sdshdr64"};
-static const uint8_t hs_sds_refbit[5] = {HS_REF_SDS5, HS_REF_SDS8, HS_REF_SDS16,
-					 HS_REF_SDS32, HS_REF_SDS64};
 
 bool hs_sds_parse(const uint8_t *p, size_t avail, unsigned type, struct hs_sds *ret)
 {
@@ -79,24 +77,42 @@ bool hs_sds_parse(const uint8_t *p, size_t avail, unsigned type, struct hs_sds *
  * moves to a wider type when it grows), so a short string in a wide header is
  * suspicious only when alloc is also small: Redis keeps the type on shrink.
  */
-static bool hs_sds_fits(struct hs_classes *c, size_t i, const struct hs_sds *s)
+static bool hs_sds_fits(const struct hs_classes *c, const struct hs_cchunk *k,
+			const struct hs_sds *s)
 {
-	const struct hs_chunk *ch = &c->heap->chunks[i];
-	return hs_sizing_fits(&c->sizing, s->hdrlen + s->alloc + 1, ch);
+	return hs_sizing_fits(c->sizing, s->hdrlen + s->alloc + 1, &k->c);
 }
 
-bool hs_sds_detect(struct hs_classes *c, size_t i, const uint8_t *p, size_t avail,
+int hs_sds_unique_type(const struct hs_classes *c, const struct hs_cchunk *k)
+{
+	int found = -1;
+	for (unsigned t = 0; k->p && t < 5; t++) {
+		struct hs_sds s;
+		if (hs_sds_parse(k->p, k->avail, t, &s) && hs_sds_fits(c, k, &s)) {
+			if (found >= 0)
+				return -1;
+			found = (int)t;
+		}
+	}
+	return found;
+}
+
+bool hs_sds_detect(struct hs_classes *c, const struct hs_cchunk *k, bool refd,
 		   struct hs_detect *ret, char *why, size_t whylen)
 {
-	uint8_t ref = c->chunk_ref[i];
-	/* Referenced types first: the pointer says which header it expects. */
-	for (int pass = 0; pass < 2; pass++) {
+	const uint8_t *p = k->p;
+	size_t avail = k->avail;
+	/* Referenced: the scan took the pointer as evidence only where exactly
+	 * one header type parses, so that type it is. */
+	int only = refd ? hs_sds_unique_type(c, k) : -1;
+	if (refd && only < 0)
+		return false;
+	{
 		for (int t = 4; t >= 0; t--) {
-			bool refd = (ref & hs_sds_refbit[t]) != 0;
-			if (refd != (pass == 0))
+			if (refd && t != only)
 				continue;
 			struct hs_sds s;
-			if (!hs_sds_parse(p, avail, (unsigned)t, &s) || !hs_sds_fits(c, i, &s))
+			if (!hs_sds_parse(p, avail, (unsigned)t, &s) || !hs_sds_fits(c, k, &s))
 				continue;
 			const uint8_t *buf = p + s.hdrlen;
 			bool text = s.len > 0 && hs_text_ok(buf, s.len);
@@ -171,12 +187,14 @@ static bool hs_refcount_ok(int32_t rc)
 	return (rc >= 1 && rc <= (1 << 24)) || rc == INT_MAX || rc == INT_MAX - 1;
 }
 
-bool hs_robj_detect(struct hs_classes *c, size_t i, const uint8_t *p, size_t avail,
+bool hs_robj_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		    struct hs_detect *ret, char *why, size_t whylen)
 {
+	const uint8_t *p = k->p;
+	size_t avail = k->avail;
 	if (avail < 16)
 		return false;
-	const struct hs_chunk *ch = &c->heap->chunks[i];
+	const struct hs_chunk *ch = &k->c;
 	uint32_t w0 = hs_le32(p);
 	unsigned type = w0 & 15, enc = (w0 >> 4) & 15;
 	int32_t rc = (int32_t)hs_le32(p + 4);
@@ -190,7 +208,7 @@ bool hs_robj_detect(struct hs_classes *c, size_t i, const uint8_t *p, size_t ava
 	if (enc == ENC_EMBSTR) {
 		struct hs_sds s;
 		if (ptr != ch->addr + 19 || !hs_sds_parse(p + 16, avail - 16, 1, &s) ||
-		    !hs_sizing_fits(&c->sizing, 16 + 3 + s.len + 1, ch))
+		    !hs_sizing_fits(c->sizing, 16 + 3 + s.len + 1, ch))
 			return false;
 		strong = true;
 		if (why)
@@ -198,32 +216,32 @@ bool hs_robj_detect(struct hs_classes *c, size_t i, const uint8_t *p, size_t ava
 				 "ptr is robj + 19 with an inline sdshdr8 {len=%llu alloc=%llu}",
 				 (unsigned long long)s.len, (unsigned long long)s.alloc);
 	} else {
-		if (!hs_sizing_fits(&c->sizing, 16, ch))
+		if (!hs_sizing_fits(c->sizing, 16, ch))
 			return false;
 		if (enc == ENC_INT) {
 			if (why)
 				snprintf(detail, sizeof(detail), "an integer value in ptr");
 		} else {
-			size_t j = hs_classes_chunk_index(c, ptr);
-			if (j == SIZE_MAX || hs_chunk_state(&c->heap->chunks[j]) != HS_CHUNK_IN_USE)
+			struct hs_chunk tc;
+			hs_chunk_id tid = hs_heap_find_in_use(c->heap, ptr, &tc);
+			if (tid == HS_CHUNK_ID_NONE)
 				return false;
-			uint64_t off = ptr - c->heap->chunks[j].addr;
+			uint64_t off = ptr - tc.addr;
 			if (type == OBJ_STRING || type == OBJ_MODULE) {
 				/* RAW: ptr is an sds in its own chunk. */
 				if (type == OBJ_MODULE) {
 					if (off != 0)
 						return false;
 				} else {
-					size_t javail;
-					const uint8_t *q = hs_classes_chunk_bytes(c, j, &javail);
+					struct hs_cchunk tk;
+					hs_classes_load(c, &tc, tid, &tk);
 					unsigned t;
 					for (t = 0; t < 5; t++)
 						if (off == hs_sds_hdrlen[t])
 							break;
 					struct hs_sds s;
-					if (t == 5 || !q || !hs_sds_parse(q, javail, t, &s) ||
-					    !hs_sizing_fits(&c->sizing, s.hdrlen + s.alloc + 1,
-							    &c->heap->chunks[j]))
+					if (t == 5 || !tk.p || !hs_sds_parse(tk.p, tk.avail, t, &s) ||
+					    !hs_sizing_fits(c->sizing, s.hdrlen + s.alloc + 1, &tc))
 						return false;
 					strong = true;
 				}
@@ -233,7 +251,7 @@ bool hs_robj_detect(struct hs_classes *c, size_t i, const uint8_t *p, size_t ava
 			if (why)
 				snprintf(detail, sizeof(detail), "ptr 0x%llx is %s chunk 0x%llx%s",
 					 (unsigned long long)ptr, off ? "inside" : "the in-use",
-					 (unsigned long long)c->heap->chunks[j].addr,
+					 (unsigned long long)tc.addr,
 					 off ? " at an sds offset, with a valid sds header" : "");
 		}
 	}

@@ -1,0 +1,36 @@
+/* sds.h: private to classify/: Redis sds strings and robj objects in heap chunks. */
+#ifndef HS_SDS_H
+#define HS_SDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classes.h"
+
+/*
+ * What a detector found in one chunk: a type id and whether the evidence is
+ * strong (structure plus a pointer to it, or an inline structure that cannot
+ * occur by chance) or weak (structure only: accepted only in a process that
+ * shows strong Redis evidence elsewhere, see classify.c).
+ */
+struct hs_detect {
+	uint32_t type;
+	bool strong;
+};
+
+/*
+ * An sds at the start of chunk k (header at the chunk address). With `refd`
+ * (the chunk's evidence bit), the one header type that parses is strong
+ * evidence; without, structure alone is weak.
+ */
+bool hs_sds_detect(struct hs_classes *c, const struct hs_cchunk *k, bool refd,
+		   struct hs_detect *ret, char *why, size_t whylen);
+/* The single sds header type that parses at the start of chunk k and whose
+ * allocation fits it, or -1 (none, or several). */
+int hs_sds_unique_type(const struct hs_classes *c, const struct hs_cchunk *k);
+/* A robj (16-byte Redis object, or an EMBSTR robj with its inline sds). */
+bool hs_robj_detect(struct hs_classes *c, const struct hs_cchunk *k,
+		    struct hs_detect *ret, char *why, size_t whylen);
+
+#endif

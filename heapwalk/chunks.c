@@ -1,0 +1,932 @@
+/* chunks.c: the chunk store: every chunk of a walk in a few bits per heap granule or region. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunks.h"
+
+/*
+ * Two kinds of run (docs/scale.md):
+ *
+ * A variable run (VAR) holds chunks of any size that is a multiple of the
+ * granule, at least two granules, in two bitmaps over its granules, kept
+ * interleaved a word each (w[2k] = S, w[2k + 1] = T for granules 64k..):
+ *   - S[g] = 1 where a chunk starts; S[g + 1] = 1 as well when that chunk is
+ *     not in use (a chunk has two granules at least, so g + 1 is no start);
+ *   - an in-use chunk at g keeps its mark bit in T[g] and its ref bit in
+ *     T[g + 1]; a chunk not in use keeps "cached" (rather than free) in T[g];
+ *   - every other bit is zero.
+ * A chunk ends where the next one starts: the first S bit from g + 2 on.
+ * Going backwards is the subtle part: the nearest S bit at or below an
+ * address is a start or the marker of one. A maximal stretch of ones in S
+ * begins with a start (a marker follows its start), and inside it starts
+ * and markers alternate, so the parity of the ones below decides. Chunks of
+ * 4096 granules or more get a run of their own, which bounds every scan.
+ *
+ * A uniform run (UNI) holds n equal regions (a slab, a span, or one big
+ * chunk) in three bitmaps, interleaved a word each: U (in use), A (in use:
+ * mark; not in use: cached), B (in use: ref). Its chunks share their flags.
+ *
+ * A chunk id is the run's index (28 bits) and the granule or region (36).
+ */
+#define HS_ID_POS_BITS 36
+#define HS_POS_MAX ((UINT64_C(1) << HS_ID_POS_BITS) - 1)
+#define HS_RUNS_MAX ((UINT64_C(1) << 28) - 1)
+#define HS_VAR_MAX_GRANULES 4096
+/* Runs closer than this share a cluster, which has one directory entry
+ * (the first run that reaches it) per 64 KiB of its span, or per more when
+ * that would take more than HS_DIR_PER_RUN entries a run (a hostile core's
+ * chunk of petabytes): the directory stays within 4 bytes per 64 KiB of
+ * heap plus a few bytes a run. */
+#define HS_CLUSTER_GAP (UINT64_C(1) << 20)
+#define HS_DIR_SHIFT 16
+#define HS_DIR_PER_RUN 64
+/* Runs that overlap come only from a corrupt walk; a lookup steps over at
+ * most this many of them. */
+#define HS_LOOKUP_STEPS 256
+
+enum { HS_RUN_VAR = 1, HS_RUN_UNI = 2 };
+
+struct hs_run {
+	uint64_t lo, hi; /* first chunk's address, last chunk's end */
+	uint64_t n;      /* VAR: granules; UNI: regions */
+	uint64_t rsize;  /* UNI: region size */
+	uint64_t *w;
+	size_t wcap, wzero; /* words allocated, words zeroed */
+	uint8_t kind, flags;
+};
+
+struct hs_cluster {
+	uint64_t lo, hi;
+	size_t first, end; /* runs [first, end) */
+	size_t dir;        /* its directory entries in store->dir */
+	unsigned shift;    /* bytes per entry: 1 << shift */
+};
+
+struct hs_chunk_store {
+	struct hs_run *runs;
+	size_t nruns, runs_cap;
+	bool open; /* the last run still takes chunks */
+	bool finished;
+	unsigned gshift;
+	struct hs_cluster *clusters;
+	size_t nclusters;
+	uint32_t *dir;
+	size_t ndir;
+	struct hs_size_count *sizes; /* open addressing by size */
+	size_t sizes_cap, nsizes;
+	struct hs_size_count *sorted;
+	uint64_t span;
+};
+
+/* ------------------------------------------------------------------ bits */
+
+static inline bool bit_get(const uint64_t *w, uint64_t stride, uint64_t plane, uint64_t i)
+{
+	return (w[(i >> 6) * stride + plane] >> (i & 63)) & 1;
+}
+
+static inline void bit_set(uint64_t *w, uint64_t stride, uint64_t plane, uint64_t i)
+{
+	w[(i >> 6) * stride + plane] |= UINT64_C(1) << (i & 63);
+}
+
+static inline uint64_t run_stride(const struct hs_run *r)
+{
+	return r->kind == HS_RUN_VAR ? 2 : 3;
+}
+
+#define S_(r, g) bit_get((r)->w, 2, 0, g)
+#define T_(r, g) bit_get((r)->w, 2, 1, g)
+
+/* The largest start-or-marker y <= q (S[y] set); the run's first granule is a
+ * start, so one exists for every q < n. */
+static uint64_t var_prev_s(const struct hs_run *r, uint64_t q)
+{
+	uint64_t k = q >> 6;
+	uint64_t word = r->w[2 * k] & (~UINT64_C(0) >> (63 - (q & 63)));
+	for (;;) {
+		if (word)
+			return (k << 6) + 63 - (uint64_t)__builtin_clzll(word);
+		if (k == 0)
+			return 0;
+		k--;
+		word = r->w[2 * k];
+	}
+}
+
+/* The smallest y >= from with S[y] set, or n. */
+static uint64_t var_next_s(const struct hs_run *r, uint64_t from)
+{
+	if (from >= r->n)
+		return r->n;
+	uint64_t k = from >> 6, nw = (r->n + 63) >> 6;
+	uint64_t word = r->w[2 * k] & (~UINT64_C(0) << (from & 63));
+	for (;;) {
+		if (word) {
+			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(word);
+			return y < r->n ? y : r->n;
+		}
+		if (++k >= nw)
+			return r->n;
+		word = r->w[2 * k];
+	}
+}
+
+/* Whether S[y] (set) is a chunk's start rather than the marker after one:
+ * an even number of ones right below it. */
+static bool var_is_start(const struct hs_run *r, uint64_t y)
+{
+	uint64_t len = 0, pos = y;
+	while (pos > 0) {
+		uint64_t b = (pos - 1) & 63;
+		uint64_t word = r->w[2 * ((pos - 1) >> 6)];
+		/* Ones from bit b down: leading zeros of the shifted complement. */
+		uint64_t x = ~(word << (63 - b));
+		uint64_t c = x ? (uint64_t)__builtin_clzll(x) : 64;
+		len += c;
+		if (c < b + 1)
+			break;
+		pos -= c;
+	}
+	return (len & 1) == 0;
+}
+
+/* The chunk holding granule q of a VAR run: its start, end and state. */
+static void var_chunk_at(const struct hs_run *r, uint64_t q, uint64_t *g, uint64_t *end,
+			 bool *in_use)
+{
+	uint64_t y = var_prev_s(r, q);
+	uint64_t s = (y == 0 || var_is_start(r, y)) ? y : y - 1;
+	*g = s;
+	*in_use = s + 1 >= r->n || !S_(r, s + 1);
+	*end = var_next_s(r, s + 2);
+}
+
+/* ------------------------------------------------------------------ building */
+
+/* Room for words [0, need) of run r, zeroed; growth doubles, and only the
+ * words in use are written (big maps stay untouched until used). */
+static bool run_words(struct hs_run *r, size_t need)
+{
+	if (need > r->wcap) {
+		size_t cap = r->wcap ? r->wcap : 12;
+		while (cap < need)
+			cap = cap > SIZE_MAX / 2 / sizeof(uint64_t) ? need : cap * 2;
+		if (cap > SIZE_MAX / sizeof(uint64_t))
+			return false;
+		uint64_t *w = realloc(r->w, cap * sizeof(uint64_t));
+		if (!w)
+			return false;
+		r->w = w;
+		r->wcap = cap;
+	}
+	if (need > r->wzero) {
+		memset(r->w + r->wzero, 0, (need - r->wzero) * sizeof(uint64_t));
+		r->wzero = need;
+	}
+	return true;
+}
+
+static bool store_size_add(struct hs_chunk_store *st, uint64_t size)
+{
+	if ((st->nsizes + 1) * 2 > st->sizes_cap) {
+		size_t ncap = st->sizes_cap ? st->sizes_cap * 2 : 256;
+		struct hs_size_count *ns = calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return false;
+		for (size_t i = 0; i < st->sizes_cap; i++) {
+			if (!st->sizes[i].count)
+				continue;
+			size_t h = (size_t)((st->sizes[i].size * 0x9e3779b97f4a7c15ull) >> 20);
+			while (ns[h & (ncap - 1)].count)
+				h++;
+			ns[h & (ncap - 1)] = st->sizes[i];
+		}
+		free(st->sizes);
+		st->sizes = ns;
+		st->sizes_cap = ncap;
+	}
+	for (size_t h = (size_t)((size * 0x9e3779b97f4a7c15ull) >> 20);; h++) {
+		struct hs_size_count *s = &st->sizes[h & (st->sizes_cap - 1)];
+		if (!s->count) {
+			*s = (struct hs_size_count){size, 1, size};
+			st->nsizes++;
+			return true;
+		}
+		if (s->size == size) {
+			s->count++;
+			s->bytes += size;
+			return true;
+		}
+	}
+}
+
+static bool var_fits(const struct hs_chunk_store *st, uint64_t addr, uint64_t size,
+		     unsigned flags)
+{
+	uint64_t g = UINT64_C(1) << st->gshift;
+	return st->gshift && !flags && !(addr & (g - 1)) && !(size & (g - 1)) &&
+	       size >= 2 * g && (size >> st->gshift) < HS_VAR_MAX_GRANULES;
+}
+
+static struct hs_run *store_open_run(struct hs_chunk_store *st, uint64_t addr, uint8_t kind,
+				     uint64_t rsize, unsigned flags)
+{
+	if (!hs_grow((void **)&st->runs, &st->runs_cap, st->nruns + 1, sizeof(*st->runs)))
+		return NULL;
+	struct hs_run *r = &st->runs[st->nruns++];
+	memset(r, 0, sizeof(*r));
+	r->lo = r->hi = addr;
+	r->kind = kind;
+	r->rsize = rsize;
+	r->flags = (uint8_t)flags;
+	st->open = true;
+	return r;
+}
+
+void hs_heap_set_granule(struct hs_heap *heap, unsigned shift)
+{
+	if (heap->store && shift < 16)
+		heap->store->gshift = shift;
+}
+
+bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
+		       enum hs_chunk_state state, unsigned flags)
+{
+	struct hs_chunk_store *st = heap->store;
+	flags &= HS_CHUNK_F_METADATA | HS_CHUNK_F_MMAPPED;
+	if (size > HS_CHUNK_MAX_SIZE)
+		size = HS_CHUNK_MAX_SIZE;
+	if (addr + size < addr)
+		size = UINT64_MAX - addr;
+	if (st->finished || (unsigned)state >= HS_CHUNK_NSTATES)
+		return false;
+	bool in_use = state == HS_CHUNK_IN_USE, cached = state == HS_CHUNK_CACHED;
+	struct hs_run *r = st->open ? &st->runs[st->nruns - 1] : NULL;
+	bool var = var_fits(st, addr, size, flags);
+	if (r && r->hi == addr &&
+	    (var ? r->kind == HS_RUN_VAR && r->n + (size >> st->gshift) <= HS_POS_MAX
+		 : r->kind == HS_RUN_UNI && r->rsize == size && r->flags == flags &&
+			   r->n < HS_POS_MAX)) {
+		/* appended below */
+	} else {
+		r = store_open_run(st, addr, var ? HS_RUN_VAR : HS_RUN_UNI, var ? 0 : size, flags);
+		if (!r)
+			return false;
+	}
+	if (r->kind == HS_RUN_VAR) {
+		uint64_t q = r->n, k = size >> st->gshift;
+		if (!run_words(r, (size_t)(((q + k + 63) >> 6) * 2)))
+			return false;
+		bit_set(r->w, 2, 0, q);
+		if (!in_use) {
+			bit_set(r->w, 2, 0, q + 1);
+			if (cached)
+				bit_set(r->w, 2, 1, q);
+		}
+		r->n = q + k;
+	} else {
+		uint64_t j = r->n;
+		if (!run_words(r, (size_t)(((j >> 6) + 1) * 3)))
+			return false;
+		if (in_use)
+			bit_set(r->w, 3, 0, j);
+		else if (cached)
+			bit_set(r->w, 3, 1, j);
+		r->n = j + 1;
+	}
+	r->hi = addr + size;
+	if (in_use && !(flags & HS_CHUNK_F_METADATA) && !store_size_add(st, size))
+		return false;
+	if (!heap->nchunks || addr < heap->lo)
+		heap->lo = addr;
+	if (addr + size > heap->hi)
+		heap->hi = addr + size;
+	heap->nchunks++;
+	heap->totals[state].count++;
+	heap->totals[state].bytes += size;
+	if (flags & HS_CHUNK_F_METADATA) {
+		heap->metadata.count++;
+		heap->metadata.bytes += size;
+	}
+	return true;
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+	const struct hs_run *x = a, *y = b;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	/* Equal starts (a corrupt walk): keep the walk's order, which qsort
+	 * does not, by the address of the record in the array. */
+	return x < y ? -1 : x > y;
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+	const struct hs_size_count *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+struct hs_error *hs_heap_finish(struct hs_heap *heap)
+{
+	struct hs_chunk_store *st = heap->store;
+	if (st->finished)
+		return NULL;
+	st->open = false;
+	if (st->nruns > HS_RUNS_MAX)
+		return hs_error_create(HS_ERR_UNSUPPORTED,
+				       "more than %llu runs of heap chunks",
+				       (unsigned long long)HS_RUNS_MAX);
+	/* Runs come heap after heap: usually already ordered. */
+	bool sorted = true;
+	for (size_t i = 1; i < st->nruns && sorted; i++)
+		sorted = st->runs[i - 1].lo <= st->runs[i].lo;
+	if (!sorted)
+		qsort(st->runs, st->nruns, sizeof(*st->runs), run_cmp);
+	/* Give back what doubling over-allocated. */
+	st->span = 0;
+	for (size_t i = 0; i < st->nruns; i++) {
+		struct hs_run *r = &st->runs[i];
+		st->span += r->hi - r->lo;
+		if (r->wcap > r->wzero && r->wzero) {
+			uint64_t *w = realloc(r->w, r->wzero * sizeof(uint64_t));
+			if (w) {
+				r->w = w;
+				r->wcap = r->wzero;
+			}
+		}
+	}
+	/* Clusters, and a directory per cluster: the first run that reaches each
+	 * 64 KiB of it (runs are ordered by start; ends need not be, so the
+	 * running maximum decides). */
+	size_t ndir = 0, cap = 0;
+	for (size_t i = 0; i < st->nruns;) {
+		uint64_t lo = st->runs[i].lo, hi = st->runs[i].hi;
+		size_t j = i + 1;
+		while (j < st->nruns && st->runs[j].lo <= hi + HS_CLUSTER_GAP &&
+		       hi + HS_CLUSTER_GAP > hi) {
+			if (st->runs[j].hi > hi)
+				hi = st->runs[j].hi;
+			j++;
+		}
+		if (!hs_grow((void **)&st->clusters, &cap, st->nclusters + 1,
+			     sizeof(*st->clusters)))
+			return HS_ENOMEM;
+		unsigned shift = HS_DIR_SHIFT;
+		uint64_t most = (uint64_t)(j - i) * HS_DIR_PER_RUN + 4096;
+		while (shift < 63 && ((hi - lo) >> shift) >= most)
+			shift++;
+		uint64_t pages = ((hi - lo) >> shift) + 1;
+		st->clusters[st->nclusters++] = (struct hs_cluster){lo, hi, i, j, ndir, shift};
+		ndir += (size_t)pages;
+		i = j;
+	}
+	st->dir = malloc((ndir ? ndir : 1) * sizeof(*st->dir));
+	if (!st->dir)
+		return HS_ENOMEM;
+	st->ndir = ndir;
+	for (size_t c = 0; c < st->nclusters; c++) {
+		const struct hs_cluster *cl = &st->clusters[c];
+		uint64_t pages = ((cl->hi - cl->lo) >> cl->shift) + 1;
+		size_t i = cl->first;
+		uint64_t maxhi = st->runs[i].hi;
+		for (uint64_t p = 0; p < pages; p++) {
+			uint64_t at = cl->lo + (p << cl->shift);
+			while (i + 1 < cl->end && maxhi <= at) {
+				i++;
+				if (st->runs[i].hi > maxhi)
+					maxhi = st->runs[i].hi;
+			}
+			st->dir[cl->dir + p] = (uint32_t)i;
+		}
+	}
+	st->sorted = malloc((st->nsizes ? st->nsizes : 1) * sizeof(*st->sorted));
+	if (!st->sorted)
+		return HS_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < st->sizes_cap; i++)
+		if (st->sizes[i].count)
+			st->sorted[n++] = st->sizes[i];
+	if (n)
+		qsort(st->sorted, n, sizeof(*st->sorted), size_cmp);
+	free(st->sizes);
+	st->sizes = NULL;
+	st->sizes_cap = 0;
+	st->finished = true;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ queries */
+
+static inline hs_chunk_id make_id(size_t run, uint64_t pos)
+{
+	return ((uint64_t)run << HS_ID_POS_BITS) | pos;
+}
+
+/* The run holding addr, or SIZE_MAX. */
+static size_t store_run_at(const struct hs_chunk_store *st, uint64_t addr)
+{
+	if (!st->finished || !st->nclusters)
+		return SIZE_MAX;
+	size_t lo = 0, hi = st->nclusters;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (st->clusters[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return SIZE_MAX;
+	const struct hs_cluster *cl = &st->clusters[lo - 1];
+	if (addr >= cl->hi)
+		return SIZE_MAX;
+	size_t i = st->dir[cl->dir + ((addr - cl->lo) >> cl->shift)];
+	for (unsigned steps = 0; i < cl->end && steps < HS_LOOKUP_STEPS; i++, steps++) {
+		const struct hs_run *r = &st->runs[i];
+		if (r->lo > addr)
+			return SIZE_MAX;
+		if (addr < r->hi)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+static void run_chunk(const struct hs_chunk_store *st, const struct hs_run *r, uint64_t pos,
+		      struct hs_chunk *ret, uint64_t *next)
+{
+	if (r->kind == HS_RUN_VAR) {
+		bool in_use = pos + 1 >= r->n || !S_(r, pos + 1);
+		uint64_t end = var_next_s(r, pos + 2);
+		enum hs_chunk_state s = in_use ? HS_CHUNK_IN_USE
+					: T_(r, pos) ? HS_CHUNK_CACHED : HS_CHUNK_FREE;
+		*ret = hs_chunk_make(r->lo + (pos << st->gshift), (end - pos) << st->gshift, s, 0);
+		*next = end;
+	} else {
+		enum hs_chunk_state s = bit_get(r->w, 3, 0, pos) ? HS_CHUNK_IN_USE
+					: bit_get(r->w, 3, 1, pos) ? HS_CHUNK_CACHED
+					: HS_CHUNK_FREE;
+		*ret = hs_chunk_make(r->lo + pos * r->rsize, r->rsize, s, r->flags);
+		*next = pos + 1;
+	}
+}
+
+/* The position (granule or region) of the chunk holding addr in run r. */
+static uint64_t run_pos_at(const struct hs_chunk_store *st, const struct hs_run *r,
+			   uint64_t addr)
+{
+	if (r->kind == HS_RUN_VAR) {
+		uint64_t g, end;
+		bool in_use;
+		var_chunk_at(r, (addr - r->lo) >> st->gshift, &g, &end, &in_use);
+		return g;
+	}
+	return r->rsize ? (addr - r->lo) / r->rsize : 0;
+}
+
+bool hs_heap_find(const struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret,
+		  hs_chunk_id *id)
+{
+	const struct hs_chunk_store *st = heap->store;
+	size_t i = store_run_at(st, addr);
+	if (i == SIZE_MAX)
+		return false;
+	const struct hs_run *r = &st->runs[i];
+	if (r->kind == HS_RUN_UNI && !r->rsize)
+		return false;
+	uint64_t pos = run_pos_at(st, r, addr), next;
+	if (pos >= r->n)
+		return false;
+	run_chunk(st, r, pos, ret, &next);
+	if (id)
+		*id = make_id(i, pos);
+	return true;
+}
+
+bool hs_heap_contains(const struct hs_heap *heap, uint64_t addr)
+{
+	/* A run's chunks follow each other without gaps. */
+	if (addr < heap->lo || addr >= heap->hi)
+		return false;
+	size_t i = store_run_at(heap->store, addr);
+	return i != SIZE_MAX && (heap->store->runs[i].kind == HS_RUN_VAR ||
+				 heap->store->runs[i].rsize);
+}
+
+hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret)
+{
+	const struct hs_chunk_store *st = heap->store;
+	size_t i = store_run_at(st, addr);
+	if (i == SIZE_MAX)
+		return HS_CHUNK_ID_NONE;
+	const struct hs_run *r = &st->runs[i];
+	if (r->kind == HS_RUN_VAR) {
+		uint64_t g, end;
+		bool in_use;
+		var_chunk_at(r, (addr - r->lo) >> st->gshift, &g, &end, &in_use);
+		if (!in_use)
+			return HS_CHUNK_ID_NONE;
+		if (ret)
+			*ret = hs_chunk_make(r->lo + (g << st->gshift), (end - g) << st->gshift,
+					     HS_CHUNK_IN_USE, 0);
+		return make_id(i, g);
+	}
+	if (!r->rsize)
+		return HS_CHUNK_ID_NONE;
+	uint64_t j = (addr - r->lo) / r->rsize;
+	if (j >= r->n || !bit_get(r->w, 3, 0, j))
+		return HS_CHUNK_ID_NONE;
+	if (ret)
+		*ret = hs_chunk_make(r->lo + j * r->rsize, r->rsize, HS_CHUNK_IN_USE, r->flags);
+	return make_id(i, j);
+}
+
+bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *ret)
+{
+	const struct hs_chunk_store *st = heap->store;
+	uint64_t run = id >> HS_ID_POS_BITS, pos = id & HS_POS_MAX, next;
+	if (id == HS_CHUNK_ID_NONE || run >= st->nruns || pos >= st->runs[run].n)
+		return false;
+	run_chunk(st, &st->runs[run], pos, ret, &next);
+	return true;
+}
+
+/* Where an in-use chunk's bit lives: the word and the mask. */
+static uint64_t *chunk_bit_word(const struct hs_chunk_store *st, hs_chunk_id id,
+				enum hs_chunk_bit bit, uint64_t *mask)
+{
+	const struct hs_run *r = &st->runs[id >> HS_ID_POS_BITS];
+	uint64_t pos = id & HS_POS_MAX;
+	if (r->kind == HS_RUN_VAR) {
+		pos += bit == HS_CHUNK_BIT_REF;
+		*mask = UINT64_C(1) << (pos & 63);
+		return &r->w[(pos >> 6) * 2 + 1];
+	}
+	*mask = UINT64_C(1) << (pos & 63);
+	return &r->w[(pos >> 6) * 3 + (bit == HS_CHUNK_BIT_REF ? 2 : 1)];
+}
+
+bool hs_heap_chunk_bit(const struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit)
+{
+	uint64_t mask;
+	const uint64_t *w = chunk_bit_word(heap->store, id, bit, &mask);
+	return (__atomic_load_n(w, __ATOMIC_RELAXED) & mask) != 0;
+}
+
+bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit)
+{
+	uint64_t mask;
+	uint64_t *w = chunk_bit_word(heap->store, id, bit, &mask);
+	if (__atomic_load_n(w, __ATOMIC_RELAXED) & mask)
+		return true;
+	return (__atomic_fetch_or(w, mask, __ATOMIC_RELAXED) & mask) != 0;
+}
+
+void hs_heap_chunk_bits_clear(struct hs_heap *heap, enum hs_chunk_bit bit)
+{
+	struct hs_chunk_store *st = heap->store;
+	for (size_t i = 0; i < st->nruns; i++) {
+		struct hs_run *r = &st->runs[i];
+		if (r->kind == HS_RUN_UNI) {
+			/* B is the ref plane; A is the mark plane of in-use regions
+			 * and "cached" of the others: keep the latter. */
+			for (uint64_t k = 0; k < (r->n + 63) >> 6; k++)
+				r->w[3 * k + (bit == HS_CHUNK_BIT_REF ? 2 : 1)] &=
+					bit == HS_CHUNK_BIT_REF ? 0 : ~r->w[3 * k];
+			continue;
+		}
+		/* T holds marks, refs and the cached flags of free chunks:
+		 * clear chunk by chunk. */
+		for (uint64_t g = 0; g < r->n;) {
+			bool in_use = g + 1 >= r->n || !S_(r, g + 1);
+			uint64_t at = g + (bit == HS_CHUNK_BIT_REF);
+			if (in_use && at < r->n)
+				r->w[(at >> 6) * 2 + 1] &= ~(UINT64_C(1) << (at & 63));
+			g = var_next_s(r, g + 2);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ iteration */
+
+/* The first chunk start at or after addr in run r (r->n if none). */
+static uint64_t run_first_pos(const struct hs_chunk_store *st, const struct hs_run *r,
+			      uint64_t addr)
+{
+	if (addr <= r->lo)
+		return 0;
+	if (addr >= r->hi)
+		return r->n;
+	if (r->kind == HS_RUN_UNI) {
+		if (!r->rsize)
+			return r->n;
+		uint64_t j = (addr - r->lo + r->rsize - 1) / r->rsize;
+		return j < r->n ? j : r->n;
+	}
+	uint64_t q = (addr - r->lo + (UINT64_C(1) << st->gshift) - 1) >> st->gshift;
+	for (;;) {
+		uint64_t y = var_next_s(r, q);
+		if (y >= r->n || var_is_start(r, y))
+			return y;
+		q = y + 1;
+	}
+}
+
+void hs_chunk_iter_init(struct hs_chunk_iter *it, const struct hs_heap *heap, uint64_t from,
+			uint64_t to)
+{
+	const struct hs_chunk_store *st = heap->store;
+	it->heap = heap;
+	it->to = to;
+	it->run = 0;
+	it->pos = 0;
+	if (!st->finished)
+		it->run = st->nruns; /* nothing to walk before hs_heap_finish() */
+	/* The first run that ends after from. */
+	size_t lo = 0, hi = st->nruns;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (st->runs[mid].lo < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && st->runs[lo - 1].hi > from)
+		lo--;
+	if (st->finished) {
+		it->run = lo;
+		if (lo < st->nruns)
+			it->pos = run_first_pos(st, &st->runs[lo], from);
+	}
+}
+
+bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id)
+{
+	const struct hs_chunk_store *st = it->heap->store;
+	while (it->run < st->nruns) {
+		const struct hs_run *r = &st->runs[it->run];
+		if (it->pos < r->n) {
+			uint64_t next;
+			run_chunk(st, r, it->pos, ret, &next);
+			if (ret->addr >= it->to) {
+				it->run = st->nruns;
+				return false;
+			}
+			if (id)
+				*id = make_id(it->run, it->pos);
+			it->pos = next;
+			return true;
+		}
+		it->run++;
+		it->pos = 0;
+	}
+	return false;
+}
+
+size_t hs_heap_split(const struct hs_heap *heap, size_t parts, uint64_t *bounds)
+{
+	const struct hs_chunk_store *st = heap->store;
+	size_t n = 1;
+	bounds[0] = 0;
+	if (parts > 1 && st->finished && st->span) {
+		uint64_t per = st->span / parts, acc = 0;
+		for (size_t i = 0; i < st->nruns && n < parts; i++) {
+			const struct hs_run *r = &st->runs[i];
+			uint64_t len = r->hi - r->lo;
+			while (n < parts && acc + len > per * n) {
+				uint64_t at = r->lo + (per * n > acc ? per * n - acc : 0);
+				uint64_t pos = run_first_pos(st, r, at);
+				uint64_t b = pos >= r->n ? r->hi
+					: r->kind == HS_RUN_VAR ? r->lo + (pos << st->gshift)
+					: r->lo + pos * r->rsize;
+				if (b > bounds[n - 1])
+					bounds[n++] = b;
+				else
+					break;
+			}
+			acc += len;
+		}
+	}
+	bounds[n] = UINT64_MAX;
+	return n;
+}
+
+bool hs_heap_next_extent(const struct hs_heap *heap, uint64_t addr, uint64_t *lo, uint64_t *hi)
+{
+	const struct hs_chunk_store *st = heap->store;
+	if (!st->finished)
+		return false;
+	size_t a = 0, b = st->nruns;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (st->runs[mid].lo <= addr)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	/* Runs before a start at or below addr: one of them may reach past it. */
+	size_t i = a;
+	while (i > 0 && st->runs[i - 1].hi > addr && a - i < HS_LOOKUP_STEPS)
+		i--;
+	while (i < st->nruns && st->runs[i].hi <= addr)
+		i++;
+	if (i >= st->nruns)
+		return false;
+	uint64_t l = st->runs[i].lo, h = st->runs[i].hi;
+	for (i++; i < st->nruns && st->runs[i].lo <= h; i++)
+		if (st->runs[i].hi > h)
+			h = st->runs[i].hi;
+	*lo = l;
+	*hi = h;
+	return true;
+}
+
+/* ------------------------------------------------------------------ ranks */
+
+/*
+ * The in-use starts of word k of a VAR run. `carry` is the parity of the
+ * ones in S running up to the word's bit 0 from below (the word before's
+ * top bits); it comes back for the next word. In a stretch of ones, starts
+ * sit at even distances from the stretch's first bit (var_is_start), and an
+ * in-use start is one whose next bit is clear.
+ */
+static uint64_t var_word_in_use(const struct hs_run *r, uint64_t k, unsigned *carry)
+{
+	uint64_t S = r->w[2 * k], next = 0, starts = 0, w = S;
+	if (k + 1 < ((r->n + 63) >> 6))
+		next = r->w[2 * (k + 1)];
+	unsigned out = 0;
+	while (w) {
+		unsigned a = (unsigned)__builtin_ctzll(w);
+		uint64_t rest = ~(S >> a);
+		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - a;
+		if (a + len > 64)
+			len = 64 - a;
+		uint64_t mask = len == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << len) - 1) << a;
+		unsigned base = a == 0 ? *carry : 0;
+		starts |= mask & (((a + base) & 1) ? UINT64_C(0xaaaaaaaaaaaaaaaa)
+						   : UINT64_C(0x5555555555555555));
+		if (a + len == 64)
+			out = (len + base) & 1;
+		w &= ~mask;
+	}
+	*carry = out;
+	return starts & ~(S >> 1) & ~((next & 1) << 63);
+}
+
+struct hs_chunk_ranks {
+	const struct hs_heap *heap;
+	uint64_t **prefix; /* per run: in-use chunks before each word, from the store's start */
+	uint64_t **mask;   /* per VAR run: each word's in-use starts (var_word_in_use) */
+	uint64_t total, bytes;
+};
+
+void hs_chunk_ranks_destroy(struct hs_chunk_ranks *rk)
+{
+	if (!rk)
+		return;
+	const struct hs_chunk_store *st = rk->heap->store;
+	for (size_t i = 0; i < st->nruns; i++) {
+		if (rk->prefix)
+			free(rk->prefix[i]);
+		if (rk->mask)
+			free(rk->mask[i]);
+	}
+	free(rk->prefix);
+	free(rk->mask);
+	free(rk);
+}
+
+struct hs_error *hs_chunk_ranks_create(const struct hs_heap *heap, struct hs_chunk_ranks **ret)
+{
+	const struct hs_chunk_store *st = heap->store;
+	struct hs_chunk_ranks *rk = calloc(1, sizeof(*rk));
+	if (!rk)
+		return HS_ENOMEM;
+	rk->heap = heap;
+	rk->prefix = calloc(st->nruns ? st->nruns : 1, sizeof(*rk->prefix));
+	rk->mask = calloc(st->nruns ? st->nruns : 1, sizeof(*rk->mask));
+	if (!rk->prefix || !rk->mask)
+		goto nomem;
+	uint64_t total = 0;
+	for (size_t i = 0; i < st->nruns; i++) {
+		const struct hs_run *r = &st->runs[i];
+		uint64_t nw = (r->n + 63) >> 6;
+		rk->prefix[i] = malloc((nw ? nw : 1) * sizeof(uint64_t));
+		if (!rk->prefix[i])
+			goto nomem;
+		rk->bytes += (nw ? nw : 1) * sizeof(uint64_t);
+		if (r->kind == HS_RUN_VAR) {
+			rk->mask[i] = malloc((nw ? nw : 1) * sizeof(uint64_t));
+			if (!rk->mask[i])
+				goto nomem;
+			rk->bytes += (nw ? nw : 1) * sizeof(uint64_t);
+			unsigned carry = 0;
+			for (uint64_t k = 0; k < nw; k++) {
+				rk->prefix[i][k] = total;
+				rk->mask[i][k] = var_word_in_use(r, k, &carry);
+				total += (uint64_t)__builtin_popcountll(rk->mask[i][k]);
+			}
+		} else {
+			for (uint64_t k = 0; k < nw; k++) {
+				rk->prefix[i][k] = total;
+				total += (uint64_t)__builtin_popcountll(r->w[3 * k]);
+			}
+		}
+	}
+	rk->total = total;
+	*ret = rk;
+	return NULL;
+nomem:
+	hs_chunk_ranks_destroy(rk);
+	return HS_ENOMEM;
+}
+
+uint64_t hs_chunk_ranks_count(const struct hs_chunk_ranks *rk)
+{
+	return rk->total;
+}
+
+uint64_t hs_chunk_ranks_bytes(const struct hs_chunk_ranks *rk)
+{
+	return rk->bytes;
+}
+
+uint64_t hs_chunk_rank(const struct hs_chunk_ranks *rk, hs_chunk_id id)
+{
+	const struct hs_chunk_store *st = rk->heap->store;
+	size_t run = (size_t)(id >> HS_ID_POS_BITS);
+	uint64_t pos = id & HS_POS_MAX, k = pos >> 6;
+	const struct hs_run *r = &st->runs[run];
+	uint64_t below = (UINT64_C(1) << (pos & 63)) - 1, mask;
+	if (r->kind == HS_RUN_VAR) {
+		mask = rk->mask[run][k];
+	} else {
+		mask = r->w[3 * k];
+	}
+	return rk->prefix[run][k] + (uint64_t)__builtin_popcountll(mask & below);
+}
+
+/* ------------------------------------------------------------------ summary */
+
+const struct hs_size_count *hs_heap_size_classes(const struct hs_heap *heap, size_t *n)
+{
+	*n = heap->store->finished ? heap->store->nsizes : 0;
+	return heap->store->sorted;
+}
+
+uint64_t hs_heap_span(const struct hs_heap *heap)
+{
+	return heap->store->span;
+}
+
+uint64_t hs_heap_store_bytes(const struct hs_heap *heap)
+{
+	const struct hs_chunk_store *st = heap->store;
+	uint64_t b = sizeof(*st) + st->runs_cap * sizeof(*st->runs) +
+		     st->nclusters * sizeof(*st->clusters) + st->ndir * sizeof(*st->dir) +
+		     (st->sizes_cap + st->nsizes) * sizeof(struct hs_size_count);
+	for (size_t i = 0; i < st->nruns; i++)
+		b += st->runs[i].wcap * sizeof(uint64_t);
+	return b;
+}
+
+struct hs_error *hs_heap_chunk_array(const struct hs_heap *heap, struct hs_chunk **ret,
+				     size_t *n)
+{
+	struct hs_chunk *a = malloc((heap->nchunks ? heap->nchunks : 1) * sizeof(*a));
+	if (!a)
+		return HS_ENOMEM;
+	struct hs_chunk_iter it;
+	size_t k = 0;
+	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+	while (k < heap->nchunks && hs_chunk_iter_next(&it, &a[k], NULL))
+		k++;
+	*ret = a;
+	*n = k;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+struct hs_chunk_store *hs_chunk_store_create(void)
+{
+	return calloc(1, sizeof(struct hs_chunk_store));
+}
+
+void hs_chunk_store_destroy(struct hs_chunk_store *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->nruns; i++)
+		free(st->runs[i].w);
+	free(st->runs);
+	free(st->clusters);
+	free(st->dir);
+	free(st->sizes);
+	free(st->sorted);
+	free(st);
+}

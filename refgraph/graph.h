@@ -1,0 +1,60 @@
+/* graph.h: private to refgraph/: the graph's state, root ranges and the word scan they share. */
+#ifndef HS_REFGRAPH_GRAPH_H
+#define HS_REFGRAPH_GRAPH_H
+
+#include <string.h>
+
+#include "refgraph.h"
+
+/* A stretch of root memory of one kind. */
+struct hs_root_range {
+	uint64_t lo, hi;
+	uint8_t kind;   /* enum hs_root_kind */
+	int32_t thread; /* index into proc->threads, or -1 */
+};
+
+struct hs_refgraph {
+	struct hs_process *proc;
+	struct hs_heap *heap;
+	unsigned threads;
+	struct hs_progress *progress;
+	struct hs_root_range *roots; /* sorted by lo, disjoint */
+	size_t nroots, roots_cap;
+	uint64_t counts[HS_ROOT_NKINDS];
+};
+
+/* Build g->roots from the process's memory map, threads and modules
+ * (roots.c). Errors: HS_ERR_NOMEM. */
+struct hs_error *hs_roots_build(struct hs_refgraph *g);
+/* A register's name in struct user_regs_struct order. */
+const char *hs_reg_name(size_t i);
+/* Describe the root word at addr of range r, for anchor chains. */
+void hs_root_describe(const struct hs_refgraph *g, const struct hs_root_range *r, uint64_t addr,
+		      char *buf, size_t len);
+
+/* The in-use chunk (not allocator metadata) whose user bytes hold v. */
+static inline hs_chunk_id hs_graph_target(const struct hs_heap *heap, uint64_t v,
+					  struct hs_chunk *ch)
+{
+	if (v < heap->lo || v >= heap->hi)
+		return HS_CHUNK_ID_NONE;
+	hs_chunk_id id = hs_heap_find_in_use(heap, v, ch);
+	if (id == HS_CHUNK_ID_NONE || (hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ||
+	    v - ch->addr >= hs_chunk_usable(heap, ch))
+		return HS_CHUNK_ID_NONE;
+	return id;
+}
+
+/* The core's bytes of [lo, hi) as 8-byte words: *n words at the returned
+ * pointer (the part the core holds, from lo rounded up). */
+const uint8_t *hs_graph_words(const struct hs_refgraph *g, uint64_t lo, uint64_t hi,
+			      uint64_t *first, size_t *n);
+
+static inline uint64_t hs_word_at(const uint8_t *p, size_t i)
+{
+	uint64_t v;
+	memcpy(&v, p + 8 * i, 8);
+	return v;
+}
+
+#endif

@@ -1,0 +1,306 @@
+/* mark.c: marking what the roots reach, the indirect leaks, and who refers to a chunk. */
+#include <stdlib.h>
+
+#include "../common/parallel.h"
+#include "../common/progress.h"
+#include "graph.h"
+
+/*
+ * The mark stack grows to this many entries (64 MiB); a wider frontier sets
+ * `overflow`, and the chunks that could not be pushed are found again by a
+ * pass over the marked chunks, as Boehm's collector does. Memory stays
+ * bounded whatever the shape of the heap.
+ */
+#define HS_STACK_MAX (UINT64_C(8) << 20)
+
+struct hs_stack {
+	hs_chunk_id *v;
+	size_t n, cap;
+	bool overflow;
+};
+
+static void push(struct hs_stack *st, hs_chunk_id id)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 4096;
+		hs_chunk_id *v = cap <= HS_STACK_MAX ? realloc(st->v, cap * sizeof(*v)) : NULL;
+		if (!v) {
+			st->overflow = true;
+			return;
+		}
+		st->v = v;
+		st->cap = cap;
+	}
+	st->v[st->n++] = id;
+}
+
+const uint8_t *hs_graph_words(const struct hs_refgraph *g, uint64_t lo, uint64_t hi,
+			      uint64_t *first, size_t *n)
+{
+	uint64_t a = (lo + 7) & ~UINT64_C(7);
+	*n = 0;
+	*first = a;
+	if (a < lo || a >= hi)
+		return NULL;
+	const struct hs_memory_range *r = hs_memory_find(&g->proc->mem, a);
+	if (!r || a - r->start >= r->filesz)
+		return NULL;
+	uint64_t end = r->start + r->filesz;
+	if (end < r->start || end > hi)
+		end = hi;
+	*n = (size_t)((end - a) / 8);
+	return r->data + (a - r->start);
+}
+
+/* Mark what the words refer to; count the hits. */
+static void mark_words(struct hs_refgraph *g, struct hs_stack *st, const uint8_t *p, size_t n,
+		       uint64_t *hits)
+{
+	struct hs_heap *heap = g->heap;
+	for (size_t i = 0; i < n; i++) {
+		struct hs_chunk ch;
+		hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+		if (id == HS_CHUNK_ID_NONE)
+			continue;
+		if (hits)
+			(*hits)++;
+		if (!hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK))
+			push(st, id);
+	}
+}
+
+/* Every piece of [lo, hi) the core holds. */
+static void mark_range(struct hs_refgraph *g, struct hs_stack *st, uint64_t lo, uint64_t hi,
+		       uint64_t *hits)
+{
+	while (lo < hi) {
+		uint64_t first;
+		size_t n;
+		const uint8_t *p = hs_graph_words(g, lo, hi, &first, &n);
+		if (p)
+			mark_words(g, st, p, n, hits);
+		uint64_t next = first + 8 * (uint64_t)n;
+		if (!n) {
+			/* Not in the core here: skip to where it is again. */
+			uint64_t b;
+			if (!hs_memory_next_backed(&g->proc->mem, first + 1, &b) || b >= hi)
+				return;
+			next = b;
+		}
+		if (next <= lo)
+			return;
+		lo = next;
+	}
+}
+
+static void mark_chunk(struct hs_refgraph *g, struct hs_stack *st, hs_chunk_id id)
+{
+	struct hs_chunk ch;
+	if (!hs_heap_chunk(g->heap, id, &ch))
+		return;
+	uint64_t end = ch.addr + hs_chunk_usable(g->heap, &ch);
+	mark_range(g, st, ch.addr, end < ch.addr ? UINT64_MAX : end, NULL);
+}
+
+static void drain(struct hs_refgraph *g, struct hs_stack *st)
+{
+	while (st->n)
+		mark_chunk(g, st, st->v[--st->n]);
+}
+
+static bool hs_graph_source(const struct hs_chunk *ch)
+{
+	return hs_chunk_state(ch) == HS_CHUNK_IN_USE && !(hs_chunk_flags(ch) & HS_CHUNK_F_METADATA);
+}
+
+static struct hs_error *hs_mark(struct hs_refgraph *g)
+{
+	struct hs_stack st = {0};
+	hs_heap_chunk_bits_clear(g->heap, HS_CHUNK_BIT_MARK);
+	memset(g->counts, 0, sizeof(g->counts));
+	for (size_t t = 0; t < g->proc->nthreads; t++) {
+		const struct hs_thread *th = &g->proc->threads[t];
+		mark_words(g, &st, (const uint8_t *)th->regs, HS_ARRAY_SIZE(th->regs),
+			   &g->counts[HS_ROOT_REGISTERS]);
+		drain(g, &st);
+	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < g->nroots; i++)
+		total += g->roots[i].hi - g->roots[i].lo;
+	hs_progress_phase(g->progress, "mark reachable", total);
+	for (size_t i = 0; i < g->nroots; i++) {
+		const struct hs_root_range *r = &g->roots[i];
+		mark_range(g, &st, r->lo, r->hi, &g->counts[r->kind]);
+		drain(g, &st);
+		hs_progress_add(g->progress, r->hi - r->lo);
+	}
+	/* Chunks that found the stack full are marked but unscanned: scan
+	 * every marked chunk again until nothing overflows. */
+	while (st.overflow) {
+		st.overflow = false;
+		struct hs_chunk_iter it;
+		struct hs_chunk ch;
+		hs_chunk_id id;
+		hs_chunk_iter_init(&it, g->heap, 0, UINT64_MAX);
+		while (hs_chunk_iter_next(&it, &ch, &id)) {
+			if (!hs_graph_source(&ch) || !hs_heap_chunk_bit(g->heap, id, HS_CHUNK_BIT_MARK))
+				continue;
+			mark_chunk(g, &st, id);
+			drain(g, &st);
+		}
+	}
+	free(st.v);
+	return NULL;
+}
+
+struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *heap,
+				    const struct hs_refgraph_options *opts,
+				    struct hs_refgraph **ret)
+{
+	struct hs_refgraph *g = calloc(1, sizeof(*g));
+	if (!g)
+		return HS_ENOMEM;
+	g->proc = proc;
+	g->heap = heap;
+	g->threads = hs_parallel_threads(opts ? opts->threads : 0);
+	g->progress = opts ? opts->progress : NULL;
+	struct hs_error *err = hs_roots_build(g);
+	if (!err)
+		err = hs_mark(g);
+	if (err) {
+		hs_refgraph_destroy(g);
+		return err;
+	}
+	*ret = g;
+	return NULL;
+}
+
+void hs_refgraph_destroy(struct hs_refgraph *g)
+{
+	if (!g)
+		return;
+	free(g->roots);
+	free(g);
+}
+
+void hs_refgraph_root_counts(const struct hs_refgraph *g, uint64_t counts[HS_ROOT_NKINDS])
+{
+	memcpy(counts, g->counts, sizeof(g->counts));
+}
+
+/* ------------------------------------------------------------------ indirect leaks */
+
+struct hs_flip {
+	struct hs_refgraph *g;
+	struct hs_stack st;
+	uint64_t sweep; /* the sweep's current chunk: later ones are not scanned yet */
+	struct hs_error *(*fn)(hs_chunk_id id, void *arg);
+	void *arg;
+	struct hs_error *err;
+	bool push; /* the sweep, not the fallback pass */
+};
+
+/* The leaked chunks chunk `src` refers to become indirect. */
+static void flip_chunk(struct hs_flip *f, hs_chunk_id src, const struct hs_chunk *sch)
+{
+	struct hs_heap *heap = f->g->heap;
+	uint64_t lo = sch->addr, hi = lo + hs_chunk_usable(heap, sch);
+	if (hi < lo)
+		hi = UINT64_MAX;
+	while (lo < hi && !f->err) {
+		uint64_t first;
+		size_t n;
+		const uint8_t *p = hs_graph_words(f->g, lo, hi, &first, &n);
+		for (size_t i = 0; i < n && !f->err; i++) {
+			struct hs_chunk ch;
+			hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+			if (id == HS_CHUNK_ID_NONE || id == src ||
+			    hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK))
+				continue;
+			f->err = f->fn(id, f->arg);
+			if (f->push && ch.addr > f->sweep)
+				push(&f->st, id);
+		}
+		if (!n)
+			return;
+		lo = first + 8 * (uint64_t)n;
+	}
+}
+
+struct hs_error *hs_refgraph_indirect(struct hs_refgraph *g,
+				      struct hs_error *(*fn)(hs_chunk_id id, void *arg),
+				      void *arg)
+{
+	struct hs_flip f = {.g = g, .fn = fn, .arg = arg, .push = true};
+	struct hs_chunk_iter it;
+	struct hs_chunk ch;
+	hs_chunk_id id;
+	hs_progress_phase(g->progress, "find indirect leaks", hs_heap_span(g->heap));
+	/*
+	 * A leaked chunk's referrers are all leaked (a reachable one would make
+	 * it reachable), so sweeping the leaked chunks sees every edge between
+	 * leaks. A chunk flipped ahead of the sweep is scanned at once (its
+	 * MARK bit hides it from the sweep); one behind was scanned already.
+	 */
+	hs_chunk_iter_init(&it, g->heap, 0, UINT64_MAX);
+	while (!f.err && hs_chunk_iter_next(&it, &ch, &id)) {
+		hs_progress_add(g->progress, hs_chunk_size(&ch));
+		if (!hs_graph_source(&ch) || hs_heap_chunk_bit(g->heap, id, HS_CHUNK_BIT_MARK))
+			continue;
+		f.sweep = ch.addr;
+		flip_chunk(&f, id, &ch);
+		while (f.st.n && !f.err) {
+			hs_chunk_id y = f.st.v[--f.st.n];
+			struct hs_chunk ych;
+			if (hs_heap_chunk(g->heap, y, &ych))
+				flip_chunk(&f, y, &ych);
+		}
+	}
+	/* A chunk that found the stack full was flipped but not scanned: one
+	 * pass over every chunk sees every remaining edge. */
+	if (!f.err && f.st.overflow) {
+		f.push = false;
+		hs_chunk_iter_init(&it, g->heap, 0, UINT64_MAX);
+		while (!f.err && hs_chunk_iter_next(&it, &ch, &id))
+			if (hs_graph_source(&ch))
+				flip_chunk(&f, id, &ch);
+	}
+	free(f.st.v);
+	return f.err;
+}
+
+/* ------------------------------------------------------------------ referrers */
+
+void hs_refgraph_referrers(struct hs_refgraph *g, hs_chunk_id id, uint64_t *addrs, size_t max,
+			   uint64_t *n)
+{
+	struct hs_heap *heap = g->heap;
+	struct hs_chunk_iter it;
+	struct hs_chunk ch;
+	hs_chunk_id src;
+	*n = 0;
+	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+	while (hs_chunk_iter_next(&it, &ch, &src)) {
+		if (!hs_graph_source(&ch) || src == id)
+			continue;
+		uint64_t lo = ch.addr, hi = lo + hs_chunk_usable(heap, &ch);
+		bool hit = false;
+		while (lo < hi && !hit) {
+			uint64_t first;
+			size_t k;
+			const uint8_t *p = hs_graph_words(g, lo, hi, &first, &k);
+			for (size_t i = 0; i < k && !hit; i++) {
+				struct hs_chunk tc;
+				hit = hs_graph_target(heap, hs_word_at(p, i), &tc) == id;
+			}
+			if (!k)
+				break;
+			lo = first + 8 * (uint64_t)k;
+		}
+		if (hit) {
+			if (*n < max)
+				addrs[*n] = ch.addr;
+			(*n)++;
+		}
+	}
+}

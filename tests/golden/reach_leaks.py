@@ -208,10 +208,7 @@ def main():
     if not shutil.which("gcore"):
         rf.log("SKIP: gcore (gdb) is not installed")
         return rf.SKIP
-    env = dict(os.environ)
-    for k in ("LD_PRELOAD", "MALLOC_PERTURB_", "MALLOC_CHECK_", "MALLOC_ARENA_MAX",
-              "GLIBC_TUNABLES", "MALLOC_CONF", "TCMALLOC_SAMPLE_PARAMETER"):
-        env.pop(k, None)
+    env = rf.hstest.fixture_env()
 
     tmp = tempfile.mkdtemp(prefix="heapscope-reach-")
     proc = None

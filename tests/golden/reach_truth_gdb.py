@@ -360,10 +360,7 @@ def main():
         if not shutil.which(tool):
             log("SKIP: %s is not installed" % tool)
             return SKIP
-    env = dict(os.environ)
-    for k in ("LD_PRELOAD", "MALLOC_PERTURB_", "MALLOC_CHECK_", "MALLOC_ARENA_MAX",
-              "GLIBC_TUNABLES", "MALLOC_CONF", "TCMALLOC_SAMPLE_PARAMETER"):
-        env.pop(k, None)
+    env = hstest.fixture_env()
 
     tmp = tempfile.mkdtemp(prefix="heapscope-reach-gdb-")
     proc = None

@@ -8,7 +8,8 @@ to REACH_OUT:
 
     {"threads": [{"num": N, "lwp": L, "regs": {"rax": V, ...},
                   "tls": {"tl_held": [ADDR, SIZE], ...}}],
-     "symbols": {"g_data_held": [ADDR, SIZE], ...}}
+     "symbols": {"g_data_held": [ADDR, SIZE], ...},
+     "regions": {"g_anon_region": [ADDR, SIZE]}}
 
 Register values are those of each thread's innermost frame (the values at
 the moment of the dump); TLS addresses go through libthread_db, per thread.
@@ -24,6 +25,8 @@ TLS = ["tl_held", "tl_thread_held"]
 SYMBOLS = ["g_data_held", "g_bss_held", "g_interior", "g_multi", "g_map", "g_set",
            "g_map_inline", "g_umap", "g_uset", "g_umap_inline", "g_list", "g_vec",
            "g_vec_values", "g_deque_storage", "g_shared", "g_shared_inline"]
+# Pointers to a page of the fixture's own: the page they point at.
+REGIONS = ["g_anon_region"]
 MASK = (1 << 64) - 1
 
 
@@ -35,7 +38,7 @@ def where(name):
 
 
 def main():
-    out = {"threads": [], "symbols": {}}
+    out = {"threads": [], "symbols": {}, "regions": {}}
     inferior = gdb.selected_inferior()
     for thread in sorted(inferior.threads(), key=lambda t: t.num):
         thread.switch()
@@ -56,6 +59,10 @@ def main():
                                "tls": tls})
     for name in SYMBOLS:
         out["symbols"][name] = where(name)
+    page = 4096  # x86_64; the fixture maps one page with sysconf(_SC_PAGESIZE)
+    for name in REGIONS:
+        value = gdb.parse_and_eval(name).cast(gdb.lookup_type("unsigned long"))
+        out["regions"][name] = [int(value) & MASK, page]
     with open(REACH_OUT, "w") as f:  # noqa: F821  (set by the caller with -ex)
         json.dump(out, f, indent=1)
 

@@ -27,10 +27,11 @@ Then, per object:
   stack, RegisterHeld from one register (rbx, r12-r15) and nowhere in
   memory, DataHeld from g_data_held, BssHeld from g_bss_held, TlsHeld from
   the main thread's tl_held, ThreadTlsHeld from another thread's
-  tl_thread_held, RegisterChild from a RegisterHeld, MapValue,
-  UnorderedValue and VectorValue from a map node, an unordered node and a
-  vector body, InteriorHeld from g_interior and MultiHeld from g_multi,
-  both 16 bytes into the object.
+  tl_thread_held, AnonHeld from the page g_anon_region points at (an
+  anonymous mapping of the fixture's own), RegisterChild from a
+  RegisterHeld, MapValue, UnorderedValue and VectorValue from a map node,
+  an unordered node and a vector body, InteriorHeld from g_interior and
+  MultiHeld from g_multi, both 16 bytes into the object.
 
 Two kinds of word are the allocator's own and are set aside (counted and
 logged, neither roots nor references):
@@ -76,6 +77,7 @@ ONLY = {
     "reach::BssHeld": (("sym:g_bss_held",), 0),
     "reach::TlsHeld": (("tls:tl_held",), 0),
     "reach::ThreadTlsHeld": (("tls:tl_thread_held",), 0),
+    "reach::AnonHeld": (("mmap:g_anon_region",), 0),
     "reach::MapValue": (("obj:std::map/set node",), 0),
     "reach::UnorderedValue": (("obj:std::unordered_map/set node",), 0),
     "reach::VectorValue": (("obj:std::vector body",), 0),
@@ -180,6 +182,8 @@ class Placer:
         self.named = []   # (start, end, category)
         for name, (addr, size) in facts["symbols"].items():
             self.named.append((addr, addr + size, "sym:" + name))
+        for name, (addr, size) in facts.get("regions", {}).items():
+            self.named.append((addr, addr + size, "mmap:" + name))
         self.stacks = []  # (sp, end of its segment, thread, dead start)
         for t in facts["threads"]:
             for name, where in t["tls"].items():

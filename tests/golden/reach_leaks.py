@@ -52,7 +52,8 @@ REQUIRED_ENV = "HEAPSCOPE_REACH_REQUIRED"
 
 class Truth:
     def __init__(self):
-        self.types = []    # dicts: kind, name, count, bytes, leaked, leaked_bytes, direct, direct_bytes
+        # dicts: kind, name, count, bytes, leaked, leaked_bytes, direct, direct_bytes
+        self.types = []
         self.totals = {}   # verdict -> (count, bytes)
         self.roots = []    # root kinds that hold something
 

@@ -10,6 +10,7 @@ allocator's statistics, the reachability truth of its heap
     reach_type KIND COUNT BYTES LEAKED LEAKED_BYTES DIRECT DIRECT_BYTES NAME
     reach_total VERDICT COUNT BYTES
     reach_root KIND
+    reach_anchor NAME ROOT_KIND WHERE THROUGH   (read, for anchor-chain tests)
 
 and heapscope's report must say exactly that (issue 16's contract):
 
@@ -56,6 +57,8 @@ class Truth:
         self.types = []
         self.totals = {}   # verdict -> (count, bytes)
         self.roots = []    # root kinds that hold something
+        # (class, root kind, where, [types passed through]): for `show` tests
+        self.anchors = []
 
 
 def split_truth(path, rest_path):
@@ -82,6 +85,12 @@ def split_truth(path, rest_path):
                     if len(parts) != 2 or parts[1] not in ROOT_KINDS:
                         raise ValueError("reach_root KIND")
                     truth.roots.append(parts[1])
+                elif parts and parts[0] == "reach_anchor":
+                    if len(parts) < 5 or parts[2] not in ROOT_KINDS:
+                        raise ValueError("reach_anchor NAME ROOT_KIND WHERE THROUGH")
+                    through = line.split(None, 4)[4].strip()
+                    truth.anchors.append((parts[1], parts[2], parts[3],
+                                          [] if through == "-" else through.split(",")))
                 else:
                     rest.write(line)
             except ValueError as e:

@@ -31,7 +31,9 @@ Then, per object:
   anonymous mapping of the fixture's own), RegisterChild from a
   RegisterHeld, MapValue, UnorderedValue and VectorValue from a map node,
   an unordered node and a vector body, InteriorHeld from g_interior and
-  MultiHeld from g_multi, both 16 bytes into the object.
+  MultiHeld from g_multi, both 16 bytes into the object. The fixture's
+  reach_anchor lines (where the anchor chain of each such class starts)
+  must say the same.
 
 Two kinds of word are the allocator's own and are set aside (counted and
 logged, neither roots nor references):
@@ -353,6 +355,34 @@ def check(objs, failures):
     return summary
 
 
+def check_anchors(stats, failures):
+    """The fixture's reach_anchor lines agree with the ONLY table checked here."""
+    kinds = {"stacks": "stack", "registers": "reg", "modules": "sym:", "tls": "tls:",
+             "other": "mmap:g_anon_region"}
+    seen = 0
+    with open(stats, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if not parts or parts[0] != "reach_anchor":
+                continue
+            seen += 1
+            name, kind, where = parts[1:4]
+            through = line.split(None, 4)[4].strip()
+            if through != "-":
+                want = "obj:" + through.split(",")[-1]
+            else:
+                want = kinds.get(kind, "?")
+                if want.endswith(":"):
+                    want += where
+            if name not in ONLY or ONLY[name][0] != (want,):
+                failures.append("reach_anchor %s %s %s %s: the references checked here are %s"
+                                % (name, kind, where, through,
+                                   ONLY[name][0] if name in ONLY else "none"))
+    if seen != len(ONLY):
+        failures.append("%d reach_anchor lines for %d classes held from one root kind"
+                        % (seen, len(ONLY)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fixture", required=True)
@@ -375,6 +405,7 @@ def main():
         proc = hstest.start_fixture([args.fixture, stats, objects], env)
         core_path = hstest.gcore(proc.pid, os.path.join(tmp, "core"))
         hstest.stop(proc)
+        check_anchors(stats, failures)
         objs = read_objects(objects)
         facts = gdb_facts(args.fixture, core_path, tmp)
         core = Core(core_path)

@@ -120,6 +120,18 @@ def stop(proc):
         proc.wait()
 
 
+# Inherited settings that would change the allocator a fixture runs on (a
+# sanitizer runtime, meson test's MALLOC_PERTURB_, tuning, sampling).
+ALLOCATOR_ENV = ("LD_PRELOAD", "MALLOC_PERTURB_", "MALLOC_CHECK_", "MALLOC_ARENA_MAX",
+                 "MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES", "MALLOC_CONF",
+                 "TCMALLOC_SAMPLE_PARAMETER")
+
+
+def fixture_env():
+    """os.environ without ALLOCATOR_ENV: the fixture runs on its allocator's defaults."""
+    return {k: v for k, v in os.environ.items() if k not in ALLOCATOR_ENV}
+
+
 def start_fixture(cmd, env=None):
     """spawn() and wait_for() "ready"; the fixture is killed if it does not get there."""
     proc = spawn(cmd, env)

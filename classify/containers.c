@@ -44,6 +44,11 @@ const char *hs_container_name(enum hs_container_kind k)
 	return k < HS_CONTAINER_NKINDS ? hs_container_names[k] : "?";
 }
 
+int hs_container_rank(uint32_t kind)
+{
+	return kind == HS_CONTAINER_VECTOR ? 0 : 1;
+}
+
 static bool rd(const struct hs_classes *c, uint64_t addr, uint64_t *v)
 {
 	return hs_memory_u64(&c->proc->mem, addr, v);

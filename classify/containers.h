@@ -23,6 +23,11 @@ enum hs_container_kind {
 /* "std::map/set node", ... (the names docs/report.md lists). */
 const char *hs_container_name(enum hs_container_kind k);
 
+/* How specific the evidence for a kind is, when two owners claim a chunk:
+ * a hashtable's or a deque's (whose whole structure was checked) beats a
+ * vector's triple. */
+int hs_container_rank(uint32_t kind);
+
 /* Chunks the memory scan found to be container internals, by their owner. */
 struct hs_cfound {
 	struct hs_cfound_item {

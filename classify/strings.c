@@ -239,11 +239,13 @@ struct hs_error *hs_strings_scan(struct hs_classifier *cl)
 	pthread_mutex_destroy(&wk.lock);
 	free(wk.pieces);
 	/* Containers found by their owners, in one map; a chunk two owners
-	 * claim keeps the first kind, in the order the kinds are listed. */
+	 * claim keeps the more specific kind (hs_container_rank: a deque
+	 * iterator's {cur, first, last} also reads as a vector's triple). */
 	for (size_t i = 0; !err && !wk.nomem && i < wk.found.n; i++) {
 		uint32_t old;
 		const struct hs_cfound_item *it = &wk.found.items[i];
-		if ((!hs_u64map_get(&cl->containers, it->id, &old) || it->kind < old) &&
+		if ((!hs_u64map_get(&cl->containers, it->id, &old) ||
+		     hs_container_rank(it->kind) > hs_container_rank(old)) &&
 		    !hs_u64map_put(&cl->containers, it->id, it->kind))
 			wk.nomem = true;
 	}

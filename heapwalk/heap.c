@@ -124,6 +124,14 @@ bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
 
 bool hs_heap_add_owned(struct hs_heap *heap, const char *what, uint64_t start, uint64_t size)
 {
+	/* Metadata comes in arrays (jemalloc's edata_t): extend the last one. */
+	if (heap->nowned) {
+		struct hs_region *r = &heap->owned[heap->nowned - 1];
+		if (r->start + r->size == start && !strncmp(r->kind, what, sizeof(r->kind) - 1)) {
+			r->size += size;
+			return true;
+		}
+	}
 	return hs_regions_add(&heap->owned, &heap->nowned, &heap->owned_cap, what, start, size);
 }
 

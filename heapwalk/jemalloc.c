@@ -1062,6 +1062,10 @@ static void je_visit(struct je_walk *w, uint64_t key, const struct je_elm *e)
 			     key, e->edata, base, size);
 		return;
 	}
+	/* An edata_t points at its extent (e_addr: a slab's first region):
+	 * jemalloc's reference, not the program's. */
+	if (!hs_heap_add_owned(w->heap, "edata", e->edata, L->edata.size))
+		w->nomem = true;
 	unsigned state = (unsigned)hs_je_field(bits, L->edata.state);
 	if (!size || base + size < base ||
 	    (w->geom.lg_vaddr < 64 && base + size > (UINT64_C(1) << w->geom.lg_vaddr))) {

@@ -13,9 +13,6 @@
 /* Bytes above the thread pointer kept as TLS: glibc's struct pthread (the
  * TCB, with the DTV pointer for dynamic TLS) is about 2.3 KiB. */
 #define HS_TCB_BYTES 4096
-/* Static TLS reserved beyond the modules' blocks (glibc's
- * TLS_STATIC_SURPLUS, for dlopen'ed initial-exec TLS). */
-#define HS_TLS_SURPLUS 2048
 
 enum { HS_CLAIM_EXCLUDE = 0xff };
 
@@ -173,13 +170,20 @@ struct hs_error *hs_roots_build(struct hs_refgraph *g)
 	struct hs_spans ex = {0};
 	bool ok = true;
 
-	/* Static TLS: every initial module's block below the thread pointer. */
-	uint64_t tls = HS_TLS_SURPLUS;
+	/*
+	 * Static TLS: the modules' blocks, packed below the thread pointer in
+	 * load order (glibc's TLS_TCB_AT_TP layout). The surplus glibc keeps
+	 * below them for dlopen'ed initial-exec TLS is left to the stack (a
+	 * thread's frames start right under it): still scanned, as a stack.
+	 */
+	uint64_t tls = 0;
 	for (size_t m = 0; m < proc->nmodules; m++) {
 		uint64_t sz, al;
-		if (hs_module_tls(&proc->modules[m], &sz, &al) && sz < (UINT64_C(1) << 30))
-			tls += (sz + al - 1) & ~(al - 1);
+		if (hs_module_tls(&proc->modules[m], &sz, &al) && sz < (UINT64_C(1) << 30) &&
+		    al <= 4096 && !(al & (al - 1)))
+			tls = (tls + sz + al - 1) & ~(al - 1);
 	}
+	tls = (tls + 63) & ~UINT64_C(63);
 	for (size_t t = 0; ok && t < proc->nthreads; t++) {
 		const struct hs_thread *th = &proc->threads[t];
 		const struct hs_memory_range *r = hs_memory_find(mem, th->rsp);

@@ -28,13 +28,9 @@ and heapscope's report must say exactly that (issue 16's contract):
 - and what every golden test checks (allocator statistics, totals, no
   error diagnostic, core.threads).
 
-Until heapscope reports reachability, the report has no `leaks` object:
-the comparison is logged, and the test is skipped (exit 77, "reachability
-not implemented yet") unless HEAPSCOPE_REACH_REQUIRED=1 is set, which
-makes a missing `leaks` a failure.
+A report without a `leaks` object fails.
 
-Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed, or no leaks
-object and HEAPSCOPE_REACH_REQUIRED unset).
+Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed).
 """
 
 import argparse
@@ -48,7 +44,6 @@ import run_fixture as rf  # noqa: E402
 
 VERDICTS = ("leaked", "direct", "indirect")
 ROOT_KINDS = ("registers", "stacks", "modules", "tls", "other")
-REQUIRED_ENV = "HEAPSCOPE_REACH_REQUIRED"
 
 
 class Truth:
@@ -223,7 +218,6 @@ def main():
     tmp = tempfile.mkdtemp(prefix="heapscope-reach-")
     proc = None
     checker = rf.Checker()
-    skip = False
     try:
         stats_path = os.path.join(tmp, "stats")
         proc = rf.start_fixture(args, stats_path, env)
@@ -246,13 +240,7 @@ def main():
         if "leaks" in report:
             check_leaks(truth, report["leaks"], checker)
         else:
-            rf.log("the report has no leaks object; the truth it will be held to:")
-            for v in VERDICTS:
-                rf.log("  leaks.%-9s count %6d bytes %8d" % ((v,) + truth.totals[v]))
-            if os.environ.get(REQUIRED_ENV) == "1":
-                checker.fail("the report has no leaks object (%s=1)" % REQUIRED_ENV)
-            else:
-                skip = True
+            checker.fail("the report has no leaks object")
     except rf.Failure as e:
         checker.fail(str(e))
     finally:
@@ -262,11 +250,6 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    if skip:
-        for f in checker.failures:
-            rf.log("  (would fail: %s)" % f)
-        rf.log("SKIP: reachability not implemented yet")
-        return rf.SKIP
     if checker.failures:
         for f in checker.failures:
             rf.log("FAIL: " + f)

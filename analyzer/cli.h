@@ -60,6 +60,16 @@ struct hs_error *hs_cli_write_output(const char *path,
 				     struct hs_error *(*fn)(FILE *, const char *, void *),
 				     void *arg);
 
+/*
+ * What `show` prints for `address` in analysis a (borrowed), to out: the
+ * chunk holding it, its type and why, and a hexdump of its first `bytes`
+ * (none when `redact`). Also the `show` text of the HTML page's examples.
+ * Errors: HS_ERR_NOT_FOUND when no chunk holds the address (the message
+ * says where it is instead); write errors are left in out's error flag.
+ */
+struct hs_error *hs_show_chunk(struct hs_analysis *a, uint64_t address, uint64_t bytes,
+			       bool redact, FILE *out);
+
 /* The `show` and `list` commands (cmd_show.c, cmd_list.c). */
 int hs_cmd_show(int argc, char **argv);
 int hs_cmd_list(int argc, char **argv);

@@ -90,6 +90,56 @@ static void hs_show_where(struct hs_process *proc, uint64_t addr, char *buf, siz
 		snprintf(buf, len, " (it is not mapped in the core)");
 }
 
+struct hs_error *hs_show_chunk(struct hs_analysis *a, uint64_t address, uint64_t bytes,
+			       bool redact, FILE *out)
+{
+	const struct hs_chunk *ch = hs_heap_chunk_at(a->heap, address);
+	if (!ch) {
+		char where[512];
+		hs_show_where(a->proc, address, where, sizeof(where));
+		return hs_error_create(HS_ERR_NOT_FOUND, "no heap chunk contains 0x%" PRIx64 "%s",
+				       address, where);
+	}
+	size_t i = (size_t)(ch - a->heap->chunks);
+	const char *kind = NULL;
+	const char *type = hs_classes_chunk_type(a->classes, i, &kind);
+	char why[1024];
+	hs_classes_explain(a->classes, i, why, sizeof(why));
+
+	fprintf(out, "address  0x%" PRIx64 " (chunk + %" PRIu64 ")\n", address,
+		address - ch->addr);
+	fprintf(out, "chunk    0x%" PRIx64 ", %" PRIu64 " bytes as %s accounts it, %s%s%s\n",
+		ch->addr, hs_chunk_size(ch), a->heap->allocator,
+		hs_chunk_state_name(hs_chunk_state(ch)),
+		(hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ? ", allocator metadata" : "",
+		(hs_chunk_flags(ch) & HS_CHUNK_F_MMAPPED) ? ", mmapped" : "");
+	if (type)
+		fprintf(out, "type     %s (%s)\n", type, kind);
+	else
+		fprintf(out, "type     -\n");
+	fprintf(out, "why      %s\n", why);
+	if (redact) {
+		fprintf(out, "hexdump  (redacted)\n");
+	} else {
+		uint64_t n = hs_chunk_size(ch) < bytes ? hs_chunk_size(ch) : bytes;
+		const struct hs_memory_range *r = hs_memory_find(&a->proc->mem, ch->addr);
+		uint64_t have = r && ch->addr - r->start < r->filesz
+					? r->filesz - (ch->addr - r->start) : 0;
+		if (n > have)
+			n = have;
+		const uint8_t *p = n ? hs_memory_ptr(&a->proc->mem, ch->addr, n) : NULL;
+		char *hex = p ? hs_hexdump(p, (size_t)n) : NULL;
+		if (hex) {
+			fprintf(out, "hexdump  first %" PRIu64 " bytes from 0x%" PRIx64 "\n%s", n,
+				ch->addr, hex);
+		} else {
+			fprintf(out, "hexdump  (the chunk's bytes are not in the core)\n");
+		}
+		free(hex);
+	}
+	return NULL;
+}
+
 int hs_cmd_show(int argc, char **argv)
 {
 	struct hs_show_args args;
@@ -101,53 +151,10 @@ int hs_cmd_show(int argc, char **argv)
 	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
 	if (err)
 		return hs_cli_fail(err);
-	const struct hs_chunk *ch = hs_heap_chunk_at(a->heap, args.address);
-	if (!ch) {
-		char where[512];
-		hs_show_where(a->proc, args.address, where, sizeof(where));
-		err = hs_error_create(HS_ERR_NOT_FOUND, "no heap chunk contains 0x%" PRIx64 "%s",
-				      args.address, where);
-		hs_analysis_destroy(a);
-		return hs_cli_fail(err);
-	}
-	size_t i = (size_t)(ch - a->heap->chunks);
-	const char *kind = NULL;
-	const char *type = hs_classes_chunk_type(a->classes, i, &kind);
-	char why[1024];
-	hs_classes_explain(a->classes, i, why, sizeof(why));
-
-	printf("address  0x%" PRIx64 " (chunk + %" PRIu64 ")\n", args.address,
-	       args.address - ch->addr);
-	printf("chunk    0x%" PRIx64 ", %" PRIu64 " bytes as %s accounts it, %s%s%s\n",
-	       ch->addr, hs_chunk_size(ch), a->heap->allocator,
-	       hs_chunk_state_name(hs_chunk_state(ch)),
-	       (hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ? ", allocator metadata" : "",
-	       (hs_chunk_flags(ch) & HS_CHUNK_F_MMAPPED) ? ", mmapped" : "");
-	if (type)
-		printf("type     %s (%s)\n", type, kind);
-	else
-		printf("type     -\n");
-	printf("why      %s\n", why);
-	if (args.opts.redact) {
-		printf("hexdump  (redacted)\n");
-	} else {
-		uint64_t n = hs_chunk_size(ch) < args.bytes ? hs_chunk_size(ch) : args.bytes;
-		const struct hs_memory_range *r = hs_memory_find(&a->proc->mem, ch->addr);
-		uint64_t have = r && ch->addr - r->start < r->filesz
-					? r->filesz - (ch->addr - r->start) : 0;
-		if (n > have)
-			n = have;
-		const uint8_t *p = n ? hs_memory_ptr(&a->proc->mem, ch->addr, n) : NULL;
-		char *hex = p ? hs_hexdump(p, (size_t)n) : NULL;
-		if (hex) {
-			printf("hexdump  first %" PRIu64 " bytes from 0x%" PRIx64 "\n%s", n,
-			       ch->addr, hex);
-		} else {
-			printf("hexdump  (the chunk's bytes are not in the core)\n");
-		}
-		free(hex);
-	}
+	err = hs_show_chunk(a, args.address, args.bytes, args.opts.redact, stdout);
 	hs_analysis_destroy(a);
+	if (err)
+		return hs_cli_fail(err);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return hs_cli_fail(hs_error_create(HS_ERR_OTHER, "<stdout>: write failed"));
 	return HS_EXIT_OK;

@@ -33,6 +33,10 @@ static const char *hs_status_name(enum hs_diff_status s)
 /* after / before in bytes, as the growth column shows it (new rows have none). */
 static void hs_td_growth(FILE *out, const struct hs_diff_row *row)
 {
+	if (!row->before.bytes && !row->after.bytes) {
+		fputs("<td class=\"n\" data-v=\"1\">-</td>", out);
+		return;
+	}
 	if (row->status == HS_DIFF_NEW || !row->before.bytes) {
 		fputs("<td class=\"n\" data-v=\"1e300\">new</td>", out);
 		return;

@@ -286,6 +286,41 @@ struct hs_mem_row {
 	uint64_t bar;  /* as the bar draws it: the rows end at memory.mapped */
 };
 
+/*
+ * The memory table's kinds (the report's memory.regions, docs/report.md),
+ * in its order, with the label and colour the page gives each.
+ */
+static const struct {
+	const char *kind, *label, *color;
+} hs_mem_kinds[] = {
+	{"in_use", "heap: in use", "#4e79a7"},
+	{"free", "heap: free", "#a0cbe8"},
+	{"cached", "heap: cached", "#86bcb6"},
+	{"allocator_metadata", "allocator metadata", "#d4a6c8"},
+	{"allocator_reserved", "allocator reserved", "#f1ce63"},
+	{"modules", "modules (mapped ELF files)", "#9c9ea3"},
+	{"data_files", "data files", "#bab0ac"},
+	{"stacks", "thread stacks", "#ff9d9a"},
+	{"other_anonymous", "other anonymous memory", "#d37295"},
+	{"inaccessible", "inaccessible (PROT_NONE)", "#e3e5e9"},
+};
+
+static const char *hs_mem_color(const char *kind)
+{
+	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_mem_kinds); i++)
+		if (!strcmp(kind, hs_mem_kinds[i].kind))
+			return hs_mem_kinds[i].color;
+	return "#f1ce63"; /* an allocator region kind: reserved space */
+}
+
+static const char *hs_mem_label(const char *kind)
+{
+	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_mem_kinds); i++)
+		if (!strcmp(kind, hs_mem_kinds[i].kind))
+			return hs_mem_kinds[i].label;
+	return kind;
+}
+
 static size_t hs_memory_rows(const struct hs_report *r, struct hs_mem_row *rows, size_t max)
 {
 	const struct hs_report_memory *m = &r->memory;
@@ -297,28 +332,29 @@ static size_t hs_memory_rows(const struct hs_report *r, struct hs_mem_row *rows,
 	 * rows before it left of the address space; the table keeps the
 	 * report's own figures.
 	 */
-#define HS_ROW(l, c, v)                                                          \
+#define HS_ROW(k, v)                                                             \
 	do {                                                                     \
 		if ((v) && n < max) {                                            \
 			uint64_t left_ = m->mapped > used ? m->mapped - used : 0; \
 			uint64_t bar_ = (v) < left_ ? (v) : left_;               \
-			rows[n++] = (struct hs_mem_row){(l), (c), (v), bar_};    \
+			rows[n++] = (struct hs_mem_row){hs_mem_label(k),         \
+							hs_mem_color(k), (v), bar_}; \
 			used += bar_;                                            \
 		}                                                                \
 	} while (0)
 	uint64_t inuse = r->totals[HS_REPORT_IN_USE].bytes;
-	HS_ROW("heap: in use", "#4e79a7",
-	       inuse > r->metadata.bytes ? inuse - r->metadata.bytes : 0);
-	HS_ROW("heap: allocator metadata", "#d4a6c8", r->metadata.bytes);
-	HS_ROW("heap: free", "#a0cbe8", r->totals[HS_REPORT_FREE].bytes);
-	HS_ROW("heap: cached", "#86bcb6", r->totals[HS_REPORT_CACHED].bytes);
-	static const char *const region_colors[] = {"#f1ce63", "#ff9d9a", "#d37295", "#fabfd2"};
+	HS_ROW("in_use", inuse > r->metadata.bytes ? inuse - r->metadata.bytes : 0);
+	HS_ROW("free", r->totals[HS_REPORT_FREE].bytes);
+	HS_ROW("cached", r->totals[HS_REPORT_CACHED].bytes);
+	HS_ROW("allocator_metadata", r->metadata.bytes);
 	for (size_t i = 0; i < m->nregions; i++)
-		HS_ROW(m->regions[i].kind, region_colors[i % HS_ARRAY_SIZE(region_colors)],
-		       m->regions[i].bytes);
-	HS_ROW("modules (mapped files, gaps included)", "#9c9ea3", m->modules);
-	if (m->mapped > used)
-		HS_ROW("other mapped memory", "#e3e5e9", m->mapped - used);
+		HS_ROW(m->regions[i].kind, m->regions[i].bytes);
+	HS_ROW("modules", m->modules);
+	if (m->mapped > used) {
+		uint64_t rest = m->mapped - used;
+		if (n < max)
+			rows[n++] = (struct hs_mem_row){"other mapped memory", "#e9eaee", rest, rest};
+	}
 #undef HS_ROW
 	return n;
 }

@@ -281,7 +281,8 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 			break;
 		case OPT_FORMAT: {
 			size_t f = 0;
-			while (f < HS_ARRAY_SIZE(hs_format_names) && strcmp(optarg, hs_format_names[f]))
+			while (f < HS_ARRAY_SIZE(hs_format_names) &&
+			       strcmp(optarg, hs_format_names[f]))
 				f++;
 			if (f == HS_ARRAY_SIZE(hs_format_names)) {
 				hs_cli_error("invalid value for --format: '%s' "

@@ -187,7 +187,8 @@ static struct hs_error *hs_pprof_encode(const struct hs_report *r, struct pb_buf
 	const char *exe = r->executable ? r->executable : "";
 	const char *build_id = "";
 	for (size_t i = 0; i < r->nmodules; i++)
-		if (r->modules[i].path && !strcmp(r->modules[i].path, exe) && r->modules[i].build_id)
+		if (r->modules[i].path && !strcmp(r->modules[i].path, exe) &&
+		    r->modules[i].build_id)
 			build_id = r->modules[i].build_id;
 	pb_uint(&tmp, PB_MAPPING_ID, 1);
 	pb_uint(&tmp, PB_MAPPING_FILENAME, pb_string(&st, exe));

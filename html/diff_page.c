@@ -1,4 +1,4 @@
-/* diff_page.c: the diff page: two captures side by side, growth by type, per hour, new and vanished types. */
+/* diff_page.c: the diff page: the captures side by side, growth by type and per hour. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -53,16 +53,18 @@ static void hs_td_rate(FILE *out, const struct hs_diff *d, int64_t v)
 		per > 0 ? "up" : per < 0 ? "down" : "", per, hs_page_sbytes(per, b, sizeof(b)));
 }
 
-static void hs_card(FILE *out, const char *label, const char *value, const char *sub,
-		    const char *cls)
+/* Old and new count and bytes, the changes, the growth and the rate. */
+static void hs_change_cells(FILE *out, const struct hs_diff *d, const struct hs_diff_row *row)
 {
-	fprintf(out, "<div class=\"card %s\"><span>", cls ? cls : "");
-	hs_page_esc(out, label);
-	fputs("</span><b>", out);
-	hs_page_esc(out, value);
-	fputs("</b><span>", out);
-	hs_page_esc(out, sub);
-	fputs("</span></div>\n", out);
+	hs_page_td_count(out, row->before.count);
+	hs_page_td_count(out, row->after.count);
+	hs_page_td_dcount(out, row->dcount);
+	hs_page_td_bytes(out, row->before.bytes);
+	hs_page_td_bytes(out, row->after.bytes);
+	hs_page_td_dbytes(out, row->dbytes);
+	hs_td_growth(out, row);
+	if (hs_rated(d))
+		hs_td_rate(out, d, row->dbytes);
 }
 
 /* ------------------------------------------------------------- sections */
@@ -101,15 +103,15 @@ static void hs_cards(FILE *out, const struct hs_diff *d)
 	char v[48], s[64];
 	fputs("<div class=\"cards\" id=\"cards\">\n", out);
 	snprintf(s, sizeof(s), "%s%" PRId64 " chunks", t->dcount > 0 ? "+" : "", t->dcount);
-	hs_card(out, "in use", hs_page_sbytes(t->dbytes, v, sizeof(v)), s,
-		t->dbytes > 0 ? "warn" : NULL);
+	hs_page_card(out, "in use", hs_page_sbytes(t->dbytes, v, sizeof(v)), s,
+		t->dbytes > 0);
 	if (hs_rated(d)) {
 		char b[48];
 		snprintf(v, sizeof(v), "%s/h", hs_page_sbytes(hs_per_hour(d, t->dbytes), b,
 							       sizeof(b)));
 		snprintf(s, sizeof(s), "%s%" PRId64 " chunks/h", t->dcount > 0 ? "+" : "",
 			 hs_per_hour(d, t->dcount));
-		hs_card(out, "in use per hour", v, s, NULL);
+		hs_page_card(out, "in use per hour", v, s, false);
 	}
 	size_t nnew = 0, ngone = 0;
 	for (size_t i = 0; i < d->types.nrows; i++) {
@@ -117,9 +119,9 @@ static void hs_cards(FILE *out, const struct hs_diff *d)
 		ngone += d->types.rows[i].status == HS_DIFF_GONE;
 	}
 	snprintf(v, sizeof(v), "%zu", nnew);
-	hs_card(out, "new types", v, "only in NEW", NULL);
+	hs_page_card(out, "new types", v, "only in NEW", false);
 	snprintf(v, sizeof(v), "%zu", ngone);
-	hs_card(out, "vanished types", v, "only in OLD", NULL);
+	hs_page_card(out, "vanished types", v, "only in OLD", false);
 	fputs("</div>\n", out);
 	if (d->different_builds || d->different_allocators) {
 		fputs("<section class=\"warn\" id=\"builds\"><h2>Not the same program</h2>\n", out);
@@ -202,15 +204,7 @@ static void hs_totals(FILE *out, const struct hs_diff *d)
 		const struct hs_diff_row *row = &d->totals[i];
 		fputs("<tr>", out);
 		hs_page_td_text(out, names[i]);
-		hs_page_td_count(out, row->before.count);
-		hs_page_td_count(out, row->after.count);
-		hs_page_td_dcount(out, row->dcount);
-		hs_page_td_bytes(out, row->before.bytes);
-		hs_page_td_bytes(out, row->after.bytes);
-		hs_page_td_dbytes(out, row->dbytes);
-		hs_td_growth(out, row);
-		if (hs_rated(d))
-			hs_td_rate(out, d, row->dbytes);
+		hs_change_cells(out, d, row);
 		fputs("</tr>\n", out);
 	}
 	hs_page_table_end(out);
@@ -266,15 +260,7 @@ static void hs_type_row(FILE *out, const struct hs_diff *d, const struct hs_diff
 			hs_page_kind_color(row->kind));
 	hs_page_esc(out, row->kind);
 	fputs("</td>", out);
-	hs_page_td_count(out, row->before.count);
-	hs_page_td_count(out, row->after.count);
-	hs_page_td_dcount(out, row->dcount);
-	hs_page_td_bytes(out, row->before.bytes);
-	hs_page_td_bytes(out, row->after.bytes);
-	hs_page_td_dbytes(out, row->dbytes);
-	hs_td_growth(out, row);
-	if (hs_rated(d))
-		hs_td_rate(out, d, row->dbytes);
+	hs_change_cells(out, d, row);
 	fputs("</tr>\n", out);
 }
 
@@ -347,15 +333,7 @@ static void hs_sizes(FILE *out, const struct hs_diff *d, const struct hs_diff_ta
 			fputs("</code></td>", out);
 		}
 		hs_page_td_count(out, row->size);
-		hs_page_td_count(out, row->before.count);
-		hs_page_td_count(out, row->after.count);
-		hs_page_td_dcount(out, row->dcount);
-		hs_page_td_bytes(out, row->before.bytes);
-		hs_page_td_bytes(out, row->after.bytes);
-		hs_page_td_dbytes(out, row->dbytes);
-		hs_td_growth(out, row);
-		if (hs_rated(d))
-			hs_td_rate(out, d, row->dbytes);
+		hs_change_cells(out, d, row);
 		fputs("</tr>\n", out);
 	}
 	hs_page_table_end(out);

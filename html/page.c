@@ -188,7 +188,8 @@ const char *hs_page_sbytes(int64_t v, char *buf, size_t len)
 void hs_page_td_dbytes(FILE *out, int64_t v)
 {
 	char b[40];
-	fprintf(out, "<td class=\"n %s\" data-v=\"%" PRId64 "\" title=\"%" PRId64 " bytes\">%s</td>",
+	fprintf(out,
+		"<td class=\"n %s\" data-v=\"%" PRId64 "\" title=\"%" PRId64 " bytes\">%s</td>",
 		v > 0 ? "up" : v < 0 ? "down" : "", v, v, hs_page_sbytes(v, b, sizeof(b)));
 }
 
@@ -215,6 +216,17 @@ void hs_page_more(FILE *out, size_t shown, size_t total, const char *what)
 	if (total > shown)
 		fprintf(out, "<p class=\"muted\">%zu more %s are not shown here; the JSON "
 			"report (--json) has every one.</p>\n", total - shown, what);
+}
+
+void hs_page_card(FILE *out, const char *label, const char *value, const char *sub, bool warn)
+{
+	fprintf(out, "<div class=\"card%s\"><span>", warn ? " warn" : "");
+	hs_page_esc(out, label);
+	fputs("</span><b>", out);
+	hs_page_esc(out, value);
+	fputs("</b><span>", out);
+	hs_page_esc(out, sub);
+	fputs("</span></div>\n", out);
 }
 
 const char *hs_page_kind_color(const char *kind)
@@ -258,7 +270,8 @@ void hs_page_bars(FILE *out, const struct hs_page_bar *bars, size_t n, const cha
 		zero, zero, n * row + 6);
 	for (size_t i = 0; i < n; i++) {
 		const struct hs_page_bar *b = &bars[i];
-		double len = chart_w * ((b->value < 0 ? -(double)b->value : (double)b->value) / span);
+		double mag = b->value < 0 ? -(double)b->value : (double)b->value;
+		double len = chart_w * (mag / span);
 		double x = b->value < 0 ? zero - len : zero;
 		int y = (int)i * row + 3;
 		char v[48];

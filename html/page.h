@@ -1,4 +1,4 @@
-/* page.h: what the report and diff pages share: the page frame, escaping, table cells, charts (private to html/). */
+/* page.h: what the two pages share: frame, escaping, cells, charts (private to html/). */
 #ifndef HS_HTML_PAGE_H
 #define HS_HTML_PAGE_H
 
@@ -41,6 +41,9 @@ void hs_page_td_text(FILE *out, const char *s);
 void hs_page_td_addr(FILE *out, uint64_t addr);
 /* "N more rows are not shown (the JSON report has every row)". */
 void hs_page_more(FILE *out, size_t shown, size_t total, const char *what);
+
+/* A summary card: a label, a value, a line under it; `warn` marks it. */
+void hs_page_card(FILE *out, const char *label, const char *value, const char *sub, bool warn);
 
 /* The fill colour of a type kind (vtable, string, sds, ...), as #rrggbb. */
 const char *hs_page_kind_color(const char *kind);

@@ -1,4 +1,4 @@
-/* report_page.c: the analyze page: totals, treemap by type, size histogram, memory map, patterns, diagnostics. */
+/* report_page.c: the analyze page: treemap by type, sizes, memory map, patterns, diagnostics. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +146,8 @@ static void hs_treemap(FILE *out, const struct hs_report *r, bool leaks)
 	hs_squarify(cells, n, 0, 0, W, H);
 	fprintf(out, "<svg id=\"treemap\" role=\"img\" width=\"100%%\" viewBox=\"0 0 %.0f %.0f\" "
 		"preserveAspectRatio=\"xMinYMin meet\">\n"
-		"<defs><pattern id=\"leak\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
+		"<defs><pattern id=\"leak\" width=\"6\" height=\"6\" "
+		"patternUnits=\"userSpaceOnUse\" "
 		"patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#c0392b\"/>"
 		"<rect width=\"3\" height=\"6\" fill=\"#e8a09a\"/></pattern></defs>\n",
 		W, H);
@@ -191,7 +192,8 @@ static void hs_treemap(FILE *out, const struct hs_report *r, bool leaks)
 			fputs("</text>", out);
 			if (c->h > 32)
 				fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#fff\">%s</text>",
-					c->x + 4, c->y + 27, hs_format_bytes(c->bytes, b, sizeof(b)));
+					c->x + 4, c->y + 27,
+					hs_format_bytes(c->bytes, b, sizeof(b)));
 		}
 		fputs(idx ? "</g></a>\n" : "</g>\n", out);
 	}
@@ -353,7 +355,8 @@ static size_t hs_memory_rows(const struct hs_report *r, struct hs_mem_row *rows,
 	if (m->mapped > used) {
 		uint64_t rest = m->mapped - used;
 		if (n < max)
-			rows[n++] = (struct hs_mem_row){"other mapped memory", "#e9eaee", rest, rest};
+			rows[n++] = (struct hs_mem_row){"other mapped memory", "#e9eaee", rest,
+							rest};
 	}
 #undef HS_ROW
 	return n;
@@ -430,18 +433,6 @@ static void hs_memory(FILE *out, const struct hs_report *r)
 
 /* ------------------------------------------------------------- sections */
 
-static void hs_card(FILE *out, const char *label, const char *value, const char *sub,
-		    bool warn)
-{
-	fprintf(out, "<div class=\"card%s\"><span>", warn ? " warn" : "");
-	hs_page_esc(out, label);
-	fputs("</span><b>", out);
-	hs_page_esc(out, value);
-	fputs("</b><span>", out);
-	hs_page_esc(out, sub);
-	fputs("</span></div>\n", out);
-}
-
 static void hs_header(FILE *out, const struct hs_report *r)
 {
 	char b1[32], when[64];
@@ -480,7 +471,8 @@ static void hs_cards(FILE *out, const struct hs_report *r, bool leaks)
 		snprintf(label, sizeof(label), "%s", hs_report_state_name(st));
 		if (st == HS_REPORT_IN_USE)
 			snprintf(label, sizeof(label), "in use");
-		hs_card(out, label, hs_format_bytes(r->totals[st].bytes, v, sizeof(v)), s, false);
+		hs_format_bytes(r->totals[st].bytes, v, sizeof(v));
+		hs_page_card(out, label, v, s, false);
 	}
 	if (leaks) {
 		uint64_t lc = 0, lb = 0;
@@ -491,13 +483,13 @@ static void hs_cards(FILE *out, const struct hs_report *r, bool leaks)
 			lb += b;
 		}
 		snprintf(s, sizeof(s), "%" PRIu64 " chunks", lc);
-		hs_card(out, "leaked", hs_format_bytes(lb, v, sizeof(v)), s, lb != 0);
+		hs_page_card(out, "leaked", hs_format_bytes(lb, v, sizeof(v)), s, lb != 0);
 	}
 	snprintf(v, sizeof(v), "%zu", r->ntypes);
-	hs_card(out, "types", v, "names and pattern clusters", false);
+	hs_page_card(out, "types", v, "names and pattern clusters", false);
 	snprintf(v, sizeof(v), "%zu", r->ndiags);
 	snprintf(s, sizeof(s), "%zu error%s", nerr, nerr == 1 ? "" : "s");
-	hs_card(out, "diagnostics", v, s, nerr != 0);
+	hs_page_card(out, "diagnostics", v, s, nerr != 0);
 	fputs("</div>\n", out);
 }
 

@@ -40,6 +40,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "golden"))
+import diff_growth  # noqa: E402  (tests/golden/diff_growth.py: two cores around a leak)
 import browser  # noqa: E402  (tests/lib/browser.py)
 import hstest  # noqa: E402  (tests/lib/hstest.py)
 from hstest import SKIP, Failure, log  # noqa: E402
@@ -194,17 +196,9 @@ def case_analyze(args, tmp):
 
 
 def take_two_cores(fixture, tmp):
-    stats = os.path.join(tmp, "stats")
-    proc = hstest.spawn([fixture, stats], stdin=subprocess.PIPE)
-    try:
-        buf = hstest.wait_for(proc, b"ready1\n")
-        core1 = hstest.gcore(proc.pid, os.path.join(tmp, "old"), TIMEOUT)
-        proc.stdin.write(b"go\n")
-        proc.stdin.flush()
-        hstest.wait_for(proc, b"ready2\n", buf)
-        core2 = hstest.gcore(proc.pid, os.path.join(tmp, "new"), TIMEOUT)
-    finally:
-        hstest.stop(proc)
+    """fixture_grow's two cores (diff_growth.py's harness) and its widget leak:
+    (core1, core2, (size, count leaked))."""
+    stats, core1, core2 = diff_growth.take_two_cores(fixture, tmp, None)
     grown = None
     with open(stats) as f:
         for line in f:

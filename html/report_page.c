@@ -286,6 +286,11 @@ struct hs_mem_row {
 	const char *label, *color;
 	uint64_t virt; /* as the report counts it */
 	uint64_t bar;  /* as the bar draws it: the rows end at memory.mapped */
+	/* Bytes of the row in the core file, when the report says (a memory
+	 * table whose rows carry `dumped`); otherwise the core's bar is one
+	 * total. */
+	bool has_dumped;
+	uint64_t dumped;
 };
 
 /*
@@ -340,7 +345,8 @@ static size_t hs_memory_rows(const struct hs_report *r, struct hs_mem_row *rows,
 			uint64_t left_ = m->mapped > used ? m->mapped - used : 0; \
 			uint64_t bar_ = (v) < left_ ? (v) : left_;               \
 			rows[n++] = (struct hs_mem_row){hs_mem_label(k),         \
-							hs_mem_color(k), (v), bar_}; \
+							hs_mem_color(k), (v), bar_, \
+							false, 0};               \
 			used += bar_;                                            \
 		}                                                                \
 	} while (0)
@@ -356,7 +362,7 @@ static size_t hs_memory_rows(const struct hs_report *r, struct hs_mem_row *rows,
 		uint64_t rest = m->mapped - used;
 		if (n < max)
 			rows[n++] = (struct hs_mem_row){"other mapped memory", "#e9eaee", rest,
-							rest};
+							rest, false, 0};
 	}
 #undef HS_ROW
 	return n;
@@ -396,33 +402,51 @@ static void hs_memory(FILE *out, const struct hs_report *r)
 		fputs("<p class=\"muted\">The report has no memory map.</p>\n", out);
 		return;
 	}
+	bool per_kind = n > 0;
+	for (size_t i = 0; i < n; i++)
+		per_kind &= rows[i].has_dumped;
 	uint64_t in_core = m->dumped < m->mapped ? m->dumped : m->mapped;
-	struct hs_mem_row core[2] = {
-		{"in the core file", "#4e79a7", in_core, in_core},
-		{"not in the core (never touched, or left out)", "#e3e5e9",
-		 m->mapped - in_core, m->mapped - in_core},
+	struct hs_mem_row core[32] = {
+		{"in the core file", "#4e79a7", in_core, in_core, false, 0},
+		{"not in the core (never touched, or left out)", "#e3e5e9", m->mapped - in_core,
+		 m->mapped - in_core, false, 0},
 	};
+	size_t ncore = 2;
+	if (per_kind) {
+		/* The core's bar by kind too: each row's dumped bytes. */
+		for (size_t i = 0; i < n; i++) {
+			core[i] = rows[i];
+			core[i].virt = core[i].bar = rows[i].dumped;
+		}
+		ncore = n;
+	}
 	fputs("<svg id=\"memory-bar\" role=\"img\" width=\"100%\" viewBox=\"0 0 1150 70\">\n",
 	      out);
 	hs_stacked_bar(out, "address space", rows, n, total, 2);
-	hs_stacked_bar(out, "in the core", core, 2, total, 38);
+	hs_stacked_bar(out, "in the core", core, ncore, total, 38);
 	fputs("</svg>\n", out);
-	const char *cols[] = {"Memory", "#Bytes", "#Share of address space"};
-	hs_page_table_begin(out, "memory", cols, HS_ARRAY_SIZE(cols));
+	const char *cols[] = {"Memory", "#Bytes", "#Share of address space", "#In the core"};
+	hs_page_table_begin(out, "memory", cols, HS_ARRAY_SIZE(cols) - !per_kind);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "<tr><td><i class=\"sw\" style=\"background:%s\"></i>", rows[i].color);
 		hs_page_esc(out, rows[i].label);
 		fputs("</td>", out);
 		hs_page_td_bytes(out, rows[i].virt);
 		hs_page_td_pct(out, rows[i].virt, total);
+		if (per_kind)
+			hs_page_td_bytes(out, rows[i].dumped);
 		fputs("</tr>\n", out);
 	}
 	fputs("<tr><td>address space (all segments)</td>", out);
 	hs_page_td_bytes(out, m->mapped);
 	hs_page_td_pct(out, m->mapped, total);
+	if (per_kind)
+		hs_page_td_bytes(out, m->dumped);
 	fputs("</tr>\n<tr><td>in the core file</td>", out);
 	hs_page_td_bytes(out, m->dumped);
 	hs_page_td_pct(out, m->dumped, total);
+	if (per_kind)
+		hs_page_td_bytes(out, m->dumped);
 	fputs("</tr>\n", out);
 	hs_page_table_end(out);
 	fputs("<p class=\"muted\">Shares are of the address space. A module's range counts the "
@@ -466,7 +490,8 @@ static void hs_cards(FILE *out, const struct hs_report *r, bool leaks)
 			nerr++;
 	fputs("<div class=\"cards\" id=\"cards\">\n", out);
 	for (int st = 0; st < HS_REPORT_NSTATES; st++) {
-		snprintf(s, sizeof(s), "%" PRIu64 " chunks", r->totals[st].count);
+		snprintf(s, sizeof(s), "%" PRIu64 " chunk%s", r->totals[st].count,
+			 r->totals[st].count == 1 ? "" : "s");
 		char label[32];
 		snprintf(label, sizeof(label), "%s", hs_report_state_name(st));
 		if (st == HS_REPORT_IN_USE)

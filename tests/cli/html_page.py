@@ -176,13 +176,13 @@ def case_analyze(args, tmp):
             if not show.startswith("address  %s" % addr) or \
                     ("type     %s (%s)" % (first["name"], first["kind"])) not in show:
                 raise Failure("show text for %s: %r" % (addr, show[:300]))
+        check_screenshot(page, args.screenshot)
         # Sorting: Count ascending on the second click, the smallest first.
         page.eval("var h=document.querySelector('#types thead th:nth-child(3)');"
                   "h.click();h.click();0")
         asc = [int(c) for _, _, c in table_rows(page, "types", [0, 1, 2])]
         if asc != sorted(asc):
             raise Failure("Count did not sort ascending: %r" % asc[:10])
-        check_screenshot(page, args.screenshot)
 
     # --redact: no hexdump, no sample bytes, show says redacted.
     red = os.path.join(tmp, "redacted.html")

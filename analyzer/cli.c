@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "../html/html.h"
 #include "analyzer.h"
 #include "cli.h"
 #include "diff.h"
@@ -204,25 +205,33 @@ static const char hs_analyze_usage[] =
 	"Options:\n"
 	"  --json FILE|-      write the JSON report (heapscope-report/1) to FILE,\n"
 	"                     or to standard output with '-'\n"
+	"  --html FILE|-      write the report as one self-contained HTML page (a\n"
+	"                     treemap of types, size classes, the memory map,\n"
+	"                     patterns, diagnostics; it fetches nothing) to FILE,\n"
+	"                     or to standard output with '-'\n"
 	"  --top N            rows per table in the text summary (default 10)\n"
 	"  --format FMT       standard output as text (default), json (the report,\n"
-	"                     as --json -) or openmetrics (gauges for a Prometheus\n"
-	"                     textfile collector; see docs/dashboards.md)\n"
+	"                     as --json -), openmetrics (gauges for a Prometheus\n"
+	"                     textfile collector; see docs/dashboards.md) or pprof\n"
+	"                     (a gzipped profile.proto, one sample per type, for\n"
+	"                     `go tool pprof`; refused when stdout is a terminal)\n"
 	"  --captured-at T    when the core was taken: unix seconds or\n"
 	"                     YYYY-MM-DDTHH:MM:SSZ (default: the core file's mtime)\n"
 	HS_CLI_CORE_HELP
 	"  --stats            print phase timings and memory use to stderr\n"
 	"  --redact           keep heap content out of every output: pattern\n"
-	"                     samples carry no hexdump (types, counts, sizes and\n"
+	"                     samples carry no hexdump, the HTML page no hexdump\n"
+	"                     and no string content (types, counts, sizes and\n"
 	"                     addresses remain); see docs/report.md\n"
 	"  -h, --help         show this help\n"
 	"\n";
 
-enum hs_analyze_format { HS_FORMAT_TEXT, HS_FORMAT_JSON, HS_FORMAT_OPENMETRICS };
+enum hs_analyze_format { HS_FORMAT_TEXT, HS_FORMAT_JSON, HS_FORMAT_OPENMETRICS, HS_FORMAT_PPROF };
+static const char *const hs_format_names[] = {"text", "json", "openmetrics", "pprof"};
 
 struct hs_analyze_args {
 	const char *core;
-	const char *json;
+	const char *json, *html;
 	uint64_t top;
 	struct hs_analyze_options opts;
 	enum hs_analyze_format format;
@@ -269,11 +278,12 @@ static bool hs_parse_captured_at(const char *arg, int64_t *ret)
 
 static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 {
-	enum { OPT_JSON = HS_OPT_COMMAND, OPT_TOP, OPT_STATS, OPT_FORMAT, OPT_CAPTURED };
+	enum { OPT_JSON = HS_OPT_COMMAND, OPT_TOP, OPT_STATS, OPT_FORMAT, OPT_CAPTURED, OPT_HTML };
 	static const struct option longopts[] = {
 		HS_CLI_CORE_OPTIONS,
 		HS_CLI_REDACT_OPTION,
 		{"json", required_argument, NULL, OPT_JSON},
+		{"html", required_argument, NULL, OPT_HTML},
 		{"top", required_argument, NULL, OPT_TOP},
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"format", required_argument, NULL, OPT_FORMAT},
@@ -290,6 +300,9 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 		case OPT_JSON:
 			a->json = optarg;
 			break;
+		case OPT_HTML:
+			a->html = optarg;
+			break;
 		case OPT_TOP:
 			if (!hs_cli_parse_count("--top", optarg, 1000000, &a->top))
 				return HS_EXIT_USAGE;
@@ -297,20 +310,20 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 		case OPT_STATS:
 			a->stats = true;
 			break;
-		case OPT_FORMAT:
-			if (!strcmp(optarg, "text")) {
-				a->format = HS_FORMAT_TEXT;
-			} else if (!strcmp(optarg, "json")) {
-				a->format = HS_FORMAT_JSON;
-			} else if (!strcmp(optarg, "openmetrics")) {
-				a->format = HS_FORMAT_OPENMETRICS;
-			} else {
+		case OPT_FORMAT: {
+			size_t f = 0;
+			while (f < HS_ARRAY_SIZE(hs_format_names) &&
+			       strcmp(optarg, hs_format_names[f]))
+				f++;
+			if (f == HS_ARRAY_SIZE(hs_format_names)) {
 				hs_cli_error("invalid value for --format: '%s' "
-					     "(expected text, json or openmetrics)",
+					     "(expected text, json, openmetrics or pprof)",
 					     optarg);
 				return HS_EXIT_USAGE;
 			}
+			a->format = (enum hs_analyze_format)f;
 			break;
+		}
 		case OPT_CAPTURED:
 			if (!hs_parse_captured_at(optarg, &a->opts.captured_at)) {
 				hs_cli_error("invalid value for --captured-at: '%s' "
@@ -335,9 +348,24 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 		return HS_EXIT_USAGE;
 	}
 	a->core = argv[optind];
-	if (a->format != HS_FORMAT_TEXT && a->json && !strcmp(a->json, "-")) {
-		hs_cli_error("analyze: --json - and --format %s both want standard output",
-			     a->format == HS_FORMAT_JSON ? "json" : "openmetrics");
+	/* At most one output may claim standard output. */
+	const char *claims[3];
+	size_t nclaims = 0;
+	if (a->format != HS_FORMAT_TEXT)
+		claims[nclaims++] = a->format == HS_FORMAT_JSON ? "--format json"
+				    : a->format == HS_FORMAT_OPENMETRICS ? "--format openmetrics"
+				    : "--format pprof";
+	if (a->json && !strcmp(a->json, "-"))
+		claims[nclaims++] = "--json -";
+	if (a->html && !strcmp(a->html, "-"))
+		claims[nclaims++] = "--html -";
+	if (nclaims > 1) {
+		hs_cli_error("analyze: %s and %s both want standard output", claims[0], claims[1]);
+		return HS_EXIT_USAGE;
+	}
+	if (a->format == HS_FORMAT_PPROF && isatty(STDOUT_FILENO)) {
+		hs_cli_error("analyze: --format pprof writes gzipped binary data; redirect "
+			     "standard output to a file");
 		return HS_EXIT_USAGE;
 	}
 	return HS_EXIT_OK;
@@ -346,6 +374,25 @@ static int hs_analyze_parse(int argc, char **argv, struct hs_analyze_args *a)
 static struct hs_error *hs_write_json_cb(FILE *f, const char *where, void *arg)
 {
 	return hs_report_write_json(arg, f, where);
+}
+
+/* The page's examples get `show`'s text, from the analysis still open. */
+struct hs_html_ctx {
+	struct hs_analysis *a;
+	bool redact;
+};
+
+static struct hs_error *hs_html_show_cb(uint64_t address, FILE *out, void *arg)
+{
+	struct hs_html_ctx *c = arg;
+	return hs_show_chunk(c->a, address, 256, c->redact, false, NULL, out);
+}
+
+static struct hs_error *hs_write_html_cb(FILE *f, const char *where, void *arg)
+{
+	struct hs_html_ctx *c = arg;
+	struct hs_html_options o = {.redact = c->redact, .show = hs_html_show_cb, .show_arg = c};
+	return hs_html_write_report(&c->a->report, &o, f, where);
 }
 
 static int hs_cmd_analyze(int argc, char **argv)
@@ -361,13 +408,24 @@ static int hs_cmd_analyze(int argc, char **argv)
 		return hs_cli_fail(err);
 	if (args.json)
 		err = hs_cli_write_output(args.json, hs_write_json_cb, &a->report);
-	if (!err && args.format != HS_FORMAT_TEXT) {
-		err = args.format == HS_FORMAT_JSON
-			      ? hs_report_write_json(&a->report, stdout, "<stdout>")
-			      : hs_report_write_openmetrics(&a->report, stdout, "<stdout>");
+	if (!err && args.html) {
+		struct hs_html_ctx ctx = {a, args.opts.redact};
+		err = hs_cli_write_output(args.html, hs_write_html_cb, &ctx);
 		if (err && err != HS_ENOMEM)
 			err->code = HS_ERR_OTHER;
-	} else if (!err && (!args.json || strcmp(args.json, "-") != 0)) {
+	}
+	bool stdout_taken = (args.json && !strcmp(args.json, "-")) ||
+			    (args.html && !strcmp(args.html, "-"));
+	if (!err && args.format != HS_FORMAT_TEXT) {
+		if (args.format == HS_FORMAT_JSON)
+			err = hs_report_write_json(&a->report, stdout, "<stdout>");
+		else if (args.format == HS_FORMAT_OPENMETRICS)
+			err = hs_report_write_openmetrics(&a->report, stdout, "<stdout>");
+		else
+			err = hs_report_write_pprof(&a->report, stdout, "<stdout>");
+		if (err && err != HS_ENOMEM)
+			err->code = HS_ERR_OTHER;
+	} else if (!err && !stdout_taken) {
 		struct hs_text_options topts = {.top = (unsigned)args.top};
 		err = hs_report_write_text(&a->report, stdout, &topts, "<stdout>");
 		if (err && err != HS_ENOMEM)

@@ -90,6 +90,20 @@ struct hs_error *hs_cli_write_output(const char *path,
 				     struct hs_error *(*fn)(FILE *, const char *, void *),
 				     void *arg);
 
+/*
+ * What `show` prints for `address` in analysis a (borrowed), to out: the
+ * chunk holding it, its type and why, with `verdict` (and reachability in
+ * a) why it is alive or that it is leaked and its retained size (per opts'
+ * --no-retained and --retained-limit), and a hexdump of its first `bytes`
+ * (none when `redact`). Also the `show` text of the HTML page's examples,
+ * without the verdict (a search over the heap per example). Errors:
+ * HS_ERR_NOT_FOUND when no chunk holds the address (the message says where
+ * it is instead), HS_ERR_NOMEM; write errors are left in out's error flag.
+ */
+struct hs_error *hs_show_chunk(struct hs_analysis *a, uint64_t address, uint64_t bytes,
+			       bool redact, bool verdict, const struct hs_analyze_options *opts,
+			       FILE *out);
+
 /* The `show` and `list` commands (cmd_show.c, cmd_list.c). */
 int hs_cmd_show(int argc, char **argv);
 int hs_cmd_list(int argc, char **argv);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../html/html.h"
 #include "analyzer.h"
 #include "cli.h"
 #include "diff.h"
@@ -28,6 +29,11 @@ static const char hs_diff_usage[] =
 	"                     (default 1: unchanged rows are hidden; 0 shows them)\n"
 	"  --json FILE|-      write the heapscope-diff/1 JSON document to FILE, or to\n"
 	"                     standard output with '-' (then no text is printed)\n"
+	"  --html FILE|-      write the diff as one self-contained HTML page (growth\n"
+	"                     by type and per hour, new and vanished types, the two\n"
+	"                     captures side by side; it fetches nothing) to FILE, or\n"
+	"                     to standard output with '-' (then no text is printed);\n"
+	"                     --top and --min-bytes filter it as they do the JSON\n"
 	"For cores (the options apply to both sides):\n"
 	HS_CLI_CORE_HELP
 	"  -h, --help         show this help\n"
@@ -43,7 +49,7 @@ static const char hs_diff_exit_help[] =
 
 struct hs_diff_args {
 	const char *paths[2];
-	const char *json;
+	const char *json, *html;
 	uint64_t top, min_bytes;
 	bool top_given;
 	struct hs_analyze_options opts;
@@ -51,12 +57,13 @@ struct hs_diff_args {
 
 static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 {
-	enum { OPT_TOP = HS_OPT_COMMAND, OPT_MINB, OPT_JSON };
+	enum { OPT_TOP = HS_OPT_COMMAND, OPT_MINB, OPT_JSON, OPT_HTML };
 	static const struct option longopts[] = {
 		HS_CLI_CORE_OPTIONS,
 		{"top", required_argument, NULL, OPT_TOP},
 		{"min-bytes", required_argument, NULL, OPT_MINB},
 		{"json", required_argument, NULL, OPT_JSON},
+		{"html", required_argument, NULL, OPT_HTML},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -79,6 +86,9 @@ static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 		case OPT_JSON:
 			a->json = optarg;
 			break;
+		case OPT_HTML:
+			a->html = optarg;
+			break;
 		case 'h':
 			fputs(hs_diff_usage, stdout);
 			fputs(hs_diff_exit_help, stdout);
@@ -95,6 +105,10 @@ static int hs_diff_parse(int argc, char **argv, struct hs_diff_args *a)
 	}
 	a->paths[0] = argv[optind];
 	a->paths[1] = argv[optind + 1];
+	if (a->json && a->html && !strcmp(a->json, "-") && !strcmp(a->html, "-")) {
+		hs_cli_error("diff: --json - and --html - both want standard output");
+		return HS_EXIT_USAGE;
+	}
 	return HS_EXIT_OK;
 }
 
@@ -157,6 +171,11 @@ static struct hs_error *hs_diff_json_cb(FILE *f, const char *where, void *arg)
 	return hs_diff_write_json(arg, f, where);
 }
 
+static struct hs_error *hs_diff_html_cb(FILE *f, const char *where, void *arg)
+{
+	return hs_html_write_diff(arg, f, where);
+}
+
 int hs_cmd_diff(int argc, char **argv)
 {
 	struct hs_diff_args args;
@@ -186,14 +205,21 @@ int hs_cmd_diff(int argc, char **argv)
 		struct hs_diff_input after = {&reports[1], args.paths[1], is_core[1]};
 		err = hs_diff_create(&before, &after, &d);
 	}
-	bool json_stdout = args.json && !strcmp(args.json, "-");
-	if (!err && args.json) {
+	bool stdout_taken = (args.json && !strcmp(args.json, "-")) ||
+			    (args.html && !strcmp(args.html, "-"));
+	if (!err)
 		hs_diff_filter(d, args.top_given ? args.top : 0, args.min_bytes);
+	if (!err && args.json) {
 		err = hs_cli_write_output(args.json, hs_diff_json_cb, d);
 		if (err && err->code == HS_ERR_IO)
 			err->code = HS_ERR_OTHER;
 	}
-	if (!err && !json_stdout) {
+	if (!err && args.html) {
+		err = hs_cli_write_output(args.html, hs_diff_html_cb, d);
+		if (err && err->code == HS_ERR_IO)
+			err->code = HS_ERR_OTHER;
+	}
+	if (!err && !stdout_taken) {
 		/* The text narrows what the JSON showed, never widens it. */
 		hs_diff_filter(d, args.top_given ? args.top : 10, args.min_bytes);
 		err = hs_diff_write_text(d, stdout, "<stdout>");

@@ -93,16 +93,17 @@ static void hs_show_where(struct hs_process *proc, uint64_t addr, char *buf, siz
 }
 
 /* One chunk on a line of a chain: address, offset, type. */
-static void hs_show_hop(struct hs_analysis *a, const struct hs_anchor_hop *h, bool last)
+static void hs_show_hop(struct hs_analysis *a, const struct hs_anchor_hop *h, bool last,
+			FILE *out)
 {
 	char type[256];
 	const char *kind = NULL;
 	if (!hs_classify_chunk(a->classifier, h->id, type, sizeof(type), &kind, NULL, 0))
 		snprintf(type, sizeof(type), "?");
 	if (last)
-		printf("  -> 0x%" PRIx64 "  %s (%s): this chunk\n", h->chunk, type, kind ? kind : "-");
+		fprintf(out, "  -> 0x%" PRIx64 "  %s (%s): this chunk\n", h->chunk, type, kind ? kind : "-");
 	else
-		printf("  -> 0x%" PRIx64 "  %s (%s): +0x%" PRIx64 " holds 0x%" PRIx64 "\n",
+		fprintf(out, "  -> 0x%" PRIx64 "  %s (%s): +0x%" PRIx64 " holds 0x%" PRIx64 "\n",
 		       h->chunk, type, kind ? kind : "-", h->offset, h->value);
 }
 
@@ -111,7 +112,7 @@ static void hs_show_hop(struct hs_analysis *a, const struct hs_anchor_hop *h, bo
  * leaked: direct, or indirect and which leaked chunks refer to it.
  */
 static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id,
-					const struct hs_analyze_options *opts)
+					const struct hs_analyze_options *opts, FILE *out)
 {
 	struct hs_anchor *an = NULL;
 	struct hs_error *err = hs_refgraph_anchor(a->graph, id, &an);
@@ -121,11 +122,11 @@ static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id,
 		uint64_t refs[4], n;
 		hs_refgraph_referrers(a->graph, id, refs, HS_ARRAY_SIZE(refs), &n);
 		if (!n) {
-			printf("verdict  leaked, direct: no root reaches it and no other leaked "
+			fprintf(out, "verdict  leaked, direct: no root reaches it and no other leaked "
 			       "chunk refers to it\n");
 			return NULL;
 		}
-		printf("verdict  leaked, indirect: no root reaches it; %" PRIu64 " leaked "
+		fprintf(out, "verdict  leaked, indirect: no root reaches it; %" PRIu64 " leaked "
 		       "chunk%s refer%s to it:\n", n, n == 1 ? "" : "s", n == 1 ? "s" : "");
 		for (uint64_t i = 0; i < n && i < HS_ARRAY_SIZE(refs); i++) {
 			struct hs_chunk c;
@@ -135,10 +136,10 @@ static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id,
 			if (!hs_heap_find(a->heap, refs[i], &c, &rid) ||
 			    !hs_classify_chunk(a->classifier, rid, type, sizeof(type), &kind, NULL, 0))
 				snprintf(type, sizeof(type), "?");
-			printf("  <- 0x%" PRIx64 "  %s (%s)\n", refs[i], type, kind ? kind : "-");
+			fprintf(out, "  <- 0x%" PRIx64 "  %s (%s)\n", refs[i], type, kind ? kind : "-");
 		}
 		if (n > HS_ARRAY_SIZE(refs))
-			printf("  (and %" PRIu64 " more)\n", n - HS_ARRAY_SIZE(refs));
+			fprintf(out, "  (and %" PRIu64 " more)\n", n - HS_ARRAY_SIZE(refs));
 		return NULL;
 	}
 	if (!opts->no_retained) {
@@ -152,28 +153,86 @@ static struct hs_error *hs_show_verdict(struct hs_analysis *a, hs_chunk_id id,
 		}
 		char b[32];
 		if (dom)
-			printf("retained %s: freeing this chunk frees it and every chunk only it "
+			fprintf(out, "retained %s: freeing this chunk frees it and every chunk only it "
 			       "keeps alive (dominator tree)\n",
 			       hs_format_bytes(hs_dominators_retained(dom, id), b, sizeof(b)));
 		else
-			printf("retained (left out: %s)\n", err->message);
+			fprintf(out, "retained (left out: %s)\n", err->message);
 		hs_error_destroy(err);
 		err = NULL;
 		hs_dominators_destroy(dom);
 	}
 	if (an->truncated) {
-		printf("verdict  reachable; %s\n", an->root);
+		fprintf(out, "verdict  reachable; %s\n", an->root);
 	} else {
-		printf("verdict  reachable: a chain of %zu reference%s from a root\n", an->nhops,
+		fprintf(out, "verdict  reachable: a chain of %zu reference%s from a root\n", an->nhops,
 		       an->nhops == 1 ? "" : "s");
 		if (an->root_addr)
-			printf("  root  %s holds 0x%" PRIx64 "\n", an->root, an->value);
+			fprintf(out, "  root  %s holds 0x%" PRIx64 "\n", an->root, an->value);
 		else
-			printf("  root  %s = 0x%" PRIx64 "\n", an->root, an->value);
+			fprintf(out, "  root  %s = 0x%" PRIx64 "\n", an->root, an->value);
 		for (size_t i = 0; i < an->nhops; i++)
-			hs_show_hop(a, &an->hops[i], i + 1 == an->nhops);
+			hs_show_hop(a, &an->hops[i], i + 1 == an->nhops, out);
 	}
 	hs_anchor_destroy(an);
+	return NULL;
+}
+
+struct hs_error *hs_show_chunk(struct hs_analysis *a, uint64_t address, uint64_t bytes,
+			       bool redact, bool verdict, const struct hs_analyze_options *opts,
+			       FILE *out)
+{
+	struct hs_chunk chunk;
+	hs_chunk_id id;
+	if (!hs_heap_find(a->heap, address, &chunk, &id)) {
+		char where[512];
+		hs_show_where(a->proc, address, where, sizeof(where));
+		return hs_error_create(HS_ERR_NOT_FOUND, "no heap chunk contains 0x%" PRIx64 "%s",
+				       address, where);
+	}
+	const struct hs_chunk *ch = &chunk;
+	const char *kind = NULL;
+	char type[512], why[1024];
+	bool typed = hs_classify_chunk(a->classifier, id, type, sizeof(type), &kind, why,
+				       sizeof(why));
+
+	fprintf(out, "address  0x%" PRIx64 " (chunk + %" PRIu64 ")\n", address,
+	       address - ch->addr);
+	fprintf(out, "chunk    0x%" PRIx64 ", %" PRIu64 " bytes as %s accounts it, %s%s%s\n",
+	       ch->addr, hs_chunk_size(ch), a->heap->allocator,
+	       hs_chunk_state_name(hs_chunk_state(ch)),
+	       (hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ? ", allocator metadata" : "",
+	       (hs_chunk_flags(ch) & HS_CHUNK_F_MMAPPED) ? ", mmapped" : "");
+	if (typed)
+		fprintf(out, "type     %s (%s)\n", type, kind);
+	else
+		fprintf(out, "type     -\n");
+	fprintf(out, "why      %s\n", why);
+	if (verdict && a->graph && hs_chunk_state(ch) == HS_CHUNK_IN_USE &&
+	    !(hs_chunk_flags(ch) & HS_CHUNK_F_METADATA)) {
+		struct hs_error *err = hs_show_verdict(a, id, opts, out);
+		if (err)
+			return err;
+	}
+	if (redact) {
+		fprintf(out, "hexdump  (redacted)\n");
+	} else {
+		uint64_t n = hs_chunk_size(ch) < bytes ? hs_chunk_size(ch) : bytes;
+		const struct hs_memory_range *r = hs_memory_find(&a->proc->mem, ch->addr);
+		uint64_t have = r && ch->addr - r->start < r->filesz
+					? r->filesz - (ch->addr - r->start) : 0;
+		if (n > have)
+			n = have;
+		const uint8_t *p = n ? hs_memory_ptr(&a->proc->mem, ch->addr, n) : NULL;
+		char *hex = p ? hs_hexdump(p, (size_t)n) : NULL;
+		if (hex) {
+			fprintf(out, "hexdump  first %" PRIu64 " bytes from 0x%" PRIx64 "\n%s", n,
+			       ch->addr, hex);
+		} else {
+			fprintf(out, "hexdump  (the chunk's bytes are not in the core)\n");
+		}
+		free(hex);
+	}
 	return NULL;
 }
 
@@ -189,62 +248,11 @@ int hs_cmd_show(int argc, char **argv)
 	struct hs_error *err = hs_analysis_run(args.core, &args.opts, &a);
 	if (err)
 		return hs_cli_fail(err);
-	struct hs_chunk chunk;
-	hs_chunk_id id;
-	if (!hs_heap_find(a->heap, args.address, &chunk, &id)) {
-		char where[512];
-		hs_show_where(a->proc, args.address, where, sizeof(where));
-		err = hs_error_create(HS_ERR_NOT_FOUND, "no heap chunk contains 0x%" PRIx64 "%s",
-				      args.address, where);
-		hs_analysis_destroy(a);
-		return hs_cli_fail(err);
-	}
-	const struct hs_chunk *ch = &chunk;
-	const char *kind = NULL;
-	char type[512], why[1024];
-	bool typed = hs_classify_chunk(a->classifier, id, type, sizeof(type), &kind, why,
-				       sizeof(why));
-
-	printf("address  0x%" PRIx64 " (chunk + %" PRIu64 ")\n", args.address,
-	       args.address - ch->addr);
-	printf("chunk    0x%" PRIx64 ", %" PRIu64 " bytes as %s accounts it, %s%s%s\n",
-	       ch->addr, hs_chunk_size(ch), a->heap->allocator,
-	       hs_chunk_state_name(hs_chunk_state(ch)),
-	       (hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ? ", allocator metadata" : "",
-	       (hs_chunk_flags(ch) & HS_CHUNK_F_MMAPPED) ? ", mmapped" : "");
-	if (typed)
-		printf("type     %s (%s)\n", type, kind);
-	else
-		printf("type     -\n");
-	printf("why      %s\n", why);
-	if (a->graph && hs_chunk_state(ch) == HS_CHUNK_IN_USE &&
-	    !(hs_chunk_flags(ch) & HS_CHUNK_F_METADATA)) {
-		err = hs_show_verdict(a, id, &args.opts);
-		if (err) {
-			hs_analysis_destroy(a);
-			return hs_cli_fail(err);
-		}
-	}
-	if (args.opts.redact) {
-		printf("hexdump  (redacted)\n");
-	} else {
-		uint64_t n = hs_chunk_size(ch) < args.bytes ? hs_chunk_size(ch) : args.bytes;
-		const struct hs_memory_range *r = hs_memory_find(&a->proc->mem, ch->addr);
-		uint64_t have = r && ch->addr - r->start < r->filesz
-					? r->filesz - (ch->addr - r->start) : 0;
-		if (n > have)
-			n = have;
-		const uint8_t *p = n ? hs_memory_ptr(&a->proc->mem, ch->addr, n) : NULL;
-		char *hex = p ? hs_hexdump(p, (size_t)n) : NULL;
-		if (hex) {
-			printf("hexdump  first %" PRIu64 " bytes from 0x%" PRIx64 "\n%s", n,
-			       ch->addr, hex);
-		} else {
-			printf("hexdump  (the chunk's bytes are not in the core)\n");
-		}
-		free(hex);
-	}
+	err = hs_show_chunk(a, args.address, args.bytes, args.opts.redact, true, &args.opts,
+			    stdout);
 	hs_analysis_destroy(a);
+	if (err)
+		return hs_cli_fail(err);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return hs_cli_fail(hs_error_create(HS_ERR_OTHER, "<stdout>: write failed"));
 	return HS_EXIT_OK;

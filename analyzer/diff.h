@@ -1,4 +1,4 @@
-/* diff.h: the change between two reports (heapscope-diff/1), private to analyzer/. */
+/* diff.h: the change between two reports (heapscope-diff/1): analyzer/ builds it, html/ draws it. */
 #ifndef HS_DIFF_H
 #define HS_DIFF_H
 

@@ -209,6 +209,28 @@ struct hs_error *hs_report_read_json(const char *path, struct hs_report *ret);
 struct hs_error *hs_report_write_openmetrics(const struct hs_report *r, FILE *out,
 					     const char *where);
 
+/*
+ * Reachability verdicts (the report's `leaks` section), as the pages and the
+ * pprof profile read them: hs_report_has_leaks says whether the report
+ * carries them; hs_report_type_leaked gives types[i]'s leaked count and
+ * bytes (0 and 0 when the report has no verdicts).
+ */
+bool hs_report_has_leaks(const struct hs_report *r);
+void hs_report_type_leaked(const struct hs_report *r, size_t i, uint64_t *count,
+			   uint64_t *bytes);
+
+/*
+ * Write the report as a gzipped pprof profile (github.com/google/pprof
+ * proto/profile.proto) to `out`: sample types inuse_objects (count) and
+ * inuse_space (bytes), plus leaked_objects and leaked_space when the report
+ * has leak verdicts; one sample per type, its stack [allocator; kind; type]
+ * (leaf last here, first in the proto), and one for allocator metadata, so
+ * inuse_space sums to totals.in_use. Errors: HS_ERR_IO when writing fails,
+ * HS_ERR_NOMEM.
+ */
+struct hs_error *hs_report_write_pprof(const struct hs_report *r, FILE *out,
+				       const char *where);
+
 struct hs_text_options {
 	unsigned top; /* rows per table */
 };

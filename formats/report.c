@@ -158,6 +158,19 @@ bool hs_report_add_region(struct hs_report *r, const char *kind, uint64_t count,
 	return true;
 }
 
+bool hs_report_has_leaks(const struct hs_report *r)
+{
+	return r->leaks.present;
+}
+
+void hs_report_type_leaked(const struct hs_report *r, size_t i, uint64_t *count,
+			   uint64_t *bytes)
+{
+	const struct hs_report_type *t = i < r->ntypes ? &r->types[i] : NULL;
+	*count = t && t->has_leaks ? t->leaked.count : 0;
+	*bytes = t && t->has_leaks ? t->leaked.bytes : 0;
+}
+
 const char *hs_report_state_name(enum hs_report_state s)
 {
 	static const char *const names[] = {"in_use", "free", "cached"};

@@ -4,7 +4,7 @@
 
 #include "layout_infer.h"
 
-#define HS_INFER_WHY_MAX 120 /* characters of a candidate's failure kept */
+#define HS_INFER_WHY_MAX 80 /* characters of a candidate's failure kept */
 
 void hs_infer_init(struct hs_infer *inf)
 {

@@ -18,7 +18,7 @@
  * nothing to free.
  */
 struct hs_infer {
-	char tried[768]; /* "2.43: why; 2.42: why" */
+	char tried[2048]; /* "2.43: why; 2.42: why" */
 	size_t used;
 };
 

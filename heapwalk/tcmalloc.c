@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layout_infer.h"
 #include "tcmalloc_internal.h"
 #include "walkers.h"
 
@@ -135,7 +136,7 @@ static struct hs_error *tcm_read_sizemap(struct tcm_walk *w)
 		return hs_error_create(HS_ERR_FAULT,
 				       "tcmalloc: SizeMap at 0x%" PRIx64 " is not in the core",
 				       w->addrs->sizemap);
-	uint64_t n = tcm_ld64(sm, lay->sm_num_size_classes);
+	uint64_t n = hs_tcm_num_classes(lay, sm);
 	if (n < 2 || n > lay->class_sizes_max || n > TCM_MAX_CLASSES)
 		return hs_error_create(HS_ERR_FORMAT,
 				       "tcmalloc: SizeMap at 0x%" PRIx64 " has %" PRIu64
@@ -146,7 +147,8 @@ static struct hs_error *tcm_read_sizemap(struct tcm_walk *w)
 	uint32_t prev = 0;
 	for (unsigned c = 1; c < w->nclasses; c++) {
 		struct tcm_class *k = &w->cls[c];
-		k->size = tcm_ld32(sm, lay->sm_class_to_size + 4 * c);
+		uint64_t size = hs_tcm_class_size(lay, sm, c);
+		k->size = size > lay->max_size ? 0 : (uint32_t)size;
 		k->move = tcm_ld32(sm, lay->sm_num_objects_to_move + 4 * c);
 		k->pages = tcm_ld64(sm, lay->sm_class_to_pages + 8 * c);
 		k->ok = k->size > prev && k->size <= lay->max_size &&
@@ -164,6 +166,14 @@ static struct hs_error *tcm_read_sizemap(struct tcm_walk *w)
 			prev = k->size;
 	}
 	return NULL;
+}
+
+/* Bits of a page number: what the page map indexes. */
+static unsigned tcm_page_bits(const struct hs_tcm_layout *lay)
+{
+	return lay->pagemap_levels == 3 ?
+		2 * lay->pagemap_interior_bits + lay->pagemap_leaf_bits :
+		lay->pagemap_root_bits + lay->pagemap_leaf_bits;
 }
 
 /* Take the Span a page-map entry points at, if the entry is its start. */
@@ -189,8 +199,7 @@ static struct hs_error *tcm_take_entry(struct tcm_walk *w, uint64_t page,
 		return NULL;
 	}
 	uint64_t length = tcm_ld64(s, lay->span_length);
-	uint64_t limit = UINT64_C(1) << (lay->pagemap_root_bits +
-					 lay->pagemap_leaf_bits);
+	uint64_t limit = UINT64_C(1) << tcm_page_bits(lay);
 	if (length == 0 || length > limit - page) {
 		hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, v,
 			     "tcmalloc: span at 0x%" PRIx64 " (page 0x%" PRIx64
@@ -227,16 +236,108 @@ static struct hs_error *tcm_take_entry(struct tcm_walk *w, uint64_t page,
 }
 
 /*
- * Scan the two-level page map. A leaf is 2 MiB of pointers, taken whole
- * with hs_memory_ptr; if it straddles core segments it is read in 4 KiB
- * pieces, and unreadable pieces are reported once per leaf.
+ * Scan one leaf of the page map: `nleaf` Span pointers for the pages from
+ * `base`. A leaf is taken whole with hs_memory_ptr (2 MiB of pointers in a
+ * two-level map); if it straddles core segments it is read in 4 KiB pieces,
+ * and unreadable pieces are reported once per leaf.
+ */
+static struct hs_error *tcm_scan_leaf(struct tcm_walk *w, uint64_t leaf,
+				      uint64_t base, size_t nleaf)
+{
+	const uint8_t *lp = (leaf & 7) ? NULL :
+		hs_memory_ptr(w->mem, leaf, nleaf * 8);
+	if (lp) {
+		for (size_t j = 0; j < nleaf; j++) {
+			uint64_t v = tcm_ld64(lp, 8 * j);
+			if (!v)
+				continue;
+			struct hs_error *err = tcm_take_entry(w, base + j, v);
+			if (err)
+				return err;
+		}
+		return NULL;
+	}
+	if (leaf & 7) {
+		hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, leaf,
+			     "tcmalloc: page-map leaf for page 0x%" PRIx64 " pointer 0x%"
+			     PRIx64 " is misaligned; its %zu pages are skipped",
+			     base, leaf, nleaf);
+		return NULL;
+	}
+	const size_t piece = nleaf < 4096 / 8 ? nleaf : 4096 / 8;
+	size_t missing = 0;
+	for (size_t j0 = 0; j0 < nleaf; j0 += piece) {
+		const uint8_t *pp = hs_memory_ptr(w->mem, leaf + 8 * j0, piece * 8);
+		if (!pp) {
+			missing++;
+			continue;
+		}
+		for (size_t j = 0; j < piece; j++) {
+			uint64_t v = tcm_ld64(pp, 8 * j);
+			if (!v)
+				continue;
+			struct hs_error *err = tcm_take_entry(w, base + j0 + j, v);
+			if (err)
+				return err;
+		}
+	}
+	if (missing)
+		hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, leaf,
+			     "tcmalloc: page-map leaf for page 0x%" PRIx64 " at 0x%" PRIx64
+			     ": %zu of %zu pieces are not in the core",
+			     base, leaf, missing, nleaf / piece);
+	return NULL;
+}
+
+/*
+ * Scan the page map. Two levels (TCMalloc_PageMap2, gperftools 2.6 on):
+ * the root array of leaf pointers is inside the PageHeap. Three levels
+ * (TCMalloc_PageMap3, 2.5 and before, pagemap.h:208-270 in 2.5): the
+ * PageHeap holds a pointer to the root node; nodes hold pointers to nodes,
+ * then to leaves. Pages are visited in order either way.
  */
 static struct hs_error *tcm_scan_pagemap(struct tcm_walk *w)
 {
 	const struct hs_tcm_layout *lay = w->lay;
 	uint64_t root_addr = w->addrs->pageheap + lay->ph_pagemap_root;
-	size_t nroot = (size_t)1 << lay->pagemap_root_bits;
 	size_t nleaf = (size_t)1 << lay->pagemap_leaf_bits;
+	if (lay->pagemap_levels == 3) {
+		size_t nnode = (size_t)1 << lay->pagemap_interior_bits;
+		uint64_t node;
+		const uint8_t *root = NULL;
+		if (hs_memory_u64(w->mem, root_addr, &node) && !(node & 7))
+			root = hs_memory_ptr(w->mem, node, nnode * 8);
+		if (!root)
+			return hs_error_create(HS_ERR_FAULT,
+					       "tcmalloc: page map root node (pointer at 0x%"
+					       PRIx64 ") is not in the core", root_addr);
+		for (size_t i1 = 0; i1 < nnode; i1++) {
+			uint64_t mid = tcm_ld64(root, 8 * i1);
+			if (!mid)
+				continue;
+			const uint8_t *mp = (mid & 7) ? NULL :
+				hs_memory_ptr(w->mem, mid, nnode * 8);
+			if (!mp) {
+				hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, mid,
+					     "tcmalloc: page-map node %zu at 0x%" PRIx64
+					     " is not in the core or misaligned; skipped",
+					     i1, mid);
+				continue;
+			}
+			for (size_t i2 = 0; i2 < nnode; i2++) {
+				uint64_t leaf = tcm_ld64(mp, 8 * i2);
+				if (!leaf)
+					continue;
+				uint64_t base = (((uint64_t)i1 << lay->pagemap_interior_bits) +
+						 i2) << lay->pagemap_leaf_bits;
+				struct hs_error *err = tcm_scan_leaf(w, leaf, base, nleaf);
+				if (err)
+					return err;
+			}
+		}
+		return NULL;
+	}
+	size_t nroot = (size_t)1 << lay->pagemap_root_bits;
 	const uint8_t *root = hs_memory_ptr(w->mem, root_addr, nroot * 8);
 	if (!root)
 		return hs_error_create(HS_ERR_FAULT,
@@ -247,50 +348,9 @@ static struct hs_error *tcm_scan_pagemap(struct tcm_walk *w)
 		if (!leaf)
 			continue;
 		uint64_t base = (uint64_t)i1 << lay->pagemap_leaf_bits;
-		const uint8_t *lp = (leaf & 7) ? NULL :
-			hs_memory_ptr(w->mem, leaf, nleaf * 8);
-		if (lp) {
-			for (size_t j = 0; j < nleaf; j++) {
-				uint64_t v = tcm_ld64(lp, 8 * j);
-				if (!v)
-					continue;
-				struct hs_error *err = tcm_take_entry(w, base + j, v);
-				if (err)
-					return err;
-			}
-			continue;
-		}
-		if (leaf & 7) {
-			hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, leaf,
-				     "tcmalloc: page-map leaf %zu pointer 0x%" PRIx64
-				     " is misaligned; its 2 GiB of pages are skipped",
-				     i1, leaf);
-			continue;
-		}
-		const size_t piece = 4096 / 8;
-		size_t missing = 0;
-		for (size_t j0 = 0; j0 < nleaf; j0 += piece) {
-			const uint8_t *pp = hs_memory_ptr(w->mem, leaf + 8 * j0,
-							  piece * 8);
-			if (!pp) {
-				missing++;
-				continue;
-			}
-			for (size_t j = 0; j < piece; j++) {
-				uint64_t v = tcm_ld64(pp, 8 * j);
-				if (!v)
-					continue;
-				struct hs_error *err =
-					tcm_take_entry(w, base + j0 + j, v);
-				if (err)
-					return err;
-			}
-		}
-		if (missing)
-			hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, leaf,
-				     "tcmalloc: page-map leaf %zu at 0x%" PRIx64
-				     ": %zu of %zu pieces are not in the core",
-				     i1, leaf, missing, nleaf / piece);
+		struct hs_error *err = tcm_scan_leaf(w, leaf, base, nleaf);
+		if (err)
+			return err;
 	}
 	return NULL;
 }
@@ -673,6 +733,9 @@ static void tcm_walk_thread_caches(struct tcm_walk *w)
 			bytes += n * k->size;
 		}
 		int32_t size = (int32_t)tcm_ld32(t, lay->tc_size_bytes);
+		/* 2.6-2.6.1 keep the room left: size = max_size_ - size_left_. */
+		if (lay->tc_max_size != HS_TCM_ABSENT)
+			size = (int32_t)(tcm_ld32(t, lay->tc_max_size) - (uint32_t)size);
 		if (size < 0 || (uint64_t)size != bytes)
 			hs_diags_add(&w->heap->diags, HS_DIAG_ERROR, true, tc,
 				     "tcmalloc: ThreadCache 0x%" PRIx64 ": size_ %" PRId32
@@ -913,20 +976,77 @@ static bool tcm_detect(struct hs_process *proc)
 	return hs_tcm_find_module(proc) != NULL;
 }
 
+/* Walk with one located row; records what the report says about it. */
+static struct hs_error *tcm_walk_located(struct hs_process *proc,
+					 const struct hs_tcm_located *loc,
+					 struct hs_heap *heap)
+{
+	snprintf(heap->version, sizeof(heap->version), "%s", loc->version);
+	snprintf(heap->flavour, sizeof(heap->flavour), "%s", loc->flavour);
+	heap->located_by = loc->located_by;
+	heap->layout = loc->layout->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
+	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", loc->layout->version);
+	return hs_tcmalloc_walk_at(proc, loc->layout, &loc->addrs, loc->samples, heap);
+}
+
+#define TCM_MAX_CANDIDATES 32
+
+/*
+ * A gperftools release without a row: locate and walk with each row,
+ * nearest release first, and keep the first walk that reconciles with
+ * tcmalloc's own counters (the page heap's stats_, every central free
+ * list's num_spans_ and counter_, every thread cache's length_ and size_,
+ * the transfer cache slots) with no diagnostic above info.
+ */
+static struct hs_error *tcm_walk_inferred(struct hs_process *proc,
+					  const struct hs_walk_options *opts,
+					  const struct hs_tcm_located *first,
+					  struct hs_heap *heap)
+{
+	const struct hs_tcm_layout *cand[TCM_MAX_CANDIDATES];
+	size_t n = hs_tcm_layout_candidates(first->version, cand, TCM_MAX_CANDIDATES);
+	struct hs_infer inf;
+	hs_infer_init(&inf);
+	for (size_t i = 0; i < n; i++) {
+		struct hs_heap *scratch;
+		struct hs_error *err = hs_heap_create(&scratch);
+		if (err)
+			return err;
+		struct hs_tcm_located loc;
+		err = hs_tcm_locate(proc, opts, cand[i], &scratch->diags, &loc);
+		if (!err)
+			err = tcm_walk_located(proc, &loc, scratch);
+		if (err == HS_ENOMEM) {
+			hs_heap_destroy(scratch);
+			return err;
+		}
+		const char *why = err ? err->message : hs_infer_judge(scratch);
+		if (!why) {
+			hs_infer_accept(heap, scratch, "gperftools", first->version,
+					cand[i]->version);
+			return NULL;
+		}
+		hs_infer_failed(&inf, cand[i]->version, why);
+		hs_error_destroy(err);
+		hs_heap_destroy(scratch);
+	}
+	char rows[256];
+	hs_tcm_layout_list(rows, sizeof(rows));
+	return hs_infer_refusal(&inf, "tcmalloc: gperftools", first->version,
+				first->module, rows);
+}
+
 static struct hs_error *tcm_walk(struct hs_process *proc,
 				 const struct hs_walk_options *opts,
 				 struct hs_heap *heap)
 {
 	struct hs_tcm_located loc;
-	struct hs_error *err = hs_tcm_locate(proc, opts, &heap->diags, &loc);
+	struct hs_error *err = hs_tcm_locate(proc, opts, NULL, &heap->diags, &loc);
 	if (err)
 		return err;
-	snprintf(heap->version, sizeof(heap->version), "%s", loc.version);
-	snprintf(heap->flavour, sizeof(heap->flavour), "%s", loc.flavour);
-	heap->located_by = loc.located_by;
-	heap->layout = loc.layout->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
-	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", loc.layout->version);
-	return hs_tcmalloc_walk_at(proc, loc.layout, &loc.addrs, loc.samples, heap);
+	if (!loc.layout)
+		return tcm_walk_inferred(proc, opts, &loc, heap);
+	return tcm_walk_located(proc, &loc, heap);
 }
 
 const struct hs_walker hs_tcmalloc_walker = {

@@ -236,6 +236,9 @@ static bool tcm_anchors_fit(const struct tcm_anchors *a,
 		return false;
 	if (a->class_to_size && a->class_to_size != lay->sm_class_to_size)
 		return false;
+	/* Up to 2.5 the number of classes is a constant, not read. */
+	if (lay->sm_num_size_classes == HS_TCM_ABSENT)
+		return true;
 	uint64_t ncls = a->addrs.sizemap + lay->sm_num_size_classes;
 	for (size_t i = 0; i < a->nrip_refs; i++)
 		if (a->rip_refs[i] == ncls)
@@ -253,21 +256,19 @@ bool hs_tcm_validate(const struct hs_memory *mem,
 			 addrs->sizemap);
 		return false;
 	}
-	uint64_t n;
-	memcpy(&n, sm + lay->sm_num_size_classes, 8);
+	uint64_t n = hs_tcm_num_classes(lay, sm);
 	if (n < 2 || n > lay->class_sizes_max) {
 		snprintf(why, whylen, "SizeMap at 0x%" PRIx64 ": %" PRIu64
 			 " size classes (malloc not initialised, or wrong address)",
 			 addrs->sizemap, n);
 		return false;
 	}
-	int32_t prev = 0;
+	int64_t prev = 0;
 	for (uint64_t c = 1; c < n; c++) {
-		int32_t size;
-		memcpy(&size, sm + lay->sm_class_to_size + 4 * c, 4);
-		if (size <= prev || (uint32_t)size > lay->max_size || size % 8) {
+		int64_t size = (int64_t)hs_tcm_class_size(lay, sm, (unsigned)c);
+		if (size <= prev || size > (int64_t)lay->max_size || size % 8) {
 			snprintf(why, whylen, "SizeMap at 0x%" PRIx64 ": class %" PRIu64
-				 " has size %" PRId32, addrs->sizemap, c, size);
+				 " has size %" PRId64, addrs->sizemap, c, size);
 			return false;
 		}
 		prev = size;
@@ -279,8 +280,11 @@ bool hs_tcm_validate(const struct hs_memory *mem,
 			return false;
 		}
 	}
-	uint64_t root = addrs->pageheap + lay->ph_pagemap_root;
-	if (!hs_memory_readable(mem, root, (uint64_t)8 << lay->pagemap_root_bits)) {
+	uint64_t root = addrs->pageheap + lay->ph_pagemap_root, node = 0;
+	if (lay->pagemap_levels == 3 ?
+	    !hs_memory_u64(mem, root, &node) || (node & 7) ||
+	    !hs_memory_readable(mem, node, (uint64_t)8 << lay->pagemap_interior_bits) :
+	    !hs_memory_readable(mem, root, (uint64_t)8 << lay->pagemap_root_bits)) {
 		snprintf(why, whylen, "page map root at 0x%" PRIx64 " not in the core",
 			 root);
 		return false;
@@ -306,16 +310,24 @@ bool hs_tcm_validate(const struct hs_memory *mem,
  */
 static const struct hs_tcm_layout *
 tcm_try(struct hs_process *proc, const struct hs_tcm_layout *want,
-	const struct tcm_anchors *anchors, const struct hs_tcm_addrs *addrs,
+	const struct tcm_anchors *anchors, struct hs_tcm_addrs *addrs,
 	const char *method, struct hs_diags *diags)
 {
 	char why[160] = "";
 	for (size_t i = 0; i < hs_tcm_nlayouts; i++) {
 		const struct hs_tcm_layout *lay = want ? want : &hs_tcm_layouts[i];
-		if (anchors && !tcm_anchors_fit(anchors, lay)) {
+		/* Up to 2.5 Static::pageheap_ is a pointer to the PageHeap. */
+		struct hs_tcm_addrs a = *addrs;
+		if (lay->ph_indirect &&
+		    (!hs_memory_u64(&proc->mem, addrs->pageheap, &a.pageheap) ||
+		     (a.pageheap & 7))) {
+			snprintf(why, sizeof(why), "pageheap_ at 0x%" PRIx64 " does not "
+				 "point at a PageHeap", addrs->pageheap);
+		} else if (anchors && !tcm_anchors_fit(anchors, lay)) {
 			snprintf(why, sizeof(why), "code anchors do not fit the %s layout",
 				 lay->version);
-		} else if (hs_tcm_validate(&proc->mem, lay, addrs, why, sizeof(why))) {
+		} else if (hs_tcm_validate(&proc->mem, lay, &a, why, sizeof(why))) {
+			*addrs = a;
 			return lay;
 		}
 		if (want)
@@ -328,6 +340,7 @@ tcm_try(struct hs_process *proc, const struct hs_tcm_layout *want,
 
 struct hs_error *hs_tcm_locate(struct hs_process *proc,
 			       const struct hs_walk_options *opts,
+			       const struct hs_tcm_layout *force,
 			       struct hs_diags *diags,
 			       struct hs_tcm_located *ret)
 {
@@ -355,18 +368,19 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 	loc.samples = hs_tcm_flavour_samples(flavour);
 
 	/* Version: the known build, else tc_version()'s string. */
-	const struct hs_tcm_layout *want = NULL;
+	const struct hs_tcm_layout *want = force;
 	if (build)
 		snprintf(loc.version, sizeof(loc.version), "%s", build->version);
 	else
 		tcm_version_from_code(proc, mod, loc.version, sizeof(loc.version));
-	if (loc.version[0]) {
+	snprintf(loc.module, sizeof(loc.module), "%s", tcm_basename(mod->name));
+	if (loc.version[0] && !want) {
 		want = hs_tcm_layout_for_version(loc.version);
-		if (!want)
-			return hs_error_create(HS_ERR_UNSUPPORTED,
-					       "tcmalloc: gperftools %s has no layout "
-					       "row (rows: 2.8.1-2.9.1, 2.10, 2.16)",
-					       loc.version);
+		if (!want) {
+			/* The caller tries the rows (hs_tcm_layout_candidates). */
+			*ret = loc;
+			return NULL;
+		}
 	}
 
 	struct hs_symbol sym;
@@ -377,8 +391,11 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		thread_heaps = build->thread_heaps + mod->bias;
 
 	const struct hs_tcm_layout *lay = NULL;
-	/* 1. Symbols of the hidden statics: a full .symtab or debug info. */
+	/* 1. Symbols of the statics: a full .symtab or debug info, or the
+	 * dynamic symbols of releases that did not hide them yet (2.5
+	 * exports tcmalloc::Static::sizemap_ and the rest). */
 	bool syms_ok = mod->symbols == HS_SYMS_SYMTAB ||
+		mod->symbols == HS_SYMS_DYNSYM ||
 		(mod->symbols == HS_SYMS_DEBUGINFO && !opts->no_debuginfo);
 	if (syms_ok && hs_module_symbol(mod, TCM_SYM_PAGEHEAP, &sym)) {
 		loc.addrs.pageheap = sym.addr;
@@ -427,7 +444,7 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 			     "tcmalloc: version not identified; the %s layout "
 			     "(gperftools %s) fits", lay->version, lay->versions);
 	}
-	if (!lay->verified)
+	if (!lay->verified && !force)
 		hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 			     "tcmalloc: the %s layout row comes from the source "
 			     "and was not verified against a build", lay->version);

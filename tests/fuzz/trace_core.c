@@ -83,10 +83,15 @@ static void write_params(const char *path, struct hs_process *proc,
 		struct hs_diags d;
 		struct hs_tcm_located loc;
 		hs_diags_init(&d);
-		struct hs_error *err = hs_tcm_locate(proc, wopts, &d, &loc);
+		struct hs_error *err = hs_tcm_locate(proc, wopts, NULL, &d, &loc);
 		hs_diags_deinit(&d);
 		if (err) {
 			fprintf(stderr, "trace_core: %s\n", err->message);
+			exit(2);
+		}
+		if (!loc.layout) {
+			fprintf(stderr, "trace_core: gperftools %s has no layout row\n",
+				loc.version);
 			exit(2);
 		}
 		flags = (uint64_t)(loc.layout - hs_tcm_layouts) | (loc.samples ? 0x100 : 0);

@@ -323,6 +323,8 @@ def main():
                     help="environment variable for the fixture (LD_PRELOAD, MALLOC_CONF)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (core, stats, report)")
+    ap.add_argument("--expect", action="append", default=[], metavar="PATH=VALUE",
+                    help="one more 'report PATH VALUE' check (allocator.layout=inferred)")
     args = ap.parse_args()
 
     if not shutil.which("gcore"):
@@ -356,6 +358,10 @@ def main():
         core = take_core(pid, tmp)
         stop(proc)
         exp = parse_stats(stats_path)
+        for kv in args.expect:
+            if "=" not in kv:
+                raise Failure("--expect wants PATH=VALUE, got %r" % kv)
+            exp.fields.append(("report",) + tuple(kv.split("=", 1)))
         report = analyze(args, core)
         if args.keep:
             with open(os.path.join(tmp, "report.json"), "w") as f:

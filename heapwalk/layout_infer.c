@@ -53,6 +53,9 @@ void hs_infer_accept(struct hs_heap *heap, struct hs_heap *scratch,
 	struct hs_heap t = *heap;
 	*heap = *scratch;
 	*scratch = t;
+	/* The driver named the walker in `heap` before the walk. */
+	if (!heap->allocator[0])
+		memcpy(heap->allocator, scratch->allocator, sizeof(heap->allocator));
 	hs_heap_destroy(scratch);
 	heap->layout = HS_LAYOUT_INFERRED;
 	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", row);

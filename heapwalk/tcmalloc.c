@@ -63,6 +63,7 @@ struct tcm_class {
 };
 
 struct tcm_walk {
+	const struct hs_process *proc;
 	const struct hs_memory *mem;
 	const struct hs_tcm_layout *lay;
 	const struct hs_tcm_addrs *addrs;
@@ -683,6 +684,37 @@ static uint64_t tcm_thread_cache_count(struct tcm_walk *w, uint64_t head)
 	return n;
 }
 
+/* The list holds thread_heap_count_ caches (thread_cache.cc NewHeap and
+ * DeleteCache keep them in step): a list cut short or run on by a wrong
+ * next_ offset shows here. */
+static void tcm_check_thread_count(struct tcm_walk *w, uint64_t listed)
+{
+	uint32_t n;
+	if (!w->addrs->thread_heap_count ||
+	    !hs_memory_u32(w->mem, w->addrs->thread_heap_count, &n))
+		return;
+	if (listed != n)
+		hs_diags_add(&w->heap->diags, HS_DIAG_ERROR, true,
+			     w->addrs->thread_heap_count,
+			     "tcmalloc: the ThreadCache list holds %" PRIu64 " caches, "
+			     "ThreadCache::thread_heap_count_ says %" PRIu32, listed, n);
+}
+
+/* A ThreadCache's tid_ (up to 2.15) is the pthread_t of its thread, which
+ * on x86_64 glibc is the thread's fs_base. */
+static void tcm_check_thread_tid(struct tcm_walk *w, uint64_t tc, const uint8_t *t)
+{
+	if (w->lay->tc_tid == HS_TCM_ABSENT || !w->proc->nthreads)
+		return;
+	uint64_t tid = tcm_ld64(t, w->lay->tc_tid);
+	for (size_t i = 0; i < w->proc->nthreads; i++)
+		if (w->proc->threads[i].fs_base == tid)
+			return;
+	hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, tc,
+		     "tcmalloc: ThreadCache 0x%" PRIx64 ": tid_ 0x%" PRIx64
+		     " is no thread of the process", tc, tid);
+}
+
 /* Every ThreadCache on ThreadCache::thread_heaps_ [thread_cache.h:300,348]:
  * their FreeLists, checked against length_ and size_ (which GetThreadStats
  * sums, thread_cache.cc:509-518). */
@@ -698,8 +730,9 @@ static void tcm_walk_thread_caches(struct tcm_walk *w)
 			     w->addrs->thread_heaps);
 		return;
 	}
-	uint64_t count = tcm_thread_cache_count(w, tc);
-	for (uint64_t i = 0; i < count && tc; i++) {
+	uint64_t count = tcm_thread_cache_count(w, tc), walked = 0;
+	tcm_check_thread_count(w, count);
+	for (uint64_t i = 0; i < count && tc; i++, walked++) {
 		const uint8_t *t = hs_memory_ptr(w->mem, tc, lay->tc_size);
 		if (!t) {
 			hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, tc,
@@ -741,6 +774,7 @@ static void tcm_walk_thread_caches(struct tcm_walk *w)
 				     "tcmalloc: ThreadCache 0x%" PRIx64 ": size_ %" PRId32
 				     " but its lists hold %" PRIu64 " bytes", tc, size, bytes);
 		w->thread += bytes;
+		tcm_check_thread_tid(w, tc, t);
 		tc = tcm_ld64(t, lay->tc_next);
 	}
 }
@@ -946,6 +980,7 @@ struct hs_error *hs_tcmalloc_walk_at(struct hs_process *proc,
 	struct tcm_walk *w = calloc(1, sizeof(*w));
 	if (!w)
 		return HS_ENOMEM;
+	w->proc = proc;
 	w->mem = &proc->mem;
 	w->lay = lay;
 	w->addrs = addrs;

@@ -11,6 +11,8 @@ struct hs_tcm_addrs {
 	uint64_t sizemap;       /* Static::sizemap_ (a SizeMap) */
 	uint64_t central_cache; /* Static::central_cache_[kClassSizesMax] */
 	uint64_t thread_heaps;  /* &ThreadCache::thread_heaps_ (a ThreadCache*) */
+	uint64_t thread_heap_count; /* &ThreadCache::thread_heap_count_ (an
+				     * int, exported), or 0 if unknown */
 	uint64_t free_queue_size; /* &MallocBlock::free_queue_size_ in the
 				   * debug builds, else 0 */
 };

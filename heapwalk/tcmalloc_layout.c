@@ -237,8 +237,8 @@ const struct hs_tcm_layout hs_tcm_layouts[] = {
 		 * min_span_size_in_pages_ (common.h:232), ThreadCache lost
 		 * tid_ and in_setspecific_ (thread_cache.h:295-307). */
 		.version = "2.16",
-		.versions = "2.16",
-		.vmin = 21600, .vmax = 21699,
+		.versions = "2.16-2.18.1",
+		.vmin = 21600, .vmax = 21899,
 		.verified = true,
 		.page_shift = 13,        /* common.h:76 */
 		.class_sizes_max = 128,  /* common.h:79 */
@@ -329,6 +329,13 @@ const struct hs_tcm_build hs_tcm_builds[] = {
 	{ "1910280b19fadf990cc6afbe500aed23d2caf10c",
 	  "libtcmalloc_minimal.so.4.5.18", "2.16", "minimal",
 	  0x28c40, 0x1d1dc0, 0x1abdc0, 0x1d2e90 },
+	/* Debian sid (and forky) libgoogle-perftools4t64 /
+	 * libtcmalloc-minimal4t64 2.18.1-2, same anchors. */
+	{ "1428774e109f48b1aec7ec098a0390e6eda3f6c6", "libtcmalloc.so.4.6.5",
+	  "2.18.1", "full", 0x33e00, 0x1dcf80, 0x1b6f80, 0x1de030 },
+	{ "54eee901803629e6123f11c58decc1c519a4cc69",
+	  "libtcmalloc_minimal.so.4.6.5", "2.18.1", "minimal",
+	  0x27b40, 0x1d0cc0, 0x1aacc0, 0x1d1d70 },
 };
 const size_t hs_tcm_nbuilds = sizeof(hs_tcm_builds) / sizeof(hs_tcm_builds[0]);
 

@@ -7,6 +7,7 @@
 #include "tcmalloc_internal.h"
 
 #define TCM_SYM_THREAD_HEAPS "_ZN8tcmalloc11ThreadCache13thread_heaps_E"
+#define TCM_SYM_THREAD_HEAP_COUNT "_ZN8tcmalloc11ThreadCache18thread_heap_count_E"
 /* Hidden statics [static_vars.h:102-121]: only in a full .symtab or DWARF. */
 #define TCM_SYM_PAGEHEAP "_ZN8tcmalloc6Static9pageheap_E"
 #define TCM_SYM_SIZEMAP "_ZN8tcmalloc6Static8sizemap_E"
@@ -458,6 +459,8 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 	if (strstr(loc.flavour, "debug") &&
 	    hs_module_symbol(mod, "_ZN11MallocBlock16free_queue_size_E", &sym))
 		loc.addrs.free_queue_size = sym.addr;
+	if (hs_module_symbol(mod, TCM_SYM_THREAD_HEAP_COUNT, &sym))
+		loc.addrs.thread_heap_count = sym.addr;
 	loc.layout = lay;
 	*ret = loc;
 	return NULL;

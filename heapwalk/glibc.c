@@ -661,7 +661,9 @@ static struct hs_error *gl_walk_inferred(struct hs_process *proc,
 		}
 		const char *why = err ? err->message : hs_infer_judge(scratch);
 		if (!why) {
-			hs_infer_accept(heap, scratch, "glibc", vs, cand[i]->version);
+			char subject[64];
+			snprintf(subject, sizeof(subject), "glibc %s has no layout row", vs);
+			hs_infer_accept(heap, scratch, subject, cand[i]->version);
 			snprintf(heap->version, sizeof(heap->version), "%s", vs);
 			return NULL;
 		}

@@ -47,8 +47,7 @@ struct hs_error *hs_infer_refusal(const struct hs_infer *inf,
 }
 
 void hs_infer_accept(struct hs_heap *heap, struct hs_heap *scratch,
-		     const char *allocator, const char *version,
-		     const char *row)
+		     const char *subject, const char *row)
 {
 	struct hs_heap t = *heap;
 	*heap = *scratch;
@@ -60,7 +59,6 @@ void hs_infer_accept(struct hs_heap *heap, struct hs_heap *scratch,
 	heap->layout = HS_LAYOUT_INFERRED;
 	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", row);
 	hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
-		     "%s %s has no layout row; the %s row was tried and the walk "
-		     "reconciles with the allocator's own counters (layout "
-		     "inferred)", allocator, version, row);
+		     "%s; the %s row was tried and the walk reconciles with the "
+		     "allocator's own counters (layout inferred)", subject, row);
 }

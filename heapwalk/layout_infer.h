@@ -41,10 +41,10 @@ struct hs_error *hs_infer_refusal(const struct hs_infer *inf,
 
 /* Move the accepted scratch walk into `heap` (its contents are swapped,
  * then `scratch`, holding the old ones, is destroyed); records the
- * inference: layout "inferred", layout_row `row`, and a warning naming the
- * version and the row. */
+ * inference: layout "inferred", layout_row `row`, and a warning
+ * "<subject>; the <row> row was tried and the walk reconciles ...", where
+ * the subject names the version ("glibc 2.44 has no layout row"). */
 void hs_infer_accept(struct hs_heap *heap, struct hs_heap *scratch,
-		     const char *allocator, const char *version,
-		     const char *row);
+		     const char *subject, const char *row);
 
 #endif

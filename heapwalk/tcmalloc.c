@@ -1020,8 +1020,46 @@ static struct hs_error *tcm_walk_located(struct hs_process *proc,
 	snprintf(heap->flavour, sizeof(heap->flavour), "%s", loc->flavour);
 	heap->located_by = loc->located_by;
 	heap->layout = loc->layout->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
-	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", loc->layout->version);
+	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", loc->row);
 	return hs_tcmalloc_walk_at(proc, loc->layout, &loc->addrs, loc->samples, heap);
+}
+
+/*
+ * A build with other pages than its row's (--with-tcmalloc-pagesize): the
+ * row re-derived for them is only a derivation, kept when the walk
+ * reconciles with tcmalloc's counters, refused otherwise.
+ */
+static struct hs_error *tcm_walk_derived(struct hs_process *proc,
+					 const struct hs_tcm_located *loc,
+					 struct hs_heap *heap)
+{
+	struct hs_heap *scratch;
+	struct hs_error *err = hs_heap_create(&scratch);
+	if (err)
+		return err;
+	err = tcm_walk_located(proc, loc, scratch);
+	const char *why = err ? err->message : hs_infer_judge(scratch);
+	if (!why && err != HS_ENOMEM) {
+		char subject[128];
+		/* Every row is for the default 8 KiB pages. */
+		snprintf(subject, sizeof(subject), "gperftools %s was built with "
+			 "%u KiB pages, its row %s is for 8 KiB", loc->version,
+			 1u << (loc->layout->page_shift - 10), loc->layout->version);
+		hs_infer_accept(heap, scratch, subject, loc->row);
+		return NULL;
+	}
+	if (err == HS_ENOMEM) {
+		hs_heap_destroy(scratch);
+		return err;
+	}
+	struct hs_error *refusal = hs_error_create(
+		HS_ERR_UNSUPPORTED, "tcmalloc: gperftools %s (%s) built with %u KiB "
+		"pages: the %s row re-derived for them does not reconcile with the "
+		"counters in the core: %s", loc->version, loc->module,
+		1u << (loc->layout->page_shift - 10), loc->layout->version, why);
+	hs_error_destroy(err);
+	hs_heap_destroy(scratch);
+	return refusal;
 }
 
 #define TCM_MAX_CANDIDATES 32
@@ -1057,11 +1095,13 @@ static struct hs_error *tcm_walk_inferred(struct hs_process *proc,
 		}
 		const char *why = err ? err->message : hs_infer_judge(scratch);
 		if (!why) {
-			hs_infer_accept(heap, scratch, "gperftools", first->version,
-					cand[i]->version);
+			char subject[64];
+			snprintf(subject, sizeof(subject),
+				 "gperftools %s has no layout row", first->version);
+			hs_infer_accept(heap, scratch, subject, loc.row);
 			return NULL;
 		}
-		hs_infer_failed(&inf, cand[i]->version, why);
+		hs_infer_failed(&inf, loc.row[0] ? loc.row : cand[i]->version, why);
 		hs_error_destroy(err);
 		hs_heap_destroy(scratch);
 	}
@@ -1081,6 +1121,8 @@ static struct hs_error *tcm_walk(struct hs_process *proc,
 		return err;
 	if (!loc.layout)
 		return tcm_walk_inferred(proc, opts, &loc, heap);
+	if (loc.derived)
+		return tcm_walk_derived(proc, &loc, heap);
 	return tcm_walk_located(proc, &loc, heap);
 }
 

@@ -20,7 +20,12 @@ struct hs_tcm_addrs {
 /* What hs_tcm_locate() found. */
 struct hs_tcm_located {
 	struct hs_tcm_addrs addrs;
-	const struct hs_tcm_layout *layout;
+	const struct hs_tcm_layout *layout; /* a row, or &own */
+	/* A row re-derived for the page size the SizeMap shows
+	 * (hs_tcm_layout_with_page_shift); layout then points here. */
+	struct hs_tcm_layout own;
+	bool derived;
+	char row[32];     /* the row's name for the report ("2.10", "2.10/32K") */
 	char version[32];
 	char flavour[32];
 	char module[64];  /* the library's file name, for messages */

@@ -228,14 +228,16 @@ const struct hs_tcm_layout hs_tcm_layouts[] = {
 		.tc_size = 4160,
 	},
 	{
-		/* gperftools-2.16: checked against a build of the tag (cmake
-		 * RelWithDebInfo, gcc 12, x86_64): libtcmalloc and
-		 * libtcmalloc_minimal, with symbols and stripped, sampling on
-		 * and off, every property of the fixtures exact.
-		 * PageHeap now starts with smallest_span_size_ and its own
-		 * lock (page_heap.h:266-268), SizeMap gained
-		 * min_span_size_in_pages_ (common.h:232), ThreadCache lost
-		 * tid_ and in_setspecific_ (thread_cache.h:295-307). */
+		/* gperftools-2.16 to 2.18.1: checked against a build of the
+		 * 2.16 tag (cmake RelWithDebInfo, gcc 12, x86_64):
+		 * libtcmalloc and libtcmalloc_minimal, with symbols and
+		 * stripped, sampling on and off, every property of the
+		 * fixtures exact; verified on Debian 13's 2.16-1 and sid's
+		 * 2.18.1-2 (full and minimal). ThreadCache lost tid_ and
+		 * in_setspecific_ (thread_cache.h:295-307); the PageHeap and
+		 * SizeMap are 2.11's. ptype/o of 2.17 and 2.18.1's headers
+		 * equal 2.16's (their diffs are nullptr, constexpr and
+		 * PackedCache's kHashbits = min(kKeybits, 16), still 16). */
 		.version = "2.16",
 		.versions = "2.16-2.18.1",
 		.vmin = 21600, .vmax = 21899,
@@ -426,4 +428,50 @@ void hs_tcm_layout_list(char *buf, size_t len)
 			break;
 		used += (size_t)k;
 	}
+}
+
+#define HS_TCM_ADDRESS_BITS 48     /* kAddressBits on x86_64 (common.h) */
+#define HS_TCM_SPANLIST_SIZE 96    /* PageHeap::SpanList: two Spans */
+
+unsigned hs_tcm_sizemap_page_shift(const struct hs_tcm_layout *lay,
+				   const uint8_t *sm)
+{
+	uint64_t n = hs_tcm_num_classes(lay, sm);
+	if (n < 2 || n > lay->class_sizes_max)
+		return 0;
+	uint64_t size = hs_tcm_class_size(lay, sm, (unsigned)(n - 1)), pages;
+	memcpy(&pages, sm + lay->sm_class_to_pages + 8 * (n - 1), 8);
+	for (unsigned shift = 12; shift <= 18; shift++)
+		if (pages && size == lay->max_size && pages << shift == size)
+			return shift;
+	return 0;
+}
+
+bool hs_tcm_layout_with_page_shift(const struct hs_tcm_layout *base,
+				   unsigned shift, struct hs_tcm_layout *out)
+{
+	if (shift < 12 || shift > 18)
+		return false;
+	*out = *base;
+	unsigned bits = HS_TCM_ADDRESS_BITS - shift;
+	int64_t delta = 0;
+	out->page_shift = shift;
+	out->max_pages = 1u << (20 - shift);
+	delta += ((int64_t)out->max_pages - (int64_t)base->max_pages) *
+		 HS_TCM_SPANLIST_SIZE;
+	if (base->pagemap_levels == 3) {
+		/* TCMalloc_PageMap3 (pagemap.h:212-217 in 2.5): the PageHeap
+		 * holds only its root pointer, whatever the geometry. */
+		out->pagemap_interior_bits = (bits + 2) / 3;
+		out->pagemap_leaf_bits = bits - 2 * out->pagemap_interior_bits;
+	} else {
+		/* TCMalloc_PageMap2 (pagemap.h:123-126 in 2.10): root_ inline. */
+		out->pagemap_leaf_bits = (bits + 1) / 2;
+		out->pagemap_root_bits = bits - out->pagemap_leaf_bits;
+		delta += ((int64_t)8 << out->pagemap_root_bits) -
+			 ((int64_t)8 << base->pagemap_root_bits);
+	}
+	out->ph_stats = (uint32_t)((int64_t)base->ph_stats + delta);
+	out->ph_size = (uint32_t)((int64_t)base->ph_size + delta);
+	return true;
 }

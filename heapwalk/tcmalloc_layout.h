@@ -138,6 +138,25 @@ size_t hs_tcm_layout_candidates(const char *version,
 				const struct hs_tcm_layout **out, size_t max);
 /* "2.5, 2.6-2.6.1, ...": every row's range, for messages. */
 void hs_tcm_layout_list(char *buf, size_t len);
+/*
+ * kPageShift as the SizeMap says: its last class holds kMaxSize-byte
+ * objects in spans of exactly kMaxSize bytes (SizeMap::Init, common.cc:
+ * the smallest page multiple that wastes no more than 1/8), so the shift
+ * is log2(size / pages). 0 if the SizeMap image does not say.
+ */
+unsigned hs_tcm_sizemap_page_shift(const struct hs_tcm_layout *lay,
+				   const uint8_t *sm);
+/*
+ * The layout of `base`'s release built with other pages (configure
+ * --with-tcmalloc-pagesize, TCMALLOC_PAGE_SIZE_SHIFT): the page map's
+ * geometry follows kAddressBits - kPageShift (pagemap.h), and PageHeap's
+ * free_[kMaxPages] with kMaxPages = 1 << (20 - kPageShift) (common.h), so
+ * stats_ moves by what those two arrays change; nothing else does. Writes
+ * *out (version/versions still name the base row) and returns false for a
+ * shift out of 12..18.
+ */
+bool hs_tcm_layout_with_page_shift(const struct hs_tcm_layout *base,
+				   unsigned shift, struct hs_tcm_layout *out);
 /* The known build with this build-id, or NULL. */
 const struct hs_tcm_build *hs_tcm_build_by_id(const uint8_t *id, size_t len);
 

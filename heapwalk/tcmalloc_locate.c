@@ -309,14 +309,32 @@ bool hs_tcm_validate(const struct hs_memory *mem,
  * Try one candidate set of addresses with the row for the version, or with
  * each row whose constraints it meets when the version is unknown.
  */
+/*
+ * The row, or the row re-derived into *own for the page size the SizeMap
+ * at `sizemap` shows (a build with --with-tcmalloc-pagesize).
+ */
+static const struct hs_tcm_layout *tcm_page_size(struct hs_process *proc,
+						 const struct hs_tcm_layout *lay,
+						 uint64_t sizemap,
+						 struct hs_tcm_layout *own)
+{
+	const uint8_t *sm = hs_memory_ptr(&proc->mem, sizemap, lay->sm_size);
+	unsigned shift = sm ? hs_tcm_sizemap_page_shift(lay, sm) : 0;
+	if (!shift || shift == lay->page_shift ||
+	    !hs_tcm_layout_with_page_shift(lay, shift, own))
+		return lay;
+	return own;
+}
+
 static const struct hs_tcm_layout *
 tcm_try(struct hs_process *proc, const struct hs_tcm_layout *want,
 	const struct tcm_anchors *anchors, struct hs_tcm_addrs *addrs,
-	const char *method, struct hs_diags *diags)
+	const char *method, struct hs_diags *diags, struct hs_tcm_layout *own)
 {
 	char why[160] = "";
 	for (size_t i = 0; i < hs_tcm_nlayouts; i++) {
 		const struct hs_tcm_layout *lay = want ? want : &hs_tcm_layouts[i];
+		lay = tcm_page_size(proc, lay, addrs->sizemap, own);
 		/* Up to 2.5 Static::pageheap_ is a pointer to the PageHeap. */
 		struct hs_tcm_addrs a = *addrs;
 		if (lay->ph_indirect &&
@@ -406,7 +424,8 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		loc.addrs.central_cache = sym.addr;
 		loc.addrs.thread_heaps = thread_heaps;
 		if (all)
-			lay = tcm_try(proc, want, NULL, &loc.addrs, "symbols", diags);
+			lay = tcm_try(proc, want, NULL, &loc.addrs, "symbols", diags,
+				      &loc.own);
 		loc.located_by = mod->symbols == HS_SYMS_DEBUGINFO ?
 			HS_LOCATED_DEBUGINFO : HS_LOCATED_SYMBOLS;
 	}
@@ -415,7 +434,8 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 	if (!lay && tcm_read_anchors(mod, &anchors)) {
 		loc.addrs = anchors.addrs;
 		loc.addrs.thread_heaps = thread_heaps;
-		lay = tcm_try(proc, want, &anchors, &loc.addrs, "disassembly", diags);
+		lay = tcm_try(proc, want, &anchors, &loc.addrs, "disassembly", diags,
+			      &loc.own);
 		loc.located_by = HS_LOCATED_DISASSEMBLY;
 	}
 	/* 3. The build-id table, for cores analysed without the library. */
@@ -425,7 +445,7 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		loc.addrs.central_cache = build->central_cache + mod->bias;
 		loc.addrs.thread_heaps = build->thread_heaps + mod->bias;
 		lay = tcm_try(proc, want, NULL, &loc.addrs, "the build-id table",
-			      diags);
+			      diags, &loc.own);
 		if (lay)
 			hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 				     "tcmalloc: statics placed from the known-build "
@@ -461,7 +481,13 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		loc.addrs.free_queue_size = sym.addr;
 	if (hs_module_symbol(mod, TCM_SYM_THREAD_HEAP_COUNT, &sym))
 		loc.addrs.thread_heap_count = sym.addr;
-	loc.layout = lay;
+	loc.derived = lay == &loc.own;
+	if (loc.derived)
+		snprintf(loc.row, sizeof(loc.row), "%s/%uK", lay->version,
+			 1u << (lay->page_shift - 10));
+	else
+		snprintf(loc.row, sizeof(loc.row), "%s", lay->version);
 	*ret = loc;
+	ret->layout = loc.derived ? &ret->own : lay;
 	return NULL;
 }

@@ -89,9 +89,9 @@ static void write_params(const char *path, struct hs_process *proc,
 			fprintf(stderr, "trace_core: %s\n", err->message);
 			exit(2);
 		}
-		if (!loc.layout) {
-			fprintf(stderr, "trace_core: gperftools %s has no layout row\n",
-				loc.version);
+		if (!loc.layout || loc.derived) {
+			fprintf(stderr, "trace_core: gperftools %s has no layout "
+				"row of its own\n", loc.version);
 			exit(2);
 		}
 		flags = (uint64_t)(loc.layout - hs_tcm_layouts) | (loc.samples ? 0x100 : 0);

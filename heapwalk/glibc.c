@@ -647,8 +647,7 @@ static struct hs_error *gl_walk_inferred(struct hs_process *proc,
 {
 	const struct hs_glibc_layout *cand[GL_MAX_CANDIDATES];
 	size_t n = hs_glibc_layout_candidates(major, minor, cand, GL_MAX_CANDIDATES);
-	struct hs_infer inf;
-	hs_infer_init(&inf);
+	struct hs_layout_try tried = { .len = 0 };
 	for (size_t i = 0; i < n; i++) {
 		struct hs_heap *scratch;
 		struct hs_error *err = hs_heap_create(&scratch);
@@ -667,13 +666,13 @@ static struct hs_error *gl_walk_inferred(struct hs_process *proc,
 			snprintf(heap->version, sizeof(heap->version), "%s", vs);
 			return NULL;
 		}
-		hs_infer_failed(&inf, cand[i]->version, why);
+		hs_layout_try_note(&tried, cand[i]->version, "%.100s", why);
 		hs_error_destroy(err);
 		hs_heap_destroy(scratch);
 	}
 	char rows[256];
 	hs_glibc_layout_list(rows, sizeof(rows));
-	return hs_infer_refusal(&inf, "glibc", vs, mod->name, rows);
+	return hs_layout_try_refuse(&tried, mod->name, "glibc", vs, rows);
 }
 
 static struct hs_error *glibc_walk(struct hs_process *proc,

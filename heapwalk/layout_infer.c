@@ -1,16 +1,8 @@
-/* layout_infer.c: trying layout rows on a version without one, judged by the allocator's own counters. */
+/* layout_infer.c: judging and accepting a walk made under a layout row that is not the version's own. */
 #include <stdio.h>
 #include <string.h>
 
 #include "layout_infer.h"
-
-#define HS_INFER_WHY_MAX 80 /* characters of a candidate's failure kept */
-
-void hs_infer_init(struct hs_infer *inf)
-{
-	inf->tried[0] = '\0';
-	inf->used = 0;
-}
 
 const char *hs_infer_judge(const struct hs_heap *scratch)
 {
@@ -21,29 +13,6 @@ const char *hs_infer_judge(const struct hs_heap *scratch)
 	if (scratch->diags.dropped)
 		return "too many diagnostics";
 	return NULL;
-}
-
-void hs_infer_failed(struct hs_infer *inf, const char *row, const char *why)
-{
-	size_t room = sizeof(inf->tried) - inf->used;
-	if (room <= 1)
-		return;
-	int k = snprintf(inf->tried + inf->used, room, "%s%s: %.*s",
-			 inf->used ? "; " : "", row, HS_INFER_WHY_MAX, why);
-	if (k < 0)
-		return;
-	inf->used += (size_t)k < room ? (size_t)k : room - 1;
-}
-
-struct hs_error *hs_infer_refusal(const struct hs_infer *inf,
-				  const char *allocator, const char *version,
-				  const char *module, const char *rows)
-{
-	return hs_error_create(HS_ERR_UNSUPPORTED,
-			       "%s %s (%s) has no layout row (rows: %s), and no "
-			       "row reconciles with the counters in the core: %s",
-			       allocator, version, module, rows,
-			       inf->used ? inf->tried : "no row could be tried");
 }
 
 void hs_infer_accept(struct hs_heap *heap, struct hs_heap *scratch,

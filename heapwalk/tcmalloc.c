@@ -1078,8 +1078,7 @@ static struct hs_error *tcm_walk_inferred(struct hs_process *proc,
 {
 	const struct hs_tcm_layout *cand[TCM_MAX_CANDIDATES];
 	size_t n = hs_tcm_layout_candidates(first->version, cand, TCM_MAX_CANDIDATES);
-	struct hs_infer inf;
-	hs_infer_init(&inf);
+	struct hs_layout_try tried = { .len = 0 };
 	for (size_t i = 0; i < n; i++) {
 		struct hs_heap *scratch;
 		struct hs_error *err = hs_heap_create(&scratch);
@@ -1101,14 +1100,15 @@ static struct hs_error *tcm_walk_inferred(struct hs_process *proc,
 			hs_infer_accept(heap, scratch, subject, loc.row);
 			return NULL;
 		}
-		hs_infer_failed(&inf, loc.row[0] ? loc.row : cand[i]->version, why);
+		hs_layout_try_note(&tried, loc.row[0] ? loc.row : cand[i]->version,
+				   "%.100s", why);
 		hs_error_destroy(err);
 		hs_heap_destroy(scratch);
 	}
 	char rows[256];
 	hs_tcm_layout_list(rows, sizeof(rows));
-	return hs_infer_refusal(&inf, "tcmalloc: gperftools", first->version,
-				first->module, rows);
+	return hs_layout_try_refuse(&tried, first->module, "gperftools",
+				    first->version, rows);
 }
 
 static struct hs_error *tcm_walk(struct hs_process *proc,

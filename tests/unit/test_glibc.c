@@ -744,8 +744,7 @@ static void test_inference_arbiter(void)
 	size_t n;
 	const struct hs_glibc_layout *rows = hs_glibc_layouts(&n);
 	const struct hs_glibc_layout *ref = layout();
-	struct hs_infer inf;
-	hs_infer_init(&inf);
+	struct hs_layout_try tried = { .len = 0 };
 	for (size_t i = 0; i < n; i++) {
 		const struct hs_glibc_layout *L = &rows[i];
 		build();
@@ -765,17 +764,17 @@ static void test_inference_arbiter(void)
 			fprintf(stderr, "row %s: %s\n", L->version, why ? why : "reconciles");
 		CHECK(same == (why == NULL));
 		if (why)
-			hs_infer_failed(&inf, L->version, why);
+			hs_layout_try_note(&tried, L->version, "%.100s", why);
 		hs_error_destroy(err);
 		hs_heap_destroy(heap);
 		hs_process_destroy(proc);
 	}
 	(void)ref;
-	struct hs_error *err = hs_infer_refusal(&inf, "glibc", "2.99", "libc.so.6",
-						"2.26, 2.43");
+	struct hs_error *err = hs_layout_try_refuse(&tried, "libc.so.6", "glibc",
+						    "2.99", "2.26, 2.43");
 	CHECK(err && err->code == HS_ERR_UNSUPPORTED &&
-	      strstr(err->message, "glibc 2.99 (libc.so.6) has no layout row") &&
-	      strstr(err->message, "rows: 2.26, 2.43") &&
+	      strstr(err->message, "libc.so.6: glibc 2.99 has no layout row") &&
+	      strstr(err->message, "supported: 2.26, 2.43") &&
 	      strstr(err->message, "2.26: ") && strstr(err->message, "2.43: ") &&
 	      !strchr(err->message, '\n'));
 	hs_error_destroy(err);

@@ -558,6 +558,38 @@ static void test_layout_table(void)
 	CHECK(nc == hs_tcm_nlayouts && cand[0] == &hs_tcm_layouts[hs_tcm_nlayouts - 1]);
 	nc = hs_tcm_layout_candidates("2.4", cand, 2);
 	CHECK(nc == 2 && cand[0] == r25);
+	/* Another page size: 2.10 built with 32 KiB pages (ptype/o of that
+	 * build: stats_ at 1051752, 1051856 bytes, free_[32]). */
+	struct hs_tcm_layout p32;
+	CHECK(hs_tcm_layout_with_page_shift(L, 15, &p32));
+	CHECK(p32.ph_stats == 1051752 && p32.ph_size == 1051856 &&
+	      p32.max_pages == 32 && p32.pagemap_root_bits == 16 &&
+	      p32.pagemap_leaf_bits == 17 && p32.ph_pagemap_root == L->ph_pagemap_root);
+	struct hs_tcm_layout same;
+	CHECK(hs_tcm_layout_with_page_shift(L, 13, &same) &&
+	      same.ph_stats == L->ph_stats && same.pagemap_root_bits == 17);
+	CHECK(hs_tcm_layout_with_page_shift(r25, 16, &same) &&
+	      same.pagemap_interior_bits == 11 && same.pagemap_leaf_bits == 10 &&
+	      same.ph_stats == r25->ph_stats - 96 * (128 - 16));
+	CHECK(!hs_tcm_layout_with_page_shift(L, 30, &same));
+	/* kPageShift from a SizeMap: its last class, kMaxSize in 32 pages. */
+	uint8_t *sm = calloc(1, L->sm_size);
+	if (!sm)
+		abort();
+	uint64_t n = 3, pages = 32;
+	int32_t sz = 8, big = 256 * 1024;
+	memcpy(sm + L->sm_num_size_classes, &n, 8);
+	memcpy(sm + L->sm_class_to_size + 4, &sz, 4);
+	memcpy(sm + L->sm_class_to_size + 8, &big, 4);
+	memcpy(sm + L->sm_class_to_pages + 16, &pages, 8);
+	CHECK(hs_tcm_sizemap_page_shift(L, sm) == 13);
+	pages = 8;
+	memcpy(sm + L->sm_class_to_pages + 16, &pages, 8);
+	CHECK(hs_tcm_sizemap_page_shift(L, sm) == 15);
+	pages = 7;
+	memcpy(sm + L->sm_class_to_pages + 16, &pages, 8);
+	CHECK(hs_tcm_sizemap_page_shift(L, sm) == 0);
+	free(sm);
 	char list[256];
 	hs_tcm_layout_list(list, sizeof(list));
 	CHECK(strncmp(list, "2.5, 2.6-2.6.1, 2.6.2-2.7, 2.8-2.9.1, 2.10, ", 44) == 0);

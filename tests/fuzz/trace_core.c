@@ -10,6 +10,7 @@
 #include "../../analyzer/analyzer.h"
 #include "../../heapwalk/jemalloc_internal.h"
 #include "../../heapwalk/tcmalloc_internal.h"
+#include "fuzz_tcm_rows.h"
 
 /*
  * After the core is opened, every memory range's bytes are moved to a private
@@ -94,7 +95,7 @@ static void write_params(const char *path, struct hs_process *proc,
 				"row of its own\n", loc.version);
 			exit(2);
 		}
-		flags = (uint64_t)(loc.layout - hs_tcm_layouts) | (loc.samples ? 0x100 : 0);
+		flags = hs_fuzz_tcm_row_index(loc.layout) | (loc.samples ? 0x100 : 0);
 		p[0] = loc.addrs.pageheap, p[1] = loc.addrs.sizemap;
 		p[2] = loc.addrs.central_cache, p[3] = loc.addrs.thread_heaps;
 	} else {

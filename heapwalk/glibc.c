@@ -631,6 +631,21 @@ static struct hs_error *gl_walk_row(struct hs_process *proc, struct hs_module *m
 
 #define GL_MAX_CANDIDATES 32
 
+struct gl_infer {
+	struct hs_process *proc;
+	struct hs_module *mod;
+	const struct hs_walk_options *opts;
+	const struct hs_glibc_layout *cand[GL_MAX_CANDIDATES];
+};
+
+static struct hs_error *gl_try_row(void *ctx, size_t i, struct hs_heap *scratch,
+				   const char **row)
+{
+	struct gl_infer *g = ctx;
+	*row = g->cand[i]->version;
+	return gl_walk_row(g->proc, g->mod, g->cand[i], g->opts, scratch);
+}
+
 /*
  * A release without a row: walk with each row, nearest release first, and
  * keep the first walk that reconciles with the counters in the core
@@ -645,34 +660,15 @@ static struct hs_error *gl_walk_inferred(struct hs_process *proc,
 					 const struct hs_walk_options *opts,
 					 struct hs_heap *heap)
 {
-	const struct hs_glibc_layout *cand[GL_MAX_CANDIDATES];
-	size_t n = hs_glibc_layout_candidates(major, minor, cand, GL_MAX_CANDIDATES);
-	struct hs_layout_try tried = { .len = 0 };
-	for (size_t i = 0; i < n; i++) {
-		struct hs_heap *scratch;
-		struct hs_error *err = hs_heap_create(&scratch);
-		if (err)
-			return err;
-		err = gl_walk_row(proc, mod, cand[i], opts, scratch);
-		if (err == HS_ENOMEM) {
-			hs_heap_destroy(scratch);
-			return err;
-		}
-		const char *why = err ? err->message : hs_infer_judge(scratch);
-		if (!why) {
-			char subject[64];
-			snprintf(subject, sizeof(subject), "glibc %s has no layout row", vs);
-			hs_infer_accept(heap, scratch, subject, cand[i]->version);
-			snprintf(heap->version, sizeof(heap->version), "%s", vs);
-			return NULL;
-		}
-		hs_layout_try_note(&tried, cand[i]->version, "%.100s", why);
-		hs_error_destroy(err);
-		hs_heap_destroy(scratch);
-	}
+	struct gl_infer g = { .proc = proc, .mod = mod, .opts = opts };
+	size_t n = hs_glibc_layout_candidates(major, minor, g.cand, GL_MAX_CANDIDATES);
 	char rows[256];
 	hs_glibc_layout_list(rows, sizeof(rows));
-	return hs_layout_try_refuse(&tried, mod->name, "glibc", vs, rows);
+	struct hs_error *err = hs_infer_run(heap, n, gl_try_row, &g, mod->name,
+					    "glibc", vs, rows);
+	if (!err)
+		snprintf(heap->version, sizeof(heap->version), "%s", vs);
+	return err;
 }
 
 static struct hs_error *glibc_walk(struct hs_process *proc,

@@ -5,6 +5,7 @@
 
 #include "../common/common.h"
 #include "glibc_layout.h"
+#include "layout_infer.h"
 
 /*
  * Rows are facts read off the source of one tag of bminor/glibc (x86_64:
@@ -302,44 +303,30 @@ static bool gl_same_layout(const struct hs_glibc_layout *a,
 size_t hs_glibc_layout_candidates(unsigned major, unsigned minor,
 				  const struct hs_glibc_layout **out, size_t max)
 {
-	size_t n = 0, nrows = HS_ARRAY_SIZE(hs_glibc_rows);
-	bool taken[HS_ARRAY_SIZE(hs_glibc_rows)] = { false };
-	long want = (long)major * 1000 + (long)minor;
-	while (n < max) {
-		size_t best = nrows;
-		long best_d = 0;
-		for (size_t i = 0; i < nrows; i++) {
-			const struct hs_glibc_layout *r = &hs_glibc_rows[i];
-			long d = (long)r->major * 1000 + (long)r->minor - want;
-			d = d < 0 ? -d : d;
-			/* Rows are oldest first: <= prefers the newer of a tie. */
-			if (!taken[i] && (best == nrows || d <= best_d)) {
-				best = i;
-				best_d = d;
-			}
-		}
-		if (best == nrows)
-			break;
-		taken[best] = true;
+	enum { NROWS = HS_ARRAY_SIZE(hs_glibc_rows) };
+	uint64_t dist[NROWS];
+	size_t order[NROWS], n = 0;
+	int64_t want = (int64_t)major * 1000 + minor;
+	for (size_t i = 0; i < NROWS; i++) {
+		int64_t d = (int64_t)hs_glibc_rows[i].major * 1000 +
+			    hs_glibc_rows[i].minor - want;
+		dist[i] = (uint64_t)(d < 0 ? -d : d);
+	}
+	size_t m = hs_infer_order(dist, NROWS, order, NROWS);
+	for (size_t i = 0; i < m && n < max; i++) {
 		bool dup = false;
 		for (size_t k = 0; k < n && !dup; k++)
-			dup = gl_same_layout(out[k], &hs_glibc_rows[best]);
+			dup = gl_same_layout(out[k], &hs_glibc_rows[order[i]]);
 		if (!dup)
-			out[n++] = &hs_glibc_rows[best];
+			out[n++] = &hs_glibc_rows[order[i]];
 	}
 	return n;
 }
 
 void hs_glibc_layout_list(char *buf, size_t len)
 {
-	size_t used = 0;
 	if (len)
 		buf[0] = '\0';
-	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_glibc_rows) && used < len; i++) {
-		int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-				 hs_glibc_rows[i].version);
-		if (k < 0)
-			break;
-		used += (size_t)k;
-	}
+	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_glibc_rows); i++)
+		hs_infer_list_add(buf, len, hs_glibc_rows[i].version);
 }

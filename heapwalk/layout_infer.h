@@ -29,4 +29,37 @@ const char *hs_infer_judge(const struct hs_heap *scratch);
 void hs_infer_accept(struct hs_heap *heap, struct hs_heap *scratch,
 		     const char *subject, const char *row);
 
+/*
+ * One try: walk the core with candidate `i` into `scratch` (a fresh heap)
+ * and name the row tried in *row (static, or in storage owned by ctx that
+ * lives until the next call). Returns the walk's error, if any.
+ */
+typedef struct hs_error *(*hs_infer_try_fn)(void *ctx, size_t i,
+					    struct hs_heap *scratch,
+					    const char **row);
+
+/*
+ * The inference loop: try candidates 0..n-1 in order; the first whose walk
+ * reconciles (hs_infer_judge) becomes `heap` (hs_infer_accept, warning
+ * "<allocator> <version> has no layout row; the <row> row was tried...").
+ * Otherwise the refusal hs_layout_try_refuse(module, allocator, version,
+ * rows) with what failed for each. Errors: HS_ERR_NOMEM, HS_ERR_UNSUPPORTED.
+ */
+struct hs_error *hs_infer_run(struct hs_heap *heap, size_t n,
+			      hs_infer_try_fn try_row, void *ctx,
+			      const char *module, const char *allocator,
+			      const char *version, const char *rows);
+
+/*
+ * Candidate order: the indices of rows 0..nrows-1 (oldest release first)
+ * by distance dist[i] from the version, nearest first, the newer row of a
+ * tie first; at most `max` written to `order`. Returns how many.
+ */
+size_t hs_infer_order(const uint64_t *dist, size_t nrows, size_t *order,
+		      size_t max);
+
+/* Append `name` to the comma-separated list in buf (len bytes, always
+ * NUL-terminated; cut when full). */
+void hs_infer_list_add(char *buf, size_t len, const char *name);
+
 #endif

@@ -1064,51 +1064,51 @@ static struct hs_error *tcm_walk_derived(struct hs_process *proc,
 
 #define TCM_MAX_CANDIDATES 32
 
+struct tcm_infer {
+	struct hs_process *proc;
+	const struct hs_walk_options *opts;
+	const struct hs_tcm_layout *cand[TCM_MAX_CANDIDATES];
+	struct hs_tcm_located loc; /* of the latest try: its row name */
+};
+
+static struct hs_error *tcm_try_row(void *ctx, size_t i, struct hs_heap *scratch,
+				    const char **row)
+{
+	struct tcm_infer *t = ctx;
+	*row = t->cand[i]->version;
+	struct hs_error *err = hs_tcm_locate(t->proc, t->opts, t->cand[i],
+					     &scratch->diags, &t->loc);
+	if (err)
+		return err;
+	*row = t->loc.row;
+	return tcm_walk_located(t->proc, &t->loc, scratch);
+}
+
 /*
  * A gperftools release without a row: locate and walk with each row,
  * nearest release first, and keep the first walk that reconciles with
  * tcmalloc's own counters (the page heap's stats_, every central free
  * list's num_spans_ and counter_, every thread cache's length_ and size_,
- * the transfer cache slots) with no diagnostic above info.
+ * the transfer cache slots, thread_heap_count_) with no diagnostic above
+ * info.
  */
 static struct hs_error *tcm_walk_inferred(struct hs_process *proc,
 					  const struct hs_walk_options *opts,
 					  const struct hs_tcm_located *first,
 					  struct hs_heap *heap)
 {
-	const struct hs_tcm_layout *cand[TCM_MAX_CANDIDATES];
-	size_t n = hs_tcm_layout_candidates(first->version, cand, TCM_MAX_CANDIDATES);
-	struct hs_layout_try tried = { .len = 0 };
-	for (size_t i = 0; i < n; i++) {
-		struct hs_heap *scratch;
-		struct hs_error *err = hs_heap_create(&scratch);
-		if (err)
-			return err;
-		struct hs_tcm_located loc;
-		err = hs_tcm_locate(proc, opts, cand[i], &scratch->diags, &loc);
-		if (!err)
-			err = tcm_walk_located(proc, &loc, scratch);
-		if (err == HS_ENOMEM) {
-			hs_heap_destroy(scratch);
-			return err;
-		}
-		const char *why = err ? err->message : hs_infer_judge(scratch);
-		if (!why) {
-			char subject[64];
-			snprintf(subject, sizeof(subject),
-				 "gperftools %s has no layout row", first->version);
-			hs_infer_accept(heap, scratch, subject, loc.row);
-			return NULL;
-		}
-		hs_layout_try_note(&tried, loc.row[0] ? loc.row : cand[i]->version,
-				   "%.100s", why);
-		hs_error_destroy(err);
-		hs_heap_destroy(scratch);
-	}
+	struct tcm_infer *t = calloc(1, sizeof(*t));
+	if (!t)
+		return HS_ENOMEM;
+	t->proc = proc;
+	t->opts = opts;
+	size_t n = hs_tcm_layout_candidates(first->version, t->cand, TCM_MAX_CANDIDATES);
 	char rows[256];
 	hs_tcm_layout_list(rows, sizeof(rows));
-	return hs_layout_try_refuse(&tried, first->module, "gperftools",
-				    first->version, rows);
+	struct hs_error *err = hs_infer_run(heap, n, tcm_try_row, t, first->module,
+					    "gperftools", first->version, rows);
+	free(t);
+	return err;
 }
 
 static struct hs_error *tcm_walk(struct hs_process *proc,

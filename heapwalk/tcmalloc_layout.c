@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layout_infer.h"
 #include "tcmalloc_layout.h"
 
 /*
@@ -392,42 +393,26 @@ size_t hs_tcm_layout_candidates(const char *version,
 				const struct hs_tcm_layout **out, size_t max)
 {
 	unsigned want = hs_tcm_version_number(version);
-	size_t n = 0;
-	bool taken[64] = { false };
+	uint64_t dist[64];
+	size_t order[64];
 	size_t nrows = hs_tcm_nlayouts < 64 ? hs_tcm_nlayouts : 64;
-	while (n < max) {
-		size_t best = nrows;
-		unsigned best_d = 0;
-		for (size_t i = 0; i < nrows; i++) {
-			const struct hs_tcm_layout *r = &hs_tcm_layouts[i];
-			unsigned d = want < r->vmin ? r->vmin - want :
-				     want > r->vmax ? want - r->vmax : 0;
-			/* Rows are oldest first: <= prefers the newer of a tie. */
-			if (!taken[i] && (best == nrows || d <= best_d)) {
-				best = i;
-				best_d = d;
-			}
-		}
-		if (best == nrows)
-			break;
-		taken[best] = true;
-		out[n++] = &hs_tcm_layouts[best];
+	for (size_t i = 0; i < nrows; i++) {
+		const struct hs_tcm_layout *r = &hs_tcm_layouts[i];
+		dist[i] = want < r->vmin ? r->vmin - want :
+			  want > r->vmax ? want - r->vmax : 0;
 	}
+	size_t n = hs_infer_order(dist, nrows, order, max < nrows ? max : nrows);
+	for (size_t i = 0; i < n; i++)
+		out[i] = &hs_tcm_layouts[order[i]];
 	return n;
 }
 
 void hs_tcm_layout_list(char *buf, size_t len)
 {
-	size_t used = 0;
 	if (len)
 		buf[0] = '\0';
-	for (size_t i = 0; i < hs_tcm_nlayouts && used < len; i++) {
-		int k = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-				 hs_tcm_layouts[i].versions);
-		if (k < 0)
-			break;
-		used += (size_t)k;
-	}
+	for (size_t i = 0; i < hs_tcm_nlayouts; i++)
+		hs_infer_list_add(buf, len, hs_tcm_layouts[i].versions);
 }
 
 #define HS_TCM_ADDRESS_BITS 48     /* kAddressBits on x86_64 (common.h) */

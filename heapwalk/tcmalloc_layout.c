@@ -156,11 +156,12 @@ const struct hs_tcm_layout hs_tcm_layouts[] = {
 		/* gperftools-2.6 and 2.6.1: ThreadCache keeps size_left_
 		 * (3072) and max_size_ (3076) instead of size_
 		 * (thread_cache.h:84,330-331 in 2.6); PageHeap 1585304 bytes.
-		 * From the source (ptype/o of the tag's headers). */
+		 * Verified on 2.6 with scripts/verify-build gperftools; 2.6.1
+		 * only adds a line to static_vars.h. */
 		.version = "2.6",
 		.versions = "2.6-2.6.1",
 		.vmin = 20600, .vmax = 20601,
-		.verified = false,
+		.verified = true,
 		HS_TCM_FIELDS_2_6_TO_2_7,
 		.ph_size = 1585304,
 		.tc_size_bytes = 3072, .tc_max_size = 3076,
@@ -207,13 +208,14 @@ const struct hs_tcm_layout hs_tcm_layouts[] = {
 		 * 1585376 bytes); SizeMap gains min_span_size_in_pages_
 		 * (common.h:232; num_size_classes :235 at 4232, 4240 bytes);
 		 * ThreadCache as in 2.10 (thread_cache.h:326-349: size_ 4096,
-		 * tid_ 4128, next_ 4144). From the source: ptype/o of 2.11's
-		 * headers; 2.12-2.15 change none of these headers but
-		 * base/spinlock.h (same size). No build of theirs was run. */
+		 * tid_ 4128, next_ 4144). ptype/o of the headers of 2.11 to
+		 * 2.15 are the same. Verified on 2.11 with scripts/verify-build
+		 * gperftools (whose autotools build exports pageheap_: the
+		 * symbol names it, code reads it through the GOT). */
 		.version = "2.11",
 		.versions = "2.11-2.15",
 		.vmin = 21100, .vmax = 21599,
-		.verified = false,
+		.verified = true,
 		HS_TCM_SPAN_CFL_2_5_TO_2_10,
 		.class_sizes_max = 128,  /* common.h:79 */
 		.pagemap_levels = 2, .pagemap_root_bits = 17, .pagemap_leaf_bits = 18,

@@ -190,9 +190,11 @@ static bool tcm_lea_and_disp(struct hs_module *mod, const char *fn,
 static bool tcm_read_anchors(struct hs_module *mod, struct tcm_anchors *a)
 {
 	memset(a, 0, sizeof(*a));
+	/* Not fatal: a build that exports pageheap_ reads it through the GOT
+	 * (2.11 built with autotools), and the symbol gives it. */
 	if (!tcm_lea_and_disp(mod, TCM_FN_OWNERSHIP, &a->addrs.pageheap,
 			      &a->root_off))
-		return false;
+		a->addrs.pageheap = 0;
 	if (!tcm_lea_and_disp(mod, "tc_nallocx", &a->addrs.sizemap,
 			      &a->class_to_size) &&
 	    !tcm_lea_and_disp(mod, "nallocx", &a->addrs.sizemap,
@@ -432,6 +434,22 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 	/* 2. The code anchors. */
 	struct tcm_anchors anchors;
 	if (!lay && tcm_read_anchors(mod, &anchors)) {
+		/* A static the module exports (some builds do not hide them)
+		 * is named by its symbol, whatever the code says. */
+		static const char *const names[] = {
+			TCM_SYM_PAGEHEAP, TCM_SYM_SIZEMAP, TCM_SYM_CENTRAL,
+		};
+		uint64_t *slots[] = {
+			&anchors.addrs.pageheap, &anchors.addrs.sizemap,
+			&anchors.addrs.central_cache,
+		};
+		for (size_t i = 0; i < HS_ARRAY_SIZE(names); i++)
+			if (mod->symbols == HS_SYMS_DYNSYM &&
+			    hs_module_symbol(mod, names[i], &sym)) {
+				if (*slots[i] != sym.addr)
+					anchors.root_off = 0; /* read off another base */
+				*slots[i] = sym.addr;
+			}
 		loc.addrs = anchors.addrs;
 		loc.addrs.thread_heaps = thread_heaps;
 		lay = tcm_try(proc, want, &anchors, &loc.addrs, "disassembly", diags,

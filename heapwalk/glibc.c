@@ -578,9 +578,12 @@ static struct hs_error *gl_tcaches(struct hs_process *proc, struct hs_module *mo
 		 * otherwise lost its TLS in the core. gcore writes zeros for a
 		 * whole stack mapping that holds guard pages installed with
 		 * MADV_GUARD_INSTALL (glibc 2.43's thread stacks). */
+		/* Info, like "tcache not located": the totals stay exact
+		 * (mallinfo counts tcache chunks in use too), and the core,
+		 * not the layout, is at fault. */
 		if (hs_memory_u64(&proc->mem, th->fs_base, &self) &&
 		    self != th->fs_base)
-			hs_diags_add(diags, HS_DIAG_WARNING, true, th->fs_base,
+			hs_diags_add(diags, HS_DIAG_INFO, true, th->fs_base,
 				     "thread %d: its TCB at 0x%" PRIx64 " does not point "
 				     "at itself (its stack and TLS are not in the core: "
 				     "gcore drops stacks with guard regions); its tcache "

@@ -331,7 +331,8 @@ static const struct hs_tcm_layout *tcm_page_size(struct hs_process *proc,
 static const struct hs_tcm_layout *
 tcm_try(struct hs_process *proc, const struct hs_tcm_layout *want,
 	const struct tcm_anchors *anchors, struct hs_tcm_addrs *addrs,
-	const char *method, struct hs_diags *diags, struct hs_tcm_layout *own)
+	const char *method, struct hs_diags *diags, struct hs_tcm_layout *own,
+	char *last, size_t lastlen)
 {
 	char why[160] = "";
 	for (size_t i = 0; i < hs_tcm_nlayouts; i++) {
@@ -356,6 +357,7 @@ tcm_try(struct hs_process *proc, const struct hs_tcm_layout *want,
 	}
 	hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 		     "tcmalloc: statics from %s rejected: %s", method, why);
+	snprintf(last, lastlen, "%s: %s", method, why);
 	return NULL;
 }
 
@@ -412,6 +414,7 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		thread_heaps = build->thread_heaps + mod->bias;
 
 	const struct hs_tcm_layout *lay = NULL;
+	char last[200] = ""; /* why the last candidate was rejected */
 	/* 1. Symbols of the statics: a full .symtab or debug info, or the
 	 * dynamic symbols of releases that did not hide them yet (2.5
 	 * exports tcmalloc::Static::sizemap_ and the rest). */
@@ -427,7 +430,7 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		loc.addrs.thread_heaps = thread_heaps;
 		if (all)
 			lay = tcm_try(proc, want, NULL, &loc.addrs, "symbols", diags,
-				      &loc.own);
+				      &loc.own, last, sizeof(last));
 		loc.located_by = mod->symbols == HS_SYMS_DEBUGINFO ?
 			HS_LOCATED_DEBUGINFO : HS_LOCATED_SYMBOLS;
 	}
@@ -453,8 +456,11 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		loc.addrs = anchors.addrs;
 		loc.addrs.thread_heaps = thread_heaps;
 		lay = tcm_try(proc, want, &anchors, &loc.addrs, "disassembly", diags,
-			      &loc.own);
+			      &loc.own, last, sizeof(last));
 		loc.located_by = HS_LOCATED_DISASSEMBLY;
+	} else if (!lay) {
+		snprintf(last, sizeof(last), "disassembly: CentralCacheLockAll and "
+			 "nallocx do not name central_cache_ and sizemap_");
 	}
 	/* 3. The build-id table, for cores analysed without the library. */
 	if (!lay && build) {
@@ -463,7 +469,7 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		loc.addrs.central_cache = build->central_cache + mod->bias;
 		loc.addrs.thread_heaps = build->thread_heaps + mod->bias;
 		lay = tcm_try(proc, want, NULL, &loc.addrs, "the build-id table",
-			      diags, &loc.own);
+			      diags, &loc.own, last, sizeof(last));
 		if (lay)
 			hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 				     "tcmalloc: statics placed from the known-build "
@@ -475,8 +481,8 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		return hs_error_create(HS_ERR_NOT_FOUND,
 				       "tcmalloc: cannot locate pageheap_/sizemap_/"
 				       "central_cache_ in %s (no symbols, anchors or "
-				       "known build-id validated)",
-				       tcm_basename(mod->name));
+				       "known build-id validated%s%s)",
+				       tcm_basename(mod->name), last[0] ? "; " : "", last);
 	if (!loc.version[0]) {
 		snprintf(loc.version, sizeof(loc.version), "%s", lay->version);
 		hs_diags_add(diags, HS_DIAG_INFO, false, 0,

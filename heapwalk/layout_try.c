@@ -1,4 +1,4 @@
-/* layout_try.c: the record of layout rows tried on a build, and the refusal when none reconciles. */
+/* layout_try.c: the record of layout rows tried on a build, and the refusal. */
 #include <stdarg.h>
 #include <stdio.h>
 

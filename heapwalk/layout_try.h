@@ -1,4 +1,4 @@
-/* layout_try.h: trying neighbouring layout rows on a version with no row (private to heapwalk/). */
+/* layout_try.h: trying layout rows on a version with no row (private to heapwalk/). */
 #ifndef HS_LAYOUT_TRY_H
 #define HS_LAYOUT_TRY_H
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "glibc.h"
+#include "layout_infer.h"
 #include "walkers.h"
 
 #define GL_MAX_ANCHOR_INSNS 1024 /* instructions scanned per anchor function */
@@ -83,32 +84,6 @@ static bool gl_version(struct hs_process *proc, struct hs_module *mod,
 		return hs_glibc_parse_version(buf, sl, major, minor);
 	}
 	return false;
-}
-
-static struct hs_error *gl_layout(struct hs_process *proc, struct hs_module *mod,
-				  struct hs_heap *heap,
-				  const struct hs_glibc_layout **ret)
-{
-	char vs[32] = "";
-	unsigned major, minor;
-	if (!gl_version(proc, mod, &major, &minor, vs, sizeof(vs)))
-		return hs_error_create(HS_ERR_UNSUPPORTED,
-				       "glibc: cannot read the version of %s "
-				       "(gnu_get_libc_version not disassemblable)",
-				       mod->name);
-	const struct hs_glibc_layout *L = hs_glibc_layout_find(major, minor);
-	if (!L)
-		return hs_error_create(HS_ERR_UNSUPPORTED,
-				       "glibc: version %s (%s) has no layout row",
-				       vs, mod->name);
-	heap->layout = L->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
-	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
-	if (!L->verified)
-		hs_diags_add(&heap->diags, HS_DIAG_INFO, false, 0,
-			     "glibc %s: layout row read off the source, not yet "
-			     "verified against a build", L->version);
-	*ret = L;
-	return NULL;
 }
 
 /* ------------------------------------------------------------------------
@@ -211,6 +186,20 @@ static bool gl_mp_plausible(struct hs_process *proc,
 		return false;
 	}
 	return true;
+}
+
+/* The end of the last malloc_par field the walk reads. */
+static uint64_t gl_mp_extent(const struct hs_glibc_layout *L)
+{
+	const uint32_t u64s[] = {
+		L->mp.mmap_threshold, L->mp.hp_pagesize, L->mp.mmapped_mem,
+		L->mp.sbrk_base, L->mp.tcache_bins, L->mp.tcache_count,
+	};
+	uint64_t end = (uint64_t)L->mp.n_mmaps + 4;
+	for (size_t i = 0; i < HS_ARRAY_SIZE(u64s); i++)
+		if (u64s[i] != HS_GLIBC_ABSENT && (uint64_t)u64s[i] + 8 > end)
+			end = (uint64_t)u64s[i] + 8;
+	return end;
 }
 
 /* ------------------------------------------------------------------------
@@ -383,10 +372,15 @@ static struct hs_error *gl_locate(struct hs_process *proc, struct hs_module *mod
 		}
 		if (hs_module_symbol(mod, "mp_", &s)) {
 			sym_mp = s.addr;
+			/* Only the fields read matter: a release that adds or
+			 * drops one past them (2.44 dropped the last) walks
+			 * the same. */
 			if (s.size && s.size != L->mp.size)
-				hs_diags_add(diags, HS_DIAG_WARNING, true, s.addr,
-					     "mp_ is 0x%" PRIx64 " bytes, layout row %s "
-					     "says 0x%x", s.size, L->version, L->mp.size);
+				hs_diags_add(diags, s.size < gl_mp_extent(L) ?
+					     HS_DIAG_WARNING : HS_DIAG_INFO, true,
+					     s.addr, "mp_ is 0x%" PRIx64 " bytes, layout "
+					     "row %s says 0x%x", s.size, L->version,
+					     L->mp.size);
 		}
 	}
 	uint64_t dis_arena = 0, dis_mp = 0;
@@ -576,8 +570,27 @@ static struct hs_error *gl_tcaches(struct hs_process *proc, struct hs_module *mo
 	for (size_t i = 0; i < proc->nthreads; i++) {
 		const struct hs_thread *th = &proc->threads[i];
 		t[i].tid = th->tid;
-		if (th->fs_base &&
-		    !hs_memory_u64(&proc->mem, th->fs_base + (uint64_t)off, &t[i].tcache))
+		uint64_t self = 0;
+		if (!th->fs_base)
+			continue;
+		/* The TCB's first word points at itself (tcbhead_t.tcb,
+		 * sysdeps/x86_64/nptl/tls.h): a thread whose TCB reads
+		 * otherwise lost its TLS in the core. gcore writes zeros for a
+		 * whole stack mapping that holds guard pages installed with
+		 * MADV_GUARD_INSTALL (glibc 2.43's thread stacks). */
+		/* Info, like "tcache not located": the totals stay exact
+		 * (mallinfo counts tcache chunks in use too), and the core,
+		 * not the layout, is at fault. */
+		if (hs_memory_u64(&proc->mem, th->fs_base, &self) &&
+		    self != th->fs_base)
+			hs_diags_add(diags, HS_DIAG_INFO, true, th->fs_base,
+				     "thread %d: its TCB at 0x%" PRIx64 " does not point "
+				     "at itself (its stack and TLS are not in the core: "
+				     "gcore drops stacks with guard regions); its tcache "
+				     "is unknown and counts as in use", th->tid,
+				     th->fs_base);
+		else if (!hs_memory_u64(&proc->mem, th->fs_base + (uint64_t)off,
+					&t[i].tcache))
 			hs_diags_add(diags, HS_DIAG_WARNING, true, th->fs_base,
 				     "thread %d: TLS block not in the core; its tcache "
 				     "is unknown", th->tid);
@@ -591,24 +604,14 @@ static struct hs_error *gl_tcaches(struct hs_process *proc, struct hs_module *mo
  * The walker.
  * ------------------------------------------------------------------------ */
 
-static struct hs_error *glibc_walk(struct hs_process *proc,
-				   const struct hs_walk_options *opts,
-				   struct hs_heap *heap)
+/* Locate, read the tcaches and walk with one row's layout. */
+static struct hs_error *gl_walk_row(struct hs_process *proc, struct hs_module *mod,
+				    const struct hs_glibc_layout *L,
+				    const struct hs_walk_options *opts,
+				    struct hs_heap *heap)
 {
-	struct hs_module *mod = gl_libc(proc);
-	if (!mod)
-		return hs_error_create(HS_ERR_NOT_FOUND, "glibc: libc.so.6 not mapped");
-	if (mod->symbols == HS_SYMS_NONE)
-		return hs_error_create(HS_ERR_NOT_FOUND,
-				       "glibc: %s is not readable on this system "
-				       "(missing or another build); cannot locate "
-				       "main_arena", mod->name);
-	const struct hs_glibc_layout *L = NULL;
-	struct hs_error *err = gl_layout(proc, mod, heap, &L);
-	if (err)
-		return err;
 	struct gl_location loc = { 0 };
-	err = gl_locate(proc, mod, L, opts, heap, &loc);
+	struct hs_error *err = gl_locate(proc, mod, L, opts, heap, &loc);
 	if (err)
 		return err;
 	struct hs_glibc_tcache *tc = NULL;
@@ -627,6 +630,82 @@ static struct hs_error *glibc_walk(struct hs_process *proc,
 	err = hs_glibc_walk_at(proc, L, &where, heap);
 	free(tc);
 	return err;
+}
+
+#define GL_MAX_CANDIDATES 32
+
+struct gl_infer {
+	struct hs_process *proc;
+	struct hs_module *mod;
+	const struct hs_walk_options *opts;
+	const struct hs_glibc_layout *cand[GL_MAX_CANDIDATES];
+};
+
+static struct hs_error *gl_try_row(void *ctx, size_t i, struct hs_heap *scratch,
+				   const char **row)
+{
+	struct gl_infer *g = ctx;
+	*row = g->cand[i]->version;
+	return gl_walk_row(g->proc, g->mod, g->cand[i], g->opts, scratch);
+}
+
+/*
+ * A release without a row: walk with each row, nearest release first, and
+ * keep the first walk that reconciles with the counters in the core
+ * (system_mem against the heaps, the bins against the free chunks, mp_'s
+ * mmap counters against the mmapped chunks found, the tcache counts against
+ * their chains), with no diagnostic above info. Otherwise refuse, saying
+ * what failed for each row tried.
+ */
+static struct hs_error *gl_walk_inferred(struct hs_process *proc,
+					 struct hs_module *mod, const char *vs,
+					 unsigned major, unsigned minor,
+					 const struct hs_walk_options *opts,
+					 struct hs_heap *heap)
+{
+	struct gl_infer g = { .proc = proc, .mod = mod, .opts = opts };
+	size_t n = hs_glibc_layout_candidates(major, minor, g.cand, GL_MAX_CANDIDATES);
+	char rows[256];
+	hs_glibc_layout_list(rows, sizeof(rows));
+	struct hs_error *err = hs_infer_run(heap, n, gl_try_row, &g, mod->name,
+					    "glibc", vs, rows);
+	if (!err)
+		snprintf(heap->version, sizeof(heap->version), "%s", vs);
+	return err;
+}
+
+static struct hs_error *glibc_walk(struct hs_process *proc,
+				   const struct hs_walk_options *opts,
+				   struct hs_heap *heap)
+{
+	struct hs_module *mod = gl_libc(proc);
+	if (!mod)
+		return hs_error_create(HS_ERR_NOT_FOUND, "glibc: libc.so.6 not mapped");
+	if (mod->symbols == HS_SYMS_NONE)
+		return hs_error_create(HS_ERR_NOT_FOUND,
+				       "glibc: %s is not readable on this system "
+				       "(missing or another build); cannot locate "
+				       "main_arena", mod->name);
+	char vs[32] = "";
+	unsigned major, minor;
+	if (!gl_version(proc, mod, &major, &minor, vs, sizeof(vs)))
+		return hs_error_create(HS_ERR_UNSUPPORTED,
+				       "glibc: cannot read the version of %s "
+				       "(gnu_get_libc_version not disassemblable)",
+				       mod->name);
+	const struct hs_glibc_layout *L = hs_glibc_layout_find(major, minor);
+	if (!L) {
+		char v[24];
+		snprintf(v, sizeof(v), "%u.%u", major, minor);
+		return gl_walk_inferred(proc, mod, v, major, minor, opts, heap);
+	}
+	heap->layout = L->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
+	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
+	if (!L->verified)
+		hs_diags_add(&heap->diags, HS_DIAG_INFO, false, 0,
+			     "glibc %s: layout row read off the source, not yet "
+			     "verified against a build", L->version);
+	return gl_walk_row(proc, mod, L, opts, heap);
 }
 
 const struct hs_walker hs_glibc_walker = {

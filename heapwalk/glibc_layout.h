@@ -55,7 +55,7 @@ struct hs_glibc_layout {
 	struct {
 		uint32_t size;
 		uint32_t flags;          /* int; bit NONCONTIGUOUS_BIT */
-		uint32_t fastbins;       /* fastbinsY[nfastbins] */
+		uint32_t fastbins;       /* fastbinsY[nfastbins]; ABSENT from 2.43 */
 		uint32_t top;
 		uint32_t last_remainder;
 		uint32_t bins;           /* bins[2 * nbins - 2] */
@@ -65,7 +65,7 @@ struct hs_glibc_layout {
 		uint32_t system_mem;
 		uint32_t max_system_mem;
 	} ms;
-	unsigned nfastbins; /* NFASTBINS */
+	unsigned nfastbins; /* NFASTBINS; 0 from 2.43 (fastbins removed) */
 	unsigned nbins;     /* NBINS */
 	uint32_t noncontiguous_bit;
 
@@ -77,7 +77,9 @@ struct hs_glibc_layout {
 		uint32_t n_mmaps;        /* int */
 		uint32_t mmapped_mem;
 		uint32_t sbrk_base;
-		uint32_t tcache_bins;    /* HS_GLIBC_ABSENT without USE_TCACHE */
+		uint32_t tcache_bins;    /* tcache_bins (tcache_small_bins from
+					  * 2.42); HS_GLIBC_ABSENT without USE_TCACHE */
+		uint32_t tcache_count;   /* size_t tcache_count: the fill limit */
 	} mp;
 
 	/* heap_info (arena.c) */
@@ -95,18 +97,28 @@ struct hs_glibc_layout {
 	struct {
 		bool present;
 		unsigned nbins;          /* TCACHE_MAX_BINS */
+		unsigned small_bins;     /* bins of one chunk size each (TCACHE_SMALL_BINS
+					  * from 2.42; = nbins before); bin i >= small_bins
+					  * holds sizes with one highest bit */
 		unsigned count_bytes;    /* sizeof(counts[0]): 1 before 2.30, then 2 */
+		bool count_is_slots;     /* 2.42+: num_slots[] counts the free slots
+					  * left, from mp_.tcache_count down */
 		uint32_t counts;
 		uint32_t entries;
 		uint32_t size;           /* sizeof(tcache_perthread_struct) */
 		uint64_t chunk_size;     /* chunk holding it: request2size(size) */
 		uint32_t entry_next;     /* tcache_entry.next */
-		uint32_t entry_key;      /* tcache_entry.key (2.29+) */
+		uint32_t entry_key;      /* tcache_entry.key (2.29+), else ABSENT */
 		/* In `tls_func`, the first `mov GOT(%rip),%reg` whose %reg then
 		 * addresses %fs:(%reg) loads the TPOFF64 GOT slot of `tcache`. */
 		const char *tls_func;
 	} tc;
 	bool safe_linking;           /* PROTECT_PTR on tcache next and fastbin fd (2.32+) */
+	/* Mmapped chunks: 0 up to 2.42 (the chunk is the whole mapping, its
+	 * prev_size the memalign offset); 2.43 keeps a CHUNK_HDR_SZ tail past
+	 * the chunk, and bit 0 of prev_size says huge pages (mmap_set_chunk,
+	 * malloc.c:1443-1451 in 2.43). */
+	uint64_t mmap_tail;
 
 	struct hs_glibc_anchor anchors[HS_GLIBC_MAX_ANCHORS];
 	size_t nanchors;
@@ -117,6 +129,14 @@ const struct hs_glibc_layout *hs_glibc_layout_find(unsigned major,
 						   unsigned minor);
 /* All rows, oldest first. */
 const struct hs_glibc_layout *hs_glibc_layouts(size_t *count);
+/*
+ * For a release without a row: the rows to try, nearest release first (ties:
+ * the newer one), at most `max`. Returns how many were written to `out`.
+ */
+size_t hs_glibc_layout_candidates(unsigned major, unsigned minor,
+				  const struct hs_glibc_layout **out, size_t max);
+/* "2.26, 2.27, ..., 2.43": every row's version, for messages. */
+void hs_glibc_layout_list(char *buf, size_t len);
 /* Parse "2.36" (optionally followed by anything not a digit) into major
  * and minor. false on anything else. */
 bool hs_glibc_parse_version(const char *s, size_t len, unsigned *major,

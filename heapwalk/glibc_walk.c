@@ -72,6 +72,7 @@ struct gl_ctx {
 	uint64_t heap_max;
 	bool mp_ok;
 	uint64_t mp_n_mmaps, mp_mmapped_mem, mp_sbrk_base;
+	uint64_t mp_tcache_count; /* 0 if unknown */
 
 	struct gl_arena *arenas;
 	size_t narenas, arenas_cap;
@@ -355,6 +356,32 @@ static void gl_check_keys(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 				     c->keys[i].key, cand);
 }
 
+/* The (smallest) chunk size tcache bin i holds: csize2tidx inverted
+ * (malloc.c:301-305 in 2.42). */
+static uint64_t gl_tcache_bin_size(const struct hs_glibc_layout *L, unsigned i)
+{
+	if (i < L->tc.small_bins)
+		return L->minsize + (uint64_t)i * L->malloc_alignment;
+	uint64_t small_max = L->minsize + (uint64_t)(L->tc.small_bins - 1) *
+			     L->malloc_alignment;
+	unsigned top = 63 - (unsigned)__builtin_clzll(small_max);
+	uint64_t lo = UINT64_C(1) << (top + (i - L->tc.small_bins));
+	return lo > small_max ? lo : small_max + L->malloc_alignment;
+}
+
+/* Does bin i hold chunks of size sz? The small bins one size each; from
+ * 2.42 the large bins every size with the same highest bit
+ * (large_csize2tidx, malloc.c:3163-3170 in 2.42). */
+static bool gl_tcache_bin_holds(const struct hs_glibc_layout *L, unsigned i,
+				uint64_t sz)
+{
+	if (i < L->tc.small_bins)
+		return sz == gl_tcache_bin_size(L, i);
+	uint64_t lo = gl_tcache_bin_size(L, i);
+	uint64_t hi = UINT64_C(1) << (64 - __builtin_clzll(lo));
+	return sz >= lo && sz < hi && !(sz & (L->malloc_alignment - 1));
+}
+
 static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 {
 	const struct hs_glibc_layout *L = c->L;
@@ -386,6 +413,9 @@ static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 	c->meta[c->nmeta++] = tc - L->hdr_size;
 	c->nkeys = 0;
 
+	/* 2.42+ keeps the free slots per bin, not the entries: without
+	 * mp_.tcache_count the chains are walked but not counted. */
+	bool counted = !L->tc.count_is_slots || c->mp_tcache_count;
 	for (unsigned i = 0; i < L->tc.nbins; i++) {
 		unsigned count;
 		uint64_t e;
@@ -396,8 +426,19 @@ static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 		} else {
 			count = s[L->tc.counts + i];
 		}
+		if (L->tc.count_is_slots) {
+			if (counted && count > c->mp_tcache_count) {
+				hs_diags_add(c->diags, HS_DIAG_WARNING, true, tc,
+					     "thread %d: tcache bin %u: %u free slots, "
+					     "more than mp_.tcache_count %" PRIu64,
+					     t->tid, i, count, c->mp_tcache_count);
+				counted = false;
+			}
+			count = counted ? (unsigned)c->mp_tcache_count - count
+					: UINT16_MAX;
+		}
 		memcpy(&e, s + L->tc.entries + 8 * i, 8);
-		uint64_t want = L->minsize + (uint64_t)i * L->malloc_alignment;
+		uint64_t want = gl_tcache_bin_size(L, i);
 		/* Brent's cycle detection; the chain is also bounded by count. */
 		uint64_t tortoise = e, power = 1, lam = 0;
 		unsigned n = 0;
@@ -424,7 +465,7 @@ static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 				broken = true;
 				break;
 			}
-			if ((sz & ~(uint64_t)HS_GLIBC_SIZE_BITS) != want)
+			if (!gl_tcache_bin_holds(L, i, sz & ~(uint64_t)HS_GLIBC_SIZE_BITS))
 				hs_diags_add(c->diags, HS_DIAG_WARNING, true, e,
 					     "thread %d: tcache bin %u (0x%" PRIx64
 					     "): entry 0x%" PRIx64 " has chunk size 0x%" PRIx64,
@@ -449,7 +490,7 @@ static bool gl_walk_tcache(struct gl_ctx *c, const struct hs_glibc_tcache *t)
 			}
 			e = next;
 		}
-		if (!broken && n != count)
+		if (!broken && counted && n != count)
 			hs_diags_add(c->diags, HS_DIAG_WARNING, true, tc,
 				     "thread %d: tcache bin %u: count %u but %u entries",
 				     t->tid, i, count, n);
@@ -1059,6 +1100,8 @@ static bool gl_scan_range(struct gl_ctx *c, const struct hs_memory_range *r,
 	if (!base)
 		return true;
 	uint64_t end = r->start + r->filesz, map_end = r->start + r->memsz;
+	/* 2.43: a tail after the chunk, and the huge-page bit in prev_size. */
+	uint64_t tail = L->mmap_tail, pmask = tail ? ~(uint64_t)1 : ~(uint64_t)0;
 	uint64_t p = gl_align_up(r->start, GL_PAGE);
 	/* p only grows; every step checks it stays inside [start, end). */
 	while (p >= r->start && p < end && end - p >= 2 * 8) {
@@ -1073,26 +1116,28 @@ static bool gl_scan_range(struct gl_ctx *c, const struct hs_memory_range *r,
 		}
 		uint64_t prev = gl_ld(base, p - r->start);
 		uint64_t raw = gl_ld(base, p - r->start + 8);
-		uint64_t S = raw & ~(GL_PAGE - 1);
-		if (prev != 0 || (raw & (GL_PAGE - 1)) != HS_GLIBC_IS_MMAPPED ||
-		    S == 0 || S > map_end - p) {
+		uint64_t S = (raw & ~(uint64_t)HS_GLIBC_SIZE_BITS) + tail;
+		if ((prev & pmask) != 0 ||
+		    (raw & HS_GLIBC_SIZE_BITS) != HS_GLIBC_IS_MMAPPED ||
+		    (S & (GL_PAGE - 1)) || S == 0 || S > map_end - p) {
 			if (p + GL_PAGE < p)
 				break;
 			p += GL_PAGE;
 			continue;
 		}
-		uint64_t chunk = p, csz = S;
+		uint64_t chunk = p, csz = S - tail;
 		for (uint64_t A = 2 * L->malloc_alignment; A < S; A *= 2) {
 			/* brk = mem2chunk(align_up(chunk2mem(p), A)), bumped by A
-			 * when that leaves less than MINSIZE (malloc.c:4975-4981). */
+			 * when that leaves less than MINSIZE (malloc.c:4975-4981);
+			 * 2.43 no longer bumps (malloc.c:4724-4730). */
 			uint64_t x = gl_align_up(p + L->hdr_size, A) - L->hdr_size;
-			if (x >= p && x - p < L->minsize)
+			if (!tail && x >= p && x - p < L->minsize)
 				x += A;
 			if (x < p || x - p >= S || x >= end || end - x < 2 * 8)
 				break;
-			uint64_t xp = gl_ld(base, x - r->start);
+			uint64_t xp = gl_ld(base, x - r->start) & pmask;
 			uint64_t xs = gl_ld(base, x - r->start + 8);
-			uint64_t xe = x + (xs & ~(uint64_t)HS_GLIBC_SIZE_BITS);
+			uint64_t xe = x + (xs & ~(uint64_t)HS_GLIBC_SIZE_BITS) + tail;
 			if (xp == x - p && (xs & HS_GLIBC_SIZE_BITS) == HS_GLIBC_IS_MMAPPED &&
 			    xe > x && !(xe & (GL_PAGE - 1)) && xe <= map_end) {
 				chunk = x;
@@ -1216,6 +1261,11 @@ static void gl_read_mp(struct gl_ctx *c)
 	}
 	c->mp_n_mmaps = n_mmaps; /* an int in glibc; never negative when sane */
 	c->mp_ok = true;
+	/* The fill limit: what the 2.42+ num_slots[] count down from. */
+	if (L->mp.tcache_count != HS_GLIBC_ABSENT &&
+	    (!gl_rd(c, c->mp + L->mp.tcache_count, &c->mp_tcache_count) ||
+	     c->mp_tcache_count > UINT16_MAX))
+		c->mp_tcache_count = 0;
 	/* heap_max_size(), malloc/arena.c:58-65 */
 	if (L->heap_max_from_hugetlb && L->mp.hp_pagesize != HS_GLIBC_ABSENT &&
 	    gl_rd(c, c->mp + L->mp.hp_pagesize, &hp) && hp) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layout_infer.h"
 #include "tcmalloc_internal.h"
 #include "walkers.h"
 
@@ -62,6 +63,7 @@ struct tcm_class {
 };
 
 struct tcm_walk {
+	const struct hs_process *proc;
 	const struct hs_memory *mem;
 	const struct hs_tcm_layout *lay;
 	const struct hs_tcm_addrs *addrs;
@@ -135,7 +137,7 @@ static struct hs_error *tcm_read_sizemap(struct tcm_walk *w)
 		return hs_error_create(HS_ERR_FAULT,
 				       "tcmalloc: SizeMap at 0x%" PRIx64 " is not in the core",
 				       w->addrs->sizemap);
-	uint64_t n = tcm_ld64(sm, lay->sm_num_size_classes);
+	uint64_t n = hs_tcm_num_classes(lay, sm);
 	if (n < 2 || n > lay->class_sizes_max || n > TCM_MAX_CLASSES)
 		return hs_error_create(HS_ERR_FORMAT,
 				       "tcmalloc: SizeMap at 0x%" PRIx64 " has %" PRIu64
@@ -146,7 +148,8 @@ static struct hs_error *tcm_read_sizemap(struct tcm_walk *w)
 	uint32_t prev = 0;
 	for (unsigned c = 1; c < w->nclasses; c++) {
 		struct tcm_class *k = &w->cls[c];
-		k->size = tcm_ld32(sm, lay->sm_class_to_size + 4 * c);
+		uint64_t size = hs_tcm_class_size(lay, sm, c);
+		k->size = size > lay->max_size ? 0 : (uint32_t)size;
 		k->move = tcm_ld32(sm, lay->sm_num_objects_to_move + 4 * c);
 		k->pages = tcm_ld64(sm, lay->sm_class_to_pages + 8 * c);
 		k->ok = k->size > prev && k->size <= lay->max_size &&
@@ -164,6 +167,14 @@ static struct hs_error *tcm_read_sizemap(struct tcm_walk *w)
 			prev = k->size;
 	}
 	return NULL;
+}
+
+/* Bits of a page number: what the page map indexes. */
+static unsigned tcm_page_bits(const struct hs_tcm_layout *lay)
+{
+	return lay->pagemap_levels == 3 ?
+		2 * lay->pagemap_interior_bits + lay->pagemap_leaf_bits :
+		lay->pagemap_root_bits + lay->pagemap_leaf_bits;
 }
 
 /* Take the Span a page-map entry points at, if the entry is its start. */
@@ -189,8 +200,7 @@ static struct hs_error *tcm_take_entry(struct tcm_walk *w, uint64_t page,
 		return NULL;
 	}
 	uint64_t length = tcm_ld64(s, lay->span_length);
-	uint64_t limit = UINT64_C(1) << (lay->pagemap_root_bits +
-					 lay->pagemap_leaf_bits);
+	uint64_t limit = UINT64_C(1) << tcm_page_bits(lay);
 	if (length == 0 || length > limit - page) {
 		hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, v,
 			     "tcmalloc: span at 0x%" PRIx64 " (page 0x%" PRIx64
@@ -227,16 +237,108 @@ static struct hs_error *tcm_take_entry(struct tcm_walk *w, uint64_t page,
 }
 
 /*
- * Scan the two-level page map. A leaf is 2 MiB of pointers, taken whole
- * with hs_memory_ptr; if it straddles core segments it is read in 4 KiB
- * pieces, and unreadable pieces are reported once per leaf.
+ * Scan one leaf of the page map: `nleaf` Span pointers for the pages from
+ * `base`. A leaf is taken whole with hs_memory_ptr (2 MiB of pointers in a
+ * two-level map); if it straddles core segments it is read in 4 KiB pieces,
+ * and unreadable pieces are reported once per leaf.
+ */
+static struct hs_error *tcm_scan_leaf(struct tcm_walk *w, uint64_t leaf,
+				      uint64_t base, size_t nleaf)
+{
+	const uint8_t *lp = (leaf & 7) ? NULL :
+		hs_memory_ptr(w->mem, leaf, nleaf * 8);
+	if (lp) {
+		for (size_t j = 0; j < nleaf; j++) {
+			uint64_t v = tcm_ld64(lp, 8 * j);
+			if (!v)
+				continue;
+			struct hs_error *err = tcm_take_entry(w, base + j, v);
+			if (err)
+				return err;
+		}
+		return NULL;
+	}
+	if (leaf & 7) {
+		hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, leaf,
+			     "tcmalloc: page-map leaf for page 0x%" PRIx64 " pointer 0x%"
+			     PRIx64 " is misaligned; its %zu pages are skipped",
+			     base, leaf, nleaf);
+		return NULL;
+	}
+	const size_t piece = nleaf < 4096 / 8 ? nleaf : 4096 / 8;
+	size_t missing = 0;
+	for (size_t j0 = 0; j0 < nleaf; j0 += piece) {
+		const uint8_t *pp = hs_memory_ptr(w->mem, leaf + 8 * j0, piece * 8);
+		if (!pp) {
+			missing++;
+			continue;
+		}
+		for (size_t j = 0; j < piece; j++) {
+			uint64_t v = tcm_ld64(pp, 8 * j);
+			if (!v)
+				continue;
+			struct hs_error *err = tcm_take_entry(w, base + j0 + j, v);
+			if (err)
+				return err;
+		}
+	}
+	if (missing)
+		hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, leaf,
+			     "tcmalloc: page-map leaf for page 0x%" PRIx64 " at 0x%" PRIx64
+			     ": %zu of %zu pieces are not in the core",
+			     base, leaf, missing, nleaf / piece);
+	return NULL;
+}
+
+/*
+ * Scan the page map. Two levels (TCMalloc_PageMap2, gperftools 2.6 on):
+ * the root array of leaf pointers is inside the PageHeap. Three levels
+ * (TCMalloc_PageMap3, 2.5 and before, pagemap.h:208-270 in 2.5): the
+ * PageHeap holds a pointer to the root node; nodes hold pointers to nodes,
+ * then to leaves. Pages are visited in order either way.
  */
 static struct hs_error *tcm_scan_pagemap(struct tcm_walk *w)
 {
 	const struct hs_tcm_layout *lay = w->lay;
 	uint64_t root_addr = w->addrs->pageheap + lay->ph_pagemap_root;
-	size_t nroot = (size_t)1 << lay->pagemap_root_bits;
 	size_t nleaf = (size_t)1 << lay->pagemap_leaf_bits;
+	if (lay->pagemap_levels == 3) {
+		size_t nnode = (size_t)1 << lay->pagemap_interior_bits;
+		uint64_t node;
+		const uint8_t *root = NULL;
+		if (hs_memory_u64(w->mem, root_addr, &node) && !(node & 7))
+			root = hs_memory_ptr(w->mem, node, nnode * 8);
+		if (!root)
+			return hs_error_create(HS_ERR_FAULT,
+					       "tcmalloc: page map root node (pointer at 0x%"
+					       PRIx64 ") is not in the core", root_addr);
+		for (size_t i1 = 0; i1 < nnode; i1++) {
+			uint64_t mid = tcm_ld64(root, 8 * i1);
+			if (!mid)
+				continue;
+			const uint8_t *mp = (mid & 7) ? NULL :
+				hs_memory_ptr(w->mem, mid, nnode * 8);
+			if (!mp) {
+				hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, mid,
+					     "tcmalloc: page-map node %zu at 0x%" PRIx64
+					     " is not in the core or misaligned; skipped",
+					     i1, mid);
+				continue;
+			}
+			for (size_t i2 = 0; i2 < nnode; i2++) {
+				uint64_t leaf = tcm_ld64(mp, 8 * i2);
+				if (!leaf)
+					continue;
+				uint64_t base = (((uint64_t)i1 << lay->pagemap_interior_bits) +
+						 i2) << lay->pagemap_leaf_bits;
+				struct hs_error *err = tcm_scan_leaf(w, leaf, base, nleaf);
+				if (err)
+					return err;
+			}
+		}
+		return NULL;
+	}
+	size_t nroot = (size_t)1 << lay->pagemap_root_bits;
 	const uint8_t *root = hs_memory_ptr(w->mem, root_addr, nroot * 8);
 	if (!root)
 		return hs_error_create(HS_ERR_FAULT,
@@ -247,50 +349,9 @@ static struct hs_error *tcm_scan_pagemap(struct tcm_walk *w)
 		if (!leaf)
 			continue;
 		uint64_t base = (uint64_t)i1 << lay->pagemap_leaf_bits;
-		const uint8_t *lp = (leaf & 7) ? NULL :
-			hs_memory_ptr(w->mem, leaf, nleaf * 8);
-		if (lp) {
-			for (size_t j = 0; j < nleaf; j++) {
-				uint64_t v = tcm_ld64(lp, 8 * j);
-				if (!v)
-					continue;
-				struct hs_error *err = tcm_take_entry(w, base + j, v);
-				if (err)
-					return err;
-			}
-			continue;
-		}
-		if (leaf & 7) {
-			hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, leaf,
-				     "tcmalloc: page-map leaf %zu pointer 0x%" PRIx64
-				     " is misaligned; its 2 GiB of pages are skipped",
-				     i1, leaf);
-			continue;
-		}
-		const size_t piece = 4096 / 8;
-		size_t missing = 0;
-		for (size_t j0 = 0; j0 < nleaf; j0 += piece) {
-			const uint8_t *pp = hs_memory_ptr(w->mem, leaf + 8 * j0,
-							  piece * 8);
-			if (!pp) {
-				missing++;
-				continue;
-			}
-			for (size_t j = 0; j < piece; j++) {
-				uint64_t v = tcm_ld64(pp, 8 * j);
-				if (!v)
-					continue;
-				struct hs_error *err =
-					tcm_take_entry(w, base + j0 + j, v);
-				if (err)
-					return err;
-			}
-		}
-		if (missing)
-			hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, leaf,
-				     "tcmalloc: page-map leaf %zu at 0x%" PRIx64
-				     ": %zu of %zu pieces are not in the core",
-				     i1, leaf, missing, nleaf / piece);
+		struct hs_error *err = tcm_scan_leaf(w, leaf, base, nleaf);
+		if (err)
+			return err;
 	}
 	return NULL;
 }
@@ -623,6 +684,37 @@ static uint64_t tcm_thread_cache_count(struct tcm_walk *w, uint64_t head)
 	return n;
 }
 
+/* The list holds thread_heap_count_ caches (thread_cache.cc NewHeap and
+ * DeleteCache keep them in step): a list cut short or run on by a wrong
+ * next_ offset shows here. */
+static void tcm_check_thread_count(struct tcm_walk *w, uint64_t listed)
+{
+	uint32_t n;
+	if (!w->addrs->thread_heap_count ||
+	    !hs_memory_u32(w->mem, w->addrs->thread_heap_count, &n))
+		return;
+	if (listed != n)
+		hs_diags_add(&w->heap->diags, HS_DIAG_ERROR, true,
+			     w->addrs->thread_heap_count,
+			     "tcmalloc: the ThreadCache list holds %" PRIu64 " caches, "
+			     "ThreadCache::thread_heap_count_ says %" PRIu32, listed, n);
+}
+
+/* A ThreadCache's tid_ (up to 2.15) is the pthread_t of its thread, which
+ * on x86_64 glibc is the thread's fs_base. */
+static void tcm_check_thread_tid(struct tcm_walk *w, uint64_t tc, const uint8_t *t)
+{
+	if (w->lay->tc_tid == HS_TCM_ABSENT || !w->proc->nthreads)
+		return;
+	uint64_t tid = tcm_ld64(t, w->lay->tc_tid);
+	for (size_t i = 0; i < w->proc->nthreads; i++)
+		if (w->proc->threads[i].fs_base == tid)
+			return;
+	hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, tc,
+		     "tcmalloc: ThreadCache 0x%" PRIx64 ": tid_ 0x%" PRIx64
+		     " is no thread of the process", tc, tid);
+}
+
 /* Every ThreadCache on ThreadCache::thread_heaps_ [thread_cache.h:300,348]:
  * their FreeLists, checked against length_ and size_ (which GetThreadStats
  * sums, thread_cache.cc:509-518). */
@@ -638,8 +730,9 @@ static void tcm_walk_thread_caches(struct tcm_walk *w)
 			     w->addrs->thread_heaps);
 		return;
 	}
-	uint64_t count = tcm_thread_cache_count(w, tc);
-	for (uint64_t i = 0; i < count && tc; i++) {
+	uint64_t count = tcm_thread_cache_count(w, tc), walked = 0;
+	tcm_check_thread_count(w, count);
+	for (uint64_t i = 0; i < count && tc; i++, walked++) {
 		const uint8_t *t = hs_memory_ptr(w->mem, tc, lay->tc_size);
 		if (!t) {
 			hs_diags_add(&w->heap->diags, HS_DIAG_WARNING, true, tc,
@@ -673,11 +766,15 @@ static void tcm_walk_thread_caches(struct tcm_walk *w)
 			bytes += n * k->size;
 		}
 		int32_t size = (int32_t)tcm_ld32(t, lay->tc_size_bytes);
+		/* 2.6-2.6.1 keep the room left: size = max_size_ - size_left_. */
+		if (lay->tc_max_size != HS_TCM_ABSENT)
+			size = (int32_t)(tcm_ld32(t, lay->tc_max_size) - (uint32_t)size);
 		if (size < 0 || (uint64_t)size != bytes)
 			hs_diags_add(&w->heap->diags, HS_DIAG_ERROR, true, tc,
 				     "tcmalloc: ThreadCache 0x%" PRIx64 ": size_ %" PRId32
 				     " but its lists hold %" PRIu64 " bytes", tc, size, bytes);
 		w->thread += bytes;
+		tcm_check_thread_tid(w, tc, t);
 		tc = tcm_ld64(t, lay->tc_next);
 	}
 }
@@ -883,6 +980,7 @@ struct hs_error *hs_tcmalloc_walk_at(struct hs_process *proc,
 	struct tcm_walk *w = calloc(1, sizeof(*w));
 	if (!w)
 		return HS_ENOMEM;
+	w->proc = proc;
 	w->mem = &proc->mem;
 	w->lay = lay;
 	w->addrs = addrs;
@@ -913,20 +1011,119 @@ static bool tcm_detect(struct hs_process *proc)
 	return hs_tcm_find_module(proc) != NULL;
 }
 
+/* Walk with one located row; records what the report says about it. */
+static struct hs_error *tcm_walk_located(struct hs_process *proc,
+					 const struct hs_tcm_located *loc,
+					 struct hs_heap *heap)
+{
+	snprintf(heap->version, sizeof(heap->version), "%s", loc->version);
+	snprintf(heap->flavour, sizeof(heap->flavour), "%s", loc->flavour);
+	heap->located_by = loc->located_by;
+	heap->layout = loc->layout->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
+	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", loc->row);
+	return hs_tcmalloc_walk_at(proc, loc->layout, &loc->addrs, loc->samples, heap);
+}
+
+/*
+ * A build with other pages than its row's (--with-tcmalloc-pagesize): the
+ * row re-derived for them is only a derivation, kept when the walk
+ * reconciles with tcmalloc's counters, refused otherwise.
+ */
+static struct hs_error *tcm_walk_derived(struct hs_process *proc,
+					 const struct hs_tcm_located *loc,
+					 struct hs_heap *heap)
+{
+	struct hs_heap *scratch;
+	struct hs_error *err = hs_heap_create(&scratch);
+	if (err)
+		return err;
+	err = tcm_walk_located(proc, loc, scratch);
+	const char *why = err ? err->message : hs_infer_judge(scratch);
+	if (!why && err != HS_ENOMEM) {
+		char subject[128];
+		/* Every row is for the default 8 KiB pages. */
+		snprintf(subject, sizeof(subject), "gperftools %s was built with "
+			 "%u KiB pages, its row %s is for 8 KiB", loc->version,
+			 1u << (loc->layout->page_shift - 10), loc->layout->version);
+		hs_infer_accept(heap, scratch, subject, loc->row);
+		return NULL;
+	}
+	if (err == HS_ENOMEM) {
+		hs_heap_destroy(scratch);
+		return err;
+	}
+	struct hs_error *refusal = hs_error_create(
+		HS_ERR_UNSUPPORTED, "tcmalloc: gperftools %s (%s) built with %u KiB "
+		"pages: the %s row re-derived for them does not reconcile with the "
+		"counters in the core: %s", loc->version, loc->module,
+		1u << (loc->layout->page_shift - 10), loc->layout->version, why);
+	hs_error_destroy(err);
+	hs_heap_destroy(scratch);
+	return refusal;
+}
+
+#define TCM_MAX_CANDIDATES 32
+
+struct tcm_infer {
+	struct hs_process *proc;
+	const struct hs_walk_options *opts;
+	const struct hs_tcm_layout *cand[TCM_MAX_CANDIDATES];
+	struct hs_tcm_located loc; /* of the latest try: its row name */
+};
+
+static struct hs_error *tcm_try_row(void *ctx, size_t i, struct hs_heap *scratch,
+				    const char **row)
+{
+	struct tcm_infer *t = ctx;
+	*row = t->cand[i]->version;
+	struct hs_error *err = hs_tcm_locate(t->proc, t->opts, t->cand[i],
+					     &scratch->diags, &t->loc);
+	if (err)
+		return err;
+	*row = t->loc.row;
+	return tcm_walk_located(t->proc, &t->loc, scratch);
+}
+
+/*
+ * A gperftools release without a row: locate and walk with each row,
+ * nearest release first, and keep the first walk that reconciles with
+ * tcmalloc's own counters (the page heap's stats_, every central free
+ * list's num_spans_ and counter_, every thread cache's length_ and size_,
+ * the transfer cache slots, thread_heap_count_) with no diagnostic above
+ * info.
+ */
+static struct hs_error *tcm_walk_inferred(struct hs_process *proc,
+					  const struct hs_walk_options *opts,
+					  const struct hs_tcm_located *first,
+					  struct hs_heap *heap)
+{
+	struct tcm_infer *t = calloc(1, sizeof(*t));
+	if (!t)
+		return HS_ENOMEM;
+	t->proc = proc;
+	t->opts = opts;
+	size_t n = hs_tcm_layout_candidates(first->version, t->cand, TCM_MAX_CANDIDATES);
+	char rows[256];
+	hs_tcm_layout_list(rows, sizeof(rows));
+	struct hs_error *err = hs_infer_run(heap, n, tcm_try_row, t, first->module,
+					    "gperftools", first->version, rows);
+	free(t);
+	return err;
+}
+
 static struct hs_error *tcm_walk(struct hs_process *proc,
 				 const struct hs_walk_options *opts,
 				 struct hs_heap *heap)
 {
 	struct hs_tcm_located loc;
-	struct hs_error *err = hs_tcm_locate(proc, opts, &heap->diags, &loc);
+	struct hs_error *err = hs_tcm_locate(proc, opts, NULL, &heap->diags, &loc);
 	if (err)
 		return err;
-	snprintf(heap->version, sizeof(heap->version), "%s", loc.version);
-	snprintf(heap->flavour, sizeof(heap->flavour), "%s", loc.flavour);
-	heap->located_by = loc.located_by;
-	heap->layout = loc.layout->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
-	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", loc.layout->version);
-	return hs_tcmalloc_walk_at(proc, loc.layout, &loc.addrs, loc.samples, heap);
+	if (!loc.layout)
+		return tcm_walk_inferred(proc, opts, &loc, heap);
+	if (loc.derived)
+		return tcm_walk_derived(proc, &loc, heap);
+	return tcm_walk_located(proc, &loc, heap);
 }
 
 const struct hs_walker hs_tcmalloc_walker = {

@@ -11,6 +11,8 @@ struct hs_tcm_addrs {
 	uint64_t sizemap;       /* Static::sizemap_ (a SizeMap) */
 	uint64_t central_cache; /* Static::central_cache_[kClassSizesMax] */
 	uint64_t thread_heaps;  /* &ThreadCache::thread_heaps_ (a ThreadCache*) */
+	uint64_t thread_heap_count; /* &ThreadCache::thread_heap_count_ (an
+				     * int, exported), or 0 if unknown */
 	uint64_t free_queue_size; /* &MallocBlock::free_queue_size_ in the
 				   * debug builds, else 0 */
 };
@@ -18,9 +20,15 @@ struct hs_tcm_addrs {
 /* What hs_tcm_locate() found. */
 struct hs_tcm_located {
 	struct hs_tcm_addrs addrs;
-	const struct hs_tcm_layout *layout;
+	const struct hs_tcm_layout *layout; /* a row, or &own */
+	/* A row re-derived for the page size the SizeMap shows
+	 * (hs_tcm_layout_with_page_shift); layout then points here. */
+	struct hs_tcm_layout own;
+	bool derived;
+	char row[32];     /* the row's name for the report ("2.10", "2.10/32K") */
 	char version[32];
 	char flavour[32];
+	char module[64];  /* the library's file name, for messages */
 	enum hs_located_by located_by;
 	bool samples; /* the build can have sampled spans */
 };
@@ -33,12 +41,16 @@ struct hs_module *hs_tcm_find_module(struct hs_process *proc);
  * Find tcmalloc's statics and pick the layout row: DWARF/.symtab symbols if
  * present (unless opts->no_debuginfo and they come from debug info), else
  * the code anchors (capstone), else the known-build table by build-id. Every
- * candidate is checked structurally before it is accepted. Caveats become
- * diagnostics in `diags`. Errors: HS_ERR_NOT_FOUND (no tcmalloc, or nothing
- * that validates), HS_ERR_UNSUPPORTED (a version without a layout row).
+ * candidate is checked structurally before it is accepted. With `force`,
+ * that row is used whatever the version (trying a row for a version that
+ * has none). Without it, a version that has no row returns success with
+ * ret->layout NULL and ret->version set: the caller tries the rows. Caveats
+ * become diagnostics in `diags`. Errors: HS_ERR_NOT_FOUND (no tcmalloc, or
+ * nothing that validates).
  */
 struct hs_error *hs_tcm_locate(struct hs_process *proc,
 			       const struct hs_walk_options *opts,
+			       const struct hs_tcm_layout *force,
 			       struct hs_diags *diags,
 			       struct hs_tcm_located *ret);
 

@@ -7,6 +7,7 @@
 #include "tcmalloc_internal.h"
 
 #define TCM_SYM_THREAD_HEAPS "_ZN8tcmalloc11ThreadCache13thread_heaps_E"
+#define TCM_SYM_THREAD_HEAP_COUNT "_ZN8tcmalloc11ThreadCache18thread_heap_count_E"
 /* Hidden statics [static_vars.h:102-121]: only in a full .symtab or DWARF. */
 #define TCM_SYM_PAGEHEAP "_ZN8tcmalloc6Static9pageheap_E"
 #define TCM_SYM_SIZEMAP "_ZN8tcmalloc6Static8sizemap_E"
@@ -189,9 +190,11 @@ static bool tcm_lea_and_disp(struct hs_module *mod, const char *fn,
 static bool tcm_read_anchors(struct hs_module *mod, struct tcm_anchors *a)
 {
 	memset(a, 0, sizeof(*a));
+	/* Not fatal: a build that exports pageheap_ reads it through the GOT
+	 * (2.11 built with autotools), and the symbol gives it. */
 	if (!tcm_lea_and_disp(mod, TCM_FN_OWNERSHIP, &a->addrs.pageheap,
 			      &a->root_off))
-		return false;
+		a->addrs.pageheap = 0;
 	if (!tcm_lea_and_disp(mod, "tc_nallocx", &a->addrs.sizemap,
 			      &a->class_to_size) &&
 	    !tcm_lea_and_disp(mod, "nallocx", &a->addrs.sizemap,
@@ -236,6 +239,9 @@ static bool tcm_anchors_fit(const struct tcm_anchors *a,
 		return false;
 	if (a->class_to_size && a->class_to_size != lay->sm_class_to_size)
 		return false;
+	/* Up to 2.5 the number of classes is a constant, not read. */
+	if (lay->sm_num_size_classes == HS_TCM_ABSENT)
+		return true;
 	uint64_t ncls = a->addrs.sizemap + lay->sm_num_size_classes;
 	for (size_t i = 0; i < a->nrip_refs; i++)
 		if (a->rip_refs[i] == ncls)
@@ -253,21 +259,19 @@ bool hs_tcm_validate(const struct hs_memory *mem,
 			 addrs->sizemap);
 		return false;
 	}
-	uint64_t n;
-	memcpy(&n, sm + lay->sm_num_size_classes, 8);
+	uint64_t n = hs_tcm_num_classes(lay, sm);
 	if (n < 2 || n > lay->class_sizes_max) {
 		snprintf(why, whylen, "SizeMap at 0x%" PRIx64 ": %" PRIu64
 			 " size classes (malloc not initialised, or wrong address)",
 			 addrs->sizemap, n);
 		return false;
 	}
-	int32_t prev = 0;
+	int64_t prev = 0;
 	for (uint64_t c = 1; c < n; c++) {
-		int32_t size;
-		memcpy(&size, sm + lay->sm_class_to_size + 4 * c, 4);
-		if (size <= prev || (uint32_t)size > lay->max_size || size % 8) {
+		int64_t size = (int64_t)hs_tcm_class_size(lay, sm, (unsigned)c);
+		if (size <= prev || size > (int64_t)lay->max_size || size % 8) {
 			snprintf(why, whylen, "SizeMap at 0x%" PRIx64 ": class %" PRIu64
-				 " has size %" PRId32, addrs->sizemap, c, size);
+				 " has size %" PRId64, addrs->sizemap, c, size);
 			return false;
 		}
 		prev = size;
@@ -279,8 +283,11 @@ bool hs_tcm_validate(const struct hs_memory *mem,
 			return false;
 		}
 	}
-	uint64_t root = addrs->pageheap + lay->ph_pagemap_root;
-	if (!hs_memory_readable(mem, root, (uint64_t)8 << lay->pagemap_root_bits)) {
+	uint64_t root = addrs->pageheap + lay->ph_pagemap_root, node = 0;
+	if (lay->pagemap_levels == 3 ?
+	    !hs_memory_u64(mem, root, &node) || (node & 7) ||
+	    !hs_memory_readable(mem, node, (uint64_t)8 << lay->pagemap_interior_bits) :
+	    !hs_memory_readable(mem, root, (uint64_t)8 << lay->pagemap_root_bits)) {
 		snprintf(why, whylen, "page map root at 0x%" PRIx64 " not in the core",
 			 root);
 		return false;
@@ -304,18 +311,45 @@ bool hs_tcm_validate(const struct hs_memory *mem,
  * Try one candidate set of addresses with the row for the version, or with
  * each row whose constraints it meets when the version is unknown.
  */
+/*
+ * The row, or the row re-derived into *own for the page size the SizeMap
+ * at `sizemap` shows (a build with --with-tcmalloc-pagesize).
+ */
+static const struct hs_tcm_layout *tcm_page_size(struct hs_process *proc,
+						 const struct hs_tcm_layout *lay,
+						 uint64_t sizemap,
+						 struct hs_tcm_layout *own)
+{
+	const uint8_t *sm = hs_memory_ptr(&proc->mem, sizemap, lay->sm_size);
+	unsigned shift = sm ? hs_tcm_sizemap_page_shift(lay, sm) : 0;
+	if (!shift || shift == lay->page_shift ||
+	    !hs_tcm_layout_with_page_shift(lay, shift, own))
+		return lay;
+	return own;
+}
+
 static const struct hs_tcm_layout *
 tcm_try(struct hs_process *proc, const struct hs_tcm_layout *want,
-	const struct tcm_anchors *anchors, const struct hs_tcm_addrs *addrs,
-	const char *method, struct hs_diags *diags)
+	const struct tcm_anchors *anchors, struct hs_tcm_addrs *addrs,
+	const char *method, struct hs_diags *diags, struct hs_tcm_layout *own,
+	char *last, size_t lastlen)
 {
 	char why[160] = "";
 	for (size_t i = 0; i < hs_tcm_nlayouts; i++) {
 		const struct hs_tcm_layout *lay = want ? want : &hs_tcm_layouts[i];
-		if (anchors && !tcm_anchors_fit(anchors, lay)) {
+		lay = tcm_page_size(proc, lay, addrs->sizemap, own);
+		/* Up to 2.5 Static::pageheap_ is a pointer to the PageHeap. */
+		struct hs_tcm_addrs a = *addrs;
+		if (lay->ph_indirect &&
+		    (!hs_memory_u64(&proc->mem, addrs->pageheap, &a.pageheap) ||
+		     (a.pageheap & 7))) {
+			snprintf(why, sizeof(why), "pageheap_ at 0x%" PRIx64 " does not "
+				 "point at a PageHeap", addrs->pageheap);
+		} else if (anchors && !tcm_anchors_fit(anchors, lay)) {
 			snprintf(why, sizeof(why), "code anchors do not fit the %s layout",
 				 lay->version);
-		} else if (hs_tcm_validate(&proc->mem, lay, addrs, why, sizeof(why))) {
+		} else if (hs_tcm_validate(&proc->mem, lay, &a, why, sizeof(why))) {
+			*addrs = a;
 			return lay;
 		}
 		if (want)
@@ -323,11 +357,13 @@ tcm_try(struct hs_process *proc, const struct hs_tcm_layout *want,
 	}
 	hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 		     "tcmalloc: statics from %s rejected: %s", method, why);
+	snprintf(last, lastlen, "%s: %s", method, why);
 	return NULL;
 }
 
 struct hs_error *hs_tcm_locate(struct hs_process *proc,
 			       const struct hs_walk_options *opts,
+			       const struct hs_tcm_layout *force,
 			       struct hs_diags *diags,
 			       struct hs_tcm_located *ret)
 {
@@ -355,18 +391,19 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 	loc.samples = hs_tcm_flavour_samples(flavour);
 
 	/* Version: the known build, else tc_version()'s string. */
-	const struct hs_tcm_layout *want = NULL;
+	const struct hs_tcm_layout *want = force;
 	if (build)
 		snprintf(loc.version, sizeof(loc.version), "%s", build->version);
 	else
 		tcm_version_from_code(proc, mod, loc.version, sizeof(loc.version));
-	if (loc.version[0]) {
+	snprintf(loc.module, sizeof(loc.module), "%s", tcm_basename(mod->name));
+	if (loc.version[0] && !want) {
 		want = hs_tcm_layout_for_version(loc.version);
-		if (!want)
-			return hs_error_create(HS_ERR_UNSUPPORTED,
-					       "tcmalloc: gperftools %s has no layout "
-					       "row (rows: 2.8.1-2.9.1, 2.10, 2.16)",
-					       loc.version);
+		if (!want) {
+			/* The caller tries the rows (hs_tcm_layout_candidates). */
+			*ret = loc;
+			return NULL;
+		}
 	}
 
 	struct hs_symbol sym;
@@ -377,8 +414,12 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		thread_heaps = build->thread_heaps + mod->bias;
 
 	const struct hs_tcm_layout *lay = NULL;
-	/* 1. Symbols of the hidden statics: a full .symtab or debug info. */
+	char last[200] = ""; /* why the last candidate was rejected */
+	/* 1. Symbols of the statics: a full .symtab or debug info, or the
+	 * dynamic symbols of releases that did not hide them yet (2.5
+	 * exports tcmalloc::Static::sizemap_ and the rest). */
 	bool syms_ok = mod->symbols == HS_SYMS_SYMTAB ||
+		mod->symbols == HS_SYMS_DYNSYM ||
 		(mod->symbols == HS_SYMS_DEBUGINFO && !opts->no_debuginfo);
 	if (syms_ok && hs_module_symbol(mod, TCM_SYM_PAGEHEAP, &sym)) {
 		loc.addrs.pageheap = sym.addr;
@@ -388,17 +429,38 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		loc.addrs.central_cache = sym.addr;
 		loc.addrs.thread_heaps = thread_heaps;
 		if (all)
-			lay = tcm_try(proc, want, NULL, &loc.addrs, "symbols", diags);
+			lay = tcm_try(proc, want, NULL, &loc.addrs, "symbols", diags,
+				      &loc.own, last, sizeof(last));
 		loc.located_by = mod->symbols == HS_SYMS_DEBUGINFO ?
 			HS_LOCATED_DEBUGINFO : HS_LOCATED_SYMBOLS;
 	}
 	/* 2. The code anchors. */
 	struct tcm_anchors anchors;
 	if (!lay && tcm_read_anchors(mod, &anchors)) {
+		/* A static the module exports (some builds do not hide them)
+		 * is named by its symbol, whatever the code says. */
+		static const char *const names[] = {
+			TCM_SYM_PAGEHEAP, TCM_SYM_SIZEMAP, TCM_SYM_CENTRAL,
+		};
+		uint64_t *slots[] = {
+			&anchors.addrs.pageheap, &anchors.addrs.sizemap,
+			&anchors.addrs.central_cache,
+		};
+		for (size_t i = 0; i < HS_ARRAY_SIZE(names); i++)
+			if (mod->symbols == HS_SYMS_DYNSYM &&
+			    hs_module_symbol(mod, names[i], &sym)) {
+				if (*slots[i] != sym.addr)
+					anchors.root_off = 0; /* read off another base */
+				*slots[i] = sym.addr;
+			}
 		loc.addrs = anchors.addrs;
 		loc.addrs.thread_heaps = thread_heaps;
-		lay = tcm_try(proc, want, &anchors, &loc.addrs, "disassembly", diags);
+		lay = tcm_try(proc, want, &anchors, &loc.addrs, "disassembly", diags,
+			      &loc.own, last, sizeof(last));
 		loc.located_by = HS_LOCATED_DISASSEMBLY;
+	} else if (!lay) {
+		snprintf(last, sizeof(last), "disassembly: CentralCacheLockAll and "
+			 "nallocx do not name central_cache_ and sizemap_");
 	}
 	/* 3. The build-id table, for cores analysed without the library. */
 	if (!lay && build) {
@@ -407,7 +469,7 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		loc.addrs.central_cache = build->central_cache + mod->bias;
 		loc.addrs.thread_heaps = build->thread_heaps + mod->bias;
 		lay = tcm_try(proc, want, NULL, &loc.addrs, "the build-id table",
-			      diags);
+			      diags, &loc.own, last, sizeof(last));
 		if (lay)
 			hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 				     "tcmalloc: statics placed from the known-build "
@@ -419,15 +481,15 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 		return hs_error_create(HS_ERR_NOT_FOUND,
 				       "tcmalloc: cannot locate pageheap_/sizemap_/"
 				       "central_cache_ in %s (no symbols, anchors or "
-				       "known build-id validated)",
-				       tcm_basename(mod->name));
+				       "known build-id validated%s%s)",
+				       tcm_basename(mod->name), last[0] ? "; " : "", last);
 	if (!loc.version[0]) {
 		snprintf(loc.version, sizeof(loc.version), "%s", lay->version);
 		hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 			     "tcmalloc: version not identified; the %s layout "
 			     "(gperftools %s) fits", lay->version, lay->versions);
 	}
-	if (!lay->verified)
+	if (!lay->verified && !force)
 		hs_diags_add(diags, HS_DIAG_INFO, false, 0,
 			     "tcmalloc: the %s layout row comes from the source "
 			     "and was not verified against a build", lay->version);
@@ -441,7 +503,15 @@ struct hs_error *hs_tcm_locate(struct hs_process *proc,
 	if (strstr(loc.flavour, "debug") &&
 	    hs_module_symbol(mod, "_ZN11MallocBlock16free_queue_size_E", &sym))
 		loc.addrs.free_queue_size = sym.addr;
-	loc.layout = lay;
+	if (hs_module_symbol(mod, TCM_SYM_THREAD_HEAP_COUNT, &sym))
+		loc.addrs.thread_heap_count = sym.addr;
+	loc.derived = lay == &loc.own;
+	if (loc.derived)
+		snprintf(loc.row, sizeof(loc.row), "%s/%uK", lay->version,
+			 1u << (lay->page_shift - 10));
+	else
+		snprintf(loc.row, sizeof(loc.row), "%s", lay->version);
 	*ret = loc;
+	ret->layout = loc.derived ? &ret->own : lay;
 	return NULL;
 }

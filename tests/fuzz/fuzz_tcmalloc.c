@@ -3,11 +3,12 @@
 
 #include "../../heapwalk/tcmalloc_internal.h"
 #include "fuzz_check.h"
+#include "fuzz_tcm_rows.h"
 #include "fuzz_synth.h"
 
 /*
  * Input: the fuzz_synth format (fuzz_synth.h). flags bits 0-7 pick the
- * layout row (modulo the table), bit 8 says the build can have sampled
+ * layout row (fuzz_tcm_rows.h), bit 8 says the build can have sampled
  * spans; params[0] is Static::pageheap_, [1] Static::sizemap_, [2]
  * Static::central_cache_, [3] &ThreadCache::thread_heaps_, and params[4...]
  * are the threads' fs_base. The structural check that locating applies to
@@ -18,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hs_fuzz_synth s;
 	if (!hs_fuzz_synth_init(&s, data, size, true))
 		return 0;
-	const struct hs_tcm_layout *L = &hs_tcm_layouts[(s.flags & 0xff) % hs_tcm_nlayouts];
+	const struct hs_tcm_layout *L = hs_fuzz_tcm_row(s.flags & 0xff);
 	uint64_t p[4] = { 0 };
 	for (size_t i = 0; i < 4 && i < s.nparams; i++)
 		p[i] = s.params[i];

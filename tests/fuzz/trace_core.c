@@ -10,6 +10,7 @@
 #include "../../analyzer/analyzer.h"
 #include "../../heapwalk/jemalloc_internal.h"
 #include "../../heapwalk/tcmalloc_internal.h"
+#include "fuzz_tcm_rows.h"
 
 /*
  * After the core is opened, every memory range's bytes are moved to a private
@@ -83,13 +84,18 @@ static void write_params(const char *path, struct hs_process *proc,
 		struct hs_diags d;
 		struct hs_tcm_located loc;
 		hs_diags_init(&d);
-		struct hs_error *err = hs_tcm_locate(proc, wopts, &d, &loc);
+		struct hs_error *err = hs_tcm_locate(proc, wopts, NULL, &d, &loc);
 		hs_diags_deinit(&d);
 		if (err) {
 			fprintf(stderr, "trace_core: %s\n", err->message);
 			exit(2);
 		}
-		flags = (uint64_t)(loc.layout - hs_tcm_layouts) | (loc.samples ? 0x100 : 0);
+		if (!loc.layout || loc.derived) {
+			fprintf(stderr, "trace_core: gperftools %s has no layout "
+				"row of its own\n", loc.version);
+			exit(2);
+		}
+		flags = hs_fuzz_tcm_row_index(loc.layout) | (loc.samples ? 0x100 : 0);
 		p[0] = loc.addrs.pageheap, p[1] = loc.addrs.sizemap;
 		p[2] = loc.addrs.central_cache, p[3] = loc.addrs.thread_heaps;
 	} else {

@@ -20,7 +20,11 @@
    DEST/<DEST> -> DEST, so the core's paths still resolve) and finds
    libc6-dbg's DEST/usr/lib/debug/.build-id files; without, --no-debuginfo.
 4. Besides run_fixture.py's exact checks, the report must name glibc
-   VERSION and be located by debuginfo (resp. disassembly).
+   VERSION and be located by debuginfo (resp. disassembly); with
+   --expect-layout, allocator.layout must be that (and with --expect-row,
+   allocator.layout_row that row: an inferred layout names the row it
+   used). A suite whose libc6 is no longer VERSION (experimental moves on)
+   is a skip that says so.
 
 Exit status: 0 pass, 1 fail, 77 skip (gcore missing, or the download
 failed: no network, unknown suite or package; the reason is printed).
@@ -67,6 +71,11 @@ def fetch(args):
         raise Skip("cannot download glibc of %s: %s" % (args.suite, out))
     if r.returncode != 0:
         raise Fail("fetch-sysroot failed (status %d): %s" % (r.returncode, out))
+    debs = os.listdir(os.path.join(args.dest, ".apt", "debs"))
+    libc6 = [d for d in debs if d.startswith("libc6_")]
+    if libc6 and not libc6[0].startswith("libc6_%s-" % args.version):
+        raise Skip("%s's libc6 is now %s, not glibc %s"
+                   % (args.suite, libc6[0], args.version))
 
 
 def compile_fixture(args):
@@ -154,10 +163,17 @@ def run(args, fixture):
     if alloc.get("located_by") != want_by:
         bad.append("allocator.located_by is %r, expected %s"
                    % (alloc.get("located_by"), want_by))
+    if args.expect_layout and alloc.get("layout") != args.expect_layout:
+        bad.append("allocator.layout is %r, expected %s"
+                   % (alloc.get("layout"), args.expect_layout))
+    if args.expect_row and alloc.get("layout_row") != args.expect_row:
+        bad.append("allocator.layout_row is %r, expected %s"
+                   % (alloc.get("layout_row"), args.expect_row))
     for b in bad:
         log("FAIL: " + b)
     if not bad:
-        log("glibc %s located by %s: ok" % (args.version, want_by))
+        log("glibc %s located by %s, layout %s (row %s): ok"
+            % (args.version, want_by, alloc.get("layout"), alloc.get("layout_row")))
     return 1 if bad else 0
 
 
@@ -172,6 +188,8 @@ def main():
     ap.add_argument("--fixture-src", required=True)
     ap.add_argument("--heapscope", required=True)
     ap.add_argument("--no-debuginfo", action="store_true")
+    ap.add_argument("--expect-layout", choices=["verified", "from_source", "inferred"])
+    ap.add_argument("--expect-row", help="the layout row the report must name")
     args = ap.parse_args()
     args.dest = os.path.abspath(args.dest)
     if not shutil.which("gcore"):

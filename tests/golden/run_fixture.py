@@ -323,6 +323,10 @@ def main():
                     help="environment variable for the fixture (LD_PRELOAD, MALLOC_CONF)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (core, stats, report)")
+    ap.add_argument("--report", action="append", default=[], metavar="PATH=VALUE",
+                    help="also require a report field (as a 'report' line would)")
+    ap.add_argument("--diag", action="append", default=[], metavar="TEXT",
+                    help="require a diagnostic whose message contains TEXT")
     args = ap.parse_args()
 
     if not shutil.which("gcore"):
@@ -356,6 +360,9 @@ def main():
         core = take_core(pid, tmp)
         stop(proc)
         exp = parse_stats(stats_path)
+        for kv in args.report:
+            path, _, value = kv.partition("=")
+            exp.fields.append(("report", path, value))
         report = analyze(args, core)
         if args.keep:
             with open(os.path.join(tmp, "report.json"), "w") as f:
@@ -372,6 +379,10 @@ def main():
             log("report fields:")
         checker.fields(exp, report)
         checker.diagnostics(report)
+        for text in args.diag:
+            if not any(text in (d.get("message") or "") for d in report.get("diagnostics", [])
+                       if isinstance(d, dict)):
+                checker.fail("no diagnostic says %r" % text)
     except Failure as e:
         checker.fail(str(e))
     finally:

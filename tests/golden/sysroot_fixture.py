@@ -16,6 +16,11 @@ run_fixture.py with the fixture running on DEST's libraries:
     bookworm): a launcher script in DEST execs DEST's ld.so --library-path
     DEST's lib dirs FIXTURE, so the pid gcore sees is the fixture's.
 
+With --patch-version LIB OLD NEW, the fixture runs on a copy of DEST's LIB
+(a file name under usr/lib/x86_64-linux-gnu) whose version string OLD is
+overwritten with NEW (same length) and whose build-id is altered: a real
+build of a version heapscope has no row for, whose layout must be inferred.
+
 Exit status: run_fixture.py's (0 pass, 1 fail, 77 skip); 77 also when the
 download fails (fetch-sysroot exit 2: no network, unknown suite or
 package), with the reason; any other fetch failure is a failure (1).
@@ -54,20 +59,51 @@ def fetch(args):
     return 0
 
 
-def launcher(args):
-    """A shell script in DEST that runs the fixture under DEST's ld.so."""
+def launcher(args, first=None):
+    """A shell script in DEST that runs the fixture under DEST's ld.so
+    (libraries from `first` before DEST's own)."""
     dest = os.path.abspath(args.dest)
     ldso = os.path.join(dest, "usr/lib64/ld-linux-x86-64.so.2")
     if not os.path.exists(ldso):
         ldso = os.path.join(dest, LIBDIR, "ld-linux-x86-64.so.2")
-    libpath = ":".join(os.path.join(dest, d) for d in (LIBDIR, "lib/x86_64-linux-gnu"))
-    path = os.path.join(dest, ".launch-" + os.path.basename(args.fixture))
+    dirs = ([first] if first else []) + [os.path.join(dest, d)
+                                         for d in (LIBDIR, "lib/x86_64-linux-gnu")]
+    libpath = ":".join(dirs)
+    path = os.path.join(dest, ".launch-%s%s" % ("patched-" if first else "",
+                                                os.path.basename(args.fixture)))
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         f.write("#!/bin/sh\nexec '%s' --library-path '%s' '%s' \"$@\"\n"
                 % (ldso, libpath, os.path.abspath(args.fixture)))
     os.chmod(path + ".tmp", 0o755)
     os.replace(path + ".tmp", path)
     return path
+
+
+def patch_version(args):
+    """DEST/.patched-NEW/LIB: LIB with its version string and build-id
+    changed; returns that directory."""
+    lib, old, new = args.patch_version
+    if len(old) != len(new):
+        raise SystemExit("--patch-version: %r and %r differ in length" % (old, new))
+    dest = os.path.abspath(args.dest)
+    src = os.path.realpath(os.path.join(dest, LIBDIR, lib))
+    data = bytearray(open(src, "rb").read())
+    at = data.find(old.encode() + b"\0")
+    if at < 0:
+        raise SystemExit("--patch-version: %r not in %s" % (old, src))
+    data[at:at + len(old)] = new.encode()
+    # The GNU build-id note: name "GNU\0" after namesz 4, type 3.
+    note = data.find(b"\x04\x00\x00\x00\x14\x00\x00\x00\x03\x00\x00\x00GNU\x00")
+    if note < 0:
+        raise SystemExit("--patch-version: no 20-byte build-id note in %s" % src)
+    data[note + 16] ^= 0xff
+    out = os.path.join(dest, ".patched-" + new)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, lib + ".tmp"), "wb") as f:
+        f.write(data)
+    os.chmod(os.path.join(out, lib + ".tmp"), 0o755)
+    os.replace(os.path.join(out, lib + ".tmp"), os.path.join(out, lib))
+    return out
 
 
 def main():
@@ -79,6 +115,8 @@ def main():
     ap.add_argument("--own-libc", action="store_true",
                     help="run under DEST's ld.so and libc (fetch libc6 too)")
     ap.add_argument("--fixture", required=True, help="the fixture program")
+    ap.add_argument("--patch-version", nargs=3, metavar=("LIB", "OLD", "NEW"),
+                    help="run on a copy of LIB claiming version NEW")
     args, rest = ap.parse_known_args()
 
     rc = fetch(args)
@@ -86,11 +124,13 @@ def main():
         return rc
     runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_fixture.py")
     cmd = [sys.executable, runner]
+    first = patch_version(args) if args.patch_version else None
     if args.own_libc:
-        cmd += ["--fixture", launcher(args)]
+        cmd += ["--fixture", launcher(args, first)]
     else:
+        libpath = os.path.join(os.path.abspath(args.dest), LIBDIR)
         cmd += ["--fixture", args.fixture,
-                "--env", "LD_LIBRARY_PATH=" + os.path.join(os.path.abspath(args.dest), LIBDIR)]
+                "--env", "LD_LIBRARY_PATH=" + (first + ":" if first else "") + libpath]
     cmd += rest
     log("$ " + " ".join(cmd))
     sys.stdout.flush()

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../heapwalk/glibc.h"
+#include "../../heapwalk/layout_infer.h"
 #include "check.h"
 #include "check_heap.h"
 
@@ -712,11 +713,90 @@ static void test_layout_table(void)
 		CHECK((L->hi.size + 16) % L->malloc_alignment == 0);
 	}
 	CHECK(hs_glibc_layout_find(2, 1) == NULL);
+	CHECK(hs_glibc_layout_find(2, 44) == NULL);
+
+	/* Candidates for a release without a row: nearest first, newer on a
+	 * tie, rows of identical layout tried once. */
+	const struct hs_glibc_layout *cand[32];
+	size_t nc = hs_glibc_layout_candidates(2, 44, cand, 32);
+	CHECK(nc >= 3 && strcmp(cand[0]->version, "2.43") == 0 &&
+	      strcmp(cand[1]->version, "2.42") == 0 &&
+	      strcmp(cand[2]->version, "2.41") == 0);
+	for (size_t i = 3; i < nc; i++) /* 2.35-2.40 are 2.41's layout */
+		CHECK(cand[i]->minor < 35 || cand[i]->minor > 40);
+	nc = hs_glibc_layout_candidates(2, 33, cand, 2);
+	CHECK(nc == 2 && cand[0]->minor == 33);
+	char list[256];
+	hs_glibc_layout_list(list, sizeof(list));
+	CHECK(strncmp(list, "2.26, 2.27, ", 12) == 0 && strstr(list, ", 2.43"));
+	char small[8];
+	hs_glibc_layout_list(small, sizeof(small));
+	CHECK(strlen(small) < sizeof(small));
+}
+
+/*
+ * The arbiter of an inferred layout: the synthetic heap is a 2.36 one, and
+ * only the rows that share 2.36's layout walk it without a warning; every
+ * other row's walk disagrees with some counter in memory, or fails.
+ */
+static void test_inference_arbiter(void)
+{
+	size_t n;
+	const struct hs_glibc_layout *rows = hs_glibc_layouts(&n);
+	const struct hs_glibc_layout *ref = layout();
+	struct hs_layout_try tried = { .len = 0 };
+	for (size_t i = 0; i < n; i++) {
+		const struct hs_glibc_layout *L = &rows[i];
+		build();
+		struct hs_process *proc = make_process();
+		struct hs_glibc_tcache tc[2] = { { 1, T_MAIN }, { 2, T_AR } };
+		struct hs_glibc_where where = {
+			.main_arena = MA, .mp = MP, .tcaches = tc, .ntcaches = 2,
+			.tcaches_known = true,
+		};
+		struct hs_heap *heap;
+		if (hs_heap_create(&heap))
+			abort();
+		struct hs_error *err = hs_glibc_walk_at(proc, L, &where, heap);
+		const char *why = err ? err->message : hs_infer_judge(heap);
+		bool same = L->minor >= 35 && L->minor <= 41;
+		if (same != (why == NULL))
+			fprintf(stderr, "row %s: %s\n", L->version, why ? why : "reconciles");
+		CHECK(same == (why == NULL));
+		if (why)
+			hs_layout_try_note(&tried, L->version, "%.100s", why);
+		hs_error_destroy(err);
+		hs_heap_destroy(heap);
+		hs_process_destroy(proc);
+	}
+	(void)ref;
+	struct hs_error *err = hs_layout_try_refuse(&tried, "libc.so.6", "glibc",
+						    "2.99", "2.26, 2.43");
+	CHECK(err && err->code == HS_ERR_UNSUPPORTED &&
+	      strstr(err->message, "libc.so.6: glibc 2.99 has no layout row") &&
+	      strstr(err->message, "supported: 2.26, 2.43") &&
+	      strstr(err->message, "2.26: ") && strstr(err->message, "2.43: ") &&
+	      !strchr(err->message, '\n'));
+	hs_error_destroy(err);
+
+	/* Accepting a scratch walk moves it into the heap, marked inferred. */
+	struct hs_heap *heap, *scratch;
+	if (hs_heap_create(&heap) || hs_heap_create(&scratch))
+		abort();
+	CHECK(hs_heap_set_stat(scratch, "arena", 42));
+	hs_infer_accept(heap, scratch, "glibc 2.99 has no layout row", "2.43");
+	uint64_t v = 0;
+	CHECK(hs_heap_get_stat(heap, "arena", &v) && v == 42);
+	CHECK(heap->layout == HS_LAYOUT_INFERRED && strcmp(heap->layout_row, "2.43") == 0);
+	CHECK(has_diag(heap, 0, "glibc 2.99 has no layout row; the 2.43 row"));
+	CHECK(hs_infer_judge(heap) != NULL); /* the warning itself */
+	hs_heap_destroy(heap);
 }
 
 int main(void)
 {
 	test_layout_table();
+	test_inference_arbiter();
 	test_clean();
 	test_no_mp_no_tcache();
 	test_tcache_cycle();

@@ -541,19 +541,75 @@ static void test_layout_table(void)
 	CHECK(old && strcmp(old->version, "2.8.1") == 0);
 	CHECK(hs_tcm_layout_for_version("2.9.1") == old);
 	CHECK(hs_tcm_layout_for_version("2.16") != NULL);
-	CHECK(hs_tcm_layout_for_version("2.11") == NULL);
-	CHECK(hs_tcm_layout_for_version("2.7") == NULL);
+	CHECK(hs_tcm_layout_for_version("2.8") == old);
+	const struct hs_tcm_layout *r211 = hs_tcm_layout_for_version("2.11");
+	CHECK(r211 && hs_tcm_layout_for_version("2.15") == r211);
+	const struct hs_tcm_layout *r27 = hs_tcm_layout_for_version("2.7");
+	CHECK(r27 && strcmp(r27->version, "2.6.2") == 0);
+	CHECK(hs_tcm_layout_for_version("2.6.1") != r27);
+	const struct hs_tcm_layout *r25 = hs_tcm_layout_for_version("2.5");
+	CHECK(r25 && r25->pagemap_levels == 3 && r25->ph_indirect);
+	CHECK(hs_tcm_layout_for_version("2.4") == NULL);
+	CHECK(hs_tcm_layout_for_version("2.99") == NULL);
 	CHECK(hs_tcm_layout_for_version("") == NULL);
+	/* A release without a row: the nearest row first, the newer on a tie. */
+	const struct hs_tcm_layout *cand[32];
+	size_t nc = hs_tcm_layout_candidates("2.99", cand, 32);
+	CHECK(nc == hs_tcm_nlayouts && cand[0] == &hs_tcm_layouts[hs_tcm_nlayouts - 1]);
+	nc = hs_tcm_layout_candidates("2.4", cand, 2);
+	CHECK(nc == 2 && cand[0] == r25);
+	/* Another page size: 2.10 built with 32 KiB pages (ptype/o of that
+	 * build: stats_ at 1051752, 1051856 bytes, free_[32]). */
+	struct hs_tcm_layout p32;
+	CHECK(hs_tcm_layout_with_page_shift(L, 15, &p32));
+	CHECK(p32.ph_stats == 1051752 && p32.ph_size == 1051856 &&
+	      p32.max_pages == 32 && p32.pagemap_root_bits == 16 &&
+	      p32.pagemap_leaf_bits == 17 && p32.ph_pagemap_root == L->ph_pagemap_root);
+	struct hs_tcm_layout same;
+	CHECK(hs_tcm_layout_with_page_shift(L, 13, &same) &&
+	      same.ph_stats == L->ph_stats && same.pagemap_root_bits == 17);
+	CHECK(hs_tcm_layout_with_page_shift(r25, 16, &same) &&
+	      same.pagemap_interior_bits == 11 && same.pagemap_leaf_bits == 10 &&
+	      same.ph_stats == r25->ph_stats - 96 * (128 - 16));
+	CHECK(!hs_tcm_layout_with_page_shift(L, 30, &same));
+	/* kPageShift from a SizeMap: its last class, kMaxSize in 32 pages. */
+	uint8_t *sm = calloc(1, L->sm_size);
+	if (!sm)
+		abort();
+	uint64_t n = 3, pages = 32;
+	int32_t sz = 8, big = 256 * 1024;
+	memcpy(sm + L->sm_num_size_classes, &n, 8);
+	memcpy(sm + L->sm_class_to_size + 4, &sz, 4);
+	memcpy(sm + L->sm_class_to_size + 8, &big, 4);
+	memcpy(sm + L->sm_class_to_pages + 16, &pages, 8);
+	CHECK(hs_tcm_sizemap_page_shift(L, sm) == 13);
+	pages = 8;
+	memcpy(sm + L->sm_class_to_pages + 16, &pages, 8);
+	CHECK(hs_tcm_sizemap_page_shift(L, sm) == 15);
+	pages = 7;
+	memcpy(sm + L->sm_class_to_pages + 16, &pages, 8);
+	CHECK(hs_tcm_sizemap_page_shift(L, sm) == 0);
+	free(sm);
+	char list[256];
+	hs_tcm_layout_list(list, sizeof(list));
+	CHECK(strncmp(list, "2.5, 2.6-2.6.1, 2.6.2-2.7, 2.8-2.9.1, 2.10, ", 44) == 0);
 	for (size_t i = 0; i < hs_tcm_nlayouts; i++) {
 		const struct hs_tcm_layout *l = &hs_tcm_layouts[i];
 		/* invariants of every row */
 		CHECK(l->span_size >= l->span_bits + 4);
 		CHECK(l->cfl_used_slots >= l->cfl_tc_slots + 16 * l->cfl_max_slots);
-		CHECK(l->tc_size_bytes >= l->tc_list + l->class_sizes_max * l->tc_list_stride);
+		CHECK(l->tc_size_bytes >= l->tc_list + l->class_sizes_max * l->tc_list_stride ||
+		      l->tc_size_bytes + 4 <= l->tc_list);
 		CHECK(l->tc_next + 8 <= l->tc_size);
 		CHECK(l->ph_stats + 24 <= l->ph_size);
-		CHECK(l->ph_pagemap_root + (8u << l->pagemap_root_bits) <= l->ph_stats);
-		CHECK(l->sm_num_size_classes + 8 <= l->sm_size);
+		CHECK(l->pagemap_levels == 3 ?
+		      l->ph_pagemap_root + 8 <= l->ph_stats :
+		      l->ph_pagemap_root + (8u << l->pagemap_root_bits) <= l->ph_stats);
+		CHECK(l->sm_num_size_classes == HS_TCM_ABSENT ||
+		      l->sm_num_size_classes + 8 <= l->sm_size);
+		CHECK(l->sm_class_to_size + l->class_sizes_max * l->sm_class_to_size_width <=
+		      l->sm_size);
+		CHECK(l->vmin <= l->vmax && (i == 0 || hs_tcm_layouts[i - 1].vmax < l->vmin));
 	}
 	static const uint8_t minimal_id[20] = {
 		0x39, 0xdf, 0xd4, 0xa5, 0x85, 0x57, 0x03, 0xfa, 0x6c, 0x24,

@@ -104,6 +104,9 @@ struct hs_classes {
 	uint32_t string_type, cow_type, cstring_type;
 	/* Strong Redis hits so far (for the gate). */
 	uint64_t redis_strong;
+	/* The core range the last chunk's bytes were in: chunks come in
+	 * address order, mostly from one range. */
+	const struct hs_memory_range *last_range;
 };
 
 struct hs_error *hs_classes_create(const struct hs_classifier *cl, struct hs_classes **ret);
@@ -113,7 +116,7 @@ void hs_classes_destroy(struct hs_classes *c);
 uint32_t hs_classes_type(struct hs_classes *c, const char *name, enum hs_kind kind,
 			 double confidence);
 /* Fill k from a chunk and its id: its readable bytes. */
-void hs_classes_load(const struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
+void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
 		     struct hs_cchunk *k);
 /*
  * The type of in-use chunk k. Detectors run from the most certain to the

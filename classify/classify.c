@@ -189,14 +189,16 @@ void hs_classes_destroy(struct hs_classes *c)
 	free(c);
 }
 
-void hs_classes_load(const struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
+void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
 		     struct hs_cchunk *k)
 {
 	k->c = *ch;
 	k->id = id;
 	k->p = NULL;
 	k->avail = 0;
-	const struct hs_memory_range *r = hs_memory_find(&c->proc->mem, ch->addr);
+	const struct hs_memory_range *r = c->last_range;
+	if (!r || ch->addr < r->start || ch->addr - r->start >= r->memsz)
+		r = c->last_range = hs_memory_find(&c->proc->mem, ch->addr);
 	if (!r || ch->addr - r->start >= r->filesz)
 		return;
 	uint64_t n = r->filesz - (ch->addr - r->start);
@@ -312,6 +314,11 @@ static void *hs_gate_thread(void *arg)
 				break;
 			struct hs_cchunk k;
 			hs_classes_load(c, &ch, id, &k);
+			/* Strong Redis evidence is an sds the scan saw a pointer to,
+			 * or a robj: skip what can be neither without the detectors. */
+			if (!hs_heap_chunk_bit(g->cl->heap, id, HS_CHUNK_BIT_REF) &&
+			    !hs_robj_shaped(&k))
+				continue;
 			uint64_t before = c->redis_strong;
 			bool weak;
 			if (hs_classes_detect(c, &k, false, &weak, NULL, 0) == HS_TYPE_NONE) {

@@ -129,6 +129,12 @@ static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *ra
 		if (off > 24 || (off && off != 1 && off != 3 && off != 5 && off != 9 &&
 				 off != 17 && off != 24))
 			continue;
+		/* At the start: a std::string triple, whose numbers are cheap to
+		 * check before the chunk's bytes are looked at. */
+		if (off == 0 && (end_data - a < 24 || hs_le64(w + 16) < 16 ||
+				 hs_le64(w + 8) > hs_le64(w + 16) ||
+				 !hs_sizing_fits(c->sizing, hs_le64(w + 16) + 1, &tc)))
+			continue;
 		if (hs_heap_chunk_bit(heap, id, HS_CHUNK_BIT_REF))
 			continue;
 		struct hs_cchunk k;

@@ -53,7 +53,9 @@ struct hs_classifier {
 	struct hs_progress *progress;
 	struct hs_vtables *vtables;
 	/* Redis evidence was strong enough to accept structure-only sds and
-	 * robj (classify.c, HS_REDIS_GATE). */
+	 * robj (classify.c, HS_REDIS_GATE): pointers to sds buffers and EMBSTR
+	 * robjs the evidence scan saw (atomic while it runs). */
+	uint64_t redis_evidence;
 	bool accept_weak;
 	/* The process is C++ (it maps libstdc++, or links it in): list and map
 	 * nodes are named as libstdc++'s. */

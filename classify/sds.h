@@ -32,6 +32,9 @@ int hs_sds_unique_type(const struct hs_classes *c, const struct hs_cchunk *k);
 /* Whether chunk k's first 8 bytes could be a robj header (a valid type and
  * encoding pair, a sane refcount): the cheap part of hs_robj_detect. */
 bool hs_robj_shaped(const struct hs_cchunk *k);
+/* An EMBSTR robj at chunk k: string type, embstr encoding, ptr at its
+ * inline sdshdr8, whose allocation fits the chunk. */
+bool hs_robj_embstr(const struct hs_classes *c, const struct hs_cchunk *k);
 /* A robj (16-byte Redis object, or an EMBSTR robj with its inline sds). */
 bool hs_robj_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		    struct hs_detect *ret, char *why, size_t whylen);

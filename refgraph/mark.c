@@ -336,8 +336,17 @@ struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *hea
 	g->threads = hs_parallel_threads(opts ? opts->threads : 0);
 	g->progress = opts ? opts->progress : NULL;
 	struct hs_error *err = hs_roots_build(g);
-	if (!err)
+	if (!err && opts && opts->retained) {
+		err = hs_dominators_create(g, opts->retained_limit, &g->tree);
+		if (err && err->code == HS_ERR_OTHER) {
+			/* Over its limit: the marks without the tree. */
+			g->tree_note = hs_strdup(err->message);
+			hs_error_destroy(err);
+			err = g->tree_note ? hs_mark(g) : HS_ENOMEM;
+		}
+	} else if (!err) {
 		err = hs_mark(g);
+	}
 	if (err) {
 		hs_refgraph_destroy(g);
 		return err;
@@ -350,8 +359,17 @@ void hs_refgraph_destroy(struct hs_refgraph *g)
 {
 	if (!g)
 		return;
+	hs_dominators_destroy(g->tree);
+	free(g->tree_note);
 	free(g->roots);
 	free(g);
+}
+
+struct hs_dominators *hs_refgraph_tree(const struct hs_refgraph *g, const char **why)
+{
+	if (why)
+		*why = g->tree_note;
+	return g->tree;
 }
 
 void hs_refgraph_root_counts(const struct hs_refgraph *g, uint64_t counts[HS_ROOT_NKINDS])

@@ -196,23 +196,14 @@ static struct hs_error *hs_analysis_census(struct hs_analysis *a,
 	struct hs_dominators *dom = NULL;
 	struct hs_error *err = NULL;
 	double now;
-	if (a->graph && !opts->no_retained) {
-		uint64_t limit = opts->retained_limit ? opts->retained_limit
-						      : HS_RETAINED_LIMIT_DEFAULT;
-		err = hs_dominators_create(a->graph, limit, &dom);
-		if (err && err->code == HS_ERR_OTHER) {
-			/* Too big for the limit: the rest of the analysis stands. */
-			bool ok = hs_report_add_diag(&a->report, "info", err->message, false, 0) &&
-				  hs_report_add_diag(&a->report, "info",
-						     "retained sizes left out (raise "
-						     "--retained-limit, or --no-retained)",
-						     false, 0);
-			hs_error_destroy(err);
-			err = ok ? NULL : HS_ENOMEM;
-		}
-		now = hs_now();
-		a->phase_seconds[HS_PHASE_RETAINED] += now - *t;
-		*t = now;
+	if (a->graph) {
+		const char *why = NULL;
+		dom = hs_refgraph_tree(a->graph, &why);
+		if (why && (!hs_report_add_diag(&a->report, "info", why, false, 0) ||
+			    !hs_report_add_diag(&a->report, "info",
+						"retained sizes left out (raise --retained-limit, "
+						"or --no-retained)", false, 0)))
+			err = HS_ENOMEM;
 		a->retained_bytes = dom ? hs_dominators_bytes(dom) : 0;
 	}
 	struct hs_census_options csopts = {
@@ -242,7 +233,6 @@ static struct hs_error *hs_analysis_census(struct hs_analysis *a,
 	}
 	if (!err)
 		err = hs_census_report(cs, &a->report);
-	hs_dominators_destroy(dom);
 	hs_census_destroy(cs);
 	return err;
 }
@@ -294,6 +284,10 @@ struct hs_error *hs_analysis_run(const char *core_path,
 		struct hs_refgraph_options gopts = {
 			.threads = opts->threads,
 			.progress = a->progress,
+			/* show and list need no tree; show builds its own. */
+			.retained = !opts->no_retained && !opts->no_census,
+			.retained_limit = opts->retained_limit ? opts->retained_limit
+							       : HS_RETAINED_LIMIT_DEFAULT,
 		};
 		err = hs_refgraph_create(a->proc, a->heap, &gopts, &a->graph);
 		t0 = hs_now();

@@ -53,7 +53,9 @@ struct hs_classifier {
 	struct hs_progress *progress;
 	struct hs_vtables *vtables;
 	/* Redis evidence was strong enough to accept structure-only sds and
-	 * robj (classify.c, HS_REDIS_GATE). */
+	 * robj (classify.c, HS_REDIS_GATE): pointers to sds buffers and EMBSTR
+	 * robjs the evidence scan saw (atomic while it runs). */
+	uint64_t redis_evidence;
 	bool accept_weak;
 	/* The process is C++ (it maps libstdc++, or links it in): list and map
 	 * nodes are named as libstdc++'s. */
@@ -104,6 +106,9 @@ struct hs_classes {
 	uint32_t string_type, cow_type, cstring_type;
 	/* Strong Redis hits so far (for the gate). */
 	uint64_t redis_strong;
+	/* The core range the last chunk's bytes were in: chunks come in
+	 * address order, mostly from one range. */
+	const struct hs_memory_range *last_range;
 };
 
 struct hs_error *hs_classes_create(const struct hs_classifier *cl, struct hs_classes **ret);
@@ -113,7 +118,7 @@ void hs_classes_destroy(struct hs_classes *c);
 uint32_t hs_classes_type(struct hs_classes *c, const char *name, enum hs_kind kind,
 			 double confidence);
 /* Fill k from a chunk and its id: its readable bytes. */
-void hs_classes_load(const struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
+void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
 		     struct hs_cchunk *k);
 /*
  * The type of in-use chunk k. Detectors run from the most certain to the

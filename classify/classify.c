@@ -15,9 +15,10 @@
 /*
  * Weak Redis evidence (an sds header that nothing points to, a robj whose
  * fields merely look right) is accepted only in a process with this many
- * strong hits (a pointer to an sds buf, an EMBSTR robj, a RAW robj with its
- * sds): leaked sds (seeds/001) have no referrer, but a C or C++ program
- * without Redis must not grow sds out of short strings.
+ * strong hits, counted by the evidence scan: a pointer to an sds buffer
+ * (which is also how a RAW robj holds its sds) or an EMBSTR robj's pointer
+ * to itself. Leaked sds (seeds/001) have no referrer, but a C or C++
+ * program without Redis must not grow sds out of short strings.
  */
 #define HS_REDIS_GATE 32
 
@@ -189,14 +190,16 @@ void hs_classes_destroy(struct hs_classes *c)
 	free(c);
 }
 
-void hs_classes_load(const struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
+void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
 		     struct hs_cchunk *k)
 {
 	k->c = *ch;
 	k->id = id;
 	k->p = NULL;
 	k->avail = 0;
-	const struct hs_memory_range *r = hs_memory_find(&c->proc->mem, ch->addr);
+	const struct hs_memory_range *r = c->last_range;
+	if (!r || ch->addr < r->start || ch->addr - r->start >= r->memsz)
+		r = c->last_range = hs_memory_find(&c->proc->mem, ch->addr);
 	if (!r || ch->addr - r->start >= r->filesz)
 		return;
 	uint64_t n = r->filesz - (ch->addr - r->start);
@@ -274,59 +277,6 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 	return d.type;
 }
 
-/* ------------------------------------------------------------------ the Redis gate */
-
-struct hs_gate_work {
-	struct hs_classifier *cl;
-	uint64_t bounds[4 * HS_MAX_THREADS + 1];
-	size_t nparts;
-	size_t next;     /* atomic */
-	uint64_t strong; /* atomic */
-	bool nomem;
-};
-
-/* Strong Redis hits, until the gate is passed: the detectors in their
- * usual order, so a chunk another detector claims first does not count. */
-static void *hs_gate_thread(void *arg)
-{
-	struct hs_gate_work *g = arg;
-	struct hs_classes *c;
-	if (hs_classes_create(g->cl, &c)) {
-		__atomic_store_n(&g->nomem, true, __ATOMIC_RELAXED);
-		return NULL;
-	}
-	for (;;) {
-		size_t part = __atomic_fetch_add(&g->next, 1, __ATOMIC_RELAXED);
-		if (part >= g->nparts)
-			break;
-		struct hs_chunk_iter it;
-		struct hs_chunk ch;
-		hs_chunk_id id;
-		hs_chunk_iter_init(&it, g->cl->heap, g->bounds[part], g->bounds[part + 1]);
-		uint64_t seen = 0;
-		while (hs_chunk_iter_next(&it, &ch, &id)) {
-			if (!hs_classes_wanted(&ch))
-				continue;
-			if ((++seen & 1023) == 0 &&
-			    __atomic_load_n(&g->strong, __ATOMIC_RELAXED) >= HS_REDIS_GATE)
-				break;
-			struct hs_cchunk k;
-			hs_classes_load(c, &ch, id, &k);
-			uint64_t before = c->redis_strong;
-			bool weak;
-			if (hs_classes_detect(c, &k, false, &weak, NULL, 0) == HS_TYPE_NONE) {
-				__atomic_store_n(&g->nomem, true, __ATOMIC_RELAXED);
-				break;
-			}
-			if (c->redis_strong != before &&
-			    __atomic_add_fetch(&g->strong, 1, __ATOMIC_RELAXED) >= HS_REDIS_GATE)
-				break;
-		}
-	}
-	hs_classes_destroy(c);
-	return NULL;
-}
-
 /* ------------------------------------------------------------------ classifier */
 
 /* libstdc++ mapped, or linked into the executable (its symbols there). */
@@ -363,14 +313,7 @@ struct hs_error *hs_classifier_create(struct hs_process *proc, struct hs_heap *h
 	struct hs_error *err = hs_vtables_create(proc, &cl->vtables);
 	if (!err)
 		err = hs_strings_scan(cl);
-	if (!err) {
-		struct hs_gate_work g = {.cl = cl};
-		g.nparts = hs_heap_split(heap, 4 * cl->threads, g.bounds);
-		err = hs_parallel(cl->threads, hs_gate_thread, &g);
-		if (!err && g.nomem)
-			err = HS_ENOMEM;
-		cl->accept_weak = g.strong >= HS_REDIS_GATE;
-	}
+	cl->accept_weak = cl->redis_evidence >= HS_REDIS_GATE;
 	if (err) {
 		hs_classifier_destroy(cl);
 		return err;

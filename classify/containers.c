@@ -222,7 +222,11 @@ static bool is_map_node(const struct hs_classes *c, const struct hs_cchunk *k)
 		return false;
 	uint32_t color = hs_le32(k->p);
 	uint64_t parent = hs_le64(k->p + 8), left = hs_le64(k->p + 16), right = hs_le64(k->p + 24);
-	if (color > 1 || !parent || (parent & 7) || left == k->c.addr || right == k->c.addr)
+	const struct hs_heap *heap = c->heap;
+	/* Cheap first: children are heap chunks or null. */
+	if (color > 1 || !parent || (parent & 7) || left == k->c.addr || right == k->c.addr ||
+	    (left && (left < heap->lo || left >= heap->hi)) ||
+	    (right && (right < heap->lo || right >= heap->hi)))
 		return false;
 	uint64_t v;
 	struct hs_chunk ch;
@@ -247,7 +251,14 @@ static bool is_list_node(const struct hs_classes *c, const struct hs_cchunk *k)
 	if (!k->p || k->avail < 24)
 		return false;
 	uint64_t next = hs_le64(k->p), prev = hs_le64(k->p + 8), v;
+	const struct hs_heap *heap = c->heap;
 	if (!next || !prev || (next & 7) || (prev & 7) || next == k->c.addr || prev == k->c.addr)
+		return false;
+	/* Cheap first: a neighbour outside the heap is the list's own node,
+	 * and then both are (a list of one). */
+	bool next_in = next >= heap->lo && next < heap->hi;
+	bool prev_in = prev >= heap->lo && prev < heap->hi;
+	if (!next_in && !prev_in && next != prev)
 		return false;
 	return rd(c, next + 8, &v) && v == k->c.addr && rd(c, prev, &v) && v == k->c.addr;
 }
@@ -256,7 +267,8 @@ bool hs_container_detect(struct hs_classes *c, const struct hs_cchunk *k,
 			 struct hs_detect *ret, char *why, size_t whylen)
 {
 	uint32_t kind;
-	char elem[400] = "";
+	char elem[400];
+	elem[0] = 0;
 	const struct hs_u64map *set = &c->cl->containers;
 	enum hs_container_kind ck;
 	if (set->count && hs_u64map_get(set, k->id, &kind)) {

@@ -187,6 +187,27 @@ static bool hs_refcount_ok(int32_t rc)
 	return (rc >= 1 && rc <= (1 << 24)) || rc == INT_MAX || rc == INT_MAX - 1;
 }
 
+bool hs_robj_shaped(const struct hs_cchunk *k)
+{
+	if (!k->p || k->avail < 16)
+		return false;
+	uint32_t w0 = hs_le32(k->p);
+	unsigned type = w0 & 15, enc = (w0 >> 4) & 15;
+	return type <= OBJ_STREAM && enc <= ENC_LISTPACK && (hs_robj_valid[type] >> enc & 1) &&
+	       hs_refcount_ok((int32_t)hs_le32(k->p + 4));
+}
+
+bool hs_robj_embstr(const struct hs_classes *c, const struct hs_cchunk *k)
+{
+	struct hs_sds s;
+	if (!hs_robj_shaped(k))
+		return false;
+	uint32_t w0 = hs_le32(k->p);
+	return (w0 & 15) == OBJ_STRING && ((w0 >> 4) & 15) == ENC_EMBSTR &&
+	       hs_le64(k->p + 8) == k->c.addr + 19 && hs_sds_parse(k->p + 16, k->avail - 16, 1, &s) &&
+	       hs_sizing_fits(c->sizing, 16 + 3 + s.len + 1, &k->c);
+}
+
 bool hs_robj_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		    struct hs_detect *ret, char *why, size_t whylen)
 {

@@ -29,6 +29,12 @@ bool hs_sds_detect(struct hs_classes *c, const struct hs_cchunk *k, bool refd,
 /* The single sds header type that parses at the start of chunk k and whose
  * allocation fits it, or -1 (none, or several). */
 int hs_sds_unique_type(const struct hs_classes *c, const struct hs_cchunk *k);
+/* Whether chunk k's first 8 bytes could be a robj header (a valid type and
+ * encoding pair, a sane refcount): the cheap part of hs_robj_detect. */
+bool hs_robj_shaped(const struct hs_cchunk *k);
+/* An EMBSTR robj at chunk k: string type, embstr encoding, ptr at its
+ * inline sdshdr8, whose allocation fits the chunk. */
+bool hs_robj_embstr(const struct hs_classes *c, const struct hs_cchunk *k);
 /* A robj (16-byte Redis object, or an EMBSTR robj with its inline sds). */
 bool hs_robj_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		    struct hs_detect *ret, char *why, size_t whylen);

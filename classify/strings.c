@@ -110,7 +110,7 @@ struct hs_scan_work {
 #define HS_SCAN_PIECE (UINT64_C(4) << 20)
 
 static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *range,
-			  uint64_t lo, uint64_t hi, struct hs_cfound *found)
+			  uint64_t lo, uint64_t hi, struct hs_cfound *found, uint64_t *redis)
 {
 	struct hs_heap *heap = c->cl->heap;
 	uint64_t end_data = range->start + range->filesz;
@@ -126,22 +126,42 @@ static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *ra
 		uint64_t off = v - tc.addr;
 		if (off == 0 && c->cl->cxx)
 			hs_containers_owner(c, a, w, end_data - a, &tc, id, found);
+		if (off == 19) {
+			/* An EMBSTR robj's ptr points at its own inline sds (robj +
+			 * 19): strong Redis evidence for the gate (classify.c). */
+			struct hs_cchunk k;
+			hs_classes_load(c, &tc, id, &k);
+			if (hs_robj_embstr(c, &k))
+				(*redis)++;
+			continue;
+		}
 		if (off > 24 || (off && off != 1 && off != 3 && off != 5 && off != 9 &&
 				 off != 17 && off != 24))
+			continue;
+		/* At the start: a std::string triple, whose numbers are cheap to
+		 * check before the chunk's bytes are looked at. */
+		if (off == 0 && (end_data - a < 24 || hs_le64(w + 16) < 16 ||
+				 hs_le64(w + 8) > hs_le64(w + 16) ||
+				 !hs_sizing_fits(c->sizing, hs_le64(w + 16) + 1, &tc)))
 			continue;
 		if (hs_heap_chunk_bit(heap, id, HS_CHUNK_BIT_REF))
 			continue;
 		struct hs_cchunk k;
 		hs_classes_load(c, &tc, id, &k);
-		if (hs_evidence(c, &k, off, w, end_data - a))
-			hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_REF);
+		if (!hs_evidence(c, &k, off, w, end_data - a) ||
+		    hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_REF))
+			continue;
+		/* A pointer to an sds buffer: strong Redis evidence (the gate),
+		 * counted once per sds. */
+		if (off != 0 && off != 24)
+			(*redis)++;
 	}
 }
 
 /* Scan [lo, hi) of a range, skipping the words of chunks not in use: their
  * words are stale. */
 static void hs_scan_piece(struct hs_classes *c, const struct hs_scan_piece *pc,
-			  struct hs_cfound *found)
+			  struct hs_cfound *found, uint64_t *redis)
 {
 	const struct hs_heap *heap = c->cl->heap;
 	uint64_t a = pc->lo;
@@ -158,13 +178,14 @@ static void hs_scan_piece(struct hs_classes *c, const struct hs_scan_piece *pc,
 	hs_chunk_iter_init(&it, heap, a, pc->hi);
 	while (a < pc->hi) {
 		if (!hs_chunk_iter_next(&it, &ch, NULL)) {
-			hs_scan_words(c, pc->range, a, pc->hi, found);
+			hs_scan_words(c, pc->range, a, pc->hi, found, redis);
 			return;
 		}
 		if (hs_chunk_state(&ch) == HS_CHUNK_IN_USE)
 			continue;
 		if (ch.addr > a)
-			hs_scan_words(c, pc->range, a, ch.addr < pc->hi ? ch.addr : pc->hi, found);
+			hs_scan_words(c, pc->range, a, ch.addr < pc->hi ? ch.addr : pc->hi, found,
+				      redis);
 		uint64_t e = ch.addr + hs_chunk_size(&ch);
 		if (e < ch.addr || e > UINT64_MAX - 7 || e >= pc->hi)
 			return;
@@ -181,16 +202,18 @@ static void *hs_scan_thread(void *arg)
 		return NULL;
 	}
 	struct hs_cfound found = {0};
+	uint64_t redis = 0;
 	for (;;) {
 		size_t i = __atomic_fetch_add(&wk->next, 1, __ATOMIC_RELAXED);
 		if (i >= wk->npieces)
 			break;
 		const struct hs_scan_piece *pc = &wk->pieces[i];
-		hs_scan_piece(c, pc, &found);
+		hs_scan_piece(c, pc, &found, &redis);
 		hs_progress_add(wk->cl->progress, pc->hi - pc->lo);
 	}
 	hs_classes_destroy(c);
 	pthread_mutex_lock(&wk->lock);
+	wk->cl->redis_evidence += redis;
 	if (found.nomem ||
 	    !hs_grow((void **)&wk->found.items, &wk->found.cap, wk->found.n + found.n,
 		     sizeof(*found.items)))

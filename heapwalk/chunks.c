@@ -74,6 +74,8 @@ struct hs_chunk_store {
 	size_t ndir;
 	struct hs_size_count *sizes; /* open addressing by size */
 	size_t sizes_cap, nsizes;
+	struct hs_size_count *last_size; /* the slot the last chunk used */
+	bool dirty[2]; /* a chunk's bit of that kind may be set */
 	struct hs_size_count *sorted;
 	uint64_t span;
 };
@@ -189,6 +191,12 @@ static bool run_words(struct hs_run *r, size_t need)
 
 static bool store_size_add(struct hs_chunk_store *st, uint64_t size)
 {
+	/* Heaps come in long runs of one size: the last slot first. */
+	if (st->last_size && st->last_size->size == size) {
+		st->last_size->count++;
+		st->last_size->bytes += size;
+		return true;
+	}
 	if ((st->nsizes + 1) * 2 > st->sizes_cap) {
 		size_t ncap = st->sizes_cap ? st->sizes_cap * 2 : 256;
 		struct hs_size_count *ns = calloc(ncap, sizeof(*ns));
@@ -205,17 +213,20 @@ static bool store_size_add(struct hs_chunk_store *st, uint64_t size)
 		free(st->sizes);
 		st->sizes = ns;
 		st->sizes_cap = ncap;
+		st->last_size = NULL;
 	}
 	for (size_t h = (size_t)((size * 0x9e3779b97f4a7c15ull) >> 20);; h++) {
 		struct hs_size_count *s = &st->sizes[h & (st->sizes_cap - 1)];
 		if (!s->count) {
 			*s = (struct hs_size_count){size, 1, size};
 			st->nsizes++;
+			st->last_size = s;
 			return true;
 		}
 		if (s->size == size) {
 			s->count++;
 			s->bytes += size;
+			st->last_size = s;
 			return true;
 		}
 	}
@@ -580,6 +591,8 @@ bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_b
 {
 	uint64_t mask;
 	uint64_t *w = chunk_bit_word(heap->store, id, bit, &mask);
+	if (!__atomic_load_n(&heap->store->dirty[bit], __ATOMIC_RELAXED))
+		__atomic_store_n(&heap->store->dirty[bit], true, __ATOMIC_RELAXED);
 	if (__atomic_load_n(w, __ATOMIC_RELAXED) & mask)
 		return true;
 	return (__atomic_fetch_or(w, mask, __ATOMIC_RELAXED) & mask) != 0;
@@ -588,6 +601,9 @@ bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_b
 void hs_heap_chunk_bits_clear(struct hs_heap *heap, enum hs_chunk_bit bit)
 {
 	struct hs_chunk_store *st = heap->store;
+	if (!st->dirty[bit])
+		return; /* never set since the walk, or since the last clear */
+	st->dirty[bit] = false;
 	for (size_t i = 0; i < st->nruns; i++) {
 		struct hs_run *r = &st->runs[i];
 		if (r->kind == HS_RUN_UNI) {

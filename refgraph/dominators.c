@@ -1,6 +1,7 @@
 /* dominators.c: retained sizes: the dominator tree of the root and reachable-chunk graph (Lengauer-Tarjan). */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/progress.h"
 #include "graph.h"
@@ -69,7 +70,8 @@ struct dom_build {
 
 /* Number chunk id as a new vertex (child of `from` in the search) and push
  * it, or give its number if it has one. 0 when out of memory. */
-static uint32_t visit(struct dom_build *b, uint32_t from, hs_chunk_id id)
+static uint32_t visit(struct dom_build *b, uint32_t from, hs_chunk_id id,
+		      const struct hs_chunk *ch)
 {
 	struct hs_dominators *d = b->d;
 	uint64_t ord = hs_chunk_rank(d->ranks, id);
@@ -93,14 +95,14 @@ static uint32_t visit(struct dom_build *b, uint32_t from, hs_chunk_id id)
 	d->dfnum[ord] = v;
 	d->vertex[v] = id;
 	b->parent[v] = from;
-	struct hs_chunk ch;
-	hs_heap_chunk(d->g->heap, id, &ch);
-	uint64_t end = ch.addr + hs_chunk_usable(d->g->heap, &ch);
+	/* The search is the marking too (hs_refgraph_create). */
+	hs_heap_chunk_bit_set(d->g->heap, id, HS_CHUNK_BIT_MARK);
+	uint64_t end = ch->addr + hs_chunk_usable(d->g->heap, ch);
 	if (!dom_grow(d, (void **)&b->stack, &b->stack_cap, b->nstack + 1, sizeof(*b->stack))) {
 		b->nomem = true;
 		return 0;
 	}
-	b->stack[b->nstack++] = (struct dfs_frame){v, ch.addr, end < ch.addr ? UINT64_MAX : end,
+	b->stack[b->nstack++] = (struct dfs_frame){v, ch->addr, end < ch->addr ? UINT64_MAX : end,
 						   NULL, 0};
 	return v;
 }
@@ -142,20 +144,21 @@ static void dfs(struct dom_build *b)
 		hs_chunk_id t = hs_graph_target(heap, word, &ch);
 		if (t == HS_CHUNK_ID_NONE || t == d->vertex[v])
 			continue;
-		uint32_t w = visit(b, v, t);
+		uint32_t w = visit(b, v, t, &ch);
 		if (w)
 			edge(b, v, w);
 	}
 }
 
-static void root_words(struct dom_build *b, const uint8_t *p, size_t n)
+static void root_words(struct dom_build *b, const uint8_t *p, size_t n, uint64_t *hits)
 {
 	for (size_t i = 0; i < n && !b->nomem; i++) {
 		struct hs_chunk ch;
 		hs_chunk_id t = hs_graph_target(b->d->g->heap, hs_word_at(p, i), &ch);
 		if (t == HS_CHUNK_ID_NONE)
 			continue;
-		uint32_t w = visit(b, 1, t);
+		(*hits)++;
+		uint32_t w = visit(b, 1, t, &ch);
 		if (w)
 			edge(b, 1, w);
 		dfs(b);
@@ -284,20 +287,34 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 		goto fail;
 	d->n = 1;
 	d->vertex[1] = HS_CHUNK_ID_NONE;
-	hs_progress_phase(g->progress, "retained sizes", 0);
+	/* The search marks what it reaches, as hs_refgraph_create's marking
+	 * does, and counts the root words. */
+	hs_heap_chunk_bits_clear(g->heap, HS_CHUNK_BIT_MARK);
+	memset(g->counts, 0, sizeof(g->counts));
+	uint64_t total = 0;
+	for (size_t i = 0; i < g->nroots; i++)
+		total += g->roots[i].hi - g->roots[i].lo;
+	hs_progress_phase(g->progress, "mark reachable, dominator tree", total);
 	for (size_t t = 0; t < g->proc->nthreads && !b.nomem; t++)
 		root_words(&b, (const uint8_t *)g->proc->threads[t].regs,
-			   HS_ARRAY_SIZE(g->proc->threads[t].regs));
+			   HS_ARRAY_SIZE(g->proc->threads[t].regs), &g->counts[HS_ROOT_REGISTERS]);
 	for (size_t i = 0; i < g->nroots && !b.nomem; i++) {
 		for (uint64_t lo = g->roots[i].lo; lo < g->roots[i].hi && !b.nomem;) {
 			uint64_t first;
 			size_t n;
 			const uint8_t *p = hs_graph_words(g, lo, g->roots[i].hi, &first, &n);
-			if (!n)
-				break;
-			root_words(&b, p, n);
+			if (!n) {
+				uint64_t next;
+				if (!hs_memory_next_backed(&g->proc->mem, first + 1, &next) ||
+				    next >= g->roots[i].hi || next <= lo)
+					break;
+				lo = next;
+				continue;
+			}
+			root_words(&b, p, n, &g->counts[g->roots[i].kind]);
 			lo = first + 8 * (uint64_t)n;
 		}
+		hs_progress_add(g->progress, g->roots[i].hi - g->roots[i].lo);
 	}
 	free(b.stack);
 	b.stack = NULL;

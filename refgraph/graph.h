@@ -21,6 +21,8 @@ struct hs_refgraph {
 	struct hs_root_range *roots; /* sorted by lo, disjoint */
 	size_t nroots, roots_cap;
 	uint64_t counts[HS_ROOT_NKINDS];
+	struct hs_dominators *tree; /* opts->retained */
+	char *tree_note;            /* why there is no tree */
 };
 
 /* Build g->roots from the process's memory map, threads and modules

@@ -1,4 +1,5 @@
 /* mark.c: marking what the roots reach, the indirect leaks, and who refers to a chunk. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "../common/parallel.h"
@@ -113,31 +114,201 @@ static bool hs_graph_source(const struct hs_chunk *ch)
 	return hs_chunk_state(ch) == HS_CHUNK_IN_USE && !(hs_chunk_flags(ch) & HS_CHUNK_F_METADATA);
 }
 
+/* ------------------------------------------------------------------ parallel marking */
+
+/*
+ * Marking on several threads. Work is a stretch of memory to read words
+ * from: a root range (counted under its kind) or an in-use chunk's user
+ * bytes; a stretch longer than HS_MARK_PIECE is cut, so that one big array
+ * of pointers is shared out too. Each thread keeps its own stack and gives
+ * half of it to a shared pool when the pool runs dry; a chunk is pushed by
+ * the one thread whose test-and-set of its MARK bit won. The marking ends
+ * when every thread waits on an empty pool with an empty stack.
+ */
+#define HS_MARK_PIECE (UINT64_C(64) << 10)
+#define HS_MARK_BATCH 256
+
+struct hs_mitem {
+	uint64_t lo, hi;
+	uint32_t kind; /* enum hs_root_kind, or HS_ROOT_NKINDS for a chunk */
+};
+
+struct hs_mpool {
+	struct hs_refgraph *g;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct hs_mitem *v;
+	size_t n, cap;
+	unsigned nthreads, idle;
+	bool done, overflow, nomem;
+	uint64_t counts[HS_ROOT_NKINDS];
+	size_t stack_max; /* items per thread's stack */
+};
+
+struct hs_mlocal {
+	struct hs_mitem *v;
+	size_t n, cap;
+	bool overflow;
+};
+
+static void mpush(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 1024;
+		struct hs_mitem *v = cap <= pl->stack_max ? realloc(st->v, cap * sizeof(*v)) : NULL;
+		if (!v) {
+			st->overflow = true; /* the chunk stays marked, unscanned: rescanned later */
+			return;
+		}
+		st->v = v;
+		st->cap = cap;
+	}
+	st->v[st->n++] = it;
+}
+
+/* Read the words of item `it` (at most one piece of it; the rest goes back
+ * on the stack) and push what they mark. */
+static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it,
+		  uint64_t counts[HS_ROOT_NKINDS])
+{
+	struct hs_refgraph *g = pl->g;
+	struct hs_heap *heap = g->heap;
+	if (it.hi - it.lo > HS_MARK_PIECE) {
+		mpush(pl, st, (struct hs_mitem){it.lo + HS_MARK_PIECE, it.hi, it.kind});
+		it.hi = it.lo + HS_MARK_PIECE;
+	}
+	uint64_t lo = it.lo;
+	while (lo < it.hi) {
+		uint64_t first;
+		size_t n;
+		const uint8_t *p = hs_graph_words(g, lo, it.hi, &first, &n);
+		for (size_t i = 0; i < n; i++) {
+			struct hs_chunk ch;
+			hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+			if (id == HS_CHUNK_ID_NONE)
+				continue;
+			if (it.kind < HS_ROOT_NKINDS)
+				counts[it.kind]++;
+			if (!hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK)) {
+				uint64_t end = ch.addr + hs_chunk_usable(heap, &ch);
+				mpush(pl, st, (struct hs_mitem){ch.addr, end < ch.addr ? UINT64_MAX : end,
+								HS_ROOT_NKINDS});
+			}
+		}
+		uint64_t next = first + 8 * (uint64_t)n;
+		if (!n) {
+			uint64_t b;
+			if (!hs_memory_next_backed(&g->proc->mem, first + 1, &b) || b >= it.hi)
+				return;
+			next = b;
+		}
+		if (next <= lo)
+			return;
+		lo = next;
+	}
+}
+
+static void *hs_mark_thread(void *arg)
+{
+	struct hs_mpool *pl = arg;
+	struct hs_mlocal st = {0};
+	uint64_t counts[HS_ROOT_NKINDS] = {0};
+	for (;;) {
+		if (!st.n) {
+			pthread_mutex_lock(&pl->lock);
+			while (!pl->n && !pl->done) {
+				if (++pl->idle == pl->nthreads) {
+					pl->done = true;
+					pthread_cond_broadcast(&pl->cond);
+					break;
+				}
+				pthread_cond_wait(&pl->cond, &pl->lock);
+				pl->idle--;
+			}
+			if (pl->done && !pl->n) {
+				pthread_mutex_unlock(&pl->lock);
+				break;
+			}
+			size_t take = pl->n < HS_MARK_BATCH ? pl->n : HS_MARK_BATCH;
+			for (size_t i = 0; i < take; i++)
+				mpush(pl, &st, pl->v[--pl->n]);
+			pthread_mutex_unlock(&pl->lock);
+			continue;
+		}
+		struct hs_mitem it = st.v[--st.n];
+		mwork(pl, &st, it, counts);
+		if (it.kind < HS_ROOT_NKINDS)
+			hs_progress_add(pl->g->progress, it.hi - it.lo > HS_MARK_PIECE ? HS_MARK_PIECE
+										 : it.hi - it.lo);
+		/* Share: half of a deep stack when others may be waiting. */
+		if (st.n > 2 * HS_MARK_BATCH && pl->nthreads > 1 &&
+		    __atomic_load_n(&pl->n, __ATOMIC_RELAXED) == 0) {
+			pthread_mutex_lock(&pl->lock);
+			size_t give = st.n / 2;
+			if (hs_grow((void **)&pl->v, &pl->cap, pl->n + give, sizeof(*pl->v))) {
+				memcpy(pl->v + pl->n, st.v, give * sizeof(*st.v));
+				memmove(st.v, st.v + give, (st.n - give) * sizeof(*st.v));
+				pl->n += give;
+				st.n -= give;
+				pthread_cond_broadcast(&pl->cond);
+			}
+			pthread_mutex_unlock(&pl->lock);
+		}
+	}
+	pthread_mutex_lock(&pl->lock);
+	for (int k = 0; k < HS_ROOT_NKINDS; k++)
+		pl->counts[k] += counts[k];
+	pl->overflow |= st.overflow;
+	pthread_mutex_unlock(&pl->lock);
+	free(st.v);
+	return NULL;
+}
+
 static struct hs_error *hs_mark(struct hs_refgraph *g)
 {
-	struct hs_stack st = {0};
+	struct hs_mpool pl = {.g = g, .nthreads = g->threads};
+	pl.stack_max = HS_STACK_MAX / (pl.nthreads ? pl.nthreads : 1);
 	hs_heap_chunk_bits_clear(g->heap, HS_CHUNK_BIT_MARK);
 	memset(g->counts, 0, sizeof(g->counts));
+	/* Registers, here; every root range, into the pool. */
+	struct hs_stack st = {0};
 	for (size_t t = 0; t < g->proc->nthreads; t++) {
 		const struct hs_thread *th = &g->proc->threads[t];
 		mark_words(g, &st, (const uint8_t *)th->regs, HS_ARRAY_SIZE(th->regs),
 			   &g->counts[HS_ROOT_REGISTERS]);
-		drain(g, &st);
 	}
 	uint64_t total = 0;
-	for (size_t i = 0; i < g->nroots; i++)
-		total += g->roots[i].hi - g->roots[i].lo;
-	hs_progress_phase(g->progress, "mark reachable", total);
-	for (size_t i = 0; i < g->nroots; i++) {
-		const struct hs_root_range *r = &g->roots[i];
-		mark_range(g, &st, r->lo, r->hi, &g->counts[r->kind]);
-		drain(g, &st);
-		hs_progress_add(g->progress, r->hi - r->lo);
+	size_t need = st.n + g->nroots;
+	if (!hs_grow((void **)&pl.v, &pl.cap, need ? need : 1, sizeof(*pl.v))) {
+		free(st.v);
+		return HS_ENOMEM;
 	}
-	/* Chunks that found the stack full are marked but unscanned: scan
-	 * every marked chunk again until nothing overflows. */
-	while (st.overflow) {
-		st.overflow = false;
+	for (size_t i = 0; i < st.n; i++) {
+		struct hs_chunk ch;
+		hs_heap_chunk(g->heap, st.v[i], &ch);
+		uint64_t end = ch.addr + hs_chunk_usable(g->heap, &ch);
+		pl.v[pl.n++] = (struct hs_mitem){ch.addr, end < ch.addr ? UINT64_MAX : end,
+						 HS_ROOT_NKINDS};
+	}
+	free(st.v);
+	for (size_t i = g->nroots; i-- > 0;) {
+		pl.v[pl.n++] = (struct hs_mitem){g->roots[i].lo, g->roots[i].hi, g->roots[i].kind};
+		total += g->roots[i].hi - g->roots[i].lo;
+	}
+	hs_progress_phase(g->progress, "mark reachable", total);
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_cond_init(&pl.cond, NULL);
+	struct hs_error *err = hs_parallel(pl.nthreads, hs_mark_thread, &pl);
+	pthread_cond_destroy(&pl.cond);
+	pthread_mutex_destroy(&pl.lock);
+	free(pl.v);
+	for (int k = 0; k < HS_ROOT_NKINDS; k++)
+		g->counts[k] += pl.counts[k];
+	/* Chunks that found a stack full are marked but unscanned: scan every
+	 * marked chunk again until nothing overflows (Boehm's way). */
+	struct hs_stack rs = {.overflow = pl.overflow};
+	while (!err && rs.overflow) {
+		rs.overflow = false;
 		struct hs_chunk_iter it;
 		struct hs_chunk ch;
 		hs_chunk_id id;
@@ -145,12 +316,12 @@ static struct hs_error *hs_mark(struct hs_refgraph *g)
 		while (hs_chunk_iter_next(&it, &ch, &id)) {
 			if (!hs_graph_source(&ch) || !hs_heap_chunk_bit(g->heap, id, HS_CHUNK_BIT_MARK))
 				continue;
-			mark_chunk(g, &st, id);
-			drain(g, &st);
+			mark_chunk(g, &rs, id);
+			drain(g, &rs);
 		}
 	}
-	free(st.v);
-	return NULL;
+	free(rs.v);
+	return err;
 }
 
 struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *heap,
@@ -165,8 +336,17 @@ struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *hea
 	g->threads = hs_parallel_threads(opts ? opts->threads : 0);
 	g->progress = opts ? opts->progress : NULL;
 	struct hs_error *err = hs_roots_build(g);
-	if (!err)
+	if (!err && opts && opts->retained) {
+		err = hs_dominators_create(g, opts->retained_limit, &g->tree);
+		if (err && err->code == HS_ERR_OTHER) {
+			/* Over its limit: the marks without the tree. */
+			g->tree_note = hs_strdup(err->message);
+			hs_error_destroy(err);
+			err = g->tree_note ? hs_mark(g) : HS_ENOMEM;
+		}
+	} else if (!err) {
 		err = hs_mark(g);
+	}
 	if (err) {
 		hs_refgraph_destroy(g);
 		return err;
@@ -179,8 +359,17 @@ void hs_refgraph_destroy(struct hs_refgraph *g)
 {
 	if (!g)
 		return;
+	hs_dominators_destroy(g->tree);
+	free(g->tree_note);
 	free(g->roots);
 	free(g);
+}
+
+struct hs_dominators *hs_refgraph_tree(const struct hs_refgraph *g, const char **why)
+{
+	if (why)
+		*why = g->tree_note;
+	return g->tree;
 }
 
 void hs_refgraph_root_counts(const struct hs_refgraph *g, uint64_t counts[HS_ROOT_NKINDS])

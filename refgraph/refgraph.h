@@ -40,17 +40,30 @@ struct hs_refgraph;
 struct hs_refgraph_options {
 	unsigned threads;             /* 0: one per CPU */
 	struct hs_progress *progress; /* or NULL */
+	/* Build the dominator tree (retained sizes) while marking, within
+	 * retained_limit bytes (hs_dominators_create). */
+	bool retained;
+	uint64_t retained_limit;
 };
 
 /*
  * Collect the roots of `proc` and mark every in-use chunk of `heap` they
- * reach (its MARK bit set; every other MARK bit cleared). `proc` and `heap`
- * are borrowed and must outlive the graph. Errors: HS_ERR_NOMEM.
+ * reach (its MARK bit set; every other MARK bit cleared): with
+ * opts->retained, by the dominator tree's depth-first search (one pass over
+ * the graph for both), else on opts->threads threads. `proc` and `heap` are
+ * borrowed and must outlive the graph. A tree over its limit is left out
+ * (hs_refgraph_tree says why), not an error. Errors: HS_ERR_NOMEM.
  */
 struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *heap,
 				    const struct hs_refgraph_options *opts,
 				    struct hs_refgraph **ret);
 void hs_refgraph_destroy(struct hs_refgraph *g);
+
+struct hs_dominators;
+/* The dominator tree built with the marks, owned by the graph; NULL without
+ * opts->retained, or when it was left out: then *why (if not NULL) says why
+ * (NULL without opts->retained). */
+struct hs_dominators *hs_refgraph_tree(const struct hs_refgraph *g, const char **why);
 
 /* Root words that refer to an in-use chunk, per kind. */
 void hs_refgraph_root_counts(const struct hs_refgraph *g, uint64_t counts[HS_ROOT_NKINDS]);
@@ -105,13 +118,13 @@ void hs_refgraph_referrers(struct hs_refgraph *g, hs_chunk_id id, uint64_t *addr
 
 /*
  * Retained sizes: the dominator tree of the root and reachable-chunk graph
- * (dominators.c). Needs the marks of hs_refgraph_create (call it before
- * hs_refgraph_indirect). The tree takes about 60 bytes per reachable chunk
+ * (dominators.c). Its search marks the reachable chunks afresh (as
+ * hs_refgraph_create does); call it before hs_refgraph_indirect, whose
+ * flipped marks it would undo. The tree takes about 60 bytes per reachable chunk
  * and 12 per reference; more than `limit` bytes of it is an error
  * (HS_ERR_OTHER, saying how much) rather than a machine out of memory.
  * Errors: HS_ERR_NOMEM, HS_ERR_OTHER.
  */
-struct hs_dominators;
 struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 				      struct hs_dominators **ret);
 void hs_dominators_destroy(struct hs_dominators *d);

@@ -502,6 +502,18 @@ struct hs_error *hs_core_open(const char *path, struct hs_process *proc)
 			return err;
 		}
 		core->map = m;
+		/*
+		 * The analyses read the core mostly front to back, several times:
+		 * ask for it all now, so that a cold core streams in at disk speed
+		 * while the walk starts, rather than a page fault at a time. Both
+		 * are hints; a failure costs only speed.
+		 */
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+		/* Not a core bigger than a quarter of memory: reading it all
+		 * ahead would evict what the walk needs. */
+		if (pages > 0 && psize > 0 && core->size / 4 < (uint64_t)pages * (uint64_t)psize / 16)
+			(void)madvise(m, core->size, MADV_WILLNEED);
 	}
 	close(fd);
 	proc->core_bytes = core->size;

@@ -37,6 +37,20 @@ struct filler {
 	pthread_barrier_t *done;
 };
 
+/* Record the allocator's statistics with `record` into `stats` (unless
+ * NULL), print "ready" and park until killed. */
+static inline void bench_fill_record_and_park(const char *stats,
+					      void (*record)(struct fx_out *))
+{
+	if (stats) {
+		struct fx_out out;
+		out.len = 0;
+		record(&out);
+		fx_write_file(stats, &out);
+	}
+	fx_ready_and_park();
+}
+
 /*
  * Run nthreads (<= 64) fillers, wait until all have filled, then, like a
  * golden fixture, record the allocator's statistics with `record` into
@@ -59,13 +73,7 @@ static inline int bench_fill_run(int argc, char **argv, unsigned nthreads, void 
 			fx_die("pthread_create");
 	}
 	pthread_barrier_wait(&done);
-	if (argc > 1) {
-		struct fx_out out;
-		out.len = 0;
-		record(&out);
-		fx_write_file(argv[1], &out);
-	}
-	fx_ready_and_park();
+	bench_fill_record_and_park(argc > 1 ? argv[1] : NULL, record);
 	return 0;
 }
 
@@ -83,7 +91,7 @@ static inline uint64_t bench_fill_size(char **argv)
 }
 
 /*
- * The scale benches' heap (bench/scale.sh, bench/aliased_core): a fill
+ * The scale benches' heap (bench/scale, bench/aliased_core): a fill
  * program given `STATS N [SIZE]` runs this instead of its mixed fill. One
  * thread allocates an array of N pointers first (one large allocation, so
  * nothing interrupts what follows), then N objects of `request` bytes, each
@@ -115,11 +123,7 @@ static inline int bench_fill_run_objects(char **argv, size_t request,
 		if (i == 0 && !check(p[i], size))
 			fx_die("an object does not have the planned size");
 	}
-	struct fx_out out;
-	out.len = 0;
-	record(&out);
-	fx_write_file(argv[1], &out);
-	fx_ready_and_park();
+	bench_fill_record_and_park(argv[1], record);
 	return 0;
 }
 

@@ -18,7 +18,7 @@
  * `bench_glibc_fill STATS N [SIZE]` makes the scale benches' run instead
  * (bench_fill_run_objects): N chunks of SIZE bytes (header included; a
  * multiple of 16, at least 32; default 32) in the main arena's heap, one
- * after the other. bench/scale.sh times the 40 M-chunk core, and
+ * after the other. bench/scale times the 40 M-chunk core, and
  * bench/aliased_core grows such a core to billions of chunks.
  */
 

@@ -18,7 +18,7 @@
  *
  * `bench_jemalloc_fill STATS N [SIZE]` makes the scale benches' run instead
  * (bench_fill_run_objects): N regions of the SIZE-byte class (default 32)
- * in one arena's slabs, for bench/scale.sh.
+ * in one arena's slabs, for bench/scale.
  */
 
 #define NTHREADS 4

@@ -18,7 +18,7 @@
  *
  * `bench_tcmalloc_fill STATS N [SIZE]` makes the scale benches' run instead
  * (bench_fill_run_objects): N objects of the SIZE-byte class (default 32)
- * in small-object spans, for bench/scale.sh.
+ * in small-object spans, for bench/scale.
  */
 
 #define NTHREADS 4

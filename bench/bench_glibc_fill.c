@@ -14,6 +14,12 @@
  * frees land in tcaches, fastbins, the unsorted list and coalesced free
  * chunks. Like a golden fixture, it records mallinfo2() to argv[1] (if
  * given), prints "ready" and waits to be killed.
+ *
+ * `bench_glibc_fill STATS N [SIZE]` makes the scale benches' run instead
+ * (bench_fill_run_objects): N chunks of SIZE bytes (header included; a
+ * multiple of 16, at least 32; default 32) in the main arena's heap, one
+ * after the other. bench/scale times the 40 M-chunk core, and
+ * bench/aliased_core grows such a core to billions of chunks.
  */
 
 #define NTHREADS 4
@@ -42,7 +48,18 @@ static void *fill(void *arg)
 	return NULL;
 }
 
+static int chunk_is(void *p, size_t size)
+{
+	return fx_glibc_header(p) == size && !fx_glibc_is_mmapped(p);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2) {
+		uint64_t size = bench_fill_size(argv);
+		if (size < 32 || size % 16)
+			fx_die("SIZE must be a multiple of 16, at least 32");
+		return bench_fill_run_objects(argv, size - 8, chunk_is, fx_glibc_stats);
+	}
 	return bench_fill_run(argc, argv, NTHREADS, fill, fx_glibc_stats);
 }

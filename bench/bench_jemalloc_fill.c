@@ -15,6 +15,10 @@
  * free and tcaches full. Like a golden fixture it records jemalloc's
  * stats.allocated / stats.active after an epoch refresh to argv[1], prints
  * "ready" and waits to be killed.
+ *
+ * `bench_jemalloc_fill STATS N [SIZE]` makes the scale benches' run instead
+ * (bench_fill_run_objects): N regions of the SIZE-byte class (default 32)
+ * in one arena's slabs, for bench/scale.
  */
 
 #define NTHREADS 4
@@ -53,21 +57,33 @@ static size_t stat_size(const char *name)
 	return v;
 }
 
+static void record(struct fx_out *out)
+{
+	uint64_t epoch = 1;
+	size_t len = sizeof(epoch);
+	if (mallctl("epoch", &epoch, &len, &epoch, len) != 0)
+		fx_die("epoch");
+	fx_stat(out, "stats.allocated", stat_size("stats.allocated"));
+	fx_stat(out, "stats.active", stat_size("stats.active"));
+}
+
+static int region_is(void *p, size_t size)
+{
+	return malloc_usable_size(p) == size;
+}
+
 int main(int argc, char **argv)
 {
 	static struct fx_out out;
+	if (argc > 2)
+		return bench_fill_run_objects(argv, bench_fill_size(argv), region_is, record);
 	pthread_barrier_init(&done, NULL, NTHREADS + 1);
 	pthread_t t[NTHREADS];
 	for (uintptr_t i = 0; i < NTHREADS; i++)
 		if (pthread_create(&t[i], NULL, fill, (void *)i) != 0)
 			fx_die("pthread_create");
 	pthread_barrier_wait(&done);
-	uint64_t epoch = 1;
-	size_t len = sizeof(epoch);
-	if (mallctl("epoch", &epoch, &len, &epoch, len) != 0)
-		fx_die("epoch");
-	fx_stat(&out, "stats.allocated", stat_size("stats.allocated"));
-	fx_stat(&out, "stats.active", stat_size("stats.active"));
+	record(&out);
 	if (argc > 1)
 		fx_write_file(argv[1], &out);
 	fx_ready_and_park();

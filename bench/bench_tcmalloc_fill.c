@@ -15,6 +15,10 @@
  * the transfer cache and the spans' free lists. A few large blocks, some
  * freed, give page-heap spans. Like a golden fixture it records tcmalloc's
  * properties to argv[1] (if given), prints "ready" and waits to be killed.
+ *
+ * `bench_tcmalloc_fill STATS N [SIZE]` makes the scale benches' run instead
+ * (bench_fill_run_objects): N objects of the SIZE-byte class (default 32)
+ * in small-object spans, for bench/scale.
  */
 
 #define NTHREADS 4
@@ -51,7 +55,16 @@ static void *fill(void *arg)
 	return NULL;
 }
 
+static int object_is(void *p, size_t size)
+{
+	(void)p;
+	return fx_tcmalloc_size(size) == size;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2)
+		return bench_fill_run_objects(argv, bench_fill_size(argv), object_is,
+					      fx_tcmalloc_stats);
 	return bench_fill_run(argc, argv, NTHREADS, fill, fx_tcmalloc_stats);
 }

@@ -135,3 +135,87 @@ bool hs_heap_add_owned(struct hs_heap *heap, const char *what, uint64_t start, u
 	return hs_regions_add(&heap->owned, &heap->nowned, &heap->owned_cap, what, start, size);
 }
 
+
+void hs_heap_chunk_runs(const struct hs_heap *heap,
+			bool (*fn)(uint64_t start, uint64_t end, void *arg), void *arg)
+{
+	/* The store's extents are of chunk addresses; the chunks' memory starts
+	 * chunk_offset bytes before. */
+	uint64_t off = heap->chunk_offset, at = 0, lo, hi;
+	while (hs_heap_next_extent(heap, at, &lo, &hi) && hi > at) {
+		if (!fn(lo >= off ? lo - off : 0, hi >= off ? hi - off : 0, arg))
+			return;
+		at = hi;
+	}
+}
+
+/* Backed bytes of [lo, hi), with *k a cursor into the memory ranges that
+ * only moves forward: callers ask for non-decreasing lo. */
+static uint64_t hs_cover_backed(const struct hs_memory *mem, size_t *k,
+				uint64_t lo, uint64_t hi)
+{
+	while (*k < mem->count &&
+	       mem->ranges[*k].start + mem->ranges[*k].memsz <= lo)
+		(*k)++;
+	uint64_t n = 0;
+	for (size_t j = *k; j < mem->count && mem->ranges[j].start < hi; j++) {
+		const struct hs_memory_range *r = &mem->ranges[j];
+		uint64_t a = r->start > lo ? r->start : lo;
+		uint64_t b = r->start + r->filesz < hi ? r->start + r->filesz : hi;
+		if (b > a)
+			n += b - a;
+	}
+	return n;
+}
+
+void hs_heap_cover(const struct hs_heap *heap, const struct hs_memory *mem,
+		   const struct hs_mem_range *ranges, size_t nranges,
+		   struct hs_heap_cover *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	size_t r = 0, k = 0;
+	bool sealed = mem && mem->sealed;
+	/* Chunks overlap only in a corrupt heap (the walker says so): a byte
+	 * two chunks claim counts for the first, which also keeps this one
+	 * pass over chunks and ranges, whatever the sizes. */
+	uint64_t done = 0;
+	struct hs_chunk_iter it;
+	struct hs_chunk ch;
+	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+	while (hs_chunk_iter_next(&it, &ch, NULL)) {
+		const struct hs_chunk *c = &ch;
+		uint64_t lo = c->addr >= heap->chunk_offset ? c->addr - heap->chunk_offset : 0;
+		uint64_t hi = lo + hs_chunk_size(c) < lo ? UINT64_MAX : lo + hs_chunk_size(c);
+		if (lo < done)
+			lo = done < hi ? done : hi;
+		done = hi > done ? hi : done;
+		uint64_t size = hi - lo;
+		unsigned st = hs_chunk_state(c);
+		bool meta = hs_chunk_flags(c) & HS_CHUNK_F_METADATA;
+		while (r < nranges && ranges[r].end <= lo)
+			r++;
+		uint64_t in = 0, dumped = 0, theirs = 0;
+		for (size_t j = r; j < nranges && ranges[j].start < hi; j++) {
+			uint64_t a = ranges[j].start > lo ? ranges[j].start : lo;
+			uint64_t b = ranges[j].end < hi ? ranges[j].end : hi;
+			if (b <= a)
+				continue;
+			if (ranges[j].kind == HS_MEM_ALLOCATOR_RESERVED ||
+			    ranges[j].kind == HS_MEM_ALLOCATOR_METADATA)
+				theirs += b - a;
+			if (ranges[j].kind != HS_MEM_HEAP)
+				continue;
+			in += b - a;
+			if (sealed)
+				dumped += hs_cover_backed(mem, &k, a, b);
+		}
+		ret->outside += size - in - theirs;
+		if (meta) {
+			ret->meta_bytes += in;
+			ret->meta_dumped += dumped;
+		} else if (st < HS_CHUNK_NSTATES) {
+			ret->bytes[st] += in;
+			ret->dumped[st] += dumped;
+		}
+	}
+}

@@ -114,6 +114,26 @@ struct hs_error *hs_report_write_openmetrics(const struct hs_report *r, FILE *ou
 	hs_om_sample(out, r, "heapscope_metadata_bytes", NULL, NULL, NULL, NULL,
 		     r->metadata.bytes);
 
+	if (r->memory.nregions) {
+		/* The memory table: name="" on a kind's main row, so that every
+		 * series of the family has the same labels. */
+		hs_om_family(out, "heapscope_memory_bytes", "bytes",
+			     "Address space per kind of the memory table (and named part); "
+			     "the kinds sum to the mapped memory.");
+		for (size_t i = 0; i < r->memory.nregions; i++)
+			hs_om_sample(out, r, "heapscope_memory_bytes", "kind",
+				     r->memory.regions[i].kind, "name",
+				     r->memory.regions[i].name ? r->memory.regions[i].name : "",
+				     r->memory.regions[i].bytes);
+		hs_om_family(out, "heapscope_memory_dumped_bytes", "bytes",
+			     "Bytes of each memory table row that the core holds.");
+		for (size_t i = 0; i < r->memory.nregions; i++)
+			hs_om_sample(out, r, "heapscope_memory_dumped_bytes", "kind",
+				     r->memory.regions[i].kind, "name",
+				     r->memory.regions[i].name ? r->memory.regions[i].name : "",
+				     r->memory.regions[i].dumped);
+	}
+
 	if (r->nstats) {
 		hs_om_family(out, "heapscope_allocator_stat", NULL,
 			     "The allocator's own statistics, under its own names.");

@@ -115,23 +115,26 @@ struct hs_error *hs_report_write_openmetrics(const struct hs_report *r, FILE *ou
 		     r->metadata.bytes);
 
 	if (r->memory.nregions) {
-		/* The memory table: name="" on a kind's main row, so that every
-		 * series of the family has the same labels. */
-		hs_om_family(out, "heapscope_memory_bytes", "bytes",
-			     "Address space per kind of the memory table (and named part); "
-			     "the kinds sum to the mapped memory.");
-		for (size_t i = 0; i < r->memory.nregions; i++)
-			hs_om_sample(out, r, "heapscope_memory_bytes", "kind",
-				     r->memory.regions[i].kind, "name",
-				     r->memory.regions[i].name ? r->memory.regions[i].name : "",
-				     r->memory.regions[i].bytes);
-		hs_om_family(out, "heapscope_memory_dumped_bytes", "bytes",
-			     "Bytes of each memory table row that the core holds.");
-		for (size_t i = 0; i < r->memory.nregions; i++)
-			hs_om_sample(out, r, "heapscope_memory_dumped_bytes", "kind",
-				     r->memory.regions[i].kind, "name",
-				     r->memory.regions[i].name ? r->memory.regions[i].name : "",
-				     r->memory.regions[i].dumped);
+		/* The memory table, its address space then its bytes in the
+		 * core: name="" on a kind's main row, so that every series of a
+		 * family has the same labels. */
+		static const struct {
+			const char *family, *help;
+		} fams[2] = {
+			{"heapscope_memory_bytes", "Address space per kind of the memory table "
+			 "(and named part); the kinds sum to the mapped memory."},
+			{"heapscope_memory_dumped_bytes", "Bytes of each memory table row that "
+			 "the core holds."},
+		};
+		for (int f = 0; f < 2; f++) {
+			hs_om_family(out, fams[f].family, "bytes", fams[f].help);
+			for (size_t i = 0; i < r->memory.nregions; i++) {
+				const struct hs_report_mem_row *row = &r->memory.regions[i];
+				hs_om_sample(out, r, fams[f].family, "kind", row->kind, "name",
+					     row->name ? row->name : "",
+					     f ? row->dumped : row->bytes);
+			}
+		}
 	}
 
 	if (r->nstats) {

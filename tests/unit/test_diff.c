@@ -58,6 +58,17 @@ static const struct hs_diff_row *find(const struct hs_diff_table *t, const char 
 	return NULL;
 }
 
+/* The text form of a diff, in a string the caller frees. */
+static char *diff_text(const struct hs_diff *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	CHECK(hs_diff_write_text(d, f, "mem") == NULL);
+	fclose(f);
+	return buf;
+}
+
 static void test_matching(void)
 {
 	struct hs_report a, b;
@@ -175,10 +186,7 @@ static void test_matching(void)
 	json_decref(root);
 	free(buf);
 
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	CHECK(hs_diff_write_text(d, f, "mem") == NULL);
-	fclose(f);
+	buf = diff_text(d);
 	CHECK(strstr(buf, "Widget") && !strstr(buf, "different builds"));
 	free(buf);
 
@@ -229,10 +237,7 @@ static void test_memory(void)
 	CHECK(json_real_value(json_object_get(r0, "bytes_per_hour")) == (1 << 20) - 4096);
 	json_decref(root);
 	free(buf);
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	CHECK(hs_diff_write_text(d, f, "mem") == NULL);
-	fclose(f);
+	buf = diff_text(d);
 	CHECK(strstr(buf, "memory table") && strstr(buf, "inaccessible (Go heap)"));
 	free(buf);
 	hs_diff_destroy(d);

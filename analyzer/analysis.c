@@ -49,6 +49,10 @@ static bool hs_report_add_diags(struct hs_report *r, const struct hs_diags *d)
 	return true;
 }
 
+static struct hs_error *hs_report_memory_table(struct hs_report *r,
+					       struct hs_process *proc,
+					       const struct hs_heap *heap);
+
 struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 				 const struct hs_heap *heap)
 {
@@ -89,14 +93,9 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 			return HS_ENOMEM;
 
 	struct hs_report_memory *mem = &r->memory;
-	for (size_t i = 0; i < proc->mem.count; i++) {
-		mem->mapped += proc->mem.ranges[i].memsz;
-		mem->dumped += proc->mem.ranges[i].filesz;
-	}
-	for (size_t i = 0; i < proc->nmodules; i++)
-		mem->modules += proc->modules[i].end - proc->modules[i].start;
 	for (size_t i = 0; i < heap->nregions; i++)
-		if (!hs_report_add_region(r, heap->regions[i].kind, 1, heap->regions[i].size))
+		if (!hs_report_add_alloc_region(r, heap->regions[i].kind, 1,
+						heap->regions[i].size))
 			return HS_ENOMEM;
 
 	for (int st = 0; st < HS_CHUNK_NSTATES; st++) {
@@ -121,7 +120,48 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 	if (!hs_report_add_diags(r, &proc->diags) ||
 	    !hs_report_add_diags(r, &heap->diags))
 		return HS_ENOMEM;
-	return NULL;
+	return hs_report_memory_table(r, proc, heap);
+}
+
+/*
+ * memory: the memory map's table, and what it says about the core: which
+ * tool wrote it, whether untouched pages are in it, and the verdict. The
+ * map's own diagnostics go with the walker's.
+ */
+static struct hs_error *hs_report_memory_table(struct hs_report *r,
+					       struct hs_process *proc,
+					       const struct hs_heap *heap)
+{
+	struct hs_memmap *map;
+	struct hs_error *err = hs_memmap_build(proc, heap, &map);
+	if (err)
+		return err;
+	struct hs_report_memory *mem = &r->memory;
+	mem->mapped = map->mapped;
+	mem->dumped = map->dumped;
+	bool ok = true;
+	for (size_t i = 0; i < map->nrows && ok; i++) {
+		const struct hs_mem_row *row = &map->rows[i];
+		bool counted = row->kind != HS_MEM_IN_USE && row->kind != HS_MEM_FREE &&
+			       row->kind != HS_MEM_CACHED &&
+			       row->kind != HS_MEM_ALLOCATOR_METADATA;
+		if (row->kind == HS_MEM_MODULES)
+			mem->modules += row->bytes;
+		ok = hs_report_add_mem_row(r, hs_mem_kind_name(row->kind), row->name,
+					   row->bytes, row->dumped, counted,
+					   row->ranges);
+	}
+	mem->core_writer = hs_strdup(hs_core_writer_name(map->writer));
+	mem->untouched_pages = hs_strdup(map->writer == HS_CORE_WRITER_GCORE ? "dumped" :
+					 map->writer == HS_CORE_WRITER_KERNEL ? "omitted" :
+					 "unknown");
+	char verdict[512];
+	if (ok && hs_report_memory_verdict(r, verdict, sizeof(verdict)))
+		mem->verdict = hs_strdup(verdict);
+	ok = ok && mem->core_writer && mem->untouched_pages &&
+	     (!mem->nregions || mem->verdict) && hs_report_add_diags(r, &map->diags);
+	hs_memmap_destroy(map);
+	return ok ? NULL : HS_ENOMEM;
 }
 
 static double hs_now(void)

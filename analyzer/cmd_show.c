@@ -21,7 +21,7 @@ static const char hs_show_usage[] =
 	"and a hexdump of its start.\n"
 	"\n"
 	"Options:\n"
-	"  --bytes N          bytes of the chunk to hexdump (default 256)\n"
+	"  --bytes N          usable bytes of the chunk to hexdump (default 256)\n"
 	"  --redact           print no heap content: no hexdump; the reason line\n"
 	"                     keeps only lengths, offsets and addresses\n"
 	HS_CLI_CORE_HELP
@@ -76,20 +76,33 @@ static int hs_show_parse(int argc, char **argv, struct hs_show_args *a)
 	return HS_EXIT_OK;
 }
 
-/* Where an address is when no chunk holds it, for the error message. */
-static void hs_show_where(struct hs_process *proc, uint64_t addr, char *buf, size_t len)
+/* Where an address is when no chunk holds it, for the error message: a
+ * module's symbol, or the memory table's kind (and owner) of its range. */
+static void hs_show_where(struct hs_process *proc, const struct hs_heap *heap,
+			  uint64_t addr, char *buf, size_t len)
 {
 	struct hs_module *m = hs_process_module_at(proc, addr);
 	struct hs_symbol sym;
+	struct hs_memmap *map = NULL;
+	const struct hs_mem_range *r = NULL;
+	if (!m && hs_memmap_build(proc, heap, &map) == NULL)
+		r = hs_memmap_find(map, addr);
 	if (m && hs_module_symbol_at(m, addr, &sym))
 		snprintf(buf, len, " (it is in %s: %s + 0x%" PRIx64 ")", m->name, sym.name,
 			 addr - sym.addr);
 	else if (m)
 		snprintf(buf, len, " (it is in %s)", m->name);
+	else if (r)
+		snprintf(buf, len, " (it is in %s%s%s%s memory [0x%" PRIx64 ", 0x%" PRIx64 ")%s)",
+			 r->kind == HS_MEM_HEAP ? "the allocator's heap" :
+			 hs_mem_kind_name(r->kind), r->name ? " (" : "", r->name ? r->name : "",
+			 r->name ? ")" : "", r->start, r->end,
+			 r->kind == HS_MEM_HEAP ? ", between chunks" : "");
 	else if (hs_memory_find(&proc->mem, addr))
 		snprintf(buf, len, " (it is mapped in the core, outside the heap)");
 	else
 		snprintf(buf, len, " (it is not mapped in the core)");
+	hs_memmap_destroy(map);
 }
 
 /* One chunk on a line of a chain: address, offset, type. */
@@ -186,7 +199,7 @@ struct hs_error *hs_show_chunk(struct hs_analysis *a, uint64_t address, uint64_t
 	hs_chunk_id id;
 	if (!hs_heap_find(a->heap, address, &chunk, &id)) {
 		char where[512];
-		hs_show_where(a->proc, address, where, sizeof(where));
+		hs_show_where(a->proc, a->heap, address, where, sizeof(where));
 		return hs_error_create(HS_ERR_NOT_FOUND, "no heap chunk contains 0x%" PRIx64 "%s",
 				       address, where);
 	}
@@ -198,8 +211,10 @@ struct hs_error *hs_show_chunk(struct hs_analysis *a, uint64_t address, uint64_t
 
 	fprintf(out, "address  0x%" PRIx64 " (chunk + %" PRIu64 ")\n", address,
 	       address - ch->addr);
-	fprintf(out, "chunk    0x%" PRIx64 ", %" PRIu64 " bytes as %s accounts it, %s%s%s\n",
-	       ch->addr, hs_chunk_size(ch), a->heap->allocator,
+	uint64_t usable = hs_chunk_usable(a->heap, ch);
+	fprintf(out, "chunk    0x%" PRIx64 ", %" PRIu64 " bytes as %s accounts it (%" PRIu64
+	       " usable), %s%s%s\n",
+	       ch->addr, hs_chunk_size(ch), a->heap->allocator, usable,
 	       hs_chunk_state_name(hs_chunk_state(ch)),
 	       (hs_chunk_flags(ch) & HS_CHUNK_F_METADATA) ? ", allocator metadata" : "",
 	       (hs_chunk_flags(ch) & HS_CHUNK_F_MMAPPED) ? ", mmapped" : "");
@@ -217,7 +232,9 @@ struct hs_error *hs_show_chunk(struct hs_analysis *a, uint64_t address, uint64_t
 	if (redact) {
 		fprintf(out, "hexdump  (redacted)\n");
 	} else {
-		uint64_t n = hs_chunk_size(ch) < bytes ? hs_chunk_size(ch) : bytes;
+		/* The bytes the application may use, and no more: the rest of
+		 * the accounted size is the allocator's (glibc's header words). */
+		uint64_t n = usable < bytes ? usable : bytes;
 		const struct hs_memory_range *r = hs_memory_find(&a->proc->mem, ch->addr);
 		uint64_t have = r && ch->addr - r->start < r->filesz
 					? r->filesz - (ch->addr - r->start) : 0;

@@ -213,14 +213,15 @@ static struct hs_error *hs_table_build(struct hs_diff_item *a, size_t na,
 	return NULL;
 }
 
-enum hs_view { HS_VIEW_TYPES, HS_VIEW_SIZES, HS_VIEW_PATTERNS };
+enum hs_view { HS_VIEW_TYPES, HS_VIEW_SIZES, HS_VIEW_PATTERNS, HS_VIEW_MEMORY };
 
 /* The items of one report for one view; NULL with *n == 0 when empty. */
 static struct hs_error *hs_items_of(const struct hs_report *r, enum hs_view v,
 				    struct hs_diff_item **ret, size_t *n)
 {
 	size_t cnt = v == HS_VIEW_TYPES ? r->ntypes
-		     : v == HS_VIEW_SIZES ? r->nsize_classes : r->npatterns;
+		     : v == HS_VIEW_SIZES ? r->nsize_classes
+		     : v == HS_VIEW_MEMORY ? r->memory.nregions : r->npatterns;
 	*ret = NULL;
 	*n = cnt;
 	if (!cnt)
@@ -241,6 +242,13 @@ static struct hs_error *hs_items_of(const struct hs_report *r, enum hs_view v,
 			x->key = x->size = r->size_classes[i].size;
 			x->count = r->size_classes[i].count;
 			x->bytes = r->size_classes[i].bytes;
+		} else if (v == HS_VIEW_MEMORY) {
+			/* A row of the memory table: its kind and owner; the
+			 * count is its address ranges, the bytes its virtual. */
+			x->name = r->memory.regions[i].name;
+			x->kind = r->memory.regions[i].kind;
+			x->count = r->memory.regions[i].count;
+			x->bytes = r->memory.regions[i].bytes;
 		} else {
 			/* A cluster is chunks of one size with one shape of
 			 * their first words: the signature and the size name
@@ -428,6 +436,8 @@ struct hs_error *hs_diff_create(const struct hs_diff_input *before,
 	if (!err)
 		err = hs_diff_view(d, HS_VIEW_PATTERNS, &d->patterns);
 	if (!err)
+		err = hs_diff_view(d, HS_VIEW_MEMORY, &d->memory);
+	if (!err)
 		err = hs_diff_builds(d);
 	if (err) {
 		hs_diff_destroy(d);
@@ -445,6 +455,7 @@ void hs_diff_destroy(struct hs_diff *d)
 	free(d->types.rows);
 	free(d->size_classes.rows);
 	free(d->patterns.rows);
+	free(d->memory.rows);
 	free(d->builds);
 	free(d);
 }
@@ -465,6 +476,7 @@ void hs_diff_filter(struct hs_diff *d, uint64_t top, uint64_t min_bytes)
 	hs_diff_filter_table(&d->types, top, min_bytes);
 	hs_diff_filter_table(&d->size_classes, top, min_bytes);
 	hs_diff_filter_table(&d->patterns, top, min_bytes);
+	hs_diff_filter_table(&d->memory, top, min_bytes);
 	d->top = top;
 	d->min_bytes = min_bytes;
 }
@@ -572,7 +584,9 @@ static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 	fprintf(out, "\n%s: %zu of %zu row%s", title, t->nrows, t->nall,
 		t->nall == 1 ? "" : "s");
 	if (!t->nall) {
-		fprintf(out, "%s\n", v == HS_VIEW_SIZES ? "" : " (neither report classified any)");
+		fprintf(out, "%s\n", v == HS_VIEW_SIZES ? "" :
+			v == HS_VIEW_MEMORY ? " (neither report has a memory table)" :
+			" (neither report classified any)");
 		return;
 	}
 	fprintf(out, ", by byte growth\n");
@@ -581,7 +595,9 @@ static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 			"old bytes", "old #", "new bytes", "new #", "growth");
 		hs_text_rate(out, d, "per hour", 0);
 		fprintf(out, "  %s\n", v == HS_VIEW_TYPES ? "kind name"
-				       : v == HS_VIEW_SIZES ? "size" : "size signature");
+				       : v == HS_VIEW_SIZES ? "size"
+				       : v == HS_VIEW_MEMORY ? "kind (owner); # is ranges"
+				       : "size signature");
 	}
 	for (size_t i = 0; i < t->nrows; i++) {
 		const struct hs_diff_row *row = &t->rows[i];
@@ -600,6 +616,9 @@ static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 				hs_fmt_sbytes(row->dleaked_bytes, b1, sizeof(b1)));
 		else if (v == HS_VIEW_TYPES)
 			fprintf(out, "%-8s %s\n", row->kind, row->name);
+		else if (v == HS_VIEW_MEMORY)
+			fprintf(out, "%s%s%s%s\n", row->kind, row->name ? " (" : "",
+				row->name ? row->name : "", row->name ? ")" : "");
 		else if (v == HS_VIEW_SIZES)
 			fprintf(out, "%" PRIu64 "\n", row->size);
 		else
@@ -609,9 +628,10 @@ static void hs_text_table(FILE *out, const struct hs_diff *d, const char *title,
 		int64_t oc, ob;
 		hs_table_omitted(t, &oc, &ob);
 		fprintf(out, "      (%zu more row%s not shown, together %s in %+" PRId64
-			" chunk%s)\n",
+			" %s%s)\n",
 			t->nall - t->nrows, t->nall - t->nrows == 1 ? "" : "s",
-			hs_fmt_sbytes(ob, b1, sizeof(b1)), oc, oc == 1 || oc == -1 ? "" : "s");
+			hs_fmt_sbytes(ob, b1, sizeof(b1)), oc,
+			v == HS_VIEW_MEMORY ? "range" : "chunk", oc == 1 || oc == -1 ? "" : "s");
 	}
 }
 
@@ -675,6 +695,7 @@ struct hs_error *hs_diff_write_text(const struct hs_diff *d, FILE *out,
 	hs_text_table(out, d, "types", &d->types, HS_VIEW_TYPES);
 	hs_text_table(out, d, "size classes (in use)", &d->size_classes, HS_VIEW_SIZES);
 	hs_text_table(out, d, "pattern clusters", &d->patterns, HS_VIEW_PATTERNS);
+	hs_text_table(out, d, "memory table (virtual bytes)", &d->memory, HS_VIEW_MEMORY);
 	if (d->min_bytes)
 		fprintf(out, "\n(rows whose bytes changed by less than %" PRIu64
 			" are not shown: --min-bytes)\n", d->min_bytes);
@@ -749,6 +770,10 @@ static json_t *hs_dj_table(const struct hs_diff *d, const struct hs_diff_table *
 		if (v == HS_VIEW_TYPES)
 			ok = !json_object_set_new(o, "name", json_string(row->name)) &&
 			     !json_object_set_new(o, "kind", json_string(row->kind));
+		else if (v == HS_VIEW_MEMORY)
+			ok = !json_object_set_new(o, "kind", json_string(row->kind)) &&
+			     (!row->name ||
+			      !json_object_set_new(o, "name", json_string(row->name)));
 		else if (v == HS_VIEW_PATTERNS)
 			ok = !json_object_set_new(o, "signature", json_string(row->name)) &&
 			     !json_object_set_new(o, "size", hs_json_u64(row->size));
@@ -835,7 +860,8 @@ static json_t *hs_diff_to_json(const struct hs_diff *d)
 	     !json_object_set_new(root, "size_classes",
 				  hs_dj_table(d, &d->size_classes, HS_VIEW_SIZES)) &&
 	     !json_object_set_new(root, "patterns",
-				  hs_dj_table(d, &d->patterns, HS_VIEW_PATTERNS));
+				  hs_dj_table(d, &d->patterns, HS_VIEW_PATTERNS)) &&
+	     !json_object_set_new(root, "memory", hs_dj_table(d, &d->memory, HS_VIEW_MEMORY));
 	if (!ok) {
 		json_decref(root);
 		return NULL;

@@ -32,7 +32,7 @@ struct hs_diff_row {
 };
 
 /*
- * A view (types, size classes, patterns). `rows` is sorted by byte growth
+ * A view (types, size classes, patterns, memory). `rows` is sorted by byte growth
  * (hs_diff_sort_rows); the filter keeps a prefix of the sorted rows that pass
  * and drops the rest. `nall` and the all_* sums describe every matched row,
  * so that what a filter hid can still be reported.
@@ -81,6 +81,9 @@ struct hs_diff {
 	struct hs_diff_stat *stats;
 	size_t nstats;
 	struct hs_diff_table types, size_classes, patterns;
+	/* The memory table's rows, by kind and owner (name); a row's count is
+	 * its address ranges, its bytes its virtual size. */
+	struct hs_diff_table memory;
 
 	bool different_builds;
 	struct hs_diff_build *builds;

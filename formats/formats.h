@@ -63,22 +63,41 @@ struct hs_report_pattern {
 	size_t nsamples;
 };
 
-/* Memory the allocator holds outside chunks, summed per kind (jemalloc
- * "retained", tcmalloc "unmapped", ...). */
-struct hs_report_region {
+/* The ranges the allocator walker declared, summed per kind in its own
+ * words ("heap", "reserved", jemalloc "retained", tcmalloc "unmapped"...):
+ * memory.allocator_regions. */
+struct hs_report_alloc_region {
 	char *kind;
 	uint64_t count, bytes;
+};
+
+/* One row of the memory table (memory.regions): a kind, or a named part
+ * of it. */
+struct hs_report_mem_row {
+	char *kind;      /* in_use ... inaccessible (docs/report-schema.json) */
+	char *name;      /* "Go heap", ..., or NULL on the kind's main row */
+	uint64_t bytes;  /* virtual: address space */
+	uint64_t dumped; /* of which the core holds */
+	bool has_count;
+	uint64_t count;  /* address ranges (not for chunk states) */
 };
 
 /* Where the process's memory went: the breakdown of seeds 002 and 004
  * (allocator-managed vs other, address space vs what is dumped). */
 struct hs_report_memory {
-	uint64_t mapped;  /* address space of all PT_LOAD segments */
+	uint64_t mapped;  /* address space of the core's mappings */
 	uint64_t dumped;  /* bytes of it present in the core file */
 	uint64_t modules; /* address space of mapped ELF modules */
 	uint64_t chunks;  /* bytes in allocator chunks, all states */
-	struct hs_report_region *regions;
+	struct hs_report_alloc_region *alloc_regions;
+	size_t nalloc_regions;
+	/* The memory table; every byte of `mapped` in one row. Empty in
+	 * reports written before it existed. */
+	struct hs_report_mem_row *regions;
 	size_t nregions;
+	char *core_writer;     /* gcore|kernel|unknown, or NULL */
+	char *untouched_pages; /* dumped|omitted|unknown, or NULL */
+	char *verdict;         /* one sentence, or NULL */
 };
 
 /* Where the references that keep chunks alive come from. */
@@ -174,10 +193,22 @@ bool hs_report_add_diag(struct hs_report *r, const char *severity,
 			const char *message, bool has_address,
 			uint64_t address) HS_MUST_CHECK;
 
-/* Add `bytes` in one more region of `kind` to memory.regions (summed per
- * kind). false on out-of-memory. */
-bool hs_report_add_region(struct hs_report *r, const char *kind, uint64_t count,
-			  uint64_t bytes) HS_MUST_CHECK;
+/* Add `bytes` in `count` more regions of `kind` to memory.allocator_regions
+ * (summed per kind). false on out-of-memory. */
+bool hs_report_add_alloc_region(struct hs_report *r, const char *kind,
+				uint64_t count, uint64_t bytes) HS_MUST_CHECK;
+/* Append a row to the memory table (memory.regions); name may be NULL, a
+ * count is kept only if has_count. false on out-of-memory. */
+bool hs_report_add_mem_row(struct hs_report *r, const char *kind,
+			   const char *name, uint64_t bytes, uint64_t dumped,
+			   bool has_count, uint64_t count) HS_MUST_CHECK;
+/*
+ * The memory table's verdict in words, from memory.regions: which kind
+ * dominates, and whether growth there would be a heap leak (in the
+ * allocator's chunks) or an mmap leak (outside the allocator). Written
+ * into buf (truncated to len); false if the report has no table.
+ */
+bool hs_report_memory_verdict(const struct hs_report *r, char *buf, size_t len);
 
 const char *hs_report_state_name(enum hs_report_state s);
 

@@ -405,6 +405,41 @@ static bool hs_jr_totals(struct hs_jr *c, json_t *root, struct hs_report *r)
 	return hs_jr_count(c, t, "totals", "metadata", false, &r->metadata);
 }
 
+/* memory.regions, the memory table: optional (reports written before it
+ * lack it); every row needs kind, virtual and dumped. */
+static bool hs_jr_mem_rows(struct hs_jr *c, json_t *m, struct hs_report *r)
+{
+	size_t n;
+	json_t *arr = hs_jr_array(c, m, "memory", "regions", false, HS_JR_MAX_ROWS, &n);
+	if (!arr)
+		return !c->err;
+	for (size_t i = 0; i < n; i++) {
+		char w[64];
+		snprintf(w, sizeof(w), "memory.regions[%zu]", i);
+		json_t *o = json_array_get(arr, i);
+		char *kind = NULL, *name = NULL;
+		uint64_t bytes = 0, dumped = 0, count = 0;
+		if (!json_is_object(o))
+			return hs_jr_bad(c, w, "expected an object");
+		bool has_count = json_object_get(o, "count") != NULL;
+		bool ok = hs_jr_str(c, o, w, "kind", true, false, &kind) &&
+			  hs_jr_str(c, o, w, "name", false, false, &name) &&
+			  hs_jr_u64(c, o, w, "virtual", true, &bytes) &&
+			  hs_jr_u64(c, o, w, "dumped", true, &dumped) &&
+			  hs_jr_u64(c, o, w, "count", false, &count);
+		if (ok && !hs_report_add_mem_row(r, kind, name, bytes, dumped,
+						 has_count, count)) {
+			c->err = HS_ENOMEM;
+			ok = false;
+		}
+		free(kind);
+		free(name);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 /* Optional: reports written before the memory section existed lack it. */
 static bool hs_jr_memory(struct hs_jr *c, json_t *root, struct hs_report *r)
 {
@@ -415,7 +450,12 @@ static bool hs_jr_memory(struct hs_jr *c, json_t *root, struct hs_report *r)
 	if (!hs_jr_u64(c, m, "memory", "mapped", false, &mem->mapped) ||
 	    !hs_jr_u64(c, m, "memory", "dumped", false, &mem->dumped) ||
 	    !hs_jr_u64(c, m, "memory", "modules", false, &mem->modules) ||
-	    !hs_jr_u64(c, m, "memory", "allocator_chunks", false, &mem->chunks))
+	    !hs_jr_u64(c, m, "memory", "allocator_chunks", false, &mem->chunks) ||
+	    !hs_jr_str(c, m, "memory", "core_writer", false, false, &mem->core_writer) ||
+	    !hs_jr_str(c, m, "memory", "untouched_pages", false, false,
+		       &mem->untouched_pages) ||
+	    !hs_jr_str(c, m, "memory", "verdict", false, false, &mem->verdict) ||
+	    !hs_jr_mem_rows(c, m, r))
 		return false;
 	size_t n;
 	json_t *arr = hs_jr_array(c, m, "memory", "allocator_regions", false, HS_JR_MAX_ROWS, &n);
@@ -435,10 +475,12 @@ static bool hs_jr_memory(struct hs_jr *c, json_t *root, struct hs_report *r)
 			free(kind);
 			return false;
 		}
-		bool ok = hs_report_add_region(r, kind, cb.count, cb.bytes);
+		bool ok = hs_report_add_alloc_region(r, kind, cb.count, cb.bytes);
 		free(kind);
-		if (!ok)
+		if (!ok) {
+			c->err = HS_ENOMEM;
 			return false;
+		}
 	}
 	return true;
 }

@@ -24,6 +24,13 @@ json_t *hs_json_u64(uint64_t v)
 	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
+/* Two decimals: a mean of per-chunk estimates is not known any closer,
+ * and 0.9500000000000001 reads as noise. */
+static double hs_round2(double v)
+{
+	return v >= 0 ? (double)(int64_t)(v * 100.0 + 0.5) / 100.0 : v;
+}
+
 static json_t *hs_json_str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -85,6 +92,47 @@ static json_t *hs_json_leaks(const struct hs_report *r)
 		}
 		json_object_set_new(o, "retainers", top ? top : json_array());
 	}
+	return o;
+}
+
+static json_t *hs_memory_to_json(const struct hs_report_memory *m)
+{
+	json_t *aregs = json_array();
+	for (size_t i = 0; aregs && i < m->nalloc_regions; i++)
+		json_array_append_new(
+			aregs, json_pack("{s:s,s:o,s:o}", "kind", m->alloc_regions[i].kind,
+					 "count", hs_json_u64(m->alloc_regions[i].count),
+					 "bytes", hs_json_u64(m->alloc_regions[i].bytes)));
+	json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:o}", "mapped", hs_json_u64(m->mapped),
+			      "dumped", hs_json_u64(m->dumped), "modules",
+			      hs_json_u64(m->modules), "allocator_chunks",
+			      hs_json_u64(m->chunks), "allocator_regions",
+			      aregs ? aregs : json_array());
+	if (!o)
+		return NULL;
+	if (m->core_writer)
+		json_object_set_new(o, "core_writer", json_string(m->core_writer));
+	if (m->untouched_pages)
+		json_object_set_new(o, "untouched_pages", json_string(m->untouched_pages));
+	if (m->nregions) {
+		json_t *rows = json_array();
+		for (size_t i = 0; rows && i < m->nregions; i++) {
+			const struct hs_report_mem_row *row = &m->regions[i];
+			json_t *x = json_pack("{s:s}", "kind", row->kind);
+			if (!x)
+				continue;
+			if (row->name)
+				json_object_set_new(x, "name", json_string(row->name));
+			json_object_set_new(x, "virtual", hs_json_u64(row->bytes));
+			json_object_set_new(x, "dumped", hs_json_u64(row->dumped));
+			if (row->has_count)
+				json_object_set_new(x, "count", hs_json_u64(row->count));
+			json_array_append_new(rows, x);
+		}
+		json_object_set_new(o, "regions", rows ? rows : json_array());
+	}
+	if (m->verdict)
+		json_object_set_new(o, "verdict", json_string(m->verdict));
 	return o;
 }
 
@@ -155,19 +203,7 @@ static json_t *hs_report_to_json(const struct hs_report *r)
 		json_object_set_new(totals, "metadata", hs_json_count(&r->metadata));
 	ok &= !json_object_set_new(root, "totals", totals);
 
-	json_t *regions = json_array();
-	for (size_t i = 0; regions && i < r->memory.nregions; i++)
-		json_array_append_new(
-			regions, json_pack("{s:s,s:o,s:o}", "kind", r->memory.regions[i].kind,
-					   "count", hs_json_u64(r->memory.regions[i].count),
-					   "bytes", hs_json_u64(r->memory.regions[i].bytes)));
-	ok &= !json_object_set_new(
-		root, "memory",
-		json_pack("{s:o,s:o,s:o,s:o,s:o}", "mapped", hs_json_u64(r->memory.mapped),
-			  "dumped", hs_json_u64(r->memory.dumped), "modules",
-			  hs_json_u64(r->memory.modules), "allocator_chunks",
-			  hs_json_u64(r->memory.chunks), "allocator_regions",
-			  regions ? regions : json_array()));
+	ok &= !json_object_set_new(root, "memory", hs_memory_to_json(&r->memory));
 
 	json_t *sc = json_array();
 	for (size_t i = 0; sc && i < r->nsize_classes; i++)
@@ -191,7 +227,7 @@ static json_t *hs_report_to_json(const struct hs_report *r)
 				      ex ? ex : json_array());
 		if (o && t->has_confidence)
 			json_object_set_new(o, "confidence",
-					    json_real(t->confidence));
+					    json_real(hs_round2(t->confidence)));
 		if (o && t->has_leaks) {
 			json_object_set_new(o, "leaked", hs_json_count(&t->leaked));
 			json_object_set_new(o, "direct", hs_json_count(&t->direct));
@@ -248,7 +284,11 @@ struct hs_error *hs_json_write_doc(json_t *root, FILE *out, const char *where)
 {
 	if (!root)
 		return HS_ENOMEM;
-	int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* 15 significant digits: enough for every real written (confidence,
+	 * growth, bytes per hour), and no binary noise (0.95, not
+	 * 0.94999999999999996). */
+	int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+			    JSON_REAL_PRECISION(15));
 	json_decref(root);
 	if (rc == 0 && fputc('\n', out) == EOF)
 		rc = -1;

@@ -114,6 +114,29 @@ struct hs_error *hs_report_write_openmetrics(const struct hs_report *r, FILE *ou
 	hs_om_sample(out, r, "heapscope_metadata_bytes", NULL, NULL, NULL, NULL,
 		     r->metadata.bytes);
 
+	if (r->memory.nregions) {
+		/* The memory table, its address space then its bytes in the
+		 * core: name="" on a kind's main row, so that every series of a
+		 * family has the same labels. */
+		static const struct {
+			const char *family, *help;
+		} fams[2] = {
+			{"heapscope_memory_bytes", "Address space per kind of the memory table "
+			 "(and named part); the kinds sum to the mapped memory."},
+			{"heapscope_memory_dumped_bytes", "Bytes of each memory table row that "
+			 "the core holds."},
+		};
+		for (int f = 0; f < 2; f++) {
+			hs_om_family(out, fams[f].family, "bytes", fams[f].help);
+			for (size_t i = 0; i < r->memory.nregions; i++) {
+				const struct hs_report_mem_row *row = &r->memory.regions[i];
+				hs_om_sample(out, r, fams[f].family, "kind", row->kind, "name",
+					     row->name ? row->name : "",
+					     f ? row->dumped : row->bytes);
+			}
+		}
+	}
+
 	if (r->nstats) {
 		hs_om_family(out, "heapscope_allocator_stat", NULL,
 			     "The allocator's own statistics, under its own names.");

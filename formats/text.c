@@ -72,6 +72,75 @@ static void hs_text_leaks(const struct hs_report *r, FILE *out, unsigned top)
 	}
 }
 
+static const char *hs_writer_words(const char *writer)
+{
+	if (!writer)
+		return NULL;
+	if (strcmp(writer, "gcore") == 0)
+		return "written by gcore, which dumps every readable page, touched or "
+		       "not: dumped is address space, not memory used";
+	if (strcmp(writer, "kernel") == 0)
+		return "written by the kernel, which leaves out mappings never written "
+		       "to: dumped is close to the memory the process touched";
+	return "written by an unknown tool: whether untouched pages are in it is "
+	       "not known";
+}
+
+/* The memory table (memory.regions), or for reports written before it,
+ * the totals and the allocator's regions. */
+static void hs_text_memory(const struct hs_report *r, FILE *out)
+{
+	const struct hs_report_memory *m = &r->memory;
+	char b1[32], b2[32], b3[32], b4[32];
+	if (!m->mapped)
+		return;
+	if (!m->nregions) {
+		fprintf(out, "memory      %s mapped (%s in the core), modules %s, allocator chunks %s\n",
+			hs_format_bytes(m->mapped, b1, sizeof(b1)),
+			hs_format_bytes(m->dumped, b2, sizeof(b2)),
+			hs_format_bytes(m->modules, b3, sizeof(b3)),
+			hs_format_bytes(m->chunks, b4, sizeof(b4)));
+		for (size_t i = 0; i < m->nalloc_regions; i++)
+			fprintf(out, "            allocator %s: %s in %llu region%s\n",
+				m->alloc_regions[i].kind,
+				hs_format_bytes(m->alloc_regions[i].bytes, b1, sizeof(b1)),
+				(unsigned long long)m->alloc_regions[i].count,
+				m->alloc_regions[i].count == 1 ? "" : "s");
+		return;
+	}
+	const char *words = hs_writer_words(m->core_writer);
+	fprintf(out, "\nmemory      %s mapped, %s in the core%s%s\n",
+		hs_format_bytes(m->mapped, b1, sizeof(b1)),
+		hs_format_bytes(m->dumped, b2, sizeof(b2)), words ? "; " : "",
+		words ? words : "");
+	fprintf(out, "%-36s %12s %12s %7s\n", "kind", "virtual", "dumped", "share");
+	uint64_t sv = 0, sd = 0;
+	for (size_t i = 0; i < m->nregions; i++) {
+		const struct hs_report_mem_row *row = &m->regions[i];
+		char label[128];
+		sv += row->bytes;
+		sd += row->dumped;
+		if (row->name && !row->bytes)
+			continue;
+		if (row->name)
+			snprintf(label, sizeof(label), "  %s (%s)", row->kind, row->name);
+		else
+			snprintf(label, sizeof(label), "%s", row->kind);
+		fprintf(out, "%-36s %12s %12s %6.1f%%\n", label,
+			hs_format_bytes(row->bytes, b1, sizeof(b1)),
+			hs_format_bytes(row->dumped, b2, sizeof(b2)),
+			hs_pct(row->bytes, m->mapped));
+	}
+	fprintf(out, "%-36s %12s %12s\n", "total", hs_format_bytes(sv, b1, sizeof(b1)),
+		hs_format_bytes(sd, b2, sizeof(b2)));
+	char verdict[512];
+	const char *v = m->verdict;
+	if (!v && hs_report_memory_verdict(r, verdict, sizeof(verdict)))
+		v = verdict;
+	if (v)
+		fprintf(out, "verdict     %s\n", v);
+}
+
 struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 				      const struct hs_text_options *opts,
 				      const char *where)
@@ -107,10 +176,14 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 			"count", "bytes", "share", "kind", "name");
 		for (size_t i = 0; i < r->ntypes && i < top; i++) {
 			const struct hs_report_type *t = &r->types[i];
-			fprintf(out, "%12" PRIu64 " %12s %6.1f%%  %-8s %s\n",
+			char conf[32] = "";
+			if (t->has_confidence)
+				snprintf(conf, sizeof(conf), " (confidence %.2f)",
+					 t->confidence);
+			fprintf(out, "%12" PRIu64 " %12s %6.1f%%  %-8s %s%s\n",
 				t->count, hs_format_bytes(t->bytes, b1, sizeof(b1)),
 				hs_pct(t->bytes, r->totals[HS_REPORT_IN_USE].bytes),
-				t->kind, t->name);
+				t->kind, t->name, conf);
 		}
 	} else if (r->ntypes) {
 		fprintf(out, "\ntop types (share of in-use bytes)\n%12s %12s %7s %12s  %-9s %s\n",
@@ -144,24 +217,11 @@ struct hs_error *hs_report_write_text(const struct hs_report *r, FILE *out,
 			hs_report_state_name(s), r->totals[s].count,
 			hs_format_bytes(r->totals[s].bytes, b1, sizeof(b1)),
 			hs_pct(r->totals[s].bytes, all));
-	if (r->memory.mapped) {
-		char b3[32], b4[32];
-		fprintf(out, "memory      %s mapped (%s in the core), modules %s, allocator chunks %s\n",
-			hs_format_bytes(r->memory.mapped, b1, sizeof(b1)),
-			hs_format_bytes(r->memory.dumped, b2, sizeof(b2)),
-			hs_format_bytes(r->memory.modules, b3, sizeof(b3)),
-			hs_format_bytes(r->memory.chunks, b4, sizeof(b4)));
-		for (size_t i = 0; i < r->memory.nregions; i++)
-			fprintf(out, "            allocator %s: %s in %llu region%s\n",
-				r->memory.regions[i].kind,
-				hs_format_bytes(r->memory.regions[i].bytes, b1, sizeof(b1)),
-				(unsigned long long)r->memory.regions[i].count,
-				r->memory.regions[i].count == 1 ? "" : "s");
-	}
 	if (r->metadata.count)
 		fprintf(out, "(in_use includes %" PRIu64 " allocator metadata chunk%s, %s)\n",
 			r->metadata.count, r->metadata.count == 1 ? "" : "s",
 			hs_format_bytes(r->metadata.bytes, b1, sizeof(b1)));
+	hs_text_memory(r, out);
 
 	if (r->nsize_classes) {
 		fprintf(out, "\ntop size classes (in use)\n%12s %12s %14s %7s\n",

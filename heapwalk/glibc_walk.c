@@ -893,6 +893,12 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 			     ar->system_mem);
 	if (!gl_add_span(c, start, top_end))
 		return false;
+	/* The main heap, from the break's start (alignment before the first
+	 * chunk is the allocator's) to top's end. */
+	uint64_t from = c->mp_ok && c->mp_sbrk_base && c->mp_sbrk_base <= start ?
+			c->mp_sbrk_base : start;
+	if (!hs_heap_add_region(c->heap, HS_REGION_HEAP, from, top_end - from))
+		return false;
 	struct gl_seg s = {
 		.ai = ai, .start = start, .end = ar->top, .limit = top_end,
 		.kind = GL_SEG_TOP,
@@ -942,7 +948,12 @@ static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
 		uint64_t first = h + L->hi.size;
 		if (ar->addr == first)
 			first = gl_align_up(ar->addr + L->ms.size, L->malloc_alignment);
-		if (!hs_heap_add_region(c->heap, "arena_header", h, first - h))
+		/* The heap's used part, and the rest of its HEAP_MAX
+		 * reservation (PROT_NONE, or given back by shrink_heap). */
+		if (!hs_heap_add_region(c->heap, "arena_header", h, first - h) ||
+		    !hs_heap_add_region(c->heap, HS_REGION_HEAP, h, hsize) ||
+		    !hs_heap_add_region(c->heap, HS_REGION_RESERVED, h + hsize,
+					c->heap_max - hsize))
 			return false;
 		struct gl_seg s = {
 			.ai = ai, .start = first, .limit = h + hsize,
@@ -1063,19 +1074,6 @@ static void gl_check_bins(struct gl_ctx *c, const struct gl_arena *ar)
  * memory for their headers.
  * ------------------------------------------------------------------------ */
 
-static bool gl_file_backed(const struct hs_process *proc, uint64_t addr)
-{
-	size_t lo = 0, hi = proc->nfiles;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (proc->files[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo > 0 && addr < proc->files[lo - 1].end;
-}
-
 static inline uint64_t gl_ld(const uint8_t *base, uint64_t off)
 {
 	uint64_t v;
@@ -1147,7 +1145,8 @@ static bool gl_scan_range(struct gl_ctx *c, const struct hs_memory_range *r,
 			}
 		}
 		if (!hs_heap_add_chunk(c->heap, chunk + L->hdr_size, csz,
-				       HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED))
+				       HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED) ||
+		    !hs_heap_add_region(c->heap, HS_REGION_HEAP, p, S))
 			return false;
 		c->mmap_n++;
 		c->mmap_bytes += S;
@@ -1164,7 +1163,7 @@ static bool gl_scan_mmapped(struct gl_ctx *c)
 	for (size_t i = 0; i < c->mem->count; i++) {
 		const struct hs_memory_range *r = &c->mem->ranges[i];
 		if (!(r->flags & PF_W) || r->filesz < GL_PAGE ||
-		    gl_file_backed(c->proc, r->start))
+		    hs_process_file_at(c->proc, r->start))
 			continue;
 		if (!gl_scan_range(c, r, &span_i))
 			return false;
@@ -1316,6 +1315,8 @@ struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 	 * a mmapped chunk has no next chunk (malloc/malloc.c:1182-1196). */
 	heap->header_bytes[0] = (uint32_t)(L->hdr_size - 8);
 	heap->header_bytes[1] = (uint32_t)L->hdr_size;
+	/* The chunk's memory starts at its header, before its address. */
+	heap->chunk_offset = L->hdr_size;
 	gl_read_mp(&c);
 	err = gl_collect_arenas(&c);
 	if (err)

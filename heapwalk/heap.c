@@ -135,3 +135,178 @@ bool hs_heap_add_owned(struct hs_heap *heap, const char *what, uint64_t start, u
 	return hs_regions_add(&heap->owned, &heap->nowned, &heap->owned_cap, what, start, size);
 }
 
+
+void hs_heap_chunk_runs(const struct hs_heap *heap,
+			bool (*fn)(uint64_t start, uint64_t end, void *arg), void *arg)
+{
+	/* The store's extents are of chunk addresses; the chunks' memory starts
+	 * chunk_offset bytes before. */
+	uint64_t off = heap->chunk_offset, at = 0, lo, hi;
+	while (hs_heap_next_extent(heap, at, &lo, &hi) && hi > at) {
+		if (!fn(lo >= off ? lo - off : 0, hi >= off ? hi - off : 0, arg))
+			return;
+		at = hi;
+	}
+}
+
+/* Backed bytes of [lo, hi), with *k a cursor into the memory ranges that
+ * only moves forward: callers ask for non-decreasing lo. */
+static uint64_t hs_cover_backed(const struct hs_memory *mem, size_t *k,
+				uint64_t lo, uint64_t hi)
+{
+	while (*k < mem->count &&
+	       mem->ranges[*k].start + mem->ranges[*k].memsz <= lo)
+		(*k)++;
+	uint64_t n = 0;
+	for (size_t j = *k; j < mem->count && mem->ranges[j].start < hi; j++) {
+		const struct hs_memory_range *r = &mem->ranges[j];
+		uint64_t a = r->start > lo ? r->start : lo;
+		uint64_t b = r->start + r->filesz < hi ? r->start + r->filesz : hi;
+		if (b > a)
+			n += b - a;
+	}
+	return n;
+}
+
+/* The first memory range whose end is above addr (or mem->count). */
+static size_t hs_cover_first_range(const struct hs_memory *mem, uint64_t addr)
+{
+	size_t lo = 0, hi = mem->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (mem->ranges[mid].start + mem->ranges[mid].memsz <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The first map range whose end is above addr (or nranges). */
+static size_t hs_cover_first_map(const struct hs_mem_range *ranges, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ranges[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The chunks that start in [from, to) (chunk addresses), one by one: what
+ * each has in heap ranges and in the core, in `ret`; their whole sizes per
+ * state in `whole` (metadata chunks in its meta_bytes).
+ */
+static void hs_cover_chunks(const struct hs_heap *heap, const struct hs_memory *mem,
+			    const struct hs_mem_range *ranges, size_t nranges, uint64_t from,
+			    uint64_t to, struct hs_heap_cover *ret, struct hs_heap_cover *whole)
+{
+	uint64_t off = heap->chunk_offset;
+	uint64_t start = from >= off ? from - off : 0;
+	size_t r = hs_cover_first_map(ranges, nranges, start);
+	bool sealed = mem && mem->sealed;
+	size_t k = sealed ? hs_cover_first_range(mem, start) : 0;
+	/* Chunks overlap only in a corrupt heap (the walker says so): a byte
+	 * two chunks claim counts for the first, which also keeps this one
+	 * pass over chunks and ranges, whatever the sizes. */
+	uint64_t done = 0;
+	struct hs_chunk_iter it;
+	struct hs_chunk c;
+	hs_chunk_iter_init(&it, heap, from, to);
+	while (hs_chunk_iter_next(&it, &c, NULL)) {
+		uint64_t lo = c.addr >= off ? c.addr - off : 0;
+		uint64_t hi = lo + hs_chunk_size(&c) < lo ? UINT64_MAX : lo + hs_chunk_size(&c);
+		unsigned st = hs_chunk_state(&c);
+		bool meta = hs_chunk_flags(&c) & HS_CHUNK_F_METADATA;
+		if (meta)
+			whole->meta_bytes += hi - lo;
+		else if (st < HS_CHUNK_NSTATES)
+			whole->bytes[st] += hi - lo;
+		if (lo < done)
+			lo = done < hi ? done : hi;
+		done = hi > done ? hi : done;
+		while (r < nranges && ranges[r].end <= lo)
+			r++;
+		uint64_t in = 0, dumped = 0, theirs = 0;
+		for (size_t j = r; j < nranges && ranges[j].start < hi; j++) {
+			uint64_t a = ranges[j].start > lo ? ranges[j].start : lo;
+			uint64_t b = ranges[j].end < hi ? ranges[j].end : hi;
+			if (b <= a)
+				continue;
+			if (ranges[j].kind == HS_MEM_ALLOCATOR_RESERVED ||
+			    ranges[j].kind == HS_MEM_ALLOCATOR_METADATA)
+				theirs += b - a;
+			if (ranges[j].kind != HS_MEM_HEAP)
+				continue;
+			in += b - a;
+			if (sealed)
+				dumped += hs_cover_backed(mem, &k, a, b);
+		}
+		ret->outside += hi - lo - in - theirs;
+		if (meta) {
+			ret->meta_bytes += in;
+			ret->meta_dumped += dumped;
+		} else if (st < HS_CHUNK_NSTATES) {
+			ret->bytes[st] += in;
+			ret->dumped[st] += dumped;
+		}
+	}
+}
+
+/* Whether [a, b) lies in heap ranges that touch, and the core holds it all. */
+static bool hs_cover_whole(const struct hs_memory *mem, const struct hs_mem_range *ranges,
+			   size_t nranges, uint64_t a, uint64_t b)
+{
+	uint64_t at = a;
+	for (size_t j = hs_cover_first_map(ranges, nranges, a);
+	     at < b && j < nranges && ranges[j].start <= at && ranges[j].kind == HS_MEM_HEAP; j++)
+		at = ranges[j].end;
+	return at >= b && mem && hs_memory_backed_bytes(mem, a, b - a) == b - a;
+}
+
+/*
+ * Most of a heap lies in its heap ranges, all in the core: there the
+ * totals the store keeps say what the chunks hold, and only the stretches
+ * of chunks that are not so (a tcmalloc returned span, a corner the core
+ * lost) are gone through chunk by chunk. Overlapping chunks (their sizes
+ * add up to more than the stretches they cover) make it all chunk by chunk.
+ */
+void hs_heap_cover(const struct hs_heap *heap, const struct hs_memory *mem,
+		   const struct hs_mem_range *ranges, size_t nranges,
+		   struct hs_heap_cover *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	struct hs_heap_cover whole;
+	memset(&whole, 0, sizeof(whole));
+	uint64_t total = 0, off = heap->chunk_offset;
+	for (int st = 0; st < HS_CHUNK_NSTATES; st++)
+		total += heap->totals[st].bytes;
+	if (total != hs_heap_span(heap)) {
+		hs_cover_chunks(heap, mem, ranges, nranges, 0, UINT64_MAX, ret, &whole);
+		return;
+	}
+	uint64_t at = 0, lo, hi;
+	while (hs_heap_next_extent(heap, at, &lo, &hi) && hi > at) {
+		if (!hs_cover_whole(mem, ranges, nranges, lo >= off ? lo - off : 0,
+				    hi >= off ? hi - off : 0))
+			hs_cover_chunks(heap, mem, ranges, nranges, lo, hi, ret, &whole);
+		at = hi;
+	}
+	/* The rest: every byte in a heap range and in the core. */
+	for (int st = 0; st < HS_CHUNK_NSTATES; st++) {
+		uint64_t t = heap->totals[st].bytes;
+		if (st == HS_CHUNK_IN_USE)
+			t = t > heap->metadata.bytes ? t - heap->metadata.bytes : 0;
+		uint64_t rest = t > whole.bytes[st] ? t - whole.bytes[st] : 0;
+		ret->bytes[st] += rest;
+		ret->dumped[st] += rest;
+	}
+	uint64_t meta = heap->metadata.bytes > whole.meta_bytes ?
+			heap->metadata.bytes - whole.meta_bytes : 0;
+	ret->meta_bytes += meta;
+	ret->meta_dumped += meta;
+}

@@ -68,12 +68,30 @@ struct hs_stat {
 	uint64_t value;
 };
 
-/* Memory the allocator holds that is not a chunk (e.g. jemalloc retained
- * extents, tcmalloc unmapped spans), for the memory breakdown. */
+/*
+ * An address range the walker declares, for the memory map (hs_memmap).
+ * Three kinds place every byte of the range there; each walker declares
+ * all the address space it holds with them, so that the memory table is
+ * exact rather than guessed from chunk sums:
+ *   "heap": holds chunks: each byte is in a chunk, or else the allocator's
+ *     metadata (headers, slab tails, alignment); every chunk must lie in one;
+ *   "reserved" (and the walkers' own words for it, "retained" in jemalloc,
+ *     "unmapped" in tcmalloc): held by the allocator but not in use now,
+ *     whatever its protection;
+ *   "metadata": the allocator's bookkeeping outside its heap ranges.
+ * Any other kind names a detail inside those ("arena_header",
+ * "sampled_span_slack"); the memory map ignores it, and the report sums
+ * every kind in memory.allocator_regions. Ranges of different kinds may
+ * overlap: heap wins over reserved, reserved over metadata (so a walker
+ * may declare a whole mapping metadata and its spans heap or reserved).
+ */
 struct hs_region {
 	char kind[32];
 	uint64_t start, size;
 };
+#define HS_REGION_HEAP "heap"
+#define HS_REGION_RESERVED "reserved"
+#define HS_REGION_METADATA "metadata"
 
 enum hs_located_by {
 	HS_LOCATED_DEBUGINFO, /* separate debug info (DWARF / full symtab) */
@@ -128,6 +146,10 @@ struct hs_heap {
 	 * header (glibc: 8 bytes of a chunk in a heap, which uses the next
 	 * chunk's prev_size; 16 of a mmapped one), [0] plain, [1] mmapped. */
 	uint32_t header_bytes[2];
+	/* How far a chunk's `addr` lies past the first byte the chunk
+	 * occupies (glibc: its 16-byte header; 0 elsewhere), so that
+	 * [addr - chunk_offset, + size) is the chunk's address range. */
+	uint64_t chunk_offset;
 	struct hs_chunk_store *store;
 	struct hs_stat *stats;
 	size_t nstats, stats_cap;
@@ -149,6 +171,31 @@ bool hs_heap_get_stat(const struct hs_heap *heap, const char *name,
 		      uint64_t *ret);
 bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
 			uint64_t start, uint64_t size) HS_MUST_CHECK;
+/*
+ * Where the chunks lie, for the memory map (below): with `ranges` the map's
+ * sorted, disjoint ranges, the bytes of each chunk state that fall in its
+ * heap ranges (HS_MEM_HEAP; metadata chunks, HS_CHUNK_F_METADATA, counted
+ * apart), how many of those the core holds, and the chunk bytes that lie
+ * in no range of the allocator's (a chunk in a reserved range, such as a
+ * tcmalloc returned span, is the allocator's, but not a heap chunk). One
+ * pass over the chunks; a byte that overlapping chunks (a corrupt
+ * heap) both claim counts once, for the first.
+ */
+struct hs_heap_cover {
+	uint64_t bytes[HS_CHUNK_NSTATES], dumped[HS_CHUNK_NSTATES];
+	uint64_t meta_bytes, meta_dumped; /* metadata chunks (all in use) */
+	uint64_t outside;                 /* chunk bytes outside the allocator's ranges */
+};
+struct hs_mem_range;
+void hs_heap_cover(const struct hs_heap *heap, const struct hs_memory *mem,
+		   const struct hs_mem_range *ranges, size_t nranges,
+		   struct hs_heap_cover *ret);
+/* Each maximal run of touching chunk address ranges, in address order, to
+ * fn (false stops): the heap as the chunks alone show it, for a walker that
+ * declares no heap ranges of its own. */
+void hs_heap_chunk_runs(const struct hs_heap *heap,
+			bool (*fn)(uint64_t start, uint64_t end, void *arg), void *arg);
+
 /* Record allocator state that lives outside its heaps (heap->owned). */
 bool hs_heap_add_owned(struct hs_heap *heap, const char *what, uint64_t start,
 		       uint64_t size) HS_MUST_CHECK;
@@ -298,5 +345,88 @@ const struct hs_walker *const *hs_heapwalk_walkers(size_t *count);
 struct hs_error *hs_heapwalk_run(struct hs_process *proc,
 				 const struct hs_walk_options *opts,
 				 struct hs_heap **ret);
+
+/*
+ * ---------------------------------------------------------------------------
+ * The memory map: every mapped byte of the process attributed to exactly
+ * one kind, from the core's segments and NT_FILE mappings, the modules, the
+ * threads' registers, the walker's declared ranges (hs_region) and what
+ * other runtimes (Go) keep in their globals. Built once per analysis; the
+ * table (rows) is what the report prints, the ranges are there for whoever
+ * needs to know what an address is (a reference scan's roots, say).
+ * ---------------------------------------------------------------------------
+ */
+enum hs_mem_kind {
+	HS_MEM_IN_USE,             /* chunks by state (from the walk) */
+	HS_MEM_FREE,
+	HS_MEM_CACHED,
+	HS_MEM_ALLOCATOR_METADATA, /* metadata chunks, heap bytes no chunk
+				    * covers, declared metadata ranges */
+	HS_MEM_ALLOCATOR_RESERVED, /* declared reserved ranges */
+	HS_MEM_MODULES,            /* ELF objects, vdso/vvar/vsyscall, the
+				    * dynamic linker's allocations */
+	HS_MEM_DATA_FILES,         /* mapped files that are no module */
+	HS_MEM_STACKS,             /* stacks, guard pages, TLS blocks */
+	HS_MEM_OTHER_ANONYMOUS,
+	HS_MEM_INACCESSIBLE,       /* anonymous, no access rights */
+	HS_MEM_NKINDS,
+	/* Not a table kind: a range label for the allocator's heap ranges,
+	 * whose bytes the table splits into chunk states and metadata. */
+	HS_MEM_HEAP = HS_MEM_NKINDS,
+};
+/* "in_use", ..., "inaccessible" (the report's names), "heap". */
+const char *hs_mem_kind_name(enum hs_mem_kind kind);
+
+/* One address range of the map; ranges are sorted, disjoint, and adjacent
+ * ones with the same kind and name are merged. */
+struct hs_mem_range {
+	uint64_t start, end;   /* [start, end) */
+	uint64_t dumped;       /* bytes of it the core holds */
+	enum hs_mem_kind kind; /* a table kind, or HS_MEM_HEAP */
+	/* Who owns it, when known: a static string ("Go heap", "dynamic
+	 * linker") or the file name of the module whose data points at it
+	 * (owned by the process); NULL otherwise. */
+	const char *name;
+};
+
+/* One row of the memory table: a kind, or a named part of it. */
+struct hs_mem_row {
+	enum hs_mem_kind kind;
+	const char *name;      /* as in hs_mem_range; NULL on the kind's main row */
+	uint64_t bytes;        /* virtual: address space */
+	uint64_t dumped;       /* of which the core holds */
+	uint64_t ranges;       /* address ranges; 0 for chunk states */
+};
+
+struct hs_memmap {
+	struct hs_mem_range *ranges;
+	size_t nranges;
+	/* The table: a main row per kind in enum order (possibly 0 bytes),
+	 * each followed by its named rows, largest first. bytes sum exactly to
+	 * `mapped`, dumped to `dumped`. */
+	struct hs_mem_row *rows;
+	size_t nrows;
+	uint64_t mapped, dumped;
+	enum hs_core_writer writer;
+	/* Inconsistencies found while attributing (chunks outside the
+	 * walker's heap ranges, ...), for the report. */
+	struct hs_diags diags;
+};
+
+/*
+ * Build the memory map of `proc` with the walked `heap` (sorted; NULL for
+ * no allocator: its kinds stay 0). Both are borrowed during the call; the
+ * map's names may point into proc's modules, so proc must outlive it.
+ * Every read of the core goes through hs_memory_*; lists read from it
+ * (the dynamic linker's link maps, Go's structures) are bounded. On success
+ * *ret is the caller's, freed with hs_memmap_destroy. Errors: HS_ERR_NOMEM.
+ */
+struct hs_error *hs_memmap_build(struct hs_process *proc,
+				 const struct hs_heap *heap,
+				 struct hs_memmap **ret);
+void hs_memmap_destroy(struct hs_memmap *map);
+/* The range holding addr, or NULL if addr is not mapped. */
+const struct hs_mem_range *hs_memmap_find(const struct hs_memmap *map,
+					  uint64_t addr);
 
 #endif

@@ -79,10 +79,29 @@ struct je_walk {
 	uint64_t max_records; /* bound on heap->nchunks from slabs (JE_RECORDS_SLACK) */
 	bool capped;          /* max_records was hit: slabs past it were skipped */
 	bool nomem;
+	/* Addresses in base blocks (edata, rtree nodes), one per run of the
+	 * same 2 MiB page, for hs_je_base_blocks. */
+	uint64_t *meta_addrs;
+	size_t nmeta_addrs, meta_addrs_cap;
 };
 
 #define DIAG(w, sev, addr, ...) \
 	hs_diags_add(&(w)->heap->diags, (sev), true, (addr), __VA_ARGS__)
+
+/* Note an address of jemalloc metadata, for the memory map. */
+static void je_note_meta(struct je_walk *w, uint64_t addr)
+{
+	uint64_t page = addr >> 21;
+	if (w->nmeta_addrs && w->meta_addrs[w->nmeta_addrs - 1] >> 21 == page)
+		return;
+	if (w->nmeta_addrs == w->meta_addrs_cap &&
+	    !hs_grow((void **)&w->meta_addrs, &w->meta_addrs_cap, w->nmeta_addrs + 1,
+		     sizeof(*w->meta_addrs))) {
+		w->nomem = true;
+		return;
+	}
+	w->meta_addrs[w->nmeta_addrs++] = addr;
+}
 
 static bool je_u64(const struct je_walk *w, uint64_t addr, uint64_t *ret)
 {
@@ -1085,6 +1104,13 @@ static void je_visit(struct je_walk *w, uint64_t key, const struct je_elm *e)
 		     "jemalloc: extent %#" PRIx64 " overlaps the previous one (ends %#"
 		     PRIx64 ")", base, w->prev_end);
 	w->prev_end = base + size;
+	je_note_meta(w, e->edata);
+	/* Active, dirty and muzzy extents hold chunks (and, past a large
+	 * allocation's usize, jemalloc's own slack); retained ones are
+	 * reserved space, declared below. */
+	if (state != HS_JE_EXTENT_RETAINED &&
+	    !hs_heap_add_region(w->heap, HS_REGION_HEAP, base, size))
+		w->nomem = true;
 	unsigned ind = (unsigned)hs_je_field(bits, L->edata.arena);
 	struct je_arena *ar = je_arena_by_ind(w, ind);
 	if (!ar && state != HS_JE_EXTENT_RETAINED)
@@ -1159,6 +1185,7 @@ static void je_walk_node(struct je_walk *w, unsigned level, uint64_t node,
 		     "jemalloc: rtree node %#" PRIx64 " (level %u) is misaligned", node, level);
 		return;
 	}
+	je_note_meta(w, node);
 	if (!je_node_first_visit(w, node)) {
 		if (!w->nomem)
 			DIAG(w, HS_DIAG_WARNING, node,
@@ -1409,9 +1436,14 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 		je_walk_node(&w, 0, g->emap + L->emap_root, 0);
 	if (!w.nomem)
 		je_finish(&w);
+	for (size_t i = 0; i < w.narenas && !w.nomem; i++)
+		je_note_meta(&w, w.arenas[i].addr);
+	if (!w.nomem && !hs_je_base_blocks(w.mem, w.meta_addrs, w.nmeta_addrs, heap))
+		w.nomem = true;
 	if (w.nomem)
 		err = HS_ENOMEM;
 out:
+	free(w.meta_addrs);
 	free(w.arenas);
 	free(w.arena_slot);
 	free(w.tcaches);

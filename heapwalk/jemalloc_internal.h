@@ -89,6 +89,16 @@ const void *hs_je_span(const struct hs_memory *mem, uint64_t addr, size_t len,
 bool hs_je_arena_ind(const struct hs_memory *mem, const struct hs_je_layout *L,
 		     uint64_t arena, uint32_t *ind);
 
+/*
+ * Declare jemalloc's base blocks (its metadata mappings) as "metadata"
+ * regions of heap, found from addresses known to lie in them (edata, rtree
+ * nodes, arenas: `addrs`, which the call sorts and rounds in place), each
+ * block's header checked, and the older blocks of each base followed.
+ * Bounded. false only when out of memory.
+ */
+bool hs_je_base_blocks(const struct hs_memory *mem, uint64_t *addrs, size_t n,
+		       struct hs_heap *heap);
+
 /* Whether proc maps jemalloc (shared, or linked into the executable). */
 struct hs_module *hs_jemalloc_module(struct hs_process *proc,
 				     bool *statically_linked);

@@ -847,6 +847,8 @@ static struct hs_error *tcm_emit(struct tcm_walk *w)
 		uint64_t base = s->start << lay->page_shift;
 		uint64_t bytes = s->length << lay->page_shift;
 		if (s->nobj) {
+			if (!hs_heap_add_region(heap, HS_REGION_HEAP, base, bytes))
+				return HS_ENOMEM;
 			for (uint32_t j = 0; j < s->nobj; j++) {
 				unsigned m = tcm_mark_get(w, s, j);
 				enum hs_chunk_state st = m == TCM_MARK_FREE ? HS_CHUNK_FREE :
@@ -860,6 +862,11 @@ static struct hs_error *tcm_emit(struct tcm_walk *w)
 			}
 			continue;
 		}
+		/* Returned spans are reserved space (below); the others are
+		 * heap: objects, or one allocation, or a free run of pages. */
+		if (s->location != TCM_RETURNED &&
+		    !hs_heap_add_region(heap, HS_REGION_HEAP, base, bytes))
+			return HS_ENOMEM;
 		if (s->location == TCM_NORMAL || s->location == TCM_RETURNED) {
 			if (!hs_heap_add_chunk(heap, base, bytes, HS_CHUNK_FREE, 0))
 				return HS_ENOMEM;
@@ -880,6 +887,47 @@ static struct hs_error *tcm_emit(struct tcm_walk *w)
 			return HS_ENOMEM;
 	}
 	return NULL;
+}
+
+/*
+ * tcmalloc's metadata (Span objects, page-map leaves, thread caches) comes
+ * from MetaDataAlloc's 8 MiB chunks, and they and the page heap's memory
+ * from TCMalloc_SystemAlloc: sbrk first, mmap when sbrk fails (gperftools
+ * 2.5-2.18 common.cc, system-alloc.cc). Neither keeps a list of what it
+ * got. So each core segment that holds a span or a Span object, outside
+ * any module, is taken as tcmalloc's: what its spans do not cover is
+ * metadata, alignment padding and the unused tail of the current chunk
+ * (an anonymous mapping the kernel merged with one of these would be
+ * counted too; the program break's area has no other user).
+ */
+static struct hs_error *tcm_declare_metadata(struct tcm_walk *w,
+					     struct hs_process *proc)
+{
+	/* The segments looked at, each once: a handful in a real process. */
+	const struct hs_memory_range **seen = NULL;
+	size_t nseen = 0, cap = 0;
+	struct hs_error *err = NULL;
+	for (size_t i = 0; i < 2 * w->nspans && !err; i++) {
+		const struct tcm_span *s = &w->spans[i / 2];
+		uint64_t a = i % 2 ? s->addr : s->start << w->lay->page_shift;
+		const struct hs_memory_range *r = hs_memory_find(w->mem, a);
+		bool again = !r;
+		for (size_t k = 0; k < nseen && !again; k++)
+			again = seen[k] == r;
+		if (again)
+			continue;
+		if (nseen == cap && !hs_grow((void **)&seen, &cap, nseen + 1, sizeof(*seen))) {
+			err = HS_ENOMEM;
+			break;
+		}
+		seen[nseen++] = r;
+		bool file = hs_process_module_at(proc, a) || hs_process_file_at(proc, a);
+		if (!file && !hs_heap_add_region(w->heap, HS_REGION_METADATA,
+						 r->start, r->memsz))
+			err = HS_ENOMEM;
+	}
+	free(seen);
+	return err;
 }
 
 static void tcm_check_counter(struct tcm_walk *w, const char *what,
@@ -997,6 +1045,8 @@ struct hs_error *hs_tcmalloc_walk_at(struct hs_process *proc,
 		tcm_walk_central(w);
 		err = tcm_emit(w);
 	}
+	if (!err)
+		err = tcm_declare_metadata(w, proc);
 	if (!err)
 		err = tcm_stats(w);
 	heap->narenas = 1; /* one page heap */

@@ -284,6 +284,7 @@ static void hs_size_histogram(FILE *out, const struct hs_report *r)
  */
 struct hs_mem_row {
 	const char *label, *color;
+	char name[96]; /* the label of a named row of the memory table */
 	uint64_t virt; /* as the report counts it */
 	uint64_t bar;  /* as the bar draws it: the rows end at memory.mapped */
 	/* Bytes of the row in the core file, when the report says (a memory
@@ -333,6 +334,24 @@ static size_t hs_memory_rows(const struct hs_report *r, struct hs_mem_row *rows,
 	const struct hs_report_memory *m = &r->memory;
 	size_t n = 0;
 	uint64_t used = 0;
+	if (m->nregions) {
+		/* The memory table: every byte in one row, the rows end at
+		 * memory.mapped; named rows follow their kind's. */
+		for (size_t i = 0; i < m->nregions && n < max; i++) {
+			const struct hs_report_mem_row *t = &m->regions[i];
+			if (!t->bytes)
+				continue;
+			struct hs_mem_row *row = &rows[n++];
+			*row = (struct hs_mem_row){hs_mem_label(t->kind), hs_mem_color(t->kind), "",
+						   t->bytes, t->bytes, true, t->dumped};
+			if (t->name) {
+				snprintf(row->name, sizeof(row->name), "%s (%s)", row->label,
+					 t->name);
+				row->label = row->name;
+			}
+		}
+		return n;
+	}
 	/*
 	 * Today's figures overlap: a module's range counts its gaps, which the
 	 * core's segments may not. The bar draws each row clipped to what the
@@ -345,8 +364,8 @@ static size_t hs_memory_rows(const struct hs_report *r, struct hs_mem_row *rows,
 			uint64_t left_ = m->mapped > used ? m->mapped - used : 0; \
 			uint64_t bar_ = (v) < left_ ? (v) : left_;               \
 			rows[n++] = (struct hs_mem_row){hs_mem_label(k),         \
-							hs_mem_color(k), (v), bar_, \
-							false, 0};               \
+							hs_mem_color(k), "", (v), \
+							bar_, false, 0};         \
 			used += bar_;                                            \
 		}                                                                \
 	} while (0)
@@ -355,13 +374,13 @@ static size_t hs_memory_rows(const struct hs_report *r, struct hs_mem_row *rows,
 	HS_ROW("free", r->totals[HS_REPORT_FREE].bytes);
 	HS_ROW("cached", r->totals[HS_REPORT_CACHED].bytes);
 	HS_ROW("allocator_metadata", r->metadata.bytes);
-	for (size_t i = 0; i < m->nregions; i++)
-		HS_ROW(m->regions[i].kind, m->regions[i].bytes);
+	for (size_t i = 0; i < m->nalloc_regions; i++)
+		HS_ROW(m->alloc_regions[i].kind, m->alloc_regions[i].bytes);
 	HS_ROW("modules", m->modules);
 	if (m->mapped > used) {
 		uint64_t rest = m->mapped - used;
 		if (n < max)
-			rows[n++] = (struct hs_mem_row){"other mapped memory", "#e9eaee", rest,
+			rows[n++] = (struct hs_mem_row){"other mapped memory", "#e9eaee", "", rest,
 							rest, false, 0};
 	}
 #undef HS_ROW
@@ -407,15 +426,17 @@ static void hs_memory(FILE *out, const struct hs_report *r)
 		per_kind &= rows[i].has_dumped;
 	uint64_t in_core = m->dumped < m->mapped ? m->dumped : m->mapped;
 	struct hs_mem_row core[32] = {
-		{"in the core file", "#4e79a7", in_core, in_core, false, 0},
-		{"not in the core (never touched, or left out)", "#e3e5e9", m->mapped - in_core,
-		 m->mapped - in_core, false, 0},
+		{"in the core file", "#4e79a7", "", in_core, in_core, false, 0},
+		{"not in the core (never touched, or left out)", "#e3e5e9", "",
+		 m->mapped - in_core, m->mapped - in_core, false, 0},
 	};
 	size_t ncore = 2;
 	if (per_kind) {
 		/* The core's bar by kind too: each row's dumped bytes. */
 		for (size_t i = 0; i < n; i++) {
 			core[i] = rows[i];
+			if (rows[i].label == rows[i].name)
+				core[i].label = core[i].name;
 			core[i].virt = core[i].bar = rows[i].dumped;
 		}
 		ncore = n;
@@ -449,10 +470,14 @@ static void hs_memory(FILE *out, const struct hs_report *r)
 		hs_page_td_bytes(out, m->dumped);
 	fputs("</tr>\n", out);
 	hs_page_table_end(out);
-	fputs("<p class=\"muted\">Shares are of the address space. A module's range counts the "
-	      "gaps between its segments, so the rows can add up to more than the address "
-	      "space; the bar stops at it.</p>\n",
-	      out);
+	if (m->nregions)
+		fputs("<p class=\"muted\">Shares are of the address space; every byte of it is in "
+		      "one row.</p>\n", out);
+	else
+		fputs("<p class=\"muted\">Shares are of the address space. A module's range counts "
+		      "the gaps between its segments, so the rows can add up to more than the "
+		      "address space; the bar stops at it.</p>\n",
+		      out);
 }
 
 /* ------------------------------------------------------------- sections */

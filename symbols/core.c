@@ -373,6 +373,62 @@ static struct hs_error *get_phnum(const uint8_t *image, size_t size,
 	return NULL;
 }
 
+/*
+ * Who wrote the core. The kernel (fs/binfmt_elf.c elf_core_dump) writes no
+ * section header but the one SHT_NULL header that carries extended
+ * numbering (PN_XNUM), and aligns every PT_LOAD to the page
+ * (ELF_EXEC_PAGESIZE). gdb's gcore writes through BFD: a section header per
+ * segment ("note0", "load"...) and byte-aligned segments. Anything else (a
+ * core rewritten by another tool) is unknown, and nothing is assumed.
+ */
+static enum hs_core_writer core_writer(const uint8_t *image, size_t size,
+				       const Elf64_Ehdr *eh, const uint8_t *ph,
+				       uint64_t phnum)
+{
+	bool page = true, byte = true;
+	uint64_t nload = 0;
+	for (uint64_t i = 0; i < phnum; i++) {
+		Elf64_Phdr p;
+		memcpy(&p, ph + i * sizeof(p), sizeof(p));
+		if (p.p_type != PT_LOAD)
+			continue;
+		nload++;
+		page = page && p.p_align == 4096;
+		byte = byte && p.p_align <= 1;
+	}
+	if (!nload)
+		return HS_CORE_WRITER_UNKNOWN;
+	/* Section 0 holds the real count when e_shnum is 0 (SHN_LORESERVE or
+	 * more sections) and the real phnum under PN_XNUM. */
+	Elf64_Shdr sh0 = { 0 };
+	bool have_sh0 = eh->e_shoff && eh->e_shoff <= size &&
+			size - eh->e_shoff >= sizeof(sh0);
+	if (have_sh0)
+		memcpy(&sh0, image + eh->e_shoff, sizeof(sh0));
+	uint64_t shnum = eh->e_shnum;
+	if (!shnum && have_sh0)
+		shnum = sh0.sh_size;
+	if (page && (!eh->e_shoff || (eh->e_phnum == PN_XNUM && shnum == 1 &&
+				      have_sh0 && sh0.sh_type == SHT_NULL)))
+		return HS_CORE_WRITER_KERNEL;
+	if (byte && shnum > 1)
+		return HS_CORE_WRITER_GCORE;
+	return HS_CORE_WRITER_UNKNOWN;
+}
+
+const char *hs_core_writer_name(enum hs_core_writer w)
+{
+	switch (w) {
+	case HS_CORE_WRITER_GCORE:
+		return "gcore";
+	case HS_CORE_WRITER_KERNEL:
+		return "kernel";
+	case HS_CORE_WRITER_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
 struct hs_error *hs_core_parse(const uint8_t *image, size_t size,
 			       const char *name, struct hs_process *proc)
 {
@@ -451,6 +507,7 @@ struct hs_error *hs_core_parse(const uint8_t *image, size_t size,
 		if (err)
 			return err;
 	}
+	proc->core_writer = core_writer(image, size, &eh, ph, phnum);
 	if (need > size)
 		hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,
 			     "%s: core is truncated: %" PRIu64 " bytes missing "

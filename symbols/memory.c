@@ -261,6 +261,25 @@ bool hs_memory_backed(const struct hs_memory *mem, uint64_t addr, size_t len)
 	return mem->sealed && copy_bytes(mem, addr, NULL, len, &bad) == 0;
 }
 
+uint64_t hs_memory_backed_bytes(const struct hs_memory *mem, uint64_t addr,
+				uint64_t len)
+{
+	if (!mem->sealed || !len)
+		return 0;
+	uint64_t end = addr + len < addr ? UINT64_MAX : addr + len, n = 0;
+	size_t i = upper_index(mem, addr);
+	for (i = i == (size_t)-1 ? 0 : i; i < mem->count; i++) {
+		const struct hs_memory_range *r = &mem->ranges[i];
+		if (r->start >= end)
+			break;
+		uint64_t lo = r->start > addr ? r->start : addr;
+		uint64_t hi = r->start + r->filesz < end ? r->start + r->filesz : end;
+		if (hi > lo)
+			n += hi - lo;
+	}
+	return n;
+}
+
 bool hs_memory_next_backed(const struct hs_memory *mem, uint64_t addr,
 			   uint64_t *ret)
 {

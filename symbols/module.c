@@ -228,9 +228,11 @@ static bool has_dotdot(const char *p)
  * core. A path with a ".." component gets no plain open.
  */
 static struct hs_error *open_path(const struct sysroot_dir *root,
-				  const char *path, int flags, int *ret)
+				  const char *path, int flags, bool *missing,
+				  int *ret)
 {
 	int fd = -1;
+	*missing = false;
 	if (root) {
 		struct open_how how = { .flags = (uint64_t)flags,
 					.resolve = RESOLVE_IN_ROOT };
@@ -251,28 +253,41 @@ static struct hs_error *open_path(const struct sysroot_dir *root,
 	}
 	if (fd < 0)
 		fd = open(path, flags);
-	if (fd < 0)
+	if (fd < 0) {
+		*missing = errno == ENOENT || errno == ENOTDIR;
 		return hs_error_errno("open", path);
+	}
 	*ret = fd;
 	return NULL;
 }
+
+/* Why open_elf failed, for the caller to decide what the mapping is. */
+enum elf_failure {
+	ELF_FAIL_OTHER = 0,
+	ELF_FAIL_NOT_ELF, /* read, but no ELF at all */
+	ELF_FAIL_MISSING, /* no such file (any more) */
+};
 
 /*
  * Open an x86_64 ELF64 file read-only. libelf maps it itself (ELF_C_READ_MMAP:
  * PROT_READ, and headers copied so elf_compress can update them), so the fd
  * is not needed afterwards. On failure, a message for a diagnostic, and
- * *not_elf (if given) says whether the file was read but is no ELF at all.
+ * *why (if given) says whether the file was missing or no ELF.
  */
 static struct hs_error *open_elf(const struct sysroot_dir *root,
-				 const char *path, bool *not_elf, Elf **ret,
-				 struct stat *st_ret)
+				 const char *path, enum elf_failure *why,
+				 Elf **ret, struct stat *st_ret)
 {
 	/* The path comes from the core: never block on a FIFO or a device. */
 	int fd = -1; /* open_path sets it on success only */
+	bool missing;
 	struct hs_error *oerr = open_path(root, path, O_RDONLY | O_CLOEXEC |
-					  O_NONBLOCK | O_NOCTTY, &fd);
-	if (oerr)
+					  O_NONBLOCK | O_NOCTTY, &missing, &fd);
+	if (oerr) {
+		if (why && missing)
+			*why = ELF_FAIL_MISSING;
 		return oerr;
+	}
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		struct hs_error *err = hs_error_errno("fstat", path);
@@ -293,8 +308,8 @@ static struct hs_error *open_elf(const struct sysroot_dir *root,
 	GElf_Ehdr eh;
 	if (elf_kind(elf) != ELF_K_ELF) {
 		err = hs_error_create(HS_ERR_FORMAT, "%s: not an ELF file", path);
-		if (not_elf)
-			*not_elf = true;
+		if (why)
+			*why = ELF_FAIL_NOT_ELF;
 	} else if (!gelf_getehdr(elf, &eh))
 		err = hs_error_libelf("gelf_getehdr", path);
 	else if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64)
@@ -762,18 +777,29 @@ static struct hs_error *module_open_file(struct load_ctx *c,
 		return HS_ENOMEM;
 	Elf *elf = NULL;
 	struct stat st;
-	bool not_elf = false;
-	struct hs_error *err = open_elf(root, path, &not_elf, &elf, &st);
+	enum elf_failure why = ELF_FAIL_OTHER;
+	struct hs_error *err = open_elf(root, path, &why, &elf, &st);
 	if (err && err->code == HS_ERR_IO && ends_with(path, " (deleted)")) {
 		/* The kernel marks unlinked files; a sysroot may hold them. */
 		path[strlen(path) - strlen(" (deleted)")] = '\0';
 		hs_error_destroy(err);
-		err = open_elf(root, path, &not_elf, &elf, &st);
+		why = ELF_FAIL_OTHER;
+		err = open_elf(root, path, &why, &elf, &st);
 	}
-	if (err && not_elf && !have_core_view && !mod->is_main) {
-		/* A mapped file that is no ELF, and no ELF header in the core
-		 * either: a locale archive, a gconv cache, a database. Services
-		 * map many; they are data, not modules, and not worth a word. */
+	/*
+	 * A mapped file that is no ELF, and no ELF header in the core either:
+	 * a locale archive, a gconv cache, a database. Services map many; they
+	 * are data, not modules, and not worth a word. So is a file that no
+	 * longer exists and of which the core holds no byte: a shared-memory
+	 * file of a service that has since exited (varnish's working
+	 * directory), where there is nothing to tell an object from data.
+	 */
+	uint64_t backed;
+	if (err && !have_core_view && !mod->is_main &&
+	    (why == ELF_FAIL_NOT_ELF ||
+	     (why == ELF_FAIL_MISSING &&
+	      (!hs_memory_next_backed(&proc->mem, mod->start, &backed) ||
+	       backed >= mod->end)))) {
 		*data_ret = true;
 		hs_error_destroy(err);
 		free(path);
@@ -785,9 +811,22 @@ static struct hs_error *module_open_file(struct load_ctx *c,
 			     "load bias and build-id come from the file",
 			     mod->name);
 	if (err) {
-		hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,
-			     "%s: %s; its symbols are ignored", mod->name,
-			     err->message);
+		/* The message starts with the path it could not use: name
+		 * the module once, and the file only if it is another one. */
+		const char *msg = err->message;
+		size_t n = strlen(path);
+		if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+			msg += n + 2;
+		size_t nn = strlen(mod->name);
+		if (ends_with(mod->name, " (deleted)"))
+			nn -= strlen(" (deleted)");
+		if (n == nn && strncmp(path, mod->name, n) == 0)
+			hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,
+				     "%s: %s; its symbols are ignored", mod->name, msg);
+		else
+			hs_diags_add(&proc->diags, HS_DIAG_WARNING, false, 0,
+				     "%s: %s: %s; its symbols are ignored", mod->name,
+				     path, msg);
 		hs_error_destroy(err);
 		free(path);
 		return NULL;

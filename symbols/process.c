@@ -122,6 +122,24 @@ struct hs_module *hs_process_find_module(struct hs_process *proc,
 	return NULL;
 }
 
+const struct hs_file_mapping *hs_process_file_at(const struct hs_process *proc,
+						 uint64_t addr)
+{
+	/* Sorted by start (core.c); a hostile NT_FILE may overlap itself, and
+	 * then the one starting last wins. */
+	size_t lo = 0, hi = proc ? proc->nfiles : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (proc->files[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || addr >= proc->files[lo - 1].end)
+		return NULL;
+	return &proc->files[lo - 1];
+}
+
 struct hs_module *hs_process_module_at(struct hs_process *proc, uint64_t addr)
 {
 	if (!proc)

@@ -70,6 +70,10 @@ bool hs_memory_readable(const struct hs_memory *mem, uint64_t addr,
  * adjacent ranges: exactly when hs_memory_read would succeed, without
  * copying. Bounded by the number of ranges. */
 bool hs_memory_backed(const struct hs_memory *mem, uint64_t addr, size_t len);
+/* How many bytes of [addr, addr+len) the core holds (any range), for the
+ * memory table's "dumped" column. Bounded by the number of ranges. */
+uint64_t hs_memory_backed_bytes(const struct hs_memory *mem, uint64_t addr,
+				uint64_t len);
 /* The lowest address >= addr whose byte is backed, through *ret; false if
  * there is none. Lets a scan step over a stretch the core does not hold
  * (a truncated segment) in one move rather than address by address.
@@ -141,6 +145,21 @@ struct hs_module {
  */
 struct hs_core; /* private to symbols/ */
 
+/*
+ * What wrote the core, which decides what its segments mean: gdb's gcore
+ * writes every readable page (never-touched ones as zeros, PROT_NONE as
+ * read-only zeros) and leaves out unmodified file mappings; the kernel
+ * writes a segment for every mapping, with no bytes for mappings never
+ * written to (and for PROT_NONE ones), and its segments keep the exact
+ * protection.
+ */
+enum hs_core_writer {
+	HS_CORE_WRITER_UNKNOWN = 0, /* also: synthetic processes */
+	HS_CORE_WRITER_GCORE,
+	HS_CORE_WRITER_KERNEL,
+};
+const char *hs_core_writer_name(enum hs_core_writer w);
+
 struct hs_process_options {
 	const char *sysroot;     /* prefix for every module path, or NULL */
 	const char *exe;         /* overrides the main executable's path, or NULL */
@@ -165,6 +184,7 @@ struct hs_process {
 	struct hs_core *core;  /* NULL for synthetic processes */
 	char *core_path;
 	uint64_t core_bytes;
+	enum hs_core_writer core_writer;
 };
 
 /*
@@ -198,6 +218,10 @@ struct hs_module *hs_process_find_module(struct hs_process *proc,
 					 const char *basename, bool prefix);
 /* The module whose runtime span contains addr, or NULL. */
 struct hs_module *hs_process_module_at(struct hs_process *proc, uint64_t addr);
+/* The NT_FILE mapping holding addr (the last to start at or below it), or
+ * NULL: file-backed memory, a module's or a data file's. */
+const struct hs_file_mapping *hs_process_file_at(const struct hs_process *proc,
+						 uint64_t addr);
 struct hs_module *hs_process_main_module(struct hs_process *proc);
 
 /*

@@ -353,6 +353,17 @@ def case_json_file(hs, fixture, tmp):
         raise Failure("--json file has schema %r" % report.get("schema"))
     if not r.out.strip() or r.out.lstrip().startswith("{"):
         raise Failure("stdout should carry the text summary when --json names a file")
+    # The text shows the memory table the JSON holds, row by row, and its verdict.
+    mem = report.get("memory", {})
+    lines = r.out.splitlines()
+    for row in mem.get("regions", []):
+        label = ("  %s (%s)" % (row["kind"], row["name"])) if "name" in row else row["kind"]
+        if (row["virtual"] or "name" not in row) and not any(
+                l.startswith(label + " ") for l in lines):
+            raise Failure("the text summary has no memory row %r" % label)
+    if not mem.get("verdict") or "verdict     " + mem["verdict"] not in lines:
+        raise Failure("the text summary does not state the memory verdict %r"
+                      % mem.get("verdict"))
     leftovers = [n for n in os.listdir(tmp) if n.startswith("report.json") and n != "report.json"]
     if leftovers:
         raise Failure("temporary files left beside the report: %s" % leftovers)

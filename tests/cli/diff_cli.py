@@ -285,13 +285,20 @@ def case_openmetrics(hs, args, tmp):
             "heapscope_core_captured_timestamp_seconds": 1,
             "heapscope_allocator_stat": len(rep["allocator"]["stats"]),
             "heapscope_type_bytes": len(rep.get("types", [])),
-            "heapscope_type_objects": len(rep.get("types", []))}
+            "heapscope_type_objects": len(rep.get("types", [])),
+            "heapscope_memory_bytes": len(rep["memory"]["regions"]),
+            "heapscope_memory_dumped_bytes": len(rep["memory"]["regions"])}
     for name, count in want.items():
         if families.get(name, 0) != count:
             raise Failure("%s has %d samples, expected %d" % (name, families.get(name, 0), count))
     in_use = rep["totals"]["in_use"]["bytes"]
     if not re.search(r'^heapscope_chunk_bytes\{[^}]*state="in_use"\} %d$' % in_use, r.out, re.M):
         raise Failure("heapscope_chunk_bytes{state=in_use} is not %d" % in_use)
+    mapped = sum(int(v) for v in re.findall(r"^heapscope_memory_bytes\{[^}]*\} (\d+)$",
+                                           r.out, re.M))
+    if mapped != rep["memory"]["mapped"]:
+        raise Failure("heapscope_memory_bytes sums to %d, memory.mapped is %d"
+                      % (mapped, rep["memory"]["mapped"]))
     log("openmetrics: %d families, %d samples, all well-formed" % (len(families), len(seen)))
 
 

@@ -47,6 +47,23 @@ void hs_fuzz_write_reports(const struct hs_report *r)
 	hs_error_destroy(err);
 }
 
+/* A report built from a core: its memory table attributes every byte
+ * once, whatever the memory and the walker's ranges say. */
+static void check_memory_table(const struct hs_report *r)
+{
+	uint64_t v = 0, d = 0;
+	for (size_t i = 0; i < r->memory.nregions; i++) {
+		v += r->memory.regions[i].bytes;
+		d += r->memory.regions[i].dumped;
+	}
+	if (v != r->memory.mapped || d != r->memory.dumped) {
+		fprintf(stderr, "fuzz: memory table sums to %" PRIu64 "/%" PRIu64
+			", mapped %" PRIu64 ", dumped %" PRIu64 "\n", v, d,
+			r->memory.mapped, r->memory.dumped);
+		abort();
+	}
+}
+
 void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
 {
 	struct hs_chunk_iter it;
@@ -92,8 +109,10 @@ void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
 		fprintf(stderr, "fuzz: hs_report_build: %s\n", err->message);
 		abort();
 	}
-	if (!err)
+	if (!err) {
+		check_memory_table(&r);
 		hs_fuzz_write_reports(&r);
+	}
 	hs_error_destroy(err);
 	hs_report_deinit(&r);
 }
@@ -132,6 +151,7 @@ void hs_fuzz_analyze_core(const uint8_t *data, size_t size,
 		hs_fuzz_check_error(err);
 		hs_error_destroy(err);
 	} else {
+		check_memory_table(&a->report);
 		hs_fuzz_write_reports(&a->report);
 		hs_analysis_destroy(a);
 	}

@@ -21,6 +21,7 @@ Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed).
 """
 
 import argparse
+import re
 import os
 import shutil
 import sys
@@ -108,6 +109,7 @@ def check(args, core, mine, report, checker):
             rf.log(out.rstrip())
             if "type     %s (%s)" % (name, row["kind"]) not in out or "00000000  " not in out:
                 checker.fail("show %s does not give type %s and a hexdump" % (addrs[0], name))
+            check_show_usable(checker, out)
             red = run([args.heapscope, "show", core, addrs[0], "--redact"] + opts)
             if "00000000  " in red or "(redacted)" not in red:
                 checker.fail("show --redact printed heap content")
@@ -117,6 +119,28 @@ def check(args, core, mine, report, checker):
         checker.fail("analyze --redact kept %d hexdump samples" % len(leaked))
     else:
         rf.log("analyze --redact: no hexdump in %d patterns  ok" % len(red.get("patterns", [])))
+
+
+def check_show_usable(checker, out):
+    """show dumps the chunk's usable bytes and no more (glibc: size - 8 in use,
+    size - 16 mmapped; the next chunk's size word is not the object's)."""
+    m = re.search(r"chunk +0x[0-9a-f]+, (\d+) bytes as (\w+) accounts it "
+                  r"\((\d+) usable\), in_use(.*)", out)
+    ends = re.findall(r"^([0-9a-f]{8})$", out, re.M)
+    if not m or not ends:
+        checker.fail("show: no chunk line with its usable size, or no hexdump end")
+        return
+    size, alloc, usable = int(m.group(1)), m.group(2), int(m.group(3))
+    want = size
+    if alloc == "glibc":
+        want = size - 16 if "mmapped" in m.group(4) else size - 8
+    dumped = int(ends[-1], 16)
+    ok = usable == want and dumped == min(usable, 256)
+    rf.log("show: %s chunk of %d bytes, %d usable (expected %d), %d dumped  %s"
+           % (alloc, size, usable, want, dumped, "ok" if ok else "DIFF"))
+    if not ok:
+        checker.fail("show: %d usable bytes of a %d-byte %s chunk, %d dumped; expected %d"
+                     % (usable, size, alloc, dumped, want))
 
 
 def main():

@@ -16,8 +16,9 @@ mixed both ways, and for each:
   the leaked count and count*size bytes, marked common (the baseline was
   there already) with growth (BASE+GROWN)/BASE; every other row changes by
   exactly 0;
-- totals.in_use grows by exactly the leaked bytes; the other states are
-  the allocator's business and are only reported;
+- totals.in_use grows by exactly the leaked bytes, and so does the memory
+  view's in_use row while other_anonymous stays; the other states are the
+  allocator's business and are only reported;
 - types (once classification is in the reports): grow::Widget (vtable),
   sdshdr8 (sds) and the record's pattern cluster are the top three rows
   with exactly the leaked counts; every other type row changes by 0;
@@ -147,6 +148,16 @@ class Checker:
                    "totals.in_use grew by %d chunks, expected %d"
                    % (t["in_use"]["delta"]["count"], leaked))
         self.check(what, t["metadata"]["delta"]["bytes"] == 0, "metadata changed")
+        # The memory view says the same: the in_use row grew by the leak
+        # (a heap leak), and the memory nobody else holds did not move.
+        mem = {(r["kind"], r.get("name")): r for r in doc["memory"]["rows"]}
+        in_use = mem.get(("in_use", None))
+        self.check(what, in_use and in_use["delta"]["bytes"] == exp.leak_bytes(),
+                   "memory in_use grew by %r, expected the leak's %d"
+                   % (in_use and in_use["delta"]["bytes"], exp.leak_bytes()))
+        other = mem.get(("other_anonymous", None))
+        self.check(what, other and other["delta"]["bytes"] == 0,
+                   "memory other_anonymous changed: %r" % (other and other["delta"],))
 
     def types(self, what, doc, exp):
         rows = doc["types"]["rows"]

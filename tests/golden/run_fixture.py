@@ -18,13 +18,22 @@ are ignored):
     report-max PATH VALUE  the report field at PATH is an integer <= VALUE
     type COUNT NAME        a types row named NAME (the rest of the line: C++
                            names may hold spaces) counts COUNT objects
+    memory ROW BYTES       the memory table (memory.regions) row ROW, "kind"
+                           or "kind/name", holds BYTES of address space
+    memory-sum K+K BYTES   those kinds, all their rows, hold BYTES together
 
 Besides those, every report must: be heapscope-report/1 with the fixture's
 pid; have size_classes rows with bytes == size * count that sum to
-totals.in_use minus totals.metadata; and carry no diagnostic of severity
-"error".
+totals.in_use minus totals.metadata; have a memory table whose rows sum
+exactly to memory.mapped and memory.dumped, with the chunk rows equal to
+the totals; and carry no diagnostic of severity "error".
 
-Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed).
+With --kernel-core the core comes from the kernel instead: the fixture runs
+under `ulimit -c unlimited` and is aborted; the test is skipped (with the
+reason) when core_pattern hands cores to a program or none appears.
+
+Exit status: 0 pass, 1 fail, 77 skip (gcore is not installed, or no kernel
+core can be had).
 """
 
 import argparse
@@ -49,6 +58,7 @@ class Expectations:
         self.sizes = []      # (size, count)
         self.fields = []     # (op, path, value-string)
         self.types = []      # (name, count)
+        self.memory = []     # (op, row or kinds, bytes)
 
 
 def parse_stats(path):
@@ -69,6 +79,11 @@ def parse_stats(path):
                     if len(parts) < 3:
                         raise ValueError("type COUNT NAME")
                     exp.types.append((line.split(None, 2)[2], int(parts[1], 0)))
+                elif parts[0] in ("memory", "memory-sum"):
+                    # A row's name may hold spaces ("other_anonymous/Go heap").
+                    if len(parts) < 3:
+                        raise ValueError("%s ROW BYTES" % parts[0])
+                    exp.memory.append((parts[0], " ".join(parts[1:-1]), int(parts[-1], 0)))
                 elif parts[0] in ("report", "report-min", "report-max"):
                     if len(parts) < 3:
                         raise ValueError("%s PATH VALUE" % parts[0])
@@ -89,8 +104,13 @@ def parse_stats(path):
 
 # ------------------------------------------------------------------ processes
 
-def start_fixture(args, stats_path, env):
-    return hstest.start_fixture([args.fixture, stats_path] + args.fixture_arg, env)
+def start_fixture(args, stats_path, env, tmp=None):
+    popen_args = {}
+    if getattr(args, "kernel_core", False):
+        popen_args = {"cwd": tmp, "preexec_fn": hstest.kernel_core_limits}
+    # Absolute: with --kernel-core the fixture runs in tmp.
+    return hstest.start_fixture([os.path.abspath(args.fixture), stats_path] +
+                                args.fixture_arg, env, **popen_args)
 
 
 def take_core(pid, tmp):
@@ -110,6 +130,29 @@ def analyze(args, core):
 # ------------------------------------------------------------------ checks
 
 MISSING = object()
+
+MEMORY_KINDS = ("in_use", "free", "cached", "allocator_metadata", "allocator_reserved",
+                "modules", "data_files", "stacks", "other_anonymous", "inaccessible")
+
+
+def memory_rows(report):
+    """memory.regions, each row checked for shape; None if absent or malformed."""
+    rows = report.get("memory", {}).get("regions") if isinstance(report, dict) else None
+    if not isinstance(rows, list):
+        return None
+    for r in rows:
+        if not (isinstance(r, dict) and r.get("kind") in MEMORY_KINDS
+                and is_int(r.get("virtual")) and is_int(r.get("dumped"))
+                and 0 <= r["dumped"] <= r["virtual"]):
+            return None
+    if [r["kind"] for r in rows if "name" not in r] != list(MEMORY_KINDS):
+        return None
+    return rows
+
+
+def row_key(r):
+    return r["kind"] + ("/" + r["name"] if "name" in r else "")
+
 
 
 def lookup(report, path):
@@ -264,6 +307,59 @@ class Checker:
             self.fail("allocator chunks (%d bytes) exceed the mapped memory (%d)"
                       % (chunk_bytes, mem["mapped"]))
 
+    def memory(self, exp, report, writer):
+        """The memory table adds up, agrees with the totals, and has the rows
+        the fixture knows of (what it mapped itself, what the allocator
+        reserved and holds, by the allocator's own account). The core's
+        writer is told right, and a kernel core holds no inaccessible page."""
+        rows = memory_rows(report)
+        if rows is None:
+            self.fail("memory.regions is missing or malformed")
+            return
+        mem = report["memory"]
+        untouched = {"gcore": "dumped", "kernel": "omitted"}[writer]
+        if mem.get("core_writer") != writer or mem.get("untouched_pages") != untouched:
+            self.fail("memory.core_writer %r, untouched_pages %r: expected %s, %s"
+                      % (mem.get("core_writer"), mem.get("untouched_pages"), writer, untouched))
+        if writer == "kernel":
+            for r in rows:
+                if r["kind"] == "inaccessible" and r["dumped"]:
+                    self.fail("a kernel core holds %d bytes of %s" % (r["dumped"], row_key(r)))
+        log("memory table (%s core, untouched pages %s):"
+            % (mem.get("core_writer"), mem.get("untouched_pages")))
+        for r in rows:
+            log("  %-40s %14d %14d" % (row_key(r), r["virtual"], r["dumped"]))
+        for what, key in (("virtual", "mapped"), ("dumped", "dumped")):
+            total = sum(r[what] for r in rows)
+            log("  %-40s %14d (memory.%s %d)" % ("sum of " + what, total, key, mem.get(key)))
+            if total != mem.get(key):
+                self.fail("memory.regions %s sum to %d, memory.%s is %d"
+                          % (what, total, key, mem.get(key)))
+        by_row = {}
+        for r in rows:
+            by_row[row_key(r)] = by_row.get(row_key(r), 0) + r["virtual"]
+        totals = report.get("totals", {})
+        meta = totals.get("metadata", {"bytes": 0})["bytes"]
+        for state in ("in_use", "free", "cached"):
+            want = totals.get(state, {}).get("bytes", 0) - (meta if state == "in_use" else 0)
+            if state == "free" and report.get("allocator", {}).get("name") == "tcmalloc":
+                # tcmalloc's returned spans are free chunks in the totals and
+                # allocator_reserved in the table.
+                want -= report["allocator"]["stats"].get("tcmalloc.pageheap_unmapped_bytes", 0)
+            if by_row.get(state) != want:
+                self.fail("memory.regions %s is %r, the totals say %d"
+                          % (state, by_row.get(state), want))
+        for op, key, want in exp.memory:
+            if op == "memory":
+                got = by_row.get(key, 0)
+            else:
+                kinds = key.split("+")
+                got = sum(r["virtual"] for r in rows if r["kind"] in kinds)
+            ok = got == want
+            log("  %-10s %-48s %14d got %14d  %s" % (op, key, want, got, "ok" if ok else "DIFF"))
+            if not ok:
+                self.fail("%s %s: %d bytes, expected %d (%+d)" % (op, key, got, want, got - want))
+
     def fields(self, exp, report):
         for op, path, want in exp.fields:
             got = lookup(report, path)
@@ -327,9 +423,18 @@ def main():
                     help="also require a report field (as a 'report' line would)")
     ap.add_argument("--diag", action="append", default=[], metavar="TEXT",
                     help="require a diagnostic whose message contains TEXT")
+    ap.add_argument("--kernel-core", action="store_true",
+                    help="take the core from the kernel (SIGABRT under ulimit -c unlimited) "
+                         "rather than gcore; skip when core_pattern writes no file")
     args = ap.parse_args()
 
-    if not shutil.which("gcore"):
+    if args.kernel_core:
+        try:
+            hstest.kernel_core_pattern()
+        except hstest.NoKernelCore as e:
+            log("SKIP: %s" % e)
+            return SKIP
+    elif not shutil.which("gcore"):
         log("SKIP: gcore (gdb) is not installed")
         return SKIP
 
@@ -351,13 +456,22 @@ def main():
 
     # Cores can be large: TMPDIR chooses where they go; always clean up.
     tmp = tempfile.mkdtemp(prefix="heapscope-golden-")
-    proc = None
+    proc = outside = None
     checker = Checker()
     try:
         stats_path = os.path.join(tmp, "stats")
-        proc = start_fixture(args, stats_path, env)
+        proc = start_fixture(args, stats_path, env, tmp)
         pid = proc.pid
-        core = take_core(pid, tmp)
+        try:
+            if args.kernel_core:
+                core = hstest.kernel_core(proc, tmp, os.path.basename(args.fixture))
+            else:
+                core = take_core(pid, tmp)
+        except hstest.NoKernelCore as e:
+            log("SKIP: %s" % e)
+            return SKIP
+        if not core.startswith(tmp + os.sep):
+            outside = core  # a core_pattern with a directory of its own
         stop(proc)
         exp = parse_stats(stats_path)
         for kv in args.report:
@@ -375,6 +489,7 @@ def main():
         checker.sizes(exp, report)
         checker.totals(report)
         checker.types(exp, report)
+        checker.memory(exp, report, "kernel" if args.kernel_core else "gcore")
         if exp.fields:
             log("report fields:")
         checker.fields(exp, report)
@@ -391,6 +506,8 @@ def main():
             log("kept %s" % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+            if outside:
+                os.unlink(outside)
 
     if checker.failures:
         log("FAIL: %s" % os.path.basename(args.fixture))

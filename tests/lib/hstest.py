@@ -83,10 +83,11 @@ def json_of(r):
 
 # ------------------------------------------------------------------ fixtures
 
-def spawn(cmd, env=None, stdin=subprocess.DEVNULL):
-    """Start a fixture program with its stdout a pipe (for wait_for)."""
+def spawn(cmd, env=None, stdin=subprocess.DEVNULL, **popen_args):
+    """Start a fixture program with its stdout a pipe (for wait_for); other
+    keyword arguments (cwd, preexec_fn) go to Popen."""
     log("$ " + " ".join(cmd))
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=stdin, env=env)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=stdin, env=env, **popen_args)
 
 
 def wait_for(proc, word=b"ready\n", buf=b"", timeout=READY_TIMEOUT):
@@ -132,15 +133,86 @@ def fixture_env():
     return {k: v for k, v in os.environ.items() if k not in ALLOCATOR_ENV}
 
 
-def start_fixture(cmd, env=None):
+def start_fixture(cmd, env=None, **popen_args):
     """spawn() and wait_for() "ready"; the fixture is killed if it does not get there."""
-    proc = spawn(cmd, env)
+    proc = spawn(cmd, env, **popen_args)
     try:
         wait_for(proc)
     except BaseException:
         stop(proc)
         raise
     return proc
+
+
+class NoKernelCore(Exception):
+    """The machine does not let a test get a core from the kernel; the message says why."""
+
+
+def kernel_core_limits():
+    """For Popen's preexec_fn: the core size limit raised as far as the hard
+    limit lets an unprivileged process (ulimit -c unlimited)."""
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+
+def kernel_core_pattern():
+    """Where the kernel writes cores, if it writes them to a file: the
+    pattern of /proc/sys/kernel/core_pattern. NoKernelCore otherwise.
+    Nothing here changes a kernel setting."""
+    import resource
+    try:
+        with open("/proc/sys/kernel/core_pattern") as f:
+            pattern = f.read().strip()
+    except OSError as e:
+        raise NoKernelCore("cannot read /proc/sys/kernel/core_pattern: %s" % e)
+    if not pattern or pattern.startswith("|"):
+        raise NoKernelCore("core_pattern %r hands cores to a program, not to a file" % pattern)
+    if resource.getrlimit(resource.RLIMIT_CORE)[1] == 0:
+        raise NoKernelCore("the hard limit on core size (ulimit -Hc) is 0")
+    return pattern
+
+
+def kernel_core(proc, cwd, comm, timeout=GCORE_TIMEOUT):
+    """Abort the fixture proc (started with kernel_core_limits, in cwd) and
+    return the core the kernel wrote, by core_pattern: %p, %e and %% are
+    filled in, other specifiers matched with a glob. NoKernelCore if no core
+    file appears."""
+    import glob
+    pattern = kernel_core_pattern()
+    pid = proc.pid
+    proc.send_signal(signal.SIGABRT)
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failure("the fixture did not die of SIGABRT within %d s" % timeout)
+    # A runtime with handlers of its own (Go's) may end by another signal
+    # that dumps core (SIGQUIT to its threads first).
+    if rc >= 0:
+        raise Failure("the fixture exited with status %d instead of dying of a signal" % rc)
+    out, i = "", 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "%" and i + 1 < len(pattern):
+            s = pattern[i + 1]
+            out += {"p": str(pid), "P": str(pid), "e": comm[:15], "%": "%"}.get(s, "*")
+            i += 2
+            continue
+        out += glob.escape(c)
+        i += 1
+    try:
+        with open("/proc/sys/kernel/core_uses_pid") as f:
+            if f.read().strip() == "1" and "%p" not in pattern:
+                out += "." + str(pid)
+    except OSError:
+        pass
+    if not os.path.isabs(out):
+        out = os.path.join(glob.escape(cwd), out)
+    found = glob.glob(out)
+    if len(found) != 1 or os.path.getsize(found[0]) == 0:
+        raise NoKernelCore("no core file appeared at %s (core_pattern %r)" % (out, pattern))
+    log("kernel core: %s (%d bytes)" % (found[0], os.path.getsize(found[0])))
+    return found[0]
 
 
 def gcore(pid, prefix, timeout=GCORE_TIMEOUT):

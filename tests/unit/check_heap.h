@@ -102,6 +102,39 @@ static inline size_t check_heap_diags(const struct hs_heap *heap, enum hs_severi
 	return n;
 }
 
+/* Regions of `kind` (hs_heap_add_region) the walk declared, and with
+ * start/size not 0, only those with that start and size. */
+static inline size_t check_heap_regions(const struct hs_heap *heap, const char *kind,
+					uint64_t start, uint64_t size)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < heap->nregions; i++) {
+		const struct hs_region *r = &heap->regions[i];
+		if (!strcmp(r->kind, kind) && (!start || r->start == start) &&
+		    (!size || r->size == size))
+			n++;
+	}
+	return n;
+}
+
+/* The jemalloc tests' extents (test_jemalloc.c, test_jemalloc52.c): the
+ * five that hold chunks are heap regions (slabs of a page, the large ones
+ * with their page of slack, the dirty one), the last one retained, and the
+ * walk declared nothing but those and metadata. */
+static inline void check_heap_je_regions(const struct hs_heap *h, const uint64_t *ext,
+					 uint64_t page)
+{
+	static const uint64_t pages[5] = {1, 1, 5, 9, 3};
+	CHECK_EQ(check_heap_regions(h, "retained", 0, 0), 1);
+	CHECK_EQ(check_heap_regions(h, "retained", ext[5], 4 * page), 1);
+	CHECK_EQ(check_heap_regions(h, HS_REGION_HEAP, 0, 0), 5);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(check_heap_regions(h, HS_REGION_HEAP, ext[i], pages[i] * page), 1);
+	CHECK_EQ(check_heap_regions(h, "retained", 0, 0) +
+		 check_heap_regions(h, HS_REGION_HEAP, 0, 0) +
+		 check_heap_regions(h, HS_REGION_METADATA, 0, 0), h->nregions);
+}
+
 static inline void check_heap_dump_diags(const struct hs_heap *heap)
 {
 	for (size_t i = 0; i < heap->diags.count; i++)

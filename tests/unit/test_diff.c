@@ -58,6 +58,17 @@ static const struct hs_diff_row *find(const struct hs_diff_table *t, const char 
 	return NULL;
 }
 
+/* The text form of a diff, in a string the caller frees. */
+static char *diff_text(const struct hs_diff *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	CHECK(hs_diff_write_text(d, f, "mem") == NULL);
+	fclose(f);
+	return buf;
+}
+
 static void test_matching(void)
 {
 	struct hs_report a, b;
@@ -175,16 +186,70 @@ static void test_matching(void)
 	json_decref(root);
 	free(buf);
 
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	CHECK(hs_diff_write_text(d, f, "mem") == NULL);
-	fclose(f);
+	buf = diff_text(d);
 	CHECK(strstr(buf, "Widget") && !strstr(buf, "different builds"));
 	free(buf);
 
 	hs_diff_destroy(d);
 	hs_report_deinit(&a);
 	hs_report_deinit(&b);
+}
+
+/* The memory tables: rows matched by kind and owner, an mmap leak on top. */
+static void test_memory(void)
+{
+	struct hs_report a, b, c;
+	base(&a, "glibc", 0, NULL, NULL);
+	base(&b, "glibc", 3600, NULL, NULL);
+	base(&c, "glibc", 7200, NULL, NULL); /* written before the memory table */
+	CHECK(hs_report_add_mem_row(&a, "in_use", NULL, 1000, 1000, false, 0));
+	CHECK(hs_report_add_mem_row(&b, "in_use", NULL, 1200, 1200, false, 0));
+	CHECK(hs_report_add_mem_row(&a, "other_anonymous", NULL, 4096, 4096, true, 1));
+	CHECK(hs_report_add_mem_row(&b, "other_anonymous", NULL, 1 << 20, 1 << 20, true, 3));
+	CHECK(hs_report_add_mem_row(&a, "other_anonymous", "Go heap", 8192, 8192, true, 1));
+	CHECK(hs_report_add_mem_row(&b, "other_anonymous", "Go heap", 8192, 8192, true, 1));
+	CHECK(hs_report_add_mem_row(&b, "inaccessible", "Go heap", 4096, 0, true, 1));
+	struct hs_diff_input ia = {&a, "a.json", false}, ib = {&b, "b.json", false};
+	struct hs_diff *d;
+	CHECK(hs_diff_create(&ia, &ib, &d) == NULL);
+	CHECK(d->memory.nall == 4);
+	const struct hs_diff_row *top = &d->memory.rows[0];
+	CHECK(!strcmp(top->kind, "other_anonymous") && !top->name &&
+	      top->dbytes == (1 << 20) - 4096 && top->dcount == 2);
+	const struct hs_diff_row *go = find(&d->memory, "Go heap", "other_anonymous", 0);
+	CHECK(go && go->dbytes == 0 && go->status == HS_DIFF_COMMON);
+	go = find(&d->memory, "Go heap", "inaccessible", 0);
+	CHECK(go && go->status == HS_DIFF_NEW);
+	const struct hs_diff_row *iu = find(&d->memory, NULL, "in_use", 0);
+	CHECK(iu && iu->dbytes == 200);
+
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	CHECK(hs_diff_write_json(d, f, "mem") == NULL);
+	fclose(f);
+	json_t *root = json_loads(buf, 0, NULL);
+	json_t *rows = json_object_get(json_object_get(root, "memory"), "rows");
+	CHECK(json_array_size(rows) == 4);
+	json_t *r0 = json_array_get(rows, 0);
+	CHECK(!strcmp(json_string_value(json_object_get(r0, "kind")), "other_anonymous") &&
+	      !json_object_get(r0, "name"));
+	CHECK(json_real_value(json_object_get(r0, "bytes_per_hour")) == (1 << 20) - 4096);
+	json_decref(root);
+	free(buf);
+	buf = diff_text(d);
+	CHECK(strstr(buf, "memory table") && strstr(buf, "inaccessible (Go heap)"));
+	free(buf);
+	hs_diff_destroy(d);
+
+	/* Against a report without a table: every row is new, none fails. */
+	struct hs_diff_input ic = {&c, "c.json", false};
+	CHECK(hs_diff_create(&ic, &ib, &d) == NULL);
+	CHECK(d->memory.nall == 4 && d->memory.rows[0].status == HS_DIFF_NEW);
+	hs_diff_destroy(d);
+	hs_report_deinit(&a);
+	hs_report_deinit(&b);
+	hs_report_deinit(&c);
 }
 
 static void test_builds(void)
@@ -292,6 +357,7 @@ static void test_saturation(void)
 int main(void)
 {
 	test_matching();
+	test_memory();
 	test_builds();
 	test_sort_and_filter();
 	test_saturation();

@@ -69,7 +69,7 @@ static void fill(struct hs_report *r)
 	r->memory.mapped = 1ull << 33;
 	r->memory.dumped = 1ull << 32;
 	r->memory.modules = 1ull << 28;
-	CHECK(hs_report_add_region(r, "retained", 3, 1ull << 30));
+	CHECK(hs_report_add_alloc_region(r, "retained", 3, 1ull << 30));
 }
 
 struct show_calls {
@@ -143,6 +143,19 @@ int main(void)
 	CHECK(!strstr(p, "SECRET"));
 	CHECK(!strstr(p, "53 45 43"));
 	CHECK(strstr(p, "(redacted)") != NULL);
+	free(p);
+
+	/* With a memory table: its rows, named parts labelled, each with its
+	 * bytes in the core; without one (above), the older figures. */
+	p = page(&r, false, &calls);
+	CHECK(strstr(p, "every byte of it is in one row") == NULL);
+	free(p);
+	CHECK(hs_report_add_mem_row(&r, "in_use", NULL, 1ull << 32, 1ull << 31, false, 0));
+	CHECK(hs_report_add_mem_row(&r, "other_anonymous", NULL, 1ull << 31, 1ull << 31, true, 1));
+	CHECK(hs_report_add_mem_row(&r, "other_anonymous", "Go heap", 1ull << 31, 0, true, 2));
+	p = page(&r, false, &calls);
+	CHECK(strstr(p, "every byte of it is in one row") != NULL);
+	CHECK(strstr(p, "other anonymous memory (Go heap)") != NULL);
 	free(p);
 
 	/* An empty report still makes a page. */

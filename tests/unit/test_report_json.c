@@ -46,7 +46,7 @@ static void fill(struct hs_report *r)
 	r->types[0] = (struct hs_report_type){.name = strdup("shapes::Circle"),
 					      .kind = strdup("vtable"), .count = 2,
 					      .bytes = 416, .has_confidence = true,
-					      .confidence = 0.875};
+					      .confidence = 0.9500000000000001};
 	r->types[0].nexamples = 2;
 	r->types[0].examples = calloc(2, sizeof(uint64_t));
 	r->types[0].examples[0] = 0x5555555592a0;
@@ -62,6 +62,21 @@ static void fill(struct hs_report *r)
 	r->patterns[0].samples[0] =
 		(struct hs_report_sample){0x1000, strdup("00000000  41 |A|\n")};
 	r->patterns[0].samples[1] = (struct hs_report_sample){0x2000, NULL};
+	r->memory.mapped = 0x10000000;
+	r->memory.dumped = 0x1000000;
+	r->memory.modules = 0x200000;
+	r->memory.chunks = 1296;
+	CHECK(hs_report_add_alloc_region(r, "retained", 2, 0x8000));
+	CHECK(hs_report_add_alloc_region(r, "heap", 1, 0x4000));
+	CHECK(hs_report_add_mem_row(r, "in_use", NULL, 408, 408, false, 0));
+	CHECK(hs_report_add_mem_row(r, "allocator_metadata", NULL, 1000, 0, false, 0));
+	CHECK(hs_report_add_mem_row(r, "modules", NULL, 0x200000, 0x100000, true, 3));
+	CHECK(hs_report_add_mem_row(r, "other_anonymous", "Go heap", 0xbfff000, 0xeff000 - 408,
+				    true, 1));
+	CHECK(hs_report_add_mem_row(r, "inaccessible", NULL, 0x3c00000 - 1408, 0, true, 2));
+	r->memory.core_writer = strdup("kernel");
+	r->memory.untouched_pages = strdup("omitted");
+	r->memory.verdict = strdup("memory outside the allocator dominates");
 	CHECK(hs_report_add_diag(r, "warning", "odd chunk", true, 0xdeadbeef));
 	CHECK(hs_report_add_diag(r, "info", "no address", false, 0));
 	r->diags_dropped = 12;
@@ -100,7 +115,9 @@ static void check_equal(const struct hs_report *a, const struct hs_report *b)
 		CHECK(str_eq(x->name, y->name) && str_eq(x->kind, y->kind));
 		CHECK(x->count == y->count && x->bytes == y->bytes);
 		CHECK(x->has_confidence == y->has_confidence);
-		CHECK(!x->has_confidence || x->confidence == y->confidence);
+		/* Written with two decimals. */
+		CHECK(!x->has_confidence ||
+		      y->confidence == (double)(int64_t)(x->confidence * 100 + 0.5) / 100);
 		CHECK(x->nexamples == y->nexamples);
 		for (size_t j = 0; j < x->nexamples && j < y->nexamples; j++)
 			CHECK(x->examples[j] == y->examples[j]);
@@ -116,6 +133,24 @@ static void check_equal(const struct hs_report *a, const struct hs_report *b)
 			CHECK(x->samples[j].address == y->samples[j].address &&
 			      str_eq(x->samples[j].hex, y->samples[j].hex));
 	}
+	const struct hs_report_memory *ma = &a->memory, *mb = &b->memory;
+	CHECK(ma->mapped == mb->mapped && ma->dumped == mb->dumped &&
+	      ma->modules == mb->modules && ma->chunks == mb->chunks);
+	CHECK(ma->nalloc_regions == mb->nalloc_regions);
+	for (size_t i = 0; i < ma->nalloc_regions && i < mb->nalloc_regions; i++)
+		CHECK(str_eq(ma->alloc_regions[i].kind, mb->alloc_regions[i].kind) &&
+		      ma->alloc_regions[i].count == mb->alloc_regions[i].count &&
+		      ma->alloc_regions[i].bytes == mb->alloc_regions[i].bytes);
+	CHECK(ma->nregions == mb->nregions);
+	for (size_t i = 0; i < ma->nregions && i < mb->nregions; i++) {
+		const struct hs_report_mem_row *x = &ma->regions[i], *y = &mb->regions[i];
+		CHECK(str_eq(x->kind, y->kind) && str_eq(x->name, y->name));
+		CHECK(x->bytes == y->bytes && x->dumped == y->dumped);
+		CHECK(x->has_count == y->has_count && x->count == y->count);
+	}
+	CHECK(str_eq(ma->core_writer, mb->core_writer));
+	CHECK(str_eq(ma->untouched_pages, mb->untouched_pages));
+	CHECK(str_eq(ma->verdict, mb->verdict));
 	CHECK(a->ndiags == b->ndiags && a->diags_dropped == b->diags_dropped);
 	for (size_t i = 0; i < a->ndiags && i < b->ndiags; i++) {
 		CHECK(str_eq(a->diags[i].severity, b->diags[i].severity));
@@ -191,6 +226,9 @@ static void test_round_trip(void)
 	char *text = write_report(&a, "full.json", &len);
 	CHECK(read_text(text, len, &b) == 0);
 	check_equal(&a, &b);
+	/* Reals have no binary noise: two decimals, as written. */
+	const char *conf = strstr(text, "\"confidence\": 0.95");
+	CHECK(conf && (conf[19] < '0' || conf[19] > '9'));
 	/* And again from what was read: a fixed point. */
 	size_t len2;
 	char *text2 = write_report(&b, "again.json", &len2);
@@ -267,6 +305,40 @@ static void test_bad_input(void)
 	CHECK(read_minimal(", \"diagnostics\": [{\"severity\": \"info\"}]") == HS_ERR_FORMAT);
 	CHECK(read_minimal(", \"core\": {}") == HS_ERR_FORMAT);
 	CHECK(read_minimal(", \"schema\": \"heapscope-report/2\"") == HS_ERR_FORMAT);
+	/* The memory section: absent, as written before the memory table
+	 * (allocator_regions only), and with a table; bad rows. */
+	struct hs_report old;
+	char buf[4096];
+	snprintf(buf, sizeof(buf), minimal,
+		 ", \"memory\": {\"mapped\": 100, \"dumped\": 50, \"modules\": 10,"
+		 " \"allocator_chunks\": 32, \"allocator_regions\": [{\"kind\": \"retained\","
+		 " \"count\": 2, \"bytes\": 8192}]}");
+	CHECK(read_text(buf, strlen(buf), &old) == 0);
+	CHECK(old.memory.mapped == 100 && old.memory.nalloc_regions == 1 &&
+	      old.memory.alloc_regions[0].bytes == 8192 && !old.memory.nregions &&
+	      !old.memory.core_writer && !old.memory.verdict);
+	hs_report_deinit(&old);
+#define ROWS ", \"memory\": {\"mapped\": 100, \"dumped\": 50, \"modules\": 10," \
+	     " \"allocator_chunks\": 32, \"allocator_regions\": [], \"regions\": [%s]}"
+	const struct {
+		const char *rows;
+		int code;
+	} cases[] = {
+		{"{\"kind\": \"in_use\", \"virtual\": 32, \"dumped\": 32},"
+		 " {\"kind\": \"modules\", \"name\": \"x\", \"virtual\": 68, \"dumped\": 18,"
+		 " \"count\": 1}", 0},
+		{"{\"kind\": \"in_use\", \"virtual\": 32}", HS_ERR_FORMAT},
+		{"{\"kind\": 3, \"virtual\": 32, \"dumped\": 1}", HS_ERR_FORMAT},
+		{"{\"kind\": \"x\", \"virtual\": -1, \"dumped\": 1}", HS_ERR_FORMAT},
+		{"{\"kind\": \"x\", \"name\": null, \"virtual\": 1, \"dumped\": 1}", HS_ERR_FORMAT},
+		{"{\"kind\": \"x\", \"virtual\": 1, \"dumped\": 1, \"count\": \"2\"}", HS_ERR_FORMAT},
+		{"7", HS_ERR_FORMAT},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char extra[1024];
+		snprintf(extra, sizeof(extra), ROWS, cases[i].rows);
+		CHECK(read_minimal(extra) == cases[i].code);
+	}
 	CHECK(read_minimal(", \"schema\": 1") == HS_ERR_FORMAT);
 
 	const char *bad[] = {"", "   \n", "[]", "42", "\"x\"", "null", "{}", "{\"schema\": \"x\"}",

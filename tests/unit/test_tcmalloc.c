@@ -321,7 +321,18 @@ static void test_clean(void)
 	CHECK(check_heap_chunk_at(heap, PG(2) + 15 * SZ3) == NULL);
 
 	/* Regions: S6 unmapped, S7's slack. */
-	CHECK_EQ(heap->nregions, 2);
+	/* The memory map's: S6 unmapped, the six other spans heap, and
+	 * the segments that hold spans and Span objects metadata. */
+	CHECK_EQ(check_heap_regions(heap, "unmapped", 0, 0), 1);
+	CHECK_EQ(check_heap_regions(heap, "sampled_span_slack", 0, 0), 1);
+	CHECK_EQ(check_heap_regions(heap, HS_REGION_HEAP, 0, 0), 6);
+	CHECK_EQ(check_heap_regions(heap, HS_REGION_HEAP, PG(4), 3 * PAGE), 1);
+	CHECK_EQ(check_heap_regions(heap, HS_REGION_HEAP, PG(12), 0), 0);
+	CHECK(check_heap_regions(heap, HS_REGION_METADATA, 0, 0) >= 1);
+	CHECK_EQ(check_heap_regions(heap, "unmapped", 0, 0) +
+		 check_heap_regions(heap, "sampled_span_slack", 0, 0) +
+		 check_heap_regions(heap, HS_REGION_HEAP, 0, 0) +
+		 check_heap_regions(heap, HS_REGION_METADATA, 0, 0), heap->nregions);
 	bool unmapped = false, slack = false;
 	for (size_t i = 0; i < heap->nregions; i++) {
 		const struct hs_region *r = &heap->regions[i];

@@ -60,6 +60,9 @@ struct hs_classifier {
 	/* The process is C++ (it maps libstdc++, or links it in): list and map
 	 * nodes are named as libstdc++'s. */
 	bool cxx;
+	/* The span of all modules: a value outside it is in none (cheaper
+	 * than the search hs_process_module_at does). */
+	uint64_t mod_lo, mod_hi;
 	/* Container internals the memory scan found by their owner: chunk id
 	 * -> enum hs_container_kind (containers.h). */
 	struct hs_u64map containers;
@@ -129,6 +132,12 @@ void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_i
  */
 uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool accept_weak,
 			   bool *weak, char *why, size_t whylen);
+/* Whether v points into a module. */
+static inline bool hs_classes_in_module(const struct hs_classes *c, uint64_t v)
+{
+	return v >= c->cl->mod_lo && v < c->cl->mod_hi && hs_process_module_at(c->proc, v);
+}
+
 /* Whether the chunk is classified at all: in use, not allocator metadata. */
 static inline bool hs_classes_wanted(const struct hs_chunk *ch)
 {

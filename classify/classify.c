@@ -309,6 +309,13 @@ struct hs_error *hs_classifier_create(struct hs_process *proc, struct hs_heap *h
 	cl->progress = opts ? opts->progress : NULL;
 	hs_u64map_init(&cl->containers);
 	cl->cxx = hs_classify_is_cxx(proc);
+	cl->mod_lo = UINT64_MAX;
+	for (size_t i = 0; proc && i < proc->nmodules; i++) {
+		if (proc->modules[i].start < cl->mod_lo)
+			cl->mod_lo = proc->modules[i].start;
+		if (proc->modules[i].end > cl->mod_hi)
+			cl->mod_hi = proc->modules[i].end;
+	}
 	hs_sizing_init(&cl->sizing, heap->allocator);
 	struct hs_error *err = hs_vtables_create(proc, &cl->vtables);
 	if (!err)

@@ -204,6 +204,18 @@ static void owner_deque(struct hs_classes *c, const uint8_t *w, uint64_t wavail,
 	found_add(f, tid, HS_CONTAINER_DEQUE_MAP);
 }
 
+bool hs_containers_maybe_owner(const uint8_t *w, uint64_t wavail)
+{
+	if (wavail < 24)
+		return false;
+	uint64_t p0 = hs_le64(w), p1 = hs_le64(w + 8), p2 = hs_le64(w + 16);
+	/* vector: start <= finish <= end_of_storage, not far apart */
+	if (p1 >= p0 && p2 >= p1 && p2 > p0 && p2 - p0 < (UINT64_C(1) << 40))
+		return true;
+	/* unordered_map: a bucket count; deque: a map size (of 8 or more) */
+	return p1 >= 2 && p1 <= (UINT64_C(1) << 40) && wavail >= 56;
+}
+
 void hs_containers_owner(struct hs_classes *c, uint64_t at, const uint8_t *w, uint64_t wavail,
 			 const struct hs_chunk *tc, hs_chunk_id tid, struct hs_cfound *f)
 {

@@ -38,6 +38,11 @@ struct hs_cfound {
 	bool nomem;
 };
 
+/* Whether the words at w (wavail bytes of them) could be a vector's,
+ * unordered_map's or deque's implementation at all: their numbers alone,
+ * before the first word's target is looked up. */
+bool hs_containers_maybe_owner(const uint8_t *w, uint64_t wavail);
+
 /*
  * The memory scan found a word at `at` (w: its bytes in the core, wavail of
  * them readable) that points at the start of in-use chunk tc: if the words

@@ -111,6 +111,10 @@ bool hs_sds_detect(struct hs_classes *c, const struct hs_cchunk *k, bool refd,
 		for (int t = 4; t >= 0; t--) {
 			if (refd && t != only)
 				continue;
+			/* The flags byte first: it says its type or it is no sds. */
+			unsigned hdr = hs_sds_hdrlen[t];
+			if (avail <= hdr || (t ? p[hdr - 1] != t : (p[0] & 7) != 0))
+				continue;
 			struct hs_sds s;
 			if (!hs_sds_parse(p, avail, (unsigned)t, &s) || !hs_sds_fits(c, k, &s))
 				continue;

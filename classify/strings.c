@@ -93,6 +93,14 @@ static bool hs_evidence(const struct hs_classes *c, const struct hs_cchunk *k, u
 	}
 }
 
+/* The numbers of a std::string triple (pointer, length, capacity) at w:
+ * heap-allocated capacity, length within it. */
+static inline bool hs_triple_maybe(const uint8_t *w)
+{
+	uint64_t len = hs_le64(w + 8), cap = hs_le64(w + 16);
+	return cap >= 16 && len <= cap && cap < (UINT64_C(1) << 40);
+}
+
 /* A piece of the scan: [lo, hi) of one writable range. */
 struct hs_scan_work {
 	struct hs_classifier *cl;
@@ -118,6 +126,15 @@ static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *ra
 		const uint8_t *w = range->data + (a - range->start);
 		uint64_t v = hs_le64(w);
 		if (v < heap->lo || v >= heap->hi)
+			continue;
+		/*
+		 * Most words that point into the heap point at an object's start
+		 * (16-aligned), where only a std::string triple or a container's
+		 * owner is evidence: both can be ruled out from the words that
+		 * follow this one, before the lookup.
+		 */
+		if (!(v & 15) && (end_data - a < 24 || !hs_triple_maybe(w)) &&
+		    !(c->cl->cxx && hs_containers_maybe_owner(w, end_data - a)))
 			continue;
 		struct hs_chunk tc;
 		hs_chunk_id id = hs_heap_find_in_use(heap, v, &tc);
@@ -318,7 +335,7 @@ bool hs_cstring_detect(struct hs_classes *c, const struct hs_cchunk *k,
 	/* Eight bytes that read as an address the process maps are a pointer,
 	 * whatever they look like (a node's next, a vptr). */
 	uint64_t first = k->avail >= 8 ? hs_le64(p) : 0;
-	if (first && (hs_heap_contains(c->heap, first) || hs_process_module_at(c->proc, first)))
+	if (first && (hs_heap_contains(c->heap, first) || hs_classes_in_module(c, first)))
 		return false;
 	if (len < 4 || !hs_text_ok(p, len) ||
 	    !(hs_sizing_fits(c->sizing, len + 1, ch) || (len >= 16 && 2 * (len + 1) > usable)))

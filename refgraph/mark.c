@@ -267,7 +267,9 @@ static void *hs_mark_thread(void *arg)
 static struct hs_error *hs_mark(struct hs_refgraph *g)
 {
 	struct hs_mpool pl = {.g = g, .nthreads = g->threads};
-	pl.stack_max = HS_STACK_MAX / (pl.nthreads ? pl.nthreads : 1);
+	/* The same 64 MiB in all, whatever the number of threads. */
+	pl.stack_max = HS_STACK_MAX * sizeof(hs_chunk_id) / sizeof(struct hs_mitem) /
+		       (pl.nthreads ? pl.nthreads : 1);
 	hs_heap_chunk_bits_clear(g->heap, HS_CHUNK_BIT_MARK);
 	memset(g->counts, 0, sizeof(g->counts));
 	/* Registers, here; every root range, into the pool. */

@@ -144,7 +144,11 @@ struct hs_module *hs_process_module_at(struct hs_process *proc, uint64_t addr)
 {
 	if (!proc)
 		return NULL;
-	/* Modules are sorted by start and their spans do not overlap. */
+	/* Modules are sorted by start and their spans do not overlap: most
+	 * values asked about (integers, heap pointers) are outside them all. */
+	if (!proc->nmodules || addr < proc->modules[0].start ||
+	    addr >= proc->modules[proc->nmodules - 1].end)
+		return NULL;
 	size_t lo = 0, hi = proc->nmodules;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;

@@ -387,6 +387,9 @@ void hs_analysis_print_stats(const struct hs_analysis *a, FILE *out)
 			a->heap->nchunks ? (double)store / (double)a->heap->nchunks : 0.0,
 			hs_format_bytes((UINT64_C(64) << 20) + span / 64, b3, sizeof(b3)));
 	}
+	if (a->retained_bytes)
+		fprintf(out, "heapscope: dominator tree %s (retained sizes; --retained-limit)\n",
+			hs_format_bytes(a->retained_bytes, b1, sizeof(b1)));
 	fprintf(out, "heapscope: memory: peak RSS %s; now anonymous %s, file-backed %s\n",
 		hs_format_bytes(hs_status_kb(buf, "VmHWM:"), b1, sizeof(b1)),
 		hs_format_bytes(hs_status_kb(buf, "RssAnon:"), b2, sizeof(b2)),

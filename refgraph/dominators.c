@@ -18,6 +18,11 @@
  * gives the figures).
  */
 
+/* What the tree takes per vertex, besides 12 bytes per reference: the
+ * search's arrays and Lengauer-Tarjan's (dfnum, vertex, parent, semi,
+ * ancestor, label, idom, buckets, path, retained, type). */
+#define HS_DOM_BYTES_PER_VERTEX 60
+
 struct hs_dominators {
 	struct hs_refgraph *g;
 	struct hs_chunk_ranks *ranks;
@@ -275,6 +280,13 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 	}
 	uint64_t nin = hs_chunk_ranks_count(d->ranks);
 	d->bytes = hs_chunk_ranks_bytes(d->ranks) + nin * sizeof(*d->dfnum);
+	/* A tree of every in-use chunk would need about this much: do not
+	 * start what cannot finish. */
+	if (d->bytes + nin * HS_DOM_BYTES_PER_VERTEX > limit) {
+		d->bytes += nin * HS_DOM_BYTES_PER_VERTEX;
+		d->over = true;
+		goto fail;
+	}
 	d->dfnum = d->bytes <= limit ? calloc(nin ? nin : 1, sizeof(*d->dfnum)) : NULL;
 	size_t cap = 0;
 	if (!d->dfnum || !dom_grow(d, (void **)&d->vertex, &cap, 2, sizeof(*d->vertex))) {
@@ -350,8 +362,8 @@ fail:
 	hs_dominators_destroy(d);
 	if (over)
 		return hs_error_create(HS_ERR_OTHER,
-				       "retained sizes need more than %" PRIu64 " MiB (reached %"
-				       PRIu64 " MiB)", limit >> 20, bytes >> 20);
+				       "retained sizes would need more than %" PRIu64 " MiB (%" PRIu64
+				       " MiB at least)", limit >> 20, bytes >> 20);
 	return HS_ENOMEM;
 }
 

@@ -121,7 +121,8 @@ void hs_refgraph_referrers(struct hs_refgraph *g, hs_chunk_id id, uint64_t *addr
  * (dominators.c). Its search marks the reachable chunks afresh (as
  * hs_refgraph_create does); call it before hs_refgraph_indirect, whose
  * flipped marks it would undo. The tree takes about 60 bytes per reachable chunk
- * and 12 per reference; more than `limit` bytes of it is an error
+ * and 12 per reference; more than `limit` bytes of it (or an estimate from
+ * the in-use chunks above it, checked before it starts) is an error
  * (HS_ERR_OTHER, saying how much) rather than a machine out of memory.
  * Errors: HS_ERR_NOMEM, HS_ERR_OTHER.
  */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jemalloc_internal.h"
+#include "layout_try.h"
 #include "walkers.h"
 
 /* Hard bounds on lists read from the core. A real process has a few
@@ -282,11 +283,11 @@ bool hs_je_arena_ind(const struct hs_memory *mem, const struct hs_je_layout *L,
 	return hs_memory_u32(mem, arena + L->arena.ind, ind);
 }
 
-/* The bytes of arena_t the walk reads: with its bins inline (EMAP), or
- * the struct alone (EXTENTS: the bins are reached through bin_shards). */
+/* The bytes of arena_t the walk reads: with its bins inline, or the
+ * struct alone (5.2: the bins are reached through bin_shards). */
 static size_t je_arena_span(const struct hs_je_layout *L)
 {
-	if (L->model == HS_JE_MODEL_EXTENTS)
+	if (L->arena.bins_by_pointer)
 		return L->arena.size;
 	return (size_t)L->arena.bins + (size_t)L->nbins * L->arena.bin_size;
 }
@@ -295,7 +296,7 @@ static size_t je_arena_span(const struct hs_je_layout *L)
 static bool je_arena_bin(const struct hs_memory *mem, const struct hs_je_layout *L,
 			 uint64_t arena, unsigned i, uint64_t *ret)
 {
-	if (L->model == HS_JE_MODEL_EXTENTS)
+	if (L->arena.bins_by_pointer)
 		return hs_memory_u64(mem, arena + L->arena.bins + (uint64_t)i * 8, ret) &&
 		       *ret;
 	*ret = arena + L->arena.bins + (uint64_t)i * L->arena.bin_size;
@@ -482,11 +483,14 @@ unsigned hs_je_rtree_detect(const struct hs_memory *mem,
 			    const struct hs_je_layout *L, uint64_t emap,
 			    unsigned *score)
 {
+	/* LG_VADDR is a configure result (configure.ac, "lg-vaddr"): 48 on
+	 * most x86_64 hosts, 57 when built on an LA57 host. */
+	static const unsigned lg_vaddrs[HS_JE_NLG_VADDRS] = {48, 57};
 	unsigned best = 0;
 	int best_score = 0;
-	for (unsigned i = 0; i < HS_JE_MAX_LG_VADDRS; i++) {
+	for (unsigned i = 0; i < HS_JE_NLG_VADDRS; i++) {
 		struct hs_je_rtree_geom g;
-		if (!L->lg_vaddrs[i] || !hs_je_rtree_geom_init(L, L->lg_vaddrs[i], &g))
+		if (!hs_je_rtree_geom_init(L, lg_vaddrs[i], &g))
 			continue;
 		struct je_probe p = {.mem = mem, .L = L, .g = &g};
 		je_probe_node(&p, 0, emap + L->emap_root, 0);
@@ -877,7 +881,7 @@ static void je_collect_items(struct je_walk *w)
 			for (unsigned k = 0; k < n; k++)
 				w->items[w->nitems++] =
 					(struct je_item){je_load64(stack + 8 * k), b, 0};
-			if (ar && b < L->tcache.nbins_counted)
+			if (ar && (b < L->nbins || L->tcache.counts_large))
 				ar->tcache_bytes += (uint64_t)n * w->sz[b];
 		}
 	}
@@ -1244,8 +1248,7 @@ static bool je_desc_bytes(struct je_walk *w, uint64_t desc, void *arg)
 	struct je_desc_sum *sum = arg;
 	const struct hs_je_layout *L = w->L;
 	uint64_t small, large;
-	unsigned nb = L->tcache.nbins_counted < L->nsizes ? L->tcache.nbins_counted
-							  : L->nsizes;
+	unsigned nb = L->tcache.counts_large ? L->tcache.nbins_max : L->nbins;
 	if (!je_u64(w, desc + L->desc.bins, &small)) {
 		sum->bad = true;
 		return false;
@@ -1346,6 +1349,8 @@ static void je_check_arena(struct je_walk *w, struct je_arena *ar)
 		je_mismatch(w, ar->addr + L->arena.nactive, ar->ind,
 			    "active bytes (pa_shard.nactive)", ar->active_bytes,
 			    nactive << L->lg_page);
+	if (!L->arena.desc_ql)
+		return; /* no descriptor list (5.0) */
 	uint64_t head = je_load64(a + L->arena.desc_ql);
 	struct je_desc_sum sum = {0};
 	je_ring(w, head, L->desc.link_next, "cache_bin_array_descriptor_ql",
@@ -1395,6 +1400,16 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 				     const struct hs_je_globals *g,
 				     struct hs_heap *heap)
 {
+	/* A row as tables hold it (unit tests, fuzzing): resolve it to its
+	 * own reference configuration. */
+	struct hs_je_layout R;
+	if (!L->tcache.nbins_max) {
+		if (!hs_je_layout_resolve(L, L->lg_page, L->nbins, L->nsizes, &R))
+			return hs_error_create(HS_ERR_UNSUPPORTED,
+					       "jemalloc %s: layout row exceeds the"
+					       " walker's bounds", L->version);
+		L = &R;
+	}
 	if (L->nsizes > HS_JE_MAX_NSIZES || L->nbins > HS_JE_MAX_NBINS ||
 	    L->slab_maxregs > 64 * JE_MAX_GROUPS ||
 	    L->edata.slab_data + L->slab_maxregs / 8 > L->edata.size ||
@@ -1415,6 +1430,8 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 		w.max_records += proc->mem.ranges[i].filesz / 8;
 	if (!heap->version[0])
 		snprintf(heap->version, sizeof(heap->version), "%s", L->version);
+	if (!heap->layout_row[0])
+		snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
 	unsigned lg_vaddr = g->lg_vaddr;
 	if (!lg_vaddr)
 		lg_vaddr = hs_je_rtree_detect(w.mem, L, g->emap, NULL);
@@ -1459,16 +1476,155 @@ static bool je_detect(struct hs_process *proc)
 	return hs_jemalloc_module(proc, NULL) != NULL;
 }
 
+static void je_set_layout(struct hs_heap *heap, const struct hs_je_layout *L,
+			  const struct hs_je_globals *g, const char *version,
+			  enum hs_layout_status status)
+{
+	snprintf(heap->version, sizeof(heap->version), "%s", version);
+	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
+	heap->layout = status;
+	hs_diags_add(&heap->diags, HS_DIAG_INFO, false, 0,
+		     "jemalloc: configuration read from the process: %u size classes"
+		     " (%u small), LG_QUANTUM %u, LG_PAGE %u, LG_VADDR %u",
+		     L->nsizes, L->nbins, g->lg_quantum, L->lg_page, g->lg_vaddr);
+}
+
+/* The version a report names: the release ("5.3.0" for "5.3.0-0-g54ea..."
+ * or Redis's "5.3.0-0-g0"), or a git build's whole describe string. */
+static void je_version_name(const struct hs_je_ident *id, char *buf, size_t cap)
+{
+	struct hs_je_version v;
+	if (hs_je_version_parse(id->version, &v) && !v.commits)
+		snprintf(buf, cap, "%u.%u.%u", v.major, v.minor, v.patch);
+	else
+		snprintf(buf, cap, "%s", id->version);
+}
+
+/* The rows to try on a build with no row of its own, nearest first: for a
+ * known version, by distance from it (older before newer at equal
+ * distance, since layouts grow by appending); otherwise newest first. */
+static size_t je_candidates(const struct hs_je_ident *id, const struct hs_je_layout **out,
+			    size_t cap)
+{
+	size_t n;
+	const struct hs_je_layout *rows = hs_je_layout_rows(&n);
+	struct hs_je_version v;
+	bool known = hs_je_version_parse(id->version, &v);
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < cap; i++)
+		out[k++] = &rows[i];
+	if (!known)
+		return k;
+	/* Distance in (major, minor, patch) steps; insertion sort, k is tiny. */
+	uint64_t key[16];
+	for (size_t i = 0; i < k && i < 16; i++) {
+		struct hs_je_version r;
+		if (!hs_je_version_parse(out[i]->version, &r)) {
+			key[i] = UINT64_MAX;
+			continue;
+		}
+		int64_t a = (int64_t)v.major * 1000000 + v.minor * 1000 + v.patch;
+		int64_t b = (int64_t)r.major * 1000000 + r.minor * 1000 + r.patch;
+		/* A git build after tag X has X's distance 0. */
+		key[i] = 2 * (uint64_t)(a > b ? a - b : b - a) + (b > a);
+	}
+	for (size_t i = 1; i < k && i < 16; i++)
+		for (size_t j = i; j > 0 && key[j] < key[j - 1]; j--) {
+			uint64_t t = key[j];
+			key[j] = key[j - 1];
+			key[j - 1] = t;
+			const struct hs_je_layout *x = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = x;
+		}
+	return k;
+}
+
+/* One try of `row` into a scratch heap: NULL and the number of error
+ * diagnostics (with the first) if the walk ran, else the error. */
+static struct hs_error *je_try(struct hs_process *proc, const struct hs_walk_options *opts,
+			       const struct hs_je_ident *id, const struct hs_je_layout *row,
+			       size_t *nerrors, char *first, size_t cap)
+{
+	struct hs_heap *scratch;
+	struct hs_error *err = hs_heap_create(&scratch);
+	if (err)
+		return err;
+	struct hs_je_layout L;
+	struct hs_je_globals g;
+	err = hs_jemalloc_locate_row(proc, opts, id, row, scratch, &L, &g);
+	if (!err)
+		err = hs_jemalloc_walk_at(proc, &L, &g, scratch);
+	if (!err) {
+		*nerrors = hs_layout_try_errors(scratch, first, cap);
+		if (!scratch->nchunks && !*nerrors) {
+			*nerrors = 1;
+			snprintf(first, cap, "the walk found no chunk");
+		}
+	}
+	hs_heap_destroy(scratch);
+	return err;
+}
+
 static struct hs_error *je_walk(struct hs_process *proc,
 				const struct hs_walk_options *opts,
 				struct hs_heap *heap)
 {
-	const struct hs_je_layout *L;
-	struct hs_je_globals g;
-	struct hs_error *err = hs_jemalloc_locate(proc, opts, heap, &L, &g);
+	struct hs_je_ident id;
+	hs_jemalloc_identify(proc, heap, &id);
+	struct hs_error *err = hs_jemalloc_check_ident(&id);
 	if (err)
 		return err;
-	return hs_jemalloc_walk_at(proc, L, &g, heap);
+	char version[96];
+	je_version_name(&id, version, sizeof(version));
+	struct hs_je_layout L;
+	struct hs_je_globals g;
+	if (id.row) {
+		if ((err = hs_jemalloc_locate_row(proc, opts, &id, id.row, heap, &L, &g)))
+			return err;
+		je_set_layout(heap, &L, &g, version, id.row->verified ? HS_LAYOUT_VERIFIED
+								 : HS_LAYOUT_FROM_SOURCE);
+		return hs_jemalloc_walk_at(proc, &L, &g, heap);
+	}
+	/*
+	 * No row for this version: try the neighbouring rows, and accept the
+	 * first whose walk reconciles with jemalloc's own counters in the core
+	 * (bin curregs and curslabs, large nmalloc - ndalloc, nactive, the
+	 * tcache descriptors: each disagreement is an error diagnostic).
+	 */
+	const struct hs_je_layout *cands[16];
+	size_t ncands = je_candidates(&id, cands, HS_ARRAY_SIZE(cands));
+	struct hs_layout_try tries = {0};
+	for (size_t i = 0; i < ncands; i++) {
+		size_t nerrors = 0;
+		char first[256] = "";
+		err = je_try(proc, opts, &id, cands[i], &nerrors, first, sizeof(first));
+		if (err == HS_ENOMEM)
+			return err;
+		if (err) {
+			hs_layout_try_note(&tries, cands[i]->version, "%s", err->message);
+			hs_error_destroy(err);
+			continue;
+		}
+		if (nerrors) {
+			hs_layout_try_note(&tries, cands[i]->version, "%zu error%s (%s)",
+					   nerrors, nerrors == 1 ? "" : "s", first);
+			continue;
+		}
+		if ((err = hs_jemalloc_locate_row(proc, opts, &id, cands[i], heap, &L, &g)))
+			return err;
+		je_set_layout(heap, &L, &g, version[0] ? version : "unknown",
+			      HS_LAYOUT_INFERRED);
+		hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
+			     "jemalloc: %s %s has no layout row; the %s row reconciles"
+			     " with its counters and is used (layout inferred)",
+			     id.mod->name, id.version[0] ? id.version : "of unknown version",
+			     cands[i]->version);
+		return hs_jemalloc_walk_at(proc, &L, &g, heap);
+	}
+	char rows[256];
+	hs_je_layout_names(rows, sizeof(rows));
+	return hs_layout_try_refuse(&tries, id.mod->name, "jemalloc", id.version, rows);
 }
 
 const struct hs_walker hs_jemalloc_walker = {

@@ -1,4 +1,5 @@
 /* jemalloc_layout.c: the versioned table of jemalloc struct layouts (x86_64). */
+#include <stdio.h>
 #include <string.h>
 
 #include "../common/common.h"
@@ -28,9 +29,6 @@ static const struct hs_je_layout hs_je_rows[] = {
 		.nbins = 36,         /* SC_NBINS, sc.h:233 */
 		.slab_maxregs = 512, /* SC_SLAB_MAXREGS, sc.h:279,288 */
 		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h:50 */
-		/* LG_VADDR is a configure result (configure.ac, "lg-vaddr"):
-		 * 48 on most x86_64 hosts, 57 when built on an LA57 host. */
-		.lg_vaddrs = {48, 57},
 		.min_size = 8,       /* 1 << SC_LG_TINY_MIN, sc.h:172 */
 
 		/* struct edata_s, edata.h:92-250 (sizeof 128, EDATA_ALIGNMENT
@@ -67,14 +65,18 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.tcache_slow = 0x100,
 			.tcache = 0x358,
 			.state_nominal_max = 2,
+			/* tcache_slow's arrays (below), and the tcache's bins */
+			.vars = {{0x100 + 52, 3, 0, 8}, {0x358 + 8, 24, 0, 8}},
 		},
 
 		/* struct tcache_slow_s, tcache_structs.h:20-53: link :22,
-		 * arena :32, tcache :52. */
+		 * arena :32, tcache :52; lg_fill_div, bin_refilled and
+		 * bin_flush_delay_items[SC_NBINS] :36-46 from 52. */
 		.tslow = {
 			.link_next = 0,
 			.arena = 40,
 			.tcache = 168,
+			.vars = {{52, 3, 0, 8}},
 		},
 
 		/* struct tcache_s, tcache_structs.h:55-58 (TCACHE_NBINS_MAX
@@ -83,9 +85,11 @@ static const struct hs_je_layout hs_je_rows[] = {
 		.tcache = {
 			.tcache_slow = 0,
 			.bins = 8,
-			.nbins_max = 73,
+			/* TCACHE_NBINS_MAX - SC_NBINS: the large classes up
+			 * to TCACHE_MAXCLASS_LIMIT (8 MiB), tcache_types.h:22-32 */
+			.nlarge = 37,
 			/* arena_stats_merge, src/arena.c:152-166 */
-			.nbins_counted = 73,
+			.counts_large = true,
 			.bin_size = 24,
 			.stack_head = 0,
 			.low_bits_full = 18,
@@ -118,6 +122,8 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.bin_size = 224,
 			.bin_curregs = 112 + 24,
 			.bin_curslabs = 112 + 64,
+			/* stats.lstats[SC_NSIZES - SC_NBINS] */
+			.vars = {{0x3d0, 0, 48, 8}},
 		},
 	},
 	{
@@ -139,9 +145,6 @@ static const struct hs_je_layout hs_je_rows[] = {
 		.nbins = 36,         /* SC_NBINS, sc.h:229 */
 		.slab_maxregs = 512, /* SLAB_MAXREGS, arena_types.h:7-8 */
 		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h:34 */
-		/* LG_VADDR 57 would make the leaves non-compact (rtree.h:34);
-		 * no such build was seen. */
-		.lg_vaddrs = {48, 0},
 		.min_size = 8,       /* 1 << SC_LG_TINY_MIN, sc.h:172 */
 
 		/* struct extent_s, extent_structs.h:20-183 (sizeof 128; an
@@ -182,6 +185,8 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.tcache_slow = 0,
 			.tcache = 496,
 			.state_nominal_max = 2,
+			/* the tcache's arrays, below */
+			.vars = {{496 + 16, 24, 0, 8}, {496 + 964, 1, 24, 8}},
 		},
 
 		/* struct tcache_s, tcache_structs.h:13-60: bins_small :28 at
@@ -200,12 +205,15 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.bins_large = 1000,
 			.arena = 952,
 			.link_next = 880,
-			.nbins_max = 232,
-			.nbins_counted = 36,
+			.nlarge = 0, /* every large class */
+			.counts_large = false,
 			.bin_size = 24,
 			.ncached = 4,
 			.avail = 16,
 			.ncached_max = 200,
+			/* bins_small[SC_NBINS] :28, lg_fill_div[SC_NBINS] :52
+			 * (at 964) */
+			.vars = {{16, 24, 0, 8}, {964, 1, 0, 8}},
 		},
 
 		/* struct cache_bin_array_descriptor_s, cache_bin.h:67-77. */
@@ -236,24 +244,224 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.desc_ql = 0x27d0,
 			.nactive = 0x2868,
 			.bins = 0x7208,
+			.bins_by_pointer = true,
 			.bin_size = 280,
 			.bin_curregs = 136 + 24,
 			.bin_curslabs = 136 + 64,
+			/* stats.lstats[SC_NSIZES - SC_NBINS], bins[SC_NBINS] */
+			.vars = {{0x300, 0, 48, 8}, {0x7208, 8, 0, 8}},
 		},
 	},
 };
 
+/* ---------------------------------------------------------------------
+ * Version strings.
+ * --------------------------------------------------------------------- */
+
+static bool jv_number(const char **p, unsigned long max, unsigned long *ret)
+{
+	const char *s = *p;
+	unsigned long v = 0;
+	if (*s < '0' || *s > '9')
+		return false;
+	while (*s >= '0' && *s <= '9') {
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max)
+			return false;
+		s++;
+	}
+	*p = s;
+	*ret = v;
+	return true;
+}
+
+bool hs_je_version_parse(const char *s, struct hs_je_version *ret)
+{
+	unsigned long part[3], commits = 0;
+	if (!s)
+		return false;
+	for (int i = 0; i < 3; i++) {
+		if (!jv_number(&s, 999, &part[i]) || (i < 2 && *s++ != '.'))
+			return false;
+	}
+	if (*s == '-') {
+		/* -N-g<hex> (git describe; Redis writes "-0-g0") */
+		s++;
+		if (!jv_number(&s, 1000000000, &commits) || s[0] != '-' || s[1] != 'g')
+			return false;
+		s += 2;
+		if (!*s)
+			return false;
+		for (; *s; s++)
+			if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+				return false;
+	} else if (*s) {
+		return false;
+	}
+	*ret = (struct hs_je_version){(unsigned)part[0], (unsigned)part[1],
+				      (unsigned)part[2], commits};
+	return true;
+}
+
+int hs_je_version_cmp(const struct hs_je_version *a, const struct hs_je_version *b)
+{
+	unsigned long x[4] = {a->major, a->minor, a->patch, a->commits};
+	unsigned long y[4] = {b->major, b->minor, b->patch, b->commits};
+	for (int i = 0; i < 4; i++)
+		if (x[i] != y[i])
+			return x[i] < y[i] ? -1 : 1;
+	return 0;
+}
+
 const struct hs_je_layout *hs_je_layout_for_version(const char *version)
 {
-	if (!version)
+	struct hs_je_version v, r;
+	if (!hs_je_version_parse(version, &v) || v.commits)
 		return NULL;
-	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_je_rows); i++) {
-		size_t n = strlen(hs_je_rows[i].version);
-		if (strncmp(version, hs_je_rows[i].version, n) == 0 &&
-		    (version[n] == '\0' || version[n] == '-'))
+	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_je_rows); i++)
+		if (hs_je_version_parse(hs_je_rows[i].version, &r) &&
+		    hs_je_version_cmp(&v, &r) == 0)
 			return &hs_je_rows[i];
-	}
 	return NULL;
+}
+
+const struct hs_je_layout *hs_je_layout_rows(size_t *n)
+{
+	*n = HS_ARRAY_SIZE(hs_je_rows);
+	return hs_je_rows;
+}
+
+void hs_je_layout_names(char *buf, size_t cap)
+{
+	size_t len = 0;
+	if (!cap)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_je_rows) && len < cap; i++) {
+		int n = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "",
+				 hs_je_rows[i].version);
+		if (n < 0)
+			return;
+		len += (size_t)n;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Size classes and the offsets that depend on them.
+ * --------------------------------------------------------------------- */
+
+unsigned hs_je_size_classes(unsigned lg_quantum, unsigned lg_page, uint64_t *out,
+			    unsigned cap, unsigned *nbins)
+{
+	/* sc.c size_classes() with lg_ptr_size 3, lg_tiny_min 3, lg_ngroup 2:
+	 * tiny classes up to the quantum, a first group of quantum steps,
+	 * then 4 classes per doubling up to 2^62 + 3 * 2^60. */
+	const unsigned lg_tiny_min = 3, lg_ngroup = 2, ngroup = 4, ptr_bits = 64;
+	unsigned n = 0, lg_base = lg_tiny_min, lg_delta = lg_base, ndelta = 0;
+	unsigned small = 0;
+	uint64_t small_limit = UINT64_C(1) << (lg_page + lg_ngroup);
+	if (lg_quantum < lg_tiny_min || lg_quantum > 8 || lg_page > 20)
+		return 0;
+#define JE_EMIT(size)                                   \
+	do {                                            \
+		if (n >= cap)                           \
+			return 0;                       \
+		out[n++] = (size);                      \
+		small += out[n - 1] < small_limit;      \
+	} while (0)
+	while (lg_base < lg_quantum) {
+		JE_EMIT(UINT64_C(1) << lg_base);
+		lg_delta = lg_base;
+		lg_base++;
+	}
+	if (n) {
+		lg_base--;
+		ndelta = 1;
+		JE_EMIT((UINT64_C(1) << lg_base) + ((uint64_t)ndelta << lg_delta));
+		lg_base++;
+		lg_delta++;
+	}
+	while (ndelta < ngroup) {
+		JE_EMIT((UINT64_C(1) << lg_base) + ((uint64_t)ndelta << lg_delta));
+		ndelta++;
+	}
+	lg_base += lg_ngroup;
+	for (; lg_base < ptr_bits - 1; lg_base++, lg_delta++) {
+		unsigned limit = lg_base == ptr_bits - 2 ? ngroup - 1 : ngroup;
+		for (ndelta = 1; ndelta <= limit; ndelta++)
+			JE_EMIT((UINT64_C(1) << lg_base) + ((uint64_t)ndelta << lg_delta));
+	}
+#undef JE_EMIT
+	*nbins = small;
+	return n;
+}
+
+static uint64_t jl_align(uint64_t v, uint64_t a)
+{
+	return a > 1 ? (v + a - 1) / a * a : v;
+}
+
+/* Move every field of one struct (the offsets in fields[]) by its vars. */
+static void jl_shift(const struct hs_je_var *vars, unsigned nbins, unsigned nsizes,
+		     uint32_t *const *fields, size_t nfields)
+{
+	/* Later runs first would double-move their own start; so walk the
+	 * runs in order, each shifting what follows it, the later runs' own
+	 * starts included. */
+	uint32_t at[HS_JE_MAX_VARS];
+	for (size_t v = 0; v < HS_JE_MAX_VARS; v++)
+		at[v] = vars[v].at;
+	for (size_t v = 0; v < HS_JE_MAX_VARS; v++) {
+		const struct hs_je_var *x = &vars[v];
+		if (!x->per_bin && !x->per_large)
+			continue;
+		uint64_t ref = (uint64_t)x->per_bin * HS_JE_REF_NBINS +
+			       (uint64_t)x->per_large * (HS_JE_REF_NSIZES - HS_JE_REF_NBINS);
+		uint64_t now = (uint64_t)x->per_bin * nbins +
+			       (uint64_t)x->per_large * (nsizes - nbins);
+		int64_t d = (int64_t)jl_align(at[v] + now, x->align) -
+			    (int64_t)jl_align(at[v] + ref, x->align);
+		uint32_t from = at[v];
+		for (size_t f = 0; f < nfields; f++)
+			if (*fields[f] > from)
+				*fields[f] = (uint32_t)((int64_t)*fields[f] + d);
+		for (size_t w = v + 1; w < HS_JE_MAX_VARS; w++)
+			if (at[w] > from)
+				at[w] = (uint32_t)((int64_t)at[w] + d);
+	}
+}
+
+bool hs_je_layout_resolve(const struct hs_je_layout *row, unsigned lg_page,
+			  unsigned nbins, unsigned nsizes, struct hs_je_layout *ret)
+{
+	if (nbins == 0 || nbins > HS_JE_MAX_NBINS || nsizes <= nbins ||
+	    nsizes > HS_JE_MAX_NSIZES || lg_page < 12 || lg_page > 16)
+		return false;
+	struct hs_je_layout L = *row;
+	L.lg_page = lg_page;
+	L.nbins = nbins;
+	L.nsizes = nsizes;
+	/* SC_SLAB_MAXREGS: a page of the smallest class (sc.h). */
+	L.slab_maxregs = (unsigned)(((uint64_t)1 << lg_page) / L.min_size);
+	L.tcache.nbins_max = nbins + (L.tcache.nlarge ? L.tcache.nlarge : nsizes - nbins);
+	if (L.tcache.nbins_max > nsizes)
+		L.tcache.nbins_max = nsizes;
+	uint32_t *tsd[] = {&L.tsd.size, &L.tsd.state, &L.tsd.tcache_slow, &L.tsd.tcache};
+	uint32_t *tslow[] = {&L.tslow.link_next, &L.tslow.arena, &L.tslow.tcache};
+	uint32_t *tcache[] = {&L.tcache.tcache_slow, &L.tcache.bins, &L.tcache.bins_large,
+			      &L.tcache.arena, &L.tcache.link_next};
+	uint32_t *arena[] = {&L.arena.size, &L.arena.ind, &L.arena.base, &L.arena.lstats,
+			     &L.arena.tcache_ql, &L.arena.desc_ql, &L.arena.nactive,
+			     &L.arena.bins};
+	jl_shift(row->tsd.vars, nbins, nsizes, tsd, HS_ARRAY_SIZE(tsd));
+	jl_shift(row->tslow.vars, nbins, nsizes, tslow, HS_ARRAY_SIZE(tslow));
+	jl_shift(row->tcache.vars, nbins, nsizes, tcache, HS_ARRAY_SIZE(tcache));
+	jl_shift(row->arena.vars, nbins, nsizes, arena, HS_ARRAY_SIZE(arena));
+	if (L.tcache.nbins_max > HS_JE_MAX_TCACHE_BINS ||
+	    L.slab_maxregs > 512 || L.edata.slab_data + L.slab_maxregs / 8 > L.edata.size)
+		return false;
+	*ret = L;
+	return true;
 }
 
 const struct hs_je_layout *hs_je_layout_for_build_id(const uint8_t *id,

@@ -68,7 +68,8 @@ static bool jl_version_at(const uint8_t *lo, const uint8_t *p,
 	size_t nhex = 0;
 	while (q < hi && jl_ishex(*q))
 		q++, nhex++;
-	if (nhex < 7 || q >= hi || *q != '\0')
+	/* Redis writes "-0-g0": a hash of one digit. */
+	if (nhex < 1 || nhex > 40 || q >= hi || *q != '\0')
 		return false;
 	/* Back over "-N", then "X.Y.Z" with exactly two dots. */
 	size_t ndig = 0;
@@ -116,9 +117,10 @@ static bool jl_scan_span(uint64_t addr, const uint8_t *p, size_t len, void *arg)
 			snprintf(vs->buf, vs->cap, "%s", tmp);
 			vs->found = true;
 		}
-		if (hs_je_layout_for_version(tmp)) {
+		struct hs_je_version v;
+		if (hs_je_version_parse(tmp, &v) && v.major >= 4) {
 			snprintf(vs->buf, vs->cap, "%s", tmp);
-			return false; /* a string with a row: stop */
+			return false; /* a jemalloc version: stop */
 		}
 	}
 	return true;
@@ -126,8 +128,8 @@ static bool jl_scan_span(uint64_t addr, const uint8_t *p, size_t len, void *arg)
 
 /* Scan the module's file image (its PT_LOADs' file bytes, never the address
  * range the core gives the module, which may be anything) for the version
- * string. The first string with a layout row wins; else the first one seen
- * is reported. */
+ * string. The first that parses as a jemalloc version (4.x or later) wins;
+ * else the first one seen is reported. */
 static bool jl_find_version(struct hs_module *mod, char *buf, size_t cap)
 {
 	struct jl_version_scan vs = { .buf = buf, .cap = cap };
@@ -135,54 +137,63 @@ static bool jl_find_version(struct hs_module *mod, char *buf, size_t cap)
 	return vs.found;
 }
 
-static struct hs_error *jl_layout(struct hs_module *mod, struct hs_heap *heap,
-				  const struct hs_je_layout **ret)
+void hs_jemalloc_identify(struct hs_process *proc, struct hs_heap *heap,
+			  struct hs_je_ident *ret)
 {
-	char version[96] = "";
-	const struct hs_je_layout *L = NULL;
-	if (jl_find_version(mod, version, sizeof(version))) {
-		L = hs_je_layout_for_version(version);
-		if (!L)
-			return hs_error_create(HS_ERR_UNSUPPORTED,
-					       "%s: jemalloc %s has no layout row"
-					       " (supported: %s)", mod->name, version,
-					       hs_je_layout_default()->version);
-	} else if ((L = hs_je_layout_for_build_id(mod->build_id, mod->build_id_len))) {
+	struct hs_je_ident id = {0};
+	id.mod = hs_jemalloc_module(proc, &id.is_static);
+	if (!id.mod || id.mod->symbols == HS_SYMS_NONE) {
+		*ret = id;
+		return;
+	}
+	if (jl_find_version(id.mod, id.version, sizeof(id.version))) {
+		id.row = hs_je_layout_for_version(id.version);
+	} else if ((id.row = hs_je_layout_for_build_id(id.mod->build_id,
+						       id.mod->build_id_len))) {
 		hs_diags_add(&heap->diags, HS_DIAG_INFO, false, 0,
 			     "jemalloc: no version string in %s; build-id says %s",
-			     mod->name, L->version);
-	} else {
-		L = hs_je_layout_default();
-		hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
-			     "jemalloc: version of %s unknown; assuming %s and"
-			     " validating every structure", mod->name, L->version);
+			     id.mod->name, id.row->version);
+		snprintf(id.version, sizeof(id.version), "%s", id.row->version);
 	}
-	snprintf(heap->version, sizeof(heap->version), "%s", L->version);
-	heap->layout = L->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
-	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
-	*ret = L;
-	return NULL;
+	*ret = id;
 }
 
 /* ---------------------------------------------------------------------
  * Validation of candidate addresses: each global must look like itself.
  * --------------------------------------------------------------------- */
 
-static bool jl_valid_sz_tab(const struct hs_memory *mem,
-			    const struct hs_je_layout *L, uint64_t addr)
+/*
+ * Is the table at addr sz_index2size_tab, and of which configuration? Its
+ * entries must be exactly the size classes of one LG_QUANTUM (3 for Redis's
+ * --with-lg-quantum=3, 4 by default; up to 6), to the last class
+ * (2^62 + 3 * 2^60): that gives SC_NSIZES, and SC_NBINS for lg_page.
+ */
+static bool jl_sz_config(const struct hs_memory *mem, uint64_t addr, unsigned lg_page,
+			 unsigned *lg_quantum, unsigned *nsizes, unsigned *nbins)
 {
-	uint64_t t[HS_JE_MAX_NSIZES];
-	struct hs_error *err = hs_memory_read(mem, addr, t, (size_t)L->nsizes * 8);
+	uint64_t want[HS_JE_MAX_NSIZES], t[HS_JE_MAX_NSIZES];
+	uint64_t first[2];
+	struct hs_error *err = hs_memory_read(mem, addr, first, sizeof(first));
 	if (err) {
 		hs_error_destroy(err);
 		return false;
 	}
-	if (t[0] != L->min_size)
-		return false;
-	for (unsigned i = 1; i < L->nsizes; i++)
-		if (t[i] <= t[i - 1])
+	for (unsigned q = 3; q <= 6; q++) {
+		unsigned nb, n = hs_je_size_classes(q, lg_page, want, HS_JE_MAX_NSIZES, &nb);
+		if (!n || first[0] != want[0] || first[1] != want[1])
+			continue;
+		if ((err = hs_memory_read(mem, addr, t, (size_t)n * 8))) {
+			hs_error_destroy(err);
 			return false;
-	return true;
+		}
+		if (memcmp(t, want, (size_t)n * 8) != 0)
+			continue;
+		*lg_quantum = q;
+		*nsizes = n;
+		*nbins = nb;
+		return true;
+	}
+	return false;
 }
 
 /* Number of initialized arenas if every non-NULL slot is an arena whose
@@ -342,9 +353,60 @@ static bool jl_tpoff(struct hs_process *proc, struct hs_module *mod,
 	return false;
 }
 
+/* LG_PAGE values to try, most common first (x86_64 builds use 4 KiB
+ * pages unless configured --with-lg-page). */
+static const unsigned jl_lg_pages[] = {12, 14, 16};
+
+/*
+ * The build's configuration and the row resolved to it, given where
+ * sz_index2size_tab is: for each LG_PAGE, the rtree at one of `emaps` must
+ * decode and one of `arenas` must hold arenas under the resolved layout.
+ * Picks the best-scoring rtree and the array with the most arenas.
+ */
+static bool jl_configure(struct hs_process *proc, const struct hs_je_layout *row,
+			 uint64_t sz_tab, const uint64_t *emaps, size_t nemaps,
+			 const uint64_t *arenas, size_t narenas,
+			 struct hs_je_layout *L, struct hs_je_globals *g)
+{
+	for (size_t p = 0; p < HS_ARRAY_SIZE(jl_lg_pages); p++) {
+		unsigned q, nsizes, nbins, best_score = 0, best_arenas = 0;
+		struct hs_je_layout R;
+		struct hs_je_globals c = *g;
+		if (!jl_sz_config(&proc->mem, sz_tab, jl_lg_pages[p], &q, &nsizes, &nbins) ||
+		    !hs_je_layout_resolve(row, jl_lg_pages[p], nbins, nsizes, &R))
+			continue;
+		c.sz_tab = sz_tab;
+		c.lg_quantum = q;
+		c.emap = c.arenas = 0;
+		for (size_t i = 0; i < nemaps; i++) {
+			unsigned score;
+			unsigned lg = hs_je_rtree_detect(&proc->mem, &R, emaps[i], &score);
+			if (lg && score > best_score) {
+				best_score = score;
+				c.emap = emaps[i];
+				c.lg_vaddr = lg;
+			}
+		}
+		for (size_t i = 0; i < narenas; i++) {
+			unsigned n = jl_valid_arenas(&proc->mem, &R, arenas[i]);
+			if (n > best_arenas) {
+				best_arenas = n;
+				c.arenas = arenas[i];
+			}
+		}
+		if (c.emap && c.arenas) {
+			*L = R;
+			*g = c;
+			return true;
+		}
+	}
+	return false;
+}
+
 static struct hs_error *jl_by_disasm(struct hs_process *proc,
 				     struct hs_module *mod,
-				     const struct hs_je_layout *L,
+				     const struct hs_je_layout *row,
+				     struct hs_je_layout *L,
 				     struct hs_je_globals *g)
 {
 	static const char *const funcs[] = {"malloc_usable_size", "sallocx", "calloc",
@@ -354,96 +416,71 @@ static struct hs_error *jl_by_disasm(struct hs_process *proc,
 		return HS_ENOMEM;
 	for (size_t f = 0; f < HS_ARRAY_SIZE(funcs); f++)
 		jl_collect(proc, mod, funcs[f], c);
-	unsigned best_score = 0, best_arenas = 0;
+	const char *missing = "sz_index2size_tab";
 	for (size_t i = 0; i < c->n; i++) {
-		uint64_t a = c->addr[i];
-		unsigned score, narenas;
-		if (!g->sz_tab && jl_valid_sz_tab(&proc->mem, L, a))
-			g->sz_tab = a;
-		if ((narenas = jl_valid_arenas(&proc->mem, L, a)) > best_arenas) {
-			best_arenas = narenas;
-			g->arenas = a;
+		unsigned q, nsizes, nbins;
+		if (!jl_sz_config(&proc->mem, c->addr[i], 12, &q, &nsizes, &nbins))
+			continue;
+		missing = row->rtree_symbol;
+		if (jl_configure(proc, row, c->addr[i], c->addr, c->n, c->addr, c->n, L, g)) {
+			free(c);
+			return NULL;
 		}
-		unsigned lg = hs_je_rtree_detect(&proc->mem, L, a, &score);
-		if (lg && score > best_score) {
-			best_score = score;
-			g->emap = a;
-			g->lg_vaddr = lg;
-		}
+		break;
 	}
 	size_t ncand = c->n;
 	free(c);
-	if (!g->sz_tab || !g->arenas || !g->emap)
-		return hs_error_create(HS_ERR_NOT_FOUND,
-				       "%s: jemalloc's %s not found by disassembly"
-				       " (%zu candidates)", mod->name,
-				       !g->emap ? L->rtree_symbol :
-				       !g->sz_tab ? "sz_index2size_tab" : "arenas",
-				       ncand);
-	return NULL;
+	return hs_error_create(HS_ERR_NOT_FOUND,
+			       "%s: jemalloc's %s not found by disassembly"
+			       " (%zu candidates)", mod->name, missing, ncand);
 }
 
 /* A static build or a module with debug info: the globals by name. */
 static bool jl_by_symbols(struct hs_process *proc, struct hs_module *mod,
-			  const struct hs_je_layout *L, struct hs_heap *heap,
-			  struct hs_je_globals *g)
+			  const struct hs_je_layout *row, struct hs_heap *heap,
+			  struct hs_je_layout *L, struct hs_je_globals *g)
 {
 	struct hs_symbol e, t, a;
-	if (!hs_module_symbol(mod, L->rtree_symbol, &e) ||
+	if (!hs_module_symbol(mod, row->rtree_symbol, &e) ||
 	    !hs_module_symbol(mod, "je_sz_index2size_tab", &t) ||
 	    !hs_module_symbol(mod, "je_arenas", &a))
 		return false;
-	unsigned score;
-	unsigned lg = hs_je_rtree_detect(&proc->mem, L, e.addr, &score);
-	if (!lg || !jl_valid_sz_tab(&proc->mem, L, t.addr) ||
-	    !jl_valid_arenas(&proc->mem, L, a.addr)) {
+	if (!jl_configure(proc, row, t.addr, &e.addr, 1, &a.addr, 1, L, g)) {
 		hs_diags_add(&heap->diags, HS_DIAG_WARNING, true, e.addr,
 			     "jemalloc: the globals named by %s's symbols do not"
 			     " validate against the %s layout; trying disassembly",
-			     mod->name, L->version);
+			     mod->name, row->version);
 		return false;
 	}
-	g->emap = e.addr;
-	g->sz_tab = t.addr;
-	g->arenas = a.addr;
-	g->lg_vaddr = lg;
 	return true;
 }
 
-struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
-				    const struct hs_walk_options *opts,
-				    struct hs_heap *heap,
-				    const struct hs_je_layout **layout,
-				    struct hs_je_globals *ret)
+struct hs_error *hs_jemalloc_locate_row(struct hs_process *proc,
+					const struct hs_walk_options *opts,
+					const struct hs_je_ident *id,
+					const struct hs_je_layout *row,
+					struct hs_heap *heap,
+					struct hs_je_layout *layout,
+					struct hs_je_globals *ret)
 {
-	bool is_static = false;
-	struct hs_module *mod = hs_jemalloc_module(proc, &is_static);
-	if (!mod)
-		return hs_error_create(HS_ERR_NOT_FOUND, "jemalloc is not mapped");
-	if (mod->symbols == HS_SYMS_NONE)
-		return hs_error_create(HS_ERR_NOT_FOUND,
-				       "%s: no symbols (file missing or build-id"
-				       " mismatch): cannot locate jemalloc", mod->name);
-	const struct hs_je_layout *L = NULL;
-	struct hs_error *err = jl_layout(mod, heap, &L);
-	if (err)
-		return err;
-	snprintf(heap->flavour, sizeof(heap->flavour), "%s",
-		 is_static ? "static" : "shared");
-
+	struct hs_module *mod = id->mod;
+	struct hs_je_layout L;
 	struct hs_je_globals g = {0};
+	struct hs_error *err;
 	bool use_syms = mod->symbols == HS_SYMS_SYMTAB ||
 			(mod->symbols == HS_SYMS_DEBUGINFO && !opts->no_debuginfo);
-	if (use_syms && jl_by_symbols(proc, mod, L, heap, &g)) {
+	if (use_syms && jl_by_symbols(proc, mod, row, heap, &L, &g)) {
 		heap->located_by = mod->symbols == HS_SYMS_DEBUGINFO ?
 				   HS_LOCATED_DEBUGINFO : HS_LOCATED_SYMBOLS;
 	} else {
 		memset(&g, 0, sizeof(g));
-		if ((err = jl_by_disasm(proc, mod, L, &g)))
+		if ((err = jl_by_disasm(proc, mod, row, &L, &g)))
 			return err;
 		heap->located_by = HS_LOCATED_DISASSEMBLY;
 	}
-	g.has_tpoff = jl_tpoff(proc, mod, L, &g.tsd_tpoff);
+	snprintf(heap->flavour, sizeof(heap->flavour), "%s",
+		 id->is_static ? "static" : "shared");
+	g.has_tpoff = jl_tpoff(proc, mod, &L, &g.tsd_tpoff);
 	if (!g.has_tpoff)
 		hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
 			     "jemalloc: tsd TLS offset not found in %s; thread"
@@ -451,4 +488,40 @@ struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
 	*layout = L;
 	*ret = g;
 	return NULL;
+}
+
+struct hs_error *hs_jemalloc_check_ident(const struct hs_je_ident *id)
+{
+	if (!id->mod)
+		return hs_error_create(HS_ERR_NOT_FOUND, "jemalloc is not mapped");
+	if (id->mod->symbols == HS_SYMS_NONE)
+		return hs_error_create(HS_ERR_NOT_FOUND,
+				       "%s: no symbols (file missing or build-id"
+				       " mismatch): cannot locate jemalloc", id->mod->name);
+	return NULL;
+}
+
+struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
+				    const struct hs_walk_options *opts,
+				    struct hs_heap *heap,
+				    struct hs_je_layout *layout,
+				    struct hs_je_globals *ret)
+{
+	struct hs_je_ident id;
+	hs_jemalloc_identify(proc, heap, &id);
+	struct hs_error *err = hs_jemalloc_check_ident(&id);
+	if (err)
+		return err;
+	if (id.row)
+		return hs_jemalloc_locate_row(proc, opts, &id, id.row, heap, layout, ret);
+	size_t n;
+	const struct hs_je_layout *rows = hs_je_layout_rows(&n);
+	for (size_t i = 0; i < n; i++) {
+		err = hs_jemalloc_locate_row(proc, opts, &id, &rows[i], heap, layout, ret);
+		if (!err)
+			return NULL;
+		if (i + 1 < n)
+			hs_error_destroy(err);
+	}
+	return err;
 }

@@ -1602,7 +1602,12 @@ static struct hs_error *je_walk(struct hs_process *proc,
 		if (err == HS_ENOMEM)
 			return err;
 		if (err) {
-			hs_layout_try_note(&tries, cands[i]->version, "%s", err->message);
+			/* The refusal names the module once. */
+			const char *why = err->message;
+			size_t mlen = strlen(id.mod->name);
+			if (!strncmp(why, id.mod->name, mlen) && !strncmp(why + mlen, ": ", 2))
+				why += mlen + 2;
+			hs_layout_try_note(&tries, cands[i]->version, "%s", why);
 			hs_error_destroy(err);
 			continue;
 		}

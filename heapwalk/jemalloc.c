@@ -1523,9 +1523,11 @@ static size_t je_candidates(const struct hs_je_ident *id, const struct hs_je_lay
 			key[i] = UINT64_MAX;
 			continue;
 		}
-		int64_t a = (int64_t)v.major * 1000000 + v.minor * 1000 + v.patch;
-		int64_t b = (int64_t)r.major * 1000000 + r.minor * 1000 + r.patch;
-		/* A git build after tag X has X's distance 0. */
+		/* commits after a tag count as steps past it (capped) */
+		int64_t a = (((int64_t)v.major * 1000 + v.minor) * 1000 + v.patch) * 100000 +
+			    (int64_t)(v.commits < 99999 ? v.commits : 99999);
+		int64_t b = (((int64_t)r.major * 1000 + r.minor) * 1000 + r.patch) * 100000 +
+			    (int64_t)(r.commits < 99999 ? r.commits : 99999);
 		key[i] = 2 * (uint64_t)(a > b ? a - b : b - a) + (b > a);
 	}
 	for (size_t i = 1; i < k && i < 16; i++)

@@ -15,6 +15,122 @@
  */
 static const struct hs_je_layout hs_je_rows[] = {
 	{
+		/* A git build 100 commits after 5.3.0 (314c073a, July 2023):
+		 * 5.3.0's structs but for ba19d2cb "Add arena-level name",
+		 * which puts char name[ARENA_NAME_LEN] (32, arena_types.h:12)
+		 * before the bins (arena_structs.h:95 at that commit). Other
+		 * builds between 5.3.0 and 5.3.1 are tried against this row
+		 * and its neighbours. Verified: scripts/verify-build jemalloc
+		 * on the tree (ptype/o, and the fixture's stats exact). */
+		.version = "5.3.0-100-g314c073a",
+		.verified = true,
+		.build_ids = {NULL},
+		.model = HS_JE_MODEL_EMAP,
+		.rtree_symbol = "je_arena_emap_global",
+
+		.lg_page = 12,
+		.nsizes = 232,       /* SC_NSIZES, sc.h:198 */
+		.nbins = 36,         /* SC_NBINS, sc.h:233 */
+		.slab_maxregs = 512, /* SC_SLAB_MAXREGS, sc.h:279,288 */
+		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h:50 */
+		.min_size = 8,       /* 1 << SC_LG_TINY_MIN, sc.h:172 */
+
+		/* struct edata_s, edata.h:92-250 (sizeof 128, EDATA_ALIGNMENT
+		 * 128 at edata.h:20): e_bits :142, e_addr :190, e_size_esn
+		 * :200 (EDATA_SIZE_MASK :201), e_slab_data :246 (union at 64).
+		 * e_bits fields edata.h:145-187 with MALLOCX_ARENA_BITS 12,
+		 * LG_CEIL(SC_NSIZES) 8, SC_LG_SLAB_MAXREGS 9. */
+		.edata = {
+			.size = 128,
+			.align = 128,
+			.bits = 0,
+			.addr = 8,
+			.size_esn = 16,
+			.slab_data = 64,
+			.size_mask = ~UINT64_C(0xfff),
+			.arena = {0, 12},
+			.slab = {12, 1},
+			.state = {17, 3},
+			.szind = {20, 8},
+			.nfree = {28, 10},
+			.binshard = {38, 6},
+		},
+
+		/* emap_t { rtree_t rtree; } emap.h:17; rtree_t { base_t *base;
+		 * malloc_mutex_t init_lock; root[] } rtree.h:98-108. */
+		.emap_root = 0x78,
+
+		/* struct tsd_s, tsd.h:240-262 with the TSD_DATA_* lists
+		 * tsd.h:58-130: state :255, tcache_slow (O() at :88), tcache
+		 * (O() at :130); tsd_state_nominal_max tsd.h:200. */
+		.tsd = {
+			.size = 2632,
+			.state = 0x330,
+			.tcache_slow = 0x100,
+			.tcache = 0x358,
+			.state_nominal_max = 2,
+			/* tcache_slow's arrays (below), and the tcache's bins */
+			.vars = {{0x100 + 52, 3, 0, 8}, {0x358 + 8, 24, 0, 8}},
+		},
+
+		/* struct tcache_slow_s, tcache_structs.h:20-53: link :22,
+		 * arena :32, tcache :52; lg_fill_div, bin_refilled and
+		 * bin_flush_delay_items[SC_NBINS] :36-46 from 52. */
+		.tslow = {
+			.link_next = 0,
+			.arena = 40,
+			.tcache = 168,
+			.vars = {{52, 3, 0, 8}},
+		},
+
+		/* struct tcache_s, tcache_structs.h:55-58 (TCACHE_NBINS_MAX
+		 * tcache_types.h:32 = 73); struct cache_bin_s, cache_bin.h:82-124:
+		 * stack_head :88, low_bits_full :115, low_bits_empty :124. */
+		.tcache = {
+			.tcache_slow = 0,
+			.bins = 8,
+			/* TCACHE_NBINS_MAX - SC_NBINS: the large classes up
+			 * to TCACHE_MAXCLASS_LIMIT (8 MiB), tcache_types.h:22-32 */
+			.nlarge = 37,
+			/* arena_stats_merge, src/arena.c:152-166 */
+			.counts_large = true,
+			.bin_size = 24,
+			.stack_head = 0,
+			.low_bits_full = 18,
+			.low_bits_empty = 20,
+		},
+
+		/* struct cache_bin_array_descriptor_s, cache_bin.h:134-142. */
+		.desc = {
+			.link_next = 0,
+			.bins = 16,
+		},
+
+		/* struct arena_s, arena_structs.h:20-99: stats :47 (at 0x18;
+		 * lstats arena_stats.h:81, arena_stats_large_s
+		 * arena_stats.h:14-20), tcache_ql :56, descriptor ql :57,
+		 * pa_shard :77 (nactive pa.h:77), ind :83, bins[] :98; struct
+		 * bin_s bin.h:15-40 with stats :23 (curregs bin_stats.h:28,
+		 * curslabs :46). */
+		.arena = {
+			.size = 78984,
+			.ind = 78928,
+			.lstats = 0x3d0,
+			.lstats_size = 48,
+			.lstats_nmalloc = 0,
+			.lstats_ndalloc = 8,
+			.tcache_ql = 0x2898,
+			.desc_ql = 0x28a0,
+			.nactive = 0x29a0,
+			.bins = 78984,
+			.bin_size = 224,
+			.bin_curregs = 112 + 24,
+			.bin_curslabs = 112 + 64,
+			/* stats.lstats[SC_NSIZES - SC_NBINS] */
+			.vars = {{0x3d0, 0, 48, 8}},
+		},
+	},
+	{
 		/* 5.3.0 (54eaed1d), default size classes: LG_PAGE 12,
 		 * LG_QUANTUM 4, --enable-prof, --enable-stats. Verified on
 		 * Debian 12 libjemalloc2 5.3.0-1. */
@@ -316,7 +432,7 @@ int hs_je_version_cmp(const struct hs_je_version *a, const struct hs_je_version 
 const struct hs_je_layout *hs_je_layout_for_version(const char *version)
 {
 	struct hs_je_version v, r;
-	if (!hs_je_version_parse(version, &v) || v.commits)
+	if (!hs_je_version_parse(version, &v))
 		return NULL;
 	for (size_t i = 0; i < HS_ARRAY_SIZE(hs_je_rows); i++)
 		if (hs_je_version_parse(hs_je_rows[i].version, &r) &&
@@ -485,5 +601,5 @@ const struct hs_je_layout *hs_je_layout_for_build_id(const uint8_t *id,
 
 const struct hs_je_layout *hs_je_layout_default(void)
 {
-	return &hs_je_rows[0];
+	return hs_je_layout_for_version("5.3.0");
 }

@@ -76,7 +76,9 @@ struct hs_je_var {
  * tag and file:line every struct was read from.
  */
 struct hs_je_layout {
-	const char *version;       /* "5.3.0": JEMALLOC_VERSION up to the first '-' */
+	/* "5.3.0": a release; or a git build's describe string
+	 * ("5.3.0-100-g314c073a"), matched by tag and commit count */
+	const char *version;
 	bool verified;             /* checked against real cores, not only read off the source */
 	/* Build-ids of known builds of this row (lowercase hex), for when the
 	 * version string cannot be read. NULL-terminated. */
@@ -212,14 +214,15 @@ const struct hs_je_layout *hs_je_layout_rows(size_t *n);
 /* "5.3.1, 5.3.0, 5.2.1, ..." : every row's version, into buf. */
 void hs_je_layout_names(char *buf, size_t cap);
 
-/* The row for a release's version string ("5.3.0-0-g54ea...", "5.3.0-0-g0"
- * or "5.3.0"), or NULL: also NULL for a git build between releases
- * ("5.3.0-100-g314c073a"), which is no release's layout for sure. */
+/* The row for a version string: a release's ("5.3.0-0-g54ea...", Redis's
+ * "5.3.0-0-g0", or "5.3.0"), or a git build's with a row of its own
+ * (same tag and commit count); NULL otherwise: a git build between
+ * releases is no release's layout for sure. */
 const struct hs_je_layout *hs_je_layout_for_version(const char *version);
 /* The row that lists this build-id (raw bytes), or NULL. */
 const struct hs_je_layout *hs_je_layout_for_build_id(const uint8_t *id,
 						     size_t len);
-/* The newest row: the guess when a build says nothing about its version. */
+/* The 5.3.0 row (the fuzz target's default). */
 const struct hs_je_layout *hs_je_layout_default(void);
 
 #endif

@@ -472,7 +472,10 @@ static void test_layout(void)
 	CHECK(hs_je_layout_for_version("5.2.0") == NULL);
 	/* Redis writes "-0-g0"; a git build between releases has no row. */
 	CHECK(hs_je_layout_for_version("5.3.0-0-g0") == L);
-	CHECK(hs_je_layout_for_version("5.3.0-100-g314c073a") == NULL);
+	CHECK(hs_je_layout_for_version("5.3.0-50-g0123abc") == NULL);
+	const struct hs_je_layout *git = hs_je_layout_for_version("5.3.0-100-g314c073a");
+	CHECK(git && git != L && strcmp(git->version, "5.3.0-100-g314c073a") == 0 &&
+	      git->arena.bins == L->arena.bins + 32);
 	CHECK(hs_je_layout_for_version("5.3.0-0-g") == NULL);
 	CHECK(hs_je_layout_for_version("5.3.0-x-g0") == NULL);
 	struct hs_je_version v, w;

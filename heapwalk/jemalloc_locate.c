@@ -30,9 +30,11 @@ struct hs_module *hs_jemalloc_module(struct hs_process *proc,
 	m = hs_process_main_module(proc);
 	if (!m || m->symbols == HS_SYMS_NONE)
 		return NULL;
+	/* mallctl: jemalloc linked in without a prefix and stripped, its
+	 * API exported (-rdynamic, as Redis links); no other allocator has it. */
 	static const char *const marks[] = {
 		"je_mallctl", "je_malloc_usable_size", "je_arena_emap_global",
-		"je_extents_rtree", "je_sz_index2size_tab",
+		"je_extents_rtree", "je_sz_index2size_tab", "mallctl",
 	};
 	struct hs_symbol s;
 	for (size_t i = 0; i < HS_ARRAY_SIZE(marks); i++) {

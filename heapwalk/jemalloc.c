@@ -1623,9 +1623,9 @@ static struct hs_error *je_walk(struct hs_process *proc,
 		je_set_layout(heap, &L, &g, version[0] ? version : "unknown",
 			      HS_LAYOUT_INFERRED);
 		hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
-			     "jemalloc: %s %s has no layout row; the %s row reconciles"
+			     "jemalloc %s in %s has no layout row; the %s row reconciles"
 			     " with its counters and is used (layout inferred)",
-			     id.mod->name, id.version[0] ? id.version : "of unknown version",
+			     id.version[0] ? id.version : "of unknown version", id.mod->name,
 			     cands[i]->version);
 		return hs_jemalloc_walk_at(proc, &L, &g, heap);
 	}

@@ -511,14 +511,14 @@ unsigned hs_je_rtree_detect(const struct hs_memory *mem,
 static struct hs_error *je_load_sizes(struct je_walk *w)
 {
 	const struct hs_je_layout *L = w->L;
-	struct hs_error *err = hs_memory_read(w->mem, w->g->sz_tab, w->sz,
-					      L->nsizes * sizeof(uint64_t));
-	if (err) {
-		hs_error_destroy(err);
+	/* In .rodata in 5.0 and 5.1: the module file has it if the core does not. */
+	const void *tab = hs_process_ptr_or_file(w->proc, w->g->sz_tab,
+						 L->nsizes * sizeof(uint64_t));
+	if (!tab)
 		return hs_error_create(HS_ERR_NOT_FOUND,
 				       "jemalloc: sz_index2size_tab at %#" PRIx64
 				       " is not in the core", w->g->sz_tab);
-	}
+	memcpy(w->sz, tab, L->nsizes * sizeof(uint64_t));
 	/* sz_boot() fills it with strictly increasing classes (src/sz.c). */
 	bool ok = w->sz[0] == L->min_size;
 	for (unsigned i = 1; ok && i < L->nsizes; i++)
@@ -527,8 +527,8 @@ static struct hs_error *je_load_sizes(struct je_walk *w)
 	if (!ok)
 		return hs_error_create(HS_ERR_NOT_FOUND,
 				       "jemalloc: sz_index2size_tab at %#" PRIx64
-				       " does not hold the %s size classes",
-				       w->g->sz_tab, L->version);
+				       " does not hold %u size classes of %u small",
+				       w->g->sz_tab, L->nsizes, L->nbins);
 	return NULL;
 }
 

@@ -368,6 +368,121 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.vars = {{0x300, 0, 48, 8}, {0x7208, 8, 0, 8}},
 		},
 	},
+	{
+		/* 5.1.0 (61efbda7), default size classes: the EXTENTS model
+		 * as 5.2.1, but the bins inline in arena_t, no bin shards and
+		 * a 32-byte arena_stats_large_t. Offsets from `ptype/o` on a
+		 * build of the tag; verified: trixie's librust-jemalloc-sys-dev
+		 * tree built plain and with Redis's flags (scripts/verify-build
+		 * jemalloc), and Redis 6.0.16's bundled copy. */
+		.version = "5.1.0",
+		.verified = true,
+		.build_ids = {NULL},
+		.model = HS_JE_MODEL_EXTENTS,
+		/* rtree_t extents_rtree, src/extent.c:18 */
+		.rtree_symbol = "je_extents_rtree",
+
+		.lg_page = 12,
+		.nsizes = 232,       /* NSIZES, size_classes.sh */
+		.nbins = 36,         /* NBINS */
+		.slab_maxregs = 512, /* SLAB_MAXREGS, arena_types.h:7-8 */
+		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h:32 */
+		.min_size = 8,
+
+		/* struct extent_s, extent_structs.h:19-175 (sizeof 128, from
+		 * base_alloc_extent with CACHELINE alignment, src/base.c:472):
+		 * e_bits :88, e_addr :127, e_size_esn :137 (EXTENT_SIZE_MASK
+		 * :138), e_slab_data :161 at 64. e_bits fields :91-124:
+		 * arena 12, slab, committed, dumpable, zeroed, state 2 bits,
+		 * szind LG_CEIL_NSIZES 8, nfree LG_SLAB_MAXREGS+1 10, then sn:
+		 * no bin shard. */
+		.edata = {
+			.size = 128,
+			.align = 64,
+			.bits = 0,
+			.addr = 8,
+			.size_esn = 16,
+			.slab_data = 64,
+			.size_mask = ~UINT64_C(0xfff),
+			.arena = {0, 12},
+			.slab = {12, 1},
+			.state = {16, 2},
+			.szind = {18, 8},
+			.nfree = {26, 10},
+			.binshard = {36, 0},
+		},
+
+		/* struct rtree_s, rtree.h:80-88: init_lock then root[]. */
+		.emap_root = 104,
+
+		/* struct tsd_s, tsd.h:114-125: state first (:120), then the
+		 * MALLOC_TSD list, tcache (O() at :76) at 448;
+		 * tsd_state_nominal_max tsd.h:103. */
+		.tsd = {
+			.size = 6144,
+			.state = 0,
+			.tcache_slow = 0,
+			.tcache = 448,
+			.state_nominal_max = 1,
+			.vars = {{448 + 16, 24, 0, 8}, {448 + 940, 1, 24, 8}},
+		},
+
+		/* struct tcache_s, tcache_structs.h:9-56: bins_small[NBINS]
+		 * at 16, link at 880, cache_bin_array_descriptor at 896,
+		 * arena at 928, lg_fill_div[NBINS] at 940, bins_large at 976.
+		 * struct cache_bin_s, cache_bin.h:34-55: low_water, ncached
+		 * (int32 at 4), tstats, avail (at 16; items avail[-ncached,
+		 * -1]); TCACHE_NSLOTS_SMALL_MAX tcache_types.h:31.
+		 * arena_stats_merge (src/arena.c:153-169) reads bins_large[i]
+		 * with the absolute class index, bins a tcache never fills:
+		 * it counts the small bins only. */
+		.tcache = {
+			.bins = 16,
+			.bins_large = 976,
+			.arena = 928,
+			.link_next = 880,
+			.nlarge = 0,
+			.counts_large = false,
+			.bin_size = 24,
+			.ncached = 4,
+			.avail = 16,
+			.ncached_max = 200,
+			.vars = {{16, 24, 0, 8}, {940, 1, 0, 8}},
+		},
+
+		/* struct cache_bin_array_descriptor_s, cache_bin.h:57-68. */
+		.desc = {
+			.link_next = 0,
+			.bins = 16,
+			.bins_large = 24,
+		},
+
+		/* struct arena_s, arena_structs_b.h:77-219: stats :101 (at
+		 * 16; lstats arena_stats.h:91 at 728, arena_stats_large_t
+		 * 32 bytes), tcache_ql :110, descriptor ql :111, nactive
+		 * :145, bin_t bins[NBINS] :206 (inline), base :213; base_s.ind
+		 * base_structs.h:22. struct bin_s bin.h:55-79 (264 bytes) with
+		 * stats :78 (curregs bin_stats.h:28, curslabs :46). */
+		.arena = {
+			.size = 25864,
+			.base = 25848,
+			.base_ind = 0,
+			.lstats = 728,
+			.lstats_size = 32,
+			.lstats_nmalloc = 0,
+			.lstats_ndalloc = 8,
+			.tcache_ql = 7008,
+			.desc_ql = 7016,
+			.nactive = 7168,
+			.bins = 16344,
+			.bins_by_pointer = false,
+			.bin_size = 264,
+			.bin_curregs = 152,
+			.bin_curslabs = 192,
+			/* lstats[NSIZES - NBINS], bins[NBINS] */
+			.vars = {{728, 0, 32, 8}, {16344, 264, 0, 8}},
+		},
+	},
 };
 
 /* ---------------------------------------------------------------------

@@ -170,25 +170,21 @@ void hs_jemalloc_identify(struct hs_process *proc, struct hs_heap *heap,
  * --with-lg-quantum=3, 4 by default; up to 6), to the last class
  * (2^62 + 3 * 2^60): that gives SC_NSIZES, and SC_NBINS for lg_page.
  */
-static bool jl_sz_config(const struct hs_memory *mem, uint64_t addr, unsigned lg_page,
+static bool jl_sz_config(struct hs_process *proc, uint64_t addr, unsigned lg_page,
 			 unsigned *lg_quantum, unsigned *nsizes, unsigned *nbins)
 {
-	uint64_t want[HS_JE_MAX_NSIZES], t[HS_JE_MAX_NSIZES];
-	uint64_t first[2];
-	struct hs_error *err = hs_memory_read(mem, addr, first, sizeof(first));
-	if (err) {
-		hs_error_destroy(err);
+	uint64_t want[HS_JE_MAX_NSIZES];
+	/* 5.0 and 5.1 generate the table at compile time, into .rodata,
+	 * which gcore may leave out: the module file has it. */
+	const void *first = hs_process_ptr_or_file(proc, addr, 16);
+	if (!first)
 		return false;
-	}
 	for (unsigned q = 3; q <= 6; q++) {
 		unsigned nb, n = hs_je_size_classes(q, lg_page, want, HS_JE_MAX_NSIZES, &nb);
-		if (!n || first[0] != want[0] || first[1] != want[1])
+		if (!n || memcmp(first, want, 16) != 0)
 			continue;
-		if ((err = hs_memory_read(mem, addr, t, (size_t)n * 8))) {
-			hs_error_destroy(err);
-			return false;
-		}
-		if (memcmp(t, want, (size_t)n * 8) != 0)
+		const void *t = hs_process_ptr_or_file(proc, addr, (size_t)n * 8);
+		if (!t || memcmp(t, want, (size_t)n * 8) != 0)
 			continue;
 		*lg_quantum = q;
 		*nsizes = n;
@@ -235,18 +231,23 @@ static unsigned jl_valid_arenas(const struct hs_memory *mem,
  * structurally, so a different compiler's schedule still works.
  * --------------------------------------------------------------------- */
 
+/* RIP-relative targets in the module: in writable memory (addr: the
+ * rtree, arenas[]), and anywhere (ro: sz_index2size_tab, which 5.0 and 5.1
+ * keep in .rodata). */
 struct jl_cands {
 	uint64_t addr[JL_MAX_CANDIDATES];
 	size_t n;
+	uint64_t ro[JL_MAX_CANDIDATES];
+	size_t nro;
 };
 
-static void jl_cand_add(struct jl_cands *c, uint64_t a)
+static void jl_cand_add(uint64_t *set, size_t *n, uint64_t a)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (c->addr[i] == a)
+	for (size_t i = 0; i < *n; i++)
+		if (set[i] == a)
 			return;
-	if (c->n < JL_MAX_CANDIDATES)
-		c->addr[c->n++] = a;
+	if (*n < JL_MAX_CANDIDATES)
+		set[(*n)++] = a;
 }
 
 static struct hs_error *jl_disasm(struct hs_module *mod, const char *name,
@@ -283,10 +284,12 @@ static void jl_collect(struct hs_process *proc, struct hs_module *mod,
 		if (!in[i].has_mem || !in[i].mem_rip)
 			continue;
 		uint64_t t = in[i].mem_target;
-		const struct hs_memory_range *r = hs_memory_find(&proc->mem, t);
-		if (t < mod->start || t >= mod->end || !r || !(r->flags & PF_W))
+		if (t < mod->start || t >= mod->end || (t & 7))
 			continue;
-		jl_cand_add(c, t);
+		jl_cand_add(c->ro, &c->nro, t);
+		const struct hs_memory_range *r = hs_memory_find(&proc->mem, t);
+		if (r && (r->flags & PF_W))
+			jl_cand_add(c->addr, &c->n, t);
 	}
 	free(in);
 }
@@ -374,7 +377,7 @@ static bool jl_configure(struct hs_process *proc, const struct hs_je_layout *row
 		unsigned q, nsizes, nbins, best_score = 0, best_arenas = 0;
 		struct hs_je_layout R;
 		struct hs_je_globals c = *g;
-		if (!jl_sz_config(&proc->mem, sz_tab, jl_lg_pages[p], &q, &nsizes, &nbins) ||
+		if (!jl_sz_config(proc, sz_tab, jl_lg_pages[p], &q, &nsizes, &nbins) ||
 		    !hs_je_layout_resolve(row, jl_lg_pages[p], nbins, nsizes, &R))
 			continue;
 		c.sz_tab = sz_tab;
@@ -419,12 +422,12 @@ static struct hs_error *jl_by_disasm(struct hs_process *proc,
 	for (size_t f = 0; f < HS_ARRAY_SIZE(funcs); f++)
 		jl_collect(proc, mod, funcs[f], c);
 	const char *missing = "sz_index2size_tab";
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = 0; i < c->nro; i++) {
 		unsigned q, nsizes, nbins;
-		if (!jl_sz_config(&proc->mem, c->addr[i], 12, &q, &nsizes, &nbins))
+		if (!jl_sz_config(proc, c->ro[i], 12, &q, &nsizes, &nbins))
 			continue;
 		missing = row->rtree_symbol;
-		if (jl_configure(proc, row, c->addr[i], c->addr, c->n, c->addr, c->n, L, g)) {
+		if (jl_configure(proc, row, c->ro[i], c->addr, c->n, c->addr, c->n, L, g)) {
 			free(c);
 			return NULL;
 		}

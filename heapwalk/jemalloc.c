@@ -34,6 +34,8 @@ struct je_arena {
 	uint64_t addr;
 	unsigned ind;
 	uint64_t small_bytes, large_bytes, active_bytes;
+	uint64_t large_ext[HS_JE_MAX_NSIZES]; /* extent bytes per large szind
+					       * (large_usize_from_size) */
 	uint64_t tcache_bytes; /* cached in the tcaches associated with it */
 	uint64_t nslabs[HS_JE_MAX_NBINS];
 	uint64_t count[HS_JE_MAX_NSIZES]; /* live regions / large extents per szind */
@@ -52,6 +54,14 @@ struct je_item {
 	uint64_t addr;
 	uint32_t szind;
 	uint32_t matched;
+};
+
+/* A large extent whose usable size waits for the pad (large_usize_from_size). */
+struct je_large {
+	uint64_t addr, size;
+	uint32_t szind;
+	uint16_t arena;   /* 1 + position in arenas, 0 = none */
+	uint8_t state;
 };
 
 struct je_walk {
@@ -77,6 +87,10 @@ struct je_walk {
 	uint64_t *nodes;       /* rtree nodes and leaves seen: open-addressed set */
 	size_t nodes_cap, nnodes;
 	size_t cap[4];
+	struct je_large *larges; /* deferred large extents */
+	size_t nlarges, larges_cap;
+	bool pad_seen;         /* a large extent's user address is past its base */
+	uint64_t large_pad;    /* the pad je_flush_larges settled on */
 	uint64_t max_records; /* bound on heap->nchunks from slabs (JE_RECORDS_SLACK) */
 	bool capped;          /* max_records was hit: slabs past it were skipped */
 	bool nomem;
@@ -1033,8 +1047,13 @@ static void je_visit_large(struct je_walk *w, uint64_t edata, uint64_t bits,
 	}
 	uint64_t usize = w->sz[szind];
 	/* cache_oblivious puts the user address at a random cacheline inside
-	 * the first page (sz_large_pad, src/sz.c). */
-	if (addr - base > w->page_mask || usize > size || addr + usize > base + size) {
+	 * the first page (sz_large_pad, src/sz.c). With large size classes
+	 * disabled (5.3.1) the usable size is the extent's less that pad: it
+	 * is settled once every extent is seen (je_flush_larges). */
+	uint64_t need = L->large_usize_from_size ? (szind > L->nbins ? w->sz[szind - 1] : 0)
+						 : usize;
+	if (addr - base > w->page_mask || need >= size ||
+	    (!L->large_usize_from_size && addr + usize > base + size)) {
 		DIAG(w, HS_DIAG_WARNING, edata,
 		     "jemalloc: large extent %#" PRIx64 "+%#" PRIx64 " cannot hold"
 		     " %" PRIu64 " bytes at %#" PRIx64, base, size, usize, addr);
@@ -1050,6 +1069,22 @@ static void je_visit_large(struct je_walk *w, uint64_t edata, uint64_t bits,
 			     "jemalloc: %#" PRIx64 " is cached in tcache bin %u but"
 			     " its extent is class %u", addr, it->szind, szind);
 	}
+	if (L->large_usize_from_size) {
+		if (!hs_grow((void **)&w->larges, &w->larges_cap, w->nlarges + 1,
+			     sizeof(*w->larges))) {
+			w->nomem = true;
+			return;
+		}
+		w->pad_seen |= addr != base;
+		w->larges[w->nlarges++] = (struct je_large){
+			addr, size, szind, ar ? (uint16_t)(ar - w->arenas + 1) : 0, (uint8_t)st};
+		if (ar) {
+			ar->count[szind]++;
+			ar->large_ext[szind] += size;
+			ar->active_bytes += size;
+		}
+		return;
+	}
 	if (!hs_heap_add_chunk(w->heap, addr, usize, st,
 			       usize >= JE_HUGE_USIZE ? HS_CHUNK_F_MMAPPED : 0)) {
 		w->nomem = true;
@@ -1059,6 +1094,48 @@ static void je_visit_large(struct je_walk *w, uint64_t edata, uint64_t bits,
 		ar->large_bytes += usize;
 		ar->count[szind]++;
 		ar->active_bytes += size;
+	}
+}
+
+/*
+ * The deferred large extents (large_usize_from_size): the pad is a page if
+ * any extent's user address is past its base (cache_oblivious randomises it
+ * within the first page), else what makes the extents agree with
+ * jemalloc's active_bytes counters, else none.
+ */
+static void je_flush_larges(struct je_walk *w)
+{
+	const struct hs_je_layout *L = w->L;
+	uint64_t page = w->page_mask + 1, pad = 0;
+	if (w->pad_seen) {
+		pad = page;
+	} else if (L->arena.lstats_active) {
+		uint64_t ext = 0, active = 0, n = 0;
+		for (size_t i = 0; i < w->narenas; i++) {
+			const struct je_arena *ar = &w->arenas[i];
+			for (unsigned k = L->nbins; k < L->nsizes; k++) {
+				uint64_t v;
+				if (!ar->count[k])
+					continue;
+				if (je_u64(w, ar->addr + L->arena.lstats + (uint64_t)(k - L->nbins) *
+					   L->arena.lstats_size + L->arena.lstats_active, &v))
+					active += v;
+				ext += ar->large_ext[k];
+				n += ar->count[k];
+			}
+		}
+		if (n && ext - active == n * page)
+			pad = page;
+	}
+	w->large_pad = pad;
+	for (size_t i = 0; i < w->nlarges && !w->nomem; i++) {
+		const struct je_large *x = &w->larges[i];
+		uint64_t usize = x->size - pad;
+		if (!hs_heap_add_chunk(w->heap, x->addr, usize, x->state,
+				       usize >= JE_HUGE_USIZE ? HS_CHUNK_F_MMAPPED : 0))
+			w->nomem = true;
+		if (x->arena)
+			w->arenas[x->arena - 1].large_bytes += usize;
 	}
 }
 
@@ -1336,6 +1413,16 @@ static void je_check_arena(struct je_walk *w, struct je_arena *ar)
 		uint64_t nmalloc = je_load64(ls + L->arena.lstats_nmalloc);
 		uint64_t ndalloc = je_load64(ls + L->arena.lstats_ndalloc);
 		uint64_t cur = nmalloc - ndalloc;
+		if (L->arena.lstats_active && ar->count[i]) {
+			uint64_t active = je_load64(ls + L->arena.lstats_active);
+			uint64_t mine = ar->large_ext[i] - ar->count[i] * w->large_pad;
+			if (L->large_usize_from_size && active != mine) {
+				snprintf(what, sizeof(what), "large class %u (%" PRIu64
+					 " B) active_bytes", i, w->sz[i]);
+				je_mismatch(w, ar->addr + L->arena.lstats, ar->ind, what,
+					    mine, active);
+			}
+		}
 		if (nmalloc < ndalloc || cur != ar->count[i]) {
 			snprintf(what, sizeof(what), "large class %u (%" PRIu64
 				 " B) nmalloc-ndalloc", i, w->sz[i]);
@@ -1452,6 +1539,8 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 	if (!w.nomem)
 		je_walk_node(&w, 0, g->emap + L->emap_root, 0);
 	if (!w.nomem)
+		je_flush_larges(&w);
+	if (!w.nomem)
 		je_finish(&w);
 	for (size_t i = 0; i < w.narenas && !w.nomem; i++)
 		je_note_meta(&w, w.arenas[i].addr);
@@ -1465,6 +1554,7 @@ out:
 	free(w.arena_slot);
 	free(w.tcaches);
 	free(w.items);
+	free(w.larges);
 	for (unsigned k = 0; k < 4; k++)
 		free(w.buf[k]);
 	free(w.nodes);

@@ -15,6 +15,124 @@
  */
 static const struct hs_je_layout hs_je_rows[] = {
 	{
+		/* 5.3.1 (81034ce1), default size classes. The EMAP model as
+		 * 5.3.0, with these differences (paths and lines of the tag):
+		 * a bigger tcache_slow_t (tcache_nbins, last_gc_time, the
+		 * small and large gc cursors, a 2-byte bin_fill_ctl per bin);
+		 * a tcache of TCACHE_NBINS_MAX = SC_NBINS + 5 bins (the tcache
+		 * limit is 32 KiB: tcache_types.h:26-31 with sc.h:304); a
+		 * 56-byte arena_stats_large_t (active_bytes); the arena's
+		 * name[] and its bins 64-byte aligned (arena_structs.h:96-108).
+		 * Offsets from `ptype/o` on a build of the tag. Verified on
+		 * Debian sid's libjemalloc2 5.3.1 (the fixture under sid's own
+		 * loader) and on the tag built by scripts/verify-build. */
+		.version = "5.3.1",
+		.verified = true,
+		.build_ids = {NULL},
+		.model = HS_JE_MODEL_EMAP,
+		.large_usize_from_size = true,
+		.rtree_symbol = "je_arena_emap_global",
+
+		.lg_page = 12,
+		.nsizes = 232,       /* SC_NSIZES, sc.h */
+		.nbins = 36,         /* SC_NBINS, sc.h */
+		.slab_maxregs = 512, /* SC_SLAB_MAXREGS, sc.h */
+		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h */
+		.min_size = 8,
+
+		/* struct edata_s, edata.h: the same e_bits fields, offsets
+		 * and alignment as 5.3.0 (EDATA_BITS_* edata.h:154-210). */
+		.edata = {
+			.size = 128,
+			.align = 128,
+			.bits = 0,
+			.addr = 8,
+			.size_esn = 16,
+			.slab_data = 64,
+			.size_mask = ~UINT64_C(0xfff),
+			.arena = {0, 12},
+			.slab = {12, 1},
+			.state = {17, 3},
+			.szind = {20, 8},
+			.nfree = {28, 10},
+			.binshard = {38, 6},
+		},
+
+		/* emap_t { rtree_t rtree; } emap.h:18; rtree_t { base_t *base;
+		 * malloc_mutex_t init_lock; root[] } rtree.h:103-111. */
+		.emap_root = 0x78,
+
+		/* struct tsd_s, tsd_internals.h:225-245 with the TSD_DATA_*
+		 * lists: state :239, tcache_slow (O() at :86), tcache (O() at
+		 * :115); tsd_state_nominal_max tsd_internals.h:185. */
+		.tsd = {
+			.size = 1968,
+			.state = 920,
+			.tcache_slow = 296,
+			.tcache = 960,
+			.state_nominal_max = 2,
+			/* tcache_slow's arrays (below), and the tcache's bins */
+			.vars = {{296 + 76, 4, 0, 8}, {960 + 8, 24, 0, 8}},
+		},
+
+		/* struct tcache_slow_s, tcache_structs.h:21-60: arena at 40;
+		 * bin_fill_ctl, bin_refilled and bin_flush_delay_items
+		 * [SC_NBINS] from 76 (4 bytes a bin); tcache at 232. */
+		.tslow = {
+			.link_next = 0,
+			.arena = 40,
+			.tcache = 232,
+			.vars = {{76, 4, 0, 8}},
+		},
+
+		/* struct tcache_s, tcache_structs.h:62-65; struct cache_bin_s
+		 * cache_bin.h (stack_head 0, low_bits_full 18, low_bits_empty
+		 * 20, as in 5.3.0). arena_stats_merge (src/arena.c:164-183)
+		 * counts every bin up to TCACHE_NBINS_MAX not disabled. */
+		.tcache = {
+			.tcache_slow = 0,
+			.bins = 8,
+			.nlarge = 5,
+			.counts_large = true,
+			.bin_size = 24,
+			.stack_head = 0,
+			.low_bits_full = 18,
+			.low_bits_empty = 20,
+		},
+
+		/* struct cache_bin_array_descriptor_s, cache_bin.h. */
+		.desc = {
+			.link_next = 0,
+			.bins = 16,
+		},
+
+		/* struct arena_s, arena_structs.h:21-109: stats :48 (at 24;
+		 * lstats arena_stats.h:90 at 992, arena_stats_large_s :19-45,
+		 * 56 bytes), tcache_ql :57, descriptor ql :58, pa_shard :78
+		 * (nactive at 12296), ind :84, name :96, all_bins[] :108
+		 * (CACHELINE aligned; one shard a bin by default, arena_get_bin
+		 * arena_inlines_b.h:533); struct bin_s bin.h:17-45 with stats
+		 * :25. SC_NSIZES - SC_NBINS depends on LG_PAGE only, so the
+		 * bins' 64-byte alignment holds for any LG_QUANTUM. */
+		.arena = {
+			.size = 80704,
+			.ind = 80640,
+			.lstats = 992,
+			.lstats_size = 56,
+			.lstats_nmalloc = 0,
+			.lstats_ndalloc = 8,
+			.lstats_active = 16,
+			.tcache_ql = 11976,
+			.desc_ql = 11984,
+			.nactive = 12296,
+			.bins = 80704,
+			.bin_size = 224,
+			.bin_curregs = 136,
+			.bin_curslabs = 176,
+			.vars = {{992, 0, 56, 8}},
+		},
+	},
+	{
 		/* A git build 100 commits after 5.3.0 (314c073a, July 2023):
 		 * 5.3.0's structs but for ba19d2cb "Add arena-level name",
 		 * which puts char name[ARENA_NAME_LEN] (32, arena_types.h:12)
@@ -493,8 +611,8 @@ static bool jv_number(const char **p, unsigned long max, unsigned long *ret)
 {
 	const char *s = *p;
 	unsigned long v = 0;
-	if (*s < '0' || *s > '9')
-		return false;
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
+		return false; /* no digit, or a leading zero ("5.3.01") */
 	while (*s >= '0' && *s <= '9') {
 		v = v * 10 + (unsigned long)(*s - '0');
 		if (v > max)

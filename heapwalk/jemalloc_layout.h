@@ -97,6 +97,11 @@ struct hs_je_layout {
 	unsigned arena_limit;      /* MALLOCX_ARENA_LIMIT: entries of arenas[] */
 	uint64_t min_size;         /* sz_index2size_tab[0] */
 
+	/* A large allocation's usable size is its extent's size less the
+	 * cache-oblivious pad, a page multiple, not its size class (5.3.1's
+	 * opt_disable_large_size_classes, on by default: edata.h:305-350). */
+	bool large_usize_from_size;
+
 	/* edata_t */
 	struct {
 		uint32_t size, align;
@@ -164,6 +169,7 @@ struct hs_je_layout {
 		uint32_t base_ind;       /* ... whose ind is the arena's */
 		uint32_t lstats;         /* stats.lstats[nsizes - nbins] */
 		uint32_t lstats_size, lstats_nmalloc, lstats_ndalloc;
+		uint32_t lstats_active;  /* active_bytes (usable bytes), or 0: none */
 		uint32_t tcache_ql;      /* ql_head(tcache_slow_t) */
 		uint32_t desc_ql;        /* ql_head(cache_bin_array_descriptor_t) */
 		uint32_t nactive;        /* pa_shard.nactive (pages) */

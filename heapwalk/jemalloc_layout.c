@@ -601,6 +601,110 @@ static const struct hs_je_layout hs_je_rows[] = {
 			.vars = {{728, 0, 32, 8}, {16344, 264, 0, 8}},
 		},
 	},
+	{
+		/* 5.0.1 (896ed3a8), default size classes: the EXTENTS model
+		 * with no cache_bin_array_descriptor (arena_stats_merge walks
+		 * tcache_ql itself, src/arena.c:303-319, and counts the large
+		 * bins too), tcache_bin_t bins, arena_bin_t inline. Offsets
+		 * from `ptype/o` on a build of the tag; verified: the tag built
+		 * by scripts/verify-build (no Debian release ships 5.0). */
+		.version = "5.0.1",
+		.verified = true,
+		.build_ids = {NULL},
+		.model = HS_JE_MODEL_EXTENTS,
+		/* rtree_t extents_rtree, src/extent.c:16 */
+		.rtree_symbol = "je_extents_rtree",
+
+		.lg_page = 12,
+		.nsizes = 232,       /* NSIZES, size_classes.sh */
+		.nbins = 36,         /* NBINS */
+		.slab_maxregs = 512, /* SLAB_MAXREGS */
+		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h:32 */
+		.min_size = 8,
+
+		/* struct extent_s, extent_structs.h:20-150 (sizeof 128):
+		 * e_bits at 0, e_addr 8, e_size_esn 16, e_slab_data 64.
+		 * e_bits fields :71-104: arena 12 bits, slab 12, committed
+		 * 13, zeroed 14, state 15 (2 bits), szind 17 (LG_CEIL_NSIZES
+		 * 8), nfree 25 (LG_SLAB_MAXREGS + 1), then sn: no shard. */
+		.edata = {
+			.size = 128,
+			.align = 64,
+			.bits = 0,
+			.addr = 8,
+			.size_esn = 16,
+			.slab_data = 64,
+			.size_mask = ~UINT64_C(0xfff),
+			.arena = {0, 12},
+			.slab = {12, 1},
+			.state = {15, 2},
+			.szind = {17, 8},
+			.nfree = {25, 10},
+			.binshard = {35, 0},
+		},
+
+		/* struct rtree_s, rtree.h: init_lock then root[]. */
+		.emap_root = 104,
+
+		/* struct tsd_s, tsd.h:112-123: state first (:118), tcache at
+		 * 440; tsd_state_nominal_max tsd.h:101. */
+		.tsd = {
+			.size = 6104,
+			.state = 0,
+			.tcache_slow = 0,
+			.tcache = 440,
+			.state_nominal_max = 1,
+			.vars = {{440 + 16, 24, 0, 8}, {440 + 908, 1, 24, 8}},
+		},
+
+		/* struct tcache_s, tcache_structs.h:36-57: tbins_small[NBINS]
+		 * at 16, link 880, arena 896, next_gc_bin 904, lg_fill_div
+		 * [NBINS] 908, tbins_large 944. struct tcache_bin_s :21-34:
+		 * low_water, ncached (at 4), tstats, avail (at 16; items
+		 * avail[-ncached, -1]). tcache_large_bin_get indexes
+		 * tbins_large by binind - NBINS
+		 * (jemalloc_internal_inlines_a.h:116-119). */
+		.tcache = {
+			.bins = 16,
+			.bins_large = 944,
+			.arena = 896,
+			.link_next = 880,
+			.nlarge = 0,
+			.counts_large = true,
+			.bin_size = 24,
+			.ncached = 4,
+			.avail = 16,
+			.ncached_max = 200,
+			.vars = {{16, 24, 0, 8}, {908, 1, 0, 8}},
+		},
+
+		/* no cache_bin_array_descriptor_t in 5.0 (arena.desc_ql 0) */
+		.desc = {0},
+
+		/* struct arena_s, arena_structs_b.h:115-270: stats (at 16;
+		 * lstats stats.h:158 at 720, malloc_large_stats_t 32 bytes),
+		 * tcache_ql :171 at 7000, nactive :205 at 7152, arena_bin_t
+		 * bins[NBINS] :261 at 16328 (264 bytes, stats.curregs 152,
+		 * curslabs 192), base :268; base_s.ind at 0. */
+		.arena = {
+			.size = 25848,
+			.base = 25832,
+			.base_ind = 0,
+			.lstats = 720,
+			.lstats_size = 32,
+			.lstats_nmalloc = 0,
+			.lstats_ndalloc = 8,
+			.tcache_ql = 7000,
+			.desc_ql = 0,
+			.nactive = 7152,
+			.bins = 16328,
+			.bins_by_pointer = false,
+			.bin_size = 264,
+			.bin_curregs = 152,
+			.bin_curslabs = 192,
+			.vars = {{720, 0, 32, 8}, {16328, 264, 0, 8}},
+		},
+	},
 };
 
 /* ---------------------------------------------------------------------

@@ -302,7 +302,7 @@ static void jl_collect(struct hs_process *proc, struct hs_module *mod,
  * the offset folded in.
  */
 static bool jl_tpoff_in(struct hs_process *proc, const struct hs_je_layout *L,
-			const struct hs_insn *in, size_t n, int64_t *ret)
+			const struct hs_insn *in, size_t n, int64_t *ret, uint32_t *state)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!in[i].has_mem || !in[i].mem_fs ||
@@ -313,11 +313,16 @@ static bool jl_tpoff_in(struct hs_process *proc, const struct hs_je_layout *L,
 		if (!in[i].mem_base) {
 			if (in[i].mem_disp < 0 && -in[i].mem_disp > L->tsd.size) {
 				*ret = in[i].mem_disp - (int64_t)L->tsd.state;
+				*state = L->tsd.state;
 				return true;
 			}
 			continue;
 		}
-		if (in[i].mem_disp != (int64_t)L->tsd.state)
+		/* The state byte where the row has it, or up to 64 bytes
+		 * off: tsd_t's leading fields vary with the configuration
+		 * (5.3.1's te_data has one more slot with --enable-prof). */
+		int64_t d = in[i].mem_disp - (int64_t)L->tsd.state;
+		if (d < -64 || d > 64 || (d & 7) || in[i].mem_disp < 0)
 			continue;
 		for (size_t j = i; j-- > 0 && i - j < 16;) {
 			if (in[j].dst_reg != in[i].mem_base)
@@ -325,10 +330,13 @@ static bool jl_tpoff_in(struct hs_process *proc, const struct hs_je_layout *L,
 			if (strcmp(in[j].mnemonic, "mov") != 0)
 				break;
 			if (in[j].has_mem && in[j].mem_rip &&
-			    hs_process_tpoff(proc, in[j].mem_target, ret))
+			    hs_process_tpoff(proc, in[j].mem_target, ret)) {
+				*state = (uint32_t)in[i].mem_disp;
 				return true;
+			}
 			if (!in[j].has_mem && in[j].has_imm) {
 				*ret = in[j].imm;
+				*state = (uint32_t)in[i].mem_disp;
 				return true;
 			}
 			break;
@@ -338,7 +346,7 @@ static bool jl_tpoff_in(struct hs_process *proc, const struct hs_je_layout *L,
 }
 
 static bool jl_tpoff(struct hs_process *proc, struct hs_module *mod,
-		     const struct hs_je_layout *L, int64_t *ret)
+		     const struct hs_je_layout *L, int64_t *ret, uint32_t *state)
 {
 	static const char *const funcs[] = {"malloc_usable_size", "calloc",
 					    "malloc", "free"};
@@ -350,7 +358,7 @@ static bool jl_tpoff(struct hs_process *proc, struct hs_module *mod,
 			hs_error_destroy(err);
 			continue;
 		}
-		bool ok = jl_tpoff_in(proc, L, in, n, ret);
+		bool ok = jl_tpoff_in(proc, L, in, n, ret, state);
 		free(in);
 		if (ok)
 			return true;
@@ -485,7 +493,20 @@ struct hs_error *hs_jemalloc_locate_row(struct hs_process *proc,
 	}
 	snprintf(heap->flavour, sizeof(heap->flavour), "%s",
 		 id->is_static ? "static" : "shared");
-	g.has_tpoff = jl_tpoff(proc, mod, &L, &g.tsd_tpoff);
+	uint32_t state = L.tsd.state;
+	g.has_tpoff = jl_tpoff(proc, mod, &L, &g.tsd_tpoff, &state);
+	if (g.has_tpoff && state != L.tsd.state) {
+		/* The code says where the state byte is: move what follows
+		 * te_data with it. */
+		int64_t d = (int64_t)state - (int64_t)L.tsd.state;
+		hs_diags_add(&heap->diags, HS_DIAG_INFO, false, 0,
+			     "jemalloc: the tsd state byte is at %u in %s's code, the"
+			     " %s row says %u", state, mod->name, row->version, L.tsd.state);
+		L.tsd.state = state;
+		L.tsd.tcache_slow = (uint32_t)((int64_t)L.tsd.tcache_slow + d);
+		L.tsd.tcache = (uint32_t)((int64_t)L.tsd.tcache + d);
+		L.tsd.size = (uint32_t)((int64_t)L.tsd.size + d);
+	}
 	if (!g.has_tpoff)
 		hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
 			     "jemalloc: tsd TLS offset not found in %s; thread"

@@ -13,6 +13,102 @@
  * Adding a release (5.2.1, 4.x) is adding a row; a different size-class
  * configuration of a release (e.g. --with-lg-quantum=3) is another row too.
  */
+/*
+ * 5.3.0's structs, shared by the rows that keep them: the git build
+ * 5.3.0-100 differs only in arena_t's size (the bins' offset), 5.3.1 keeps
+ * edata_t. Paths and lines are 5.3.0's.
+ */
+	/* struct edata_s, edata.h:92-250 (sizeof 128, EDATA_ALIGNMENT
+	 * 128 at edata.h:20): e_bits :142, e_addr :190, e_size_esn
+	 * :200 (EDATA_SIZE_MASK :201), e_slab_data :246 (union at 64).
+	 * e_bits fields edata.h:145-187 with MALLOCX_ARENA_BITS 12,
+	 * LG_CEIL(SC_NSIZES) 8, SC_LG_SLAB_MAXREGS 9. */
+#define JE_EDATA_530 { \
+		.size = 128, \
+		.align = 128, \
+		.bits = 0, \
+		.addr = 8, \
+		.size_esn = 16, \
+		.slab_data = 64, \
+		.size_mask = ~UINT64_C(0xfff), \
+		.arena = {0, 12}, \
+		.slab = {12, 1}, \
+		.state = {17, 3}, \
+		.szind = {20, 8}, \
+		.nfree = {28, 10}, \
+		.binshard = {38, 6}, \
+	}
+
+	/* struct tsd_s, tsd.h:240-262 with the TSD_DATA_* lists
+	 * tsd.h:58-130: state :255, tcache_slow (O() at :88), tcache
+	 * (O() at :130); tsd_state_nominal_max tsd.h:200. */
+#define JE_TSD_530 { \
+		.size = 2632, \
+		.state = 0x330, \
+		.tcache_slow = 0x100, \
+		.tcache = 0x358, \
+		.state_nominal_max = 2, \
+		/* tcache_slow's arrays (below), and the tcache's bins */ \
+		.vars = {{0x100 + 52, 3, 0, 8}, {0x358 + 8, 24, 0, 8}}, \
+	}
+
+	/* struct tcache_slow_s, tcache_structs.h:20-53: link :22,
+	 * arena :32, tcache :52; lg_fill_div, bin_refilled and
+	 * bin_flush_delay_items[SC_NBINS] :36-46 from 52. */
+#define JE_TSLOW_530 { \
+		.link_next = 0, \
+		.arena = 40, \
+		.tcache = 168, \
+		.vars = {{52, 3, 0, 8}}, \
+	}
+
+	/* struct tcache_s, tcache_structs.h:55-58 (TCACHE_NBINS_MAX
+	 * tcache_types.h:32 = 73); struct cache_bin_s, cache_bin.h:82-124:
+	 * stack_head :88, low_bits_full :115, low_bits_empty :124. */
+#define JE_TCACHE_530 { \
+		.tcache_slow = 0, \
+		.bins = 8, \
+		/* TCACHE_NBINS_MAX - SC_NBINS: the large classes up \
+		 * to TCACHE_MAXCLASS_LIMIT (8 MiB), tcache_types.h:22-32 */ \
+		.nlarge = 37, \
+		/* arena_stats_merge, src/arena.c:152-166 */ \
+		.counts_large = true, \
+		.bin_size = 24, \
+		.stack_head = 0, \
+		.low_bits_full = 18, \
+		.low_bits_empty = 20, \
+	}
+
+	/* struct cache_bin_array_descriptor_s, cache_bin.h:134-142. */
+#define JE_DESC_530 { \
+		.link_next = 0, \
+		.bins = 16, \
+	}
+
+	/* struct arena_s, arena_structs.h:20-99: stats :47 (at 0x18;
+	 * lstats arena_stats.h:81, arena_stats_large_s
+	 * arena_stats.h:14-20), tcache_ql :56, descriptor ql :57,
+	 * pa_shard :77 (nactive pa.h:77), ind :83, bins[] :98; struct
+	 * bin_s bin.h:15-40 with stats :23 (curregs bin_stats.h:28,
+	 * curslabs :46). */
+#define JE_ARENA_530(SIZE) { \
+		.size = (SIZE), \
+		.ind = 78928, \
+		.lstats = 0x3d0, \
+		.lstats_size = 48, \
+		.lstats_nmalloc = 0, \
+		.lstats_ndalloc = 8, \
+		.tcache_ql = 0x2898, \
+		.desc_ql = 0x28a0, \
+		.nactive = 0x29a0, \
+		.bins = (SIZE), \
+		.bin_size = 224, \
+		.bin_curregs = 112 + 24, \
+		.bin_curslabs = 112 + 64, \
+		/* stats.lstats[SC_NSIZES - SC_NBINS] */ \
+		.vars = {{0x3d0, 0, 48, 8}}, \
+	}
+
 static const struct hs_je_layout hs_je_rows[] = {
 	{
 		/* 5.3.1 (81034ce1), default size classes. The EMAP model as
@@ -40,23 +136,7 @@ static const struct hs_je_layout hs_je_rows[] = {
 		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h */
 		.min_size = 8,
 
-		/* struct edata_s, edata.h: the same e_bits fields, offsets
-		 * and alignment as 5.3.0 (EDATA_BITS_* edata.h:154-210). */
-		.edata = {
-			.size = 128,
-			.align = 128,
-			.bits = 0,
-			.addr = 8,
-			.size_esn = 16,
-			.slab_data = 64,
-			.size_mask = ~UINT64_C(0xfff),
-			.arena = {0, 12},
-			.slab = {12, 1},
-			.state = {17, 3},
-			.szind = {20, 8},
-			.nfree = {28, 10},
-			.binshard = {38, 6},
-		},
+		.edata = JE_EDATA_530,
 
 		/* emap_t { rtree_t rtree; } emap.h:18; rtree_t { base_t *base;
 		 * malloc_mutex_t init_lock; root[] } rtree.h:103-111. */
@@ -153,100 +233,21 @@ static const struct hs_je_layout hs_je_rows[] = {
 		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h:50 */
 		.min_size = 8,       /* 1 << SC_LG_TINY_MIN, sc.h:172 */
 
-		/* struct edata_s, edata.h:92-250 (sizeof 128, EDATA_ALIGNMENT
-		 * 128 at edata.h:20): e_bits :142, e_addr :190, e_size_esn
-		 * :200 (EDATA_SIZE_MASK :201), e_slab_data :246 (union at 64).
-		 * e_bits fields edata.h:145-187 with MALLOCX_ARENA_BITS 12,
-		 * LG_CEIL(SC_NSIZES) 8, SC_LG_SLAB_MAXREGS 9. */
-		.edata = {
-			.size = 128,
-			.align = 128,
-			.bits = 0,
-			.addr = 8,
-			.size_esn = 16,
-			.slab_data = 64,
-			.size_mask = ~UINT64_C(0xfff),
-			.arena = {0, 12},
-			.slab = {12, 1},
-			.state = {17, 3},
-			.szind = {20, 8},
-			.nfree = {28, 10},
-			.binshard = {38, 6},
-		},
+		.edata = JE_EDATA_530,
 
 		/* emap_t { rtree_t rtree; } emap.h:17; rtree_t { base_t *base;
 		 * malloc_mutex_t init_lock; root[] } rtree.h:98-108. */
 		.emap_root = 0x78,
 
-		/* struct tsd_s, tsd.h:240-262 with the TSD_DATA_* lists
-		 * tsd.h:58-130: state :255, tcache_slow (O() at :88), tcache
-		 * (O() at :130); tsd_state_nominal_max tsd.h:200. */
-		.tsd = {
-			.size = 2632,
-			.state = 0x330,
-			.tcache_slow = 0x100,
-			.tcache = 0x358,
-			.state_nominal_max = 2,
-			/* tcache_slow's arrays (below), and the tcache's bins */
-			.vars = {{0x100 + 52, 3, 0, 8}, {0x358 + 8, 24, 0, 8}},
-		},
+		.tsd = JE_TSD_530,
 
-		/* struct tcache_slow_s, tcache_structs.h:20-53: link :22,
-		 * arena :32, tcache :52; lg_fill_div, bin_refilled and
-		 * bin_flush_delay_items[SC_NBINS] :36-46 from 52. */
-		.tslow = {
-			.link_next = 0,
-			.arena = 40,
-			.tcache = 168,
-			.vars = {{52, 3, 0, 8}},
-		},
+		.tslow = JE_TSLOW_530,
 
-		/* struct tcache_s, tcache_structs.h:55-58 (TCACHE_NBINS_MAX
-		 * tcache_types.h:32 = 73); struct cache_bin_s, cache_bin.h:82-124:
-		 * stack_head :88, low_bits_full :115, low_bits_empty :124. */
-		.tcache = {
-			.tcache_slow = 0,
-			.bins = 8,
-			/* TCACHE_NBINS_MAX - SC_NBINS: the large classes up
-			 * to TCACHE_MAXCLASS_LIMIT (8 MiB), tcache_types.h:22-32 */
-			.nlarge = 37,
-			/* arena_stats_merge, src/arena.c:152-166 */
-			.counts_large = true,
-			.bin_size = 24,
-			.stack_head = 0,
-			.low_bits_full = 18,
-			.low_bits_empty = 20,
-		},
+		.tcache = JE_TCACHE_530,
 
-		/* struct cache_bin_array_descriptor_s, cache_bin.h:134-142. */
-		.desc = {
-			.link_next = 0,
-			.bins = 16,
-		},
+		.desc = JE_DESC_530,
 
-		/* struct arena_s, arena_structs.h:20-99: stats :47 (at 0x18;
-		 * lstats arena_stats.h:81, arena_stats_large_s
-		 * arena_stats.h:14-20), tcache_ql :56, descriptor ql :57,
-		 * pa_shard :77 (nactive pa.h:77), ind :83, bins[] :98; struct
-		 * bin_s bin.h:15-40 with stats :23 (curregs bin_stats.h:28,
-		 * curslabs :46). */
-		.arena = {
-			.size = 78984,
-			.ind = 78928,
-			.lstats = 0x3d0,
-			.lstats_size = 48,
-			.lstats_nmalloc = 0,
-			.lstats_ndalloc = 8,
-			.tcache_ql = 0x2898,
-			.desc_ql = 0x28a0,
-			.nactive = 0x29a0,
-			.bins = 78984,
-			.bin_size = 224,
-			.bin_curregs = 112 + 24,
-			.bin_curslabs = 112 + 64,
-			/* stats.lstats[SC_NSIZES - SC_NBINS] */
-			.vars = {{0x3d0, 0, 48, 8}},
-		},
+		.arena = JE_ARENA_530(78984),
 	},
 	{
 		/* 5.3.0 (54eaed1d), default size classes: LG_PAGE 12,
@@ -265,100 +266,21 @@ static const struct hs_je_layout hs_je_rows[] = {
 		.arena_limit = 4095, /* MALLOCX_ARENA_LIMIT, jemalloc_internal_types.h:50 */
 		.min_size = 8,       /* 1 << SC_LG_TINY_MIN, sc.h:172 */
 
-		/* struct edata_s, edata.h:92-250 (sizeof 128, EDATA_ALIGNMENT
-		 * 128 at edata.h:20): e_bits :142, e_addr :190, e_size_esn
-		 * :200 (EDATA_SIZE_MASK :201), e_slab_data :246 (union at 64).
-		 * e_bits fields edata.h:145-187 with MALLOCX_ARENA_BITS 12,
-		 * LG_CEIL(SC_NSIZES) 8, SC_LG_SLAB_MAXREGS 9. */
-		.edata = {
-			.size = 128,
-			.align = 128,
-			.bits = 0,
-			.addr = 8,
-			.size_esn = 16,
-			.slab_data = 64,
-			.size_mask = ~UINT64_C(0xfff),
-			.arena = {0, 12},
-			.slab = {12, 1},
-			.state = {17, 3},
-			.szind = {20, 8},
-			.nfree = {28, 10},
-			.binshard = {38, 6},
-		},
+		.edata = JE_EDATA_530,
 
 		/* emap_t { rtree_t rtree; } emap.h:17; rtree_t { base_t *base;
 		 * malloc_mutex_t init_lock; root[] } rtree.h:98-108. */
 		.emap_root = 0x78,
 
-		/* struct tsd_s, tsd.h:240-262 with the TSD_DATA_* lists
-		 * tsd.h:58-130: state :255, tcache_slow (O() at :88), tcache
-		 * (O() at :130); tsd_state_nominal_max tsd.h:200. */
-		.tsd = {
-			.size = 2632,
-			.state = 0x330,
-			.tcache_slow = 0x100,
-			.tcache = 0x358,
-			.state_nominal_max = 2,
-			/* tcache_slow's arrays (below), and the tcache's bins */
-			.vars = {{0x100 + 52, 3, 0, 8}, {0x358 + 8, 24, 0, 8}},
-		},
+		.tsd = JE_TSD_530,
 
-		/* struct tcache_slow_s, tcache_structs.h:20-53: link :22,
-		 * arena :32, tcache :52; lg_fill_div, bin_refilled and
-		 * bin_flush_delay_items[SC_NBINS] :36-46 from 52. */
-		.tslow = {
-			.link_next = 0,
-			.arena = 40,
-			.tcache = 168,
-			.vars = {{52, 3, 0, 8}},
-		},
+		.tslow = JE_TSLOW_530,
 
-		/* struct tcache_s, tcache_structs.h:55-58 (TCACHE_NBINS_MAX
-		 * tcache_types.h:32 = 73); struct cache_bin_s, cache_bin.h:82-124:
-		 * stack_head :88, low_bits_full :115, low_bits_empty :124. */
-		.tcache = {
-			.tcache_slow = 0,
-			.bins = 8,
-			/* TCACHE_NBINS_MAX - SC_NBINS: the large classes up
-			 * to TCACHE_MAXCLASS_LIMIT (8 MiB), tcache_types.h:22-32 */
-			.nlarge = 37,
-			/* arena_stats_merge, src/arena.c:152-166 */
-			.counts_large = true,
-			.bin_size = 24,
-			.stack_head = 0,
-			.low_bits_full = 18,
-			.low_bits_empty = 20,
-		},
+		.tcache = JE_TCACHE_530,
 
-		/* struct cache_bin_array_descriptor_s, cache_bin.h:134-142. */
-		.desc = {
-			.link_next = 0,
-			.bins = 16,
-		},
+		.desc = JE_DESC_530,
 
-		/* struct arena_s, arena_structs.h:20-99: stats :47 (at 0x18;
-		 * lstats arena_stats.h:81, arena_stats_large_s
-		 * arena_stats.h:14-20), tcache_ql :56, descriptor ql :57,
-		 * pa_shard :77 (nactive pa.h:77), ind :83, bins[] :98; struct
-		 * bin_s bin.h:15-40 with stats :23 (curregs bin_stats.h:28,
-		 * curslabs :46). */
-		.arena = {
-			.size = 78952,
-			.ind = 78928,
-			.lstats = 0x3d0,
-			.lstats_size = 48,
-			.lstats_nmalloc = 0,
-			.lstats_ndalloc = 8,
-			.tcache_ql = 0x2898,
-			.desc_ql = 0x28a0,
-			.nactive = 0x29a0,
-			.bins = 78952,
-			.bin_size = 224,
-			.bin_curregs = 112 + 24,
-			.bin_curslabs = 112 + 64,
-			/* stats.lstats[SC_NSIZES - SC_NBINS] */
-			.vars = {{0x3d0, 0, 48, 8}},
-		},
+		.arena = JE_ARENA_530(78952),
 	},
 	{
 		/* 5.2.1 (ea6b3e97), default size classes: LG_PAGE 12,

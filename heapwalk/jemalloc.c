@@ -1050,10 +1050,11 @@ static void je_visit_large(struct je_walk *w, uint64_t edata, uint64_t bits,
 	 * the first page (sz_large_pad, src/sz.c). With large size classes
 	 * disabled (5.3.1) the usable size is the extent's less that pad: it
 	 * is settled once every extent is seen (je_flush_larges). */
-	uint64_t need = L->large_usize_from_size ? (szind > L->nbins ? w->sz[szind - 1] : 0)
-						 : usize;
-	if (addr - base > w->page_mask || need >= size ||
-	    (!L->large_usize_from_size && addr + usize > base + size)) {
+	bool fits = L->large_usize_from_size ?
+		    /* the extent holds more than the class below */
+		    (szind == L->nbins || w->sz[szind - 1] < size) :
+		    (usize <= size && addr + usize <= base + size);
+	if (addr - base > w->page_mask || !fits) {
 		DIAG(w, HS_DIAG_WARNING, edata,
 		     "jemalloc: large extent %#" PRIx64 "+%#" PRIx64 " cannot hold"
 		     " %" PRIu64 " bytes at %#" PRIx64, base, size, usize, addr);

@@ -235,7 +235,7 @@ bool hs_robj_detect(struct hs_classes *c, const struct hs_cchunk *k,
 	 * eight bytes {type|encoding|lru, refcount} are never an address inside
 	 * the heap's chunks.
 	 */
-	if (hs_classes_chunk_index(c, hs_le64(p)) != SIZE_MAX)
+	if (hs_heap_contains(c->heap, hs_le64(p)))
 		return false;
 
 	bool strong = false;

@@ -18,6 +18,8 @@
  * opt.oversize_threshold's default (src/jemalloc.c, 8 MiB), above which
  * jemalloc serves them from its dedicated huge arena. */
 #define JE_HUGE_USIZE (UINT64_C(8) << 20)
+/* One tcache's stacks: TCACHE_NBINS_MAX bins of at most 8191 items. */
+#define JE_MAX_STACK_SPAN (UINT64_C(256) * 8192 * 8)
 /* A slab bitmap lives inside edata_t's 64-byte slab_data union. */
 #define JE_MAX_GROUPS 8
 /* Slab region records over the whole walk: one per 8 bytes the core holds,
@@ -364,6 +366,26 @@ static bool je_bin_stack(const struct hs_je_layout *L, const uint8_t *bin,
 	uint16_t cap = (uint16_t)(empty - full);
 	*ncached = used / 8u;
 	return used <= cap && used % 8 == 0 && (*head & 7) == 0;
+}
+
+/* The whole stack array of an EMAP cache_bin_t, stale slots below its
+ * head included: [full, empty) (cache_bin.h:197-231, 5.3.0). False in the
+ * EXTENTS model (its arrays' bounds are not in the bin) or if implausible. */
+static bool je_bin_span(const struct hs_je_layout *L, const uint8_t *bin, uint64_t *lo,
+			uint64_t *hi)
+{
+	if (L->model == HS_JE_MODEL_EXTENTS)
+		return false;
+	uint64_t head = je_load64(bin + L->tcache.stack_head);
+	uint16_t full = je_load16(bin + L->tcache.low_bits_full);
+	uint16_t empty = je_load16(bin + L->tcache.low_bits_empty);
+	uint64_t e = head + (uint16_t)(empty - (uint16_t)head);
+	uint16_t cap = (uint16_t)(empty - full);
+	if (!head || (head & 7) || e < head || e < cap)
+		return false;
+	*lo = e - cap;
+	*hi = e;
+	return cap != 0;
 }
 
 /* Probe state: a budget of elements and nodes, and the score so far. */
@@ -851,8 +873,9 @@ static void je_collect_items(struct je_walk *w)
 			DIAG(w, HS_DIAG_WARNING, tc->tcache,
 			     "jemalloc: tcache %#" PRIx64 " names arena %#" PRIx64
 			     " which is not in arenas[]", tc->tcache, tc->arena);
+		uint64_t stk_lo = UINT64_MAX, stk_hi = 0;
 		for (unsigned b = 0; b < nb; b++) {
-			uint64_t head;
+			uint64_t head, lo, hi;
 			unsigned n;
 			uint64_t bin_addr = je_tcache_bin(L, small, large, b);
 			const uint8_t *bin = hs_memory_ptr(w->mem, bin_addr,
@@ -862,6 +885,10 @@ static void je_collect_items(struct je_walk *w)
 				     "jemalloc: tcache %#" PRIx64 " is not readable"
 				     " (bin %u at %#" PRIx64 ")", tc->tcache, b, bin_addr);
 				break;
+			}
+			if (je_bin_span(L, bin, &lo, &hi)) {
+				stk_lo = lo < stk_lo ? lo : stk_lo;
+				stk_hi = hi > stk_hi ? hi : stk_hi;
 			}
 			if (!je_bin_stack(L, bin, &head, &n)) {
 				DIAG(w, HS_DIAG_WARNING, bin_addr,
@@ -896,6 +923,12 @@ static void je_collect_items(struct je_walk *w)
 			if (ar && (b < L->nbins || L->tcache.counts_large))
 				ar->tcache_bytes += (uint64_t)n * w->sz[b];
 		}
+		/* The stacks (live and stale pointers to cached regions) are
+		 * jemalloc's state, not the program's references: one span
+		 * (tcache_slow.dyn_alloc, src/tcache.c:738-760 in 5.3.0). */
+		if (stk_lo < stk_hi && stk_hi - stk_lo <= JE_MAX_STACK_SPAN &&
+		    !hs_heap_add_owned(w->heap, "tcache stack", stk_lo, stk_hi - stk_lo))
+			w->nomem = true;
 	}
 sort:
 	if (!w->nitems)

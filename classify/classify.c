@@ -79,9 +79,14 @@ bool hs_sizing_fits(const struct hs_sizing *s, uint64_t request, const struct hs
 		if (hs_chunk_flags(c) & HS_CHUNK_F_MMAPPED)
 			return request + 16 <= size && request + 16 + 4096 > size;
 		else {
-			/* request2size: header included, 16-aligned, at least 32. */
+			/* request2size: header included, 16-aligned, at least 32;
+			 * a chunk taken from a bin whose remainder would be under
+			 * MINSIZE is handed out whole, 16 bytes more (malloc.c
+			 * _int_malloc, "Exhaust"). */
 			uint64_t want = (request + 8 + 15) & ~15ull;
-			return (want < 32 ? 32 : want) == size;
+			if (want < 32)
+				want = 32;
+			return size == want || size == want + 16;
 		}
 	case HS_ALLOC_JEMALLOC:
 		/* Debian's jemalloc has a 16-byte quantum; Redis's bundled one 8. */

@@ -227,6 +227,16 @@ bool hs_robj_detect(struct hs_classes *c, const struct hs_cchunk *k,
 	if (type > OBJ_STREAM || enc > ENC_LISTPACK || !(hs_robj_valid[type] >> enc & 1) ||
 	    !hs_refcount_ok(rc))
 		return false;
+	/*
+	 * A dict entry {key, val, next} (24 bytes: the same glibc chunk as a
+	 * 16-byte robj) starts with the key's sds pointer, whose low byte can
+	 * read as a valid type and encoding and whose upper half (0x55.., 0x7f..)
+	 * as a refcount; its val then points at a real robj. An robj's first
+	 * eight bytes {type|encoding|lru, refcount} are never an address inside
+	 * the heap's chunks.
+	 */
+	if (hs_heap_contains(c->heap, hs_le64(p)))
+		return false;
 
 	bool strong = false;
 	char detail[160] = "";

@@ -244,6 +244,42 @@ static void *hs_scan_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Spans of allocator state the scan leaves out: jemalloc's tcache stacks
+ * (heap->owned "tcache stack"), whose stale slots hold pointers to regions
+ * handed out since, which would read as the program's references (a
+ * vector's triple, an sds pointer). Returns hi, or where the first such span
+ * in [lo, hi) starts; if that is lo, *skip_to gets the span's end.
+ */
+struct hs_scan_skip {
+	const struct hs_region **spans;
+	size_t n;
+};
+
+static uint64_t hs_scan_clip(const struct hs_scan_skip *sk, uint64_t lo, uint64_t hi,
+			     uint64_t *skip_to)
+{
+	uint64_t cut = hi, cut_end = hi;
+	for (size_t i = 0; i < sk->n; i++) {
+		const struct hs_region *r = sk->spans[i];
+		uint64_t end = r->start + r->size < r->start ? UINT64_MAX : r->start + r->size;
+		if (r->start >= hi || end <= lo)
+			continue;
+		uint64_t s0 = r->start & ~UINT64_C(7);
+		if (s0 < cut) {
+			cut = s0;
+			cut_end = end > UINT64_MAX - 7 ? UINT64_MAX & ~UINT64_C(7)
+						       : (end + 7) & ~UINT64_C(7);
+		}
+	}
+	if (cut <= lo) {
+		*skip_to = cut_end;
+		return lo;
+	}
+	*skip_to = hi;
+	return cut;
+}
+
 struct hs_error *hs_strings_scan(struct hs_classifier *cl)
 {
 	const struct hs_memory *mem = &cl->proc->mem;
@@ -253,6 +289,17 @@ struct hs_error *hs_strings_scan(struct hs_classifier *cl)
 	hs_heap_chunk_bits_clear(cl->heap, HS_CHUNK_BIT_REF);
 	if (!cl->heap->nchunks)
 		return NULL;
+	struct hs_scan_skip skip = {0};
+	size_t skip_cap = 0;
+	for (size_t i = 0; i < cl->heap->nowned; i++) {
+		if (strcmp(cl->heap->owned[i].kind, "tcache stack") != 0)
+			continue;
+		if (!hs_grow((void **)&skip.spans, &skip_cap, skip.n + 1, sizeof(*skip.spans))) {
+			free(skip.spans);
+			return HS_ENOMEM;
+		}
+		skip.spans[skip.n++] = &cl->heap->owned[i];
+	}
 	for (size_t r = 0; r < mem->count; r++) {
 		const struct hs_memory_range *range = &mem->ranges[r];
 		if (!(range->flags & PF_W) || range->filesz < 8)
@@ -264,8 +311,17 @@ struct hs_error *hs_strings_scan(struct hs_classifier *cl)
 			continue;
 		while (lo < end && end - lo >= 8) {
 			uint64_t hi = end - lo > HS_SCAN_PIECE ? lo + HS_SCAN_PIECE : end;
+			/* Allocator state is no evidence: a piece stops where a
+			 * skipped span starts and the next one starts past it. */
+			uint64_t skip_to;
+			hi = hs_scan_clip(&skip, lo, hi, &skip_to);
+			if (hi == lo) {
+				lo = skip_to;
+				continue;
+			}
 			if (!hs_grow((void **)&wk.pieces, &cap, wk.npieces + 1, sizeof(*wk.pieces))) {
 				free(wk.pieces);
+				free(skip.spans);
 				return HS_ENOMEM;
 			}
 			wk.pieces[wk.npieces++] = (struct hs_scan_piece){range, lo, hi};
@@ -273,6 +329,7 @@ struct hs_error *hs_strings_scan(struct hs_classifier *cl)
 			lo = hi;
 		}
 	}
+	free(skip.spans);
 	hs_progress_phase(cl->progress, "scan for evidence", total);
 	pthread_mutex_init(&wk.lock, NULL);
 	struct hs_error *err = hs_parallel(cl->threads, hs_scan_thread, &wk);

@@ -1,11 +1,10 @@
-/* jemalloc.c: the jemalloc 5.x walker: rtree extents, slab bitmaps, tcaches (5.3 and 5.2 models). */
+/* jemalloc.c: the jemalloc 5.x walk: rtree extents, slab bitmaps, tcaches, counters. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jemalloc_internal.h"
-#include "walkers.h"
 
 /* Hard bounds on lists read from the core. A real process has a few
  * thousand threads at most; a ring longer than this is corrupt. */
@@ -19,6 +18,8 @@
  * opt.oversize_threshold's default (src/jemalloc.c, 8 MiB), above which
  * jemalloc serves them from its dedicated huge arena. */
 #define JE_HUGE_USIZE (UINT64_C(8) << 20)
+/* One tcache's stacks: TCACHE_NBINS_MAX bins of at most 8191 items. */
+#define JE_MAX_STACK_SPAN (UINT64_C(256) * 8192 * 8)
 /* A slab bitmap lives inside edata_t's 64-byte slab_data union. */
 #define JE_MAX_GROUPS 8
 /* Slab region records over the whole walk: one per 8 bytes the core holds,
@@ -33,6 +34,8 @@ struct je_arena {
 	uint64_t addr;
 	unsigned ind;
 	uint64_t small_bytes, large_bytes, active_bytes;
+	uint64_t large_ext[HS_JE_MAX_NSIZES]; /* extent bytes per large szind
+					       * (large_usize_from_size) */
 	uint64_t tcache_bytes; /* cached in the tcaches associated with it */
 	uint64_t nslabs[HS_JE_MAX_NBINS];
 	uint64_t count[HS_JE_MAX_NSIZES]; /* live regions / large extents per szind */
@@ -51,6 +54,14 @@ struct je_item {
 	uint64_t addr;
 	uint32_t szind;
 	uint32_t matched;
+};
+
+/* A large extent whose usable size waits for the pad (large_usize_from_size). */
+struct je_large {
+	uint64_t addr, size;
+	uint32_t szind;
+	uint16_t arena;   /* 1 + position in arenas, 0 = none */
+	uint8_t state;
 };
 
 struct je_walk {
@@ -76,6 +87,10 @@ struct je_walk {
 	uint64_t *nodes;       /* rtree nodes and leaves seen: open-addressed set */
 	size_t nodes_cap, nnodes;
 	size_t cap[4];
+	struct je_large *larges; /* deferred large extents */
+	size_t nlarges, larges_cap;
+	bool pad_seen;         /* a large extent's user address is past its base */
+	uint64_t large_pad;    /* the pad je_flush_larges settled on */
 	uint64_t max_records; /* bound on heap->nchunks from slabs (JE_RECORDS_SLACK) */
 	bool capped;          /* max_records was hit: slabs past it were skipped */
 	bool nomem;
@@ -282,11 +297,11 @@ bool hs_je_arena_ind(const struct hs_memory *mem, const struct hs_je_layout *L,
 	return hs_memory_u32(mem, arena + L->arena.ind, ind);
 }
 
-/* The bytes of arena_t the walk reads: with its bins inline (EMAP), or
- * the struct alone (EXTENTS: the bins are reached through bin_shards). */
+/* The bytes of arena_t the walk reads: with its bins inline, or the
+ * struct alone (5.2: the bins are reached through bin_shards). */
 static size_t je_arena_span(const struct hs_je_layout *L)
 {
-	if (L->model == HS_JE_MODEL_EXTENTS)
+	if (L->arena.bins_by_pointer)
 		return L->arena.size;
 	return (size_t)L->arena.bins + (size_t)L->nbins * L->arena.bin_size;
 }
@@ -295,7 +310,7 @@ static size_t je_arena_span(const struct hs_je_layout *L)
 static bool je_arena_bin(const struct hs_memory *mem, const struct hs_je_layout *L,
 			 uint64_t arena, unsigned i, uint64_t *ret)
 {
-	if (L->model == HS_JE_MODEL_EXTENTS)
+	if (L->arena.bins_by_pointer)
 		return hs_memory_u64(mem, arena + L->arena.bins + (uint64_t)i * 8, ret) &&
 		       *ret;
 	*ret = arena + L->arena.bins + (uint64_t)i * L->arena.bin_size;
@@ -351,6 +366,26 @@ static bool je_bin_stack(const struct hs_je_layout *L, const uint8_t *bin,
 	uint16_t cap = (uint16_t)(empty - full);
 	*ncached = used / 8u;
 	return used <= cap && used % 8 == 0 && (*head & 7) == 0;
+}
+
+/* The whole stack array of an EMAP cache_bin_t, stale slots below its
+ * head included: [full, empty) (cache_bin.h:197-231, 5.3.0). False in the
+ * EXTENTS model (its arrays' bounds are not in the bin) or if implausible. */
+static bool je_bin_span(const struct hs_je_layout *L, const uint8_t *bin, uint64_t *lo,
+			uint64_t *hi)
+{
+	if (L->model == HS_JE_MODEL_EXTENTS)
+		return false;
+	uint64_t head = je_load64(bin + L->tcache.stack_head);
+	uint16_t full = je_load16(bin + L->tcache.low_bits_full);
+	uint16_t empty = je_load16(bin + L->tcache.low_bits_empty);
+	uint64_t e = head + (uint16_t)(empty - (uint16_t)head);
+	uint16_t cap = (uint16_t)(empty - full);
+	if (!head || (head & 7) || e < head || e < cap)
+		return false;
+	*lo = e - cap;
+	*hi = e;
+	return cap != 0;
 }
 
 /* Probe state: a budget of elements and nodes, and the score so far. */
@@ -482,11 +517,14 @@ unsigned hs_je_rtree_detect(const struct hs_memory *mem,
 			    const struct hs_je_layout *L, uint64_t emap,
 			    unsigned *score)
 {
+	/* LG_VADDR is a configure result (configure.ac, "lg-vaddr"): 48 on
+	 * most x86_64 hosts, 57 when built on an LA57 host. */
+	static const unsigned lg_vaddrs[HS_JE_NLG_VADDRS] = {48, 57};
 	unsigned best = 0;
 	int best_score = 0;
-	for (unsigned i = 0; i < HS_JE_MAX_LG_VADDRS; i++) {
+	for (unsigned i = 0; i < HS_JE_NLG_VADDRS; i++) {
 		struct hs_je_rtree_geom g;
-		if (!L->lg_vaddrs[i] || !hs_je_rtree_geom_init(L, L->lg_vaddrs[i], &g))
+		if (!hs_je_rtree_geom_init(L, lg_vaddrs[i], &g))
 			continue;
 		struct je_probe p = {.mem = mem, .L = L, .g = &g};
 		je_probe_node(&p, 0, emap + L->emap_root, 0);
@@ -507,14 +545,14 @@ unsigned hs_je_rtree_detect(const struct hs_memory *mem,
 static struct hs_error *je_load_sizes(struct je_walk *w)
 {
 	const struct hs_je_layout *L = w->L;
-	struct hs_error *err = hs_memory_read(w->mem, w->g->sz_tab, w->sz,
-					      L->nsizes * sizeof(uint64_t));
-	if (err) {
-		hs_error_destroy(err);
+	/* In .rodata in 5.0 and 5.1: the module file has it if the core does not. */
+	const void *tab = hs_process_ptr_or_file(w->proc, w->g->sz_tab,
+						 L->nsizes * sizeof(uint64_t));
+	if (!tab)
 		return hs_error_create(HS_ERR_NOT_FOUND,
 				       "jemalloc: sz_index2size_tab at %#" PRIx64
 				       " is not in the core", w->g->sz_tab);
-	}
+	memcpy(w->sz, tab, L->nsizes * sizeof(uint64_t));
 	/* sz_boot() fills it with strictly increasing classes (src/sz.c). */
 	bool ok = w->sz[0] == L->min_size;
 	for (unsigned i = 1; ok && i < L->nsizes; i++)
@@ -523,8 +561,8 @@ static struct hs_error *je_load_sizes(struct je_walk *w)
 	if (!ok)
 		return hs_error_create(HS_ERR_NOT_FOUND,
 				       "jemalloc: sz_index2size_tab at %#" PRIx64
-				       " does not hold the %s size classes",
-				       w->g->sz_tab, L->version);
+				       " does not hold %u size classes of %u small",
+				       w->g->sz_tab, L->nsizes, L->nbins);
 	return NULL;
 }
 
@@ -835,8 +873,9 @@ static void je_collect_items(struct je_walk *w)
 			DIAG(w, HS_DIAG_WARNING, tc->tcache,
 			     "jemalloc: tcache %#" PRIx64 " names arena %#" PRIx64
 			     " which is not in arenas[]", tc->tcache, tc->arena);
+		uint64_t stk_lo = UINT64_MAX, stk_hi = 0;
 		for (unsigned b = 0; b < nb; b++) {
-			uint64_t head;
+			uint64_t head, lo, hi;
 			unsigned n;
 			uint64_t bin_addr = je_tcache_bin(L, small, large, b);
 			const uint8_t *bin = hs_memory_ptr(w->mem, bin_addr,
@@ -846,6 +885,10 @@ static void je_collect_items(struct je_walk *w)
 				     "jemalloc: tcache %#" PRIx64 " is not readable"
 				     " (bin %u at %#" PRIx64 ")", tc->tcache, b, bin_addr);
 				break;
+			}
+			if (je_bin_span(L, bin, &lo, &hi)) {
+				stk_lo = lo < stk_lo ? lo : stk_lo;
+				stk_hi = hi > stk_hi ? hi : stk_hi;
 			}
 			if (!je_bin_stack(L, bin, &head, &n)) {
 				DIAG(w, HS_DIAG_WARNING, bin_addr,
@@ -877,9 +920,15 @@ static void je_collect_items(struct je_walk *w)
 			for (unsigned k = 0; k < n; k++)
 				w->items[w->nitems++] =
 					(struct je_item){je_load64(stack + 8 * k), b, 0};
-			if (ar && b < L->tcache.nbins_counted)
+			if (ar && (b < L->nbins || L->tcache.counts_large))
 				ar->tcache_bytes += (uint64_t)n * w->sz[b];
 		}
+		/* The stacks (live and stale pointers to cached regions) are
+		 * jemalloc's state, not the program's references: one span
+		 * (tcache_slow.dyn_alloc, src/tcache.c:738-760 in 5.3.0). */
+		if (stk_lo < stk_hi && stk_hi - stk_lo <= JE_MAX_STACK_SPAN &&
+		    !hs_heap_add_owned(w->heap, "tcache stack", stk_lo, stk_hi - stk_lo))
+			w->nomem = true;
 	}
 sort:
 	if (!w->nitems)
@@ -1029,8 +1078,14 @@ static void je_visit_large(struct je_walk *w, uint64_t edata, uint64_t bits,
 	}
 	uint64_t usize = w->sz[szind];
 	/* cache_oblivious puts the user address at a random cacheline inside
-	 * the first page (sz_large_pad, src/sz.c). */
-	if (addr - base > w->page_mask || usize > size || addr + usize > base + size) {
+	 * the first page (sz_large_pad, src/sz.c). With large size classes
+	 * disabled (5.3.1) the usable size is the extent's less that pad: it
+	 * is settled once every extent is seen (je_flush_larges). */
+	bool fits = L->large_usize_from_size ?
+		    /* the extent holds more than the class below */
+		    (szind == L->nbins || w->sz[szind - 1] < size) :
+		    (usize <= size && addr + usize <= base + size);
+	if (addr - base > w->page_mask || !fits) {
 		DIAG(w, HS_DIAG_WARNING, edata,
 		     "jemalloc: large extent %#" PRIx64 "+%#" PRIx64 " cannot hold"
 		     " %" PRIu64 " bytes at %#" PRIx64, base, size, usize, addr);
@@ -1046,6 +1101,22 @@ static void je_visit_large(struct je_walk *w, uint64_t edata, uint64_t bits,
 			     "jemalloc: %#" PRIx64 " is cached in tcache bin %u but"
 			     " its extent is class %u", addr, it->szind, szind);
 	}
+	if (L->large_usize_from_size) {
+		if (!hs_grow((void **)&w->larges, &w->larges_cap, w->nlarges + 1,
+			     sizeof(*w->larges))) {
+			w->nomem = true;
+			return;
+		}
+		w->pad_seen |= addr != base;
+		w->larges[w->nlarges++] = (struct je_large){
+			addr, size, szind, ar ? (uint16_t)(ar - w->arenas + 1) : 0, (uint8_t)st};
+		if (ar) {
+			ar->count[szind]++;
+			ar->large_ext[szind] += size;
+			ar->active_bytes += size;
+		}
+		return;
+	}
 	if (!hs_heap_add_chunk(w->heap, addr, usize, st,
 			       usize >= JE_HUGE_USIZE ? HS_CHUNK_F_MMAPPED : 0)) {
 		w->nomem = true;
@@ -1055,6 +1126,48 @@ static void je_visit_large(struct je_walk *w, uint64_t edata, uint64_t bits,
 		ar->large_bytes += usize;
 		ar->count[szind]++;
 		ar->active_bytes += size;
+	}
+}
+
+/*
+ * The deferred large extents (large_usize_from_size): the pad is a page if
+ * any extent's user address is past its base (cache_oblivious randomises it
+ * within the first page), else what makes the extents agree with
+ * jemalloc's active_bytes counters, else none.
+ */
+static void je_flush_larges(struct je_walk *w)
+{
+	const struct hs_je_layout *L = w->L;
+	uint64_t page = w->page_mask + 1, pad = 0;
+	if (w->pad_seen) {
+		pad = page;
+	} else if (L->arena.lstats_active) {
+		uint64_t ext = 0, active = 0, n = 0;
+		for (size_t i = 0; i < w->narenas; i++) {
+			const struct je_arena *ar = &w->arenas[i];
+			for (unsigned k = L->nbins; k < L->nsizes; k++) {
+				uint64_t v;
+				if (!ar->count[k])
+					continue;
+				if (je_u64(w, ar->addr + L->arena.lstats + (uint64_t)(k - L->nbins) *
+					   L->arena.lstats_size + L->arena.lstats_active, &v))
+					active += v;
+				ext += ar->large_ext[k];
+				n += ar->count[k];
+			}
+		}
+		if (n && ext - active == n * page)
+			pad = page;
+	}
+	w->large_pad = pad;
+	for (size_t i = 0; i < w->nlarges && !w->nomem; i++) {
+		const struct je_large *x = &w->larges[i];
+		uint64_t usize = x->size - pad;
+		if (!hs_heap_add_chunk(w->heap, x->addr, usize, x->state,
+				       usize >= JE_HUGE_USIZE ? HS_CHUNK_F_MMAPPED : 0))
+			w->nomem = true;
+		if (x->arena)
+			w->arenas[x->arena - 1].large_bytes += usize;
 	}
 }
 
@@ -1244,8 +1357,7 @@ static bool je_desc_bytes(struct je_walk *w, uint64_t desc, void *arg)
 	struct je_desc_sum *sum = arg;
 	const struct hs_je_layout *L = w->L;
 	uint64_t small, large;
-	unsigned nb = L->tcache.nbins_counted < L->nsizes ? L->tcache.nbins_counted
-							  : L->nsizes;
+	unsigned nb = L->tcache.counts_large ? L->tcache.nbins_max : L->nbins;
 	if (!je_u64(w, desc + L->desc.bins, &small)) {
 		sum->bad = true;
 		return false;
@@ -1333,6 +1445,16 @@ static void je_check_arena(struct je_walk *w, struct je_arena *ar)
 		uint64_t nmalloc = je_load64(ls + L->arena.lstats_nmalloc);
 		uint64_t ndalloc = je_load64(ls + L->arena.lstats_ndalloc);
 		uint64_t cur = nmalloc - ndalloc;
+		if (L->arena.lstats_active && ar->count[i]) {
+			uint64_t active = je_load64(ls + L->arena.lstats_active);
+			uint64_t mine = ar->large_ext[i] - ar->count[i] * w->large_pad;
+			if (L->large_usize_from_size && active != mine) {
+				snprintf(what, sizeof(what), "large class %u (%" PRIu64
+					 " B) active_bytes", i, w->sz[i]);
+				je_mismatch(w, ar->addr + L->arena.lstats, ar->ind, what,
+					    mine, active);
+			}
+		}
 		if (nmalloc < ndalloc || cur != ar->count[i]) {
 			snprintf(what, sizeof(what), "large class %u (%" PRIu64
 				 " B) nmalloc-ndalloc", i, w->sz[i]);
@@ -1346,6 +1468,8 @@ static void je_check_arena(struct je_walk *w, struct je_arena *ar)
 		je_mismatch(w, ar->addr + L->arena.nactive, ar->ind,
 			    "active bytes (pa_shard.nactive)", ar->active_bytes,
 			    nactive << L->lg_page);
+	if (!L->arena.desc_ql)
+		return; /* no descriptor list (5.0) */
 	uint64_t head = je_load64(a + L->arena.desc_ql);
 	struct je_desc_sum sum = {0};
 	je_ring(w, head, L->desc.link_next, "cache_bin_array_descriptor_ql",
@@ -1395,6 +1519,16 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 				     const struct hs_je_globals *g,
 				     struct hs_heap *heap)
 {
+	/* A row as tables hold it (unit tests, fuzzing): resolve it to its
+	 * own reference configuration. */
+	struct hs_je_layout R;
+	if (!L->tcache.nbins_max) {
+		if (!hs_je_layout_resolve(L, L->lg_page, L->nbins, L->nsizes, &R))
+			return hs_error_create(HS_ERR_UNSUPPORTED,
+					       "jemalloc %s: layout row exceeds the"
+					       " walker's bounds", L->version);
+		L = &R;
+	}
 	if (L->nsizes > HS_JE_MAX_NSIZES || L->nbins > HS_JE_MAX_NBINS ||
 	    L->slab_maxregs > 64 * JE_MAX_GROUPS ||
 	    L->edata.slab_data + L->slab_maxregs / 8 > L->edata.size ||
@@ -1415,6 +1549,8 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 		w.max_records += proc->mem.ranges[i].filesz / 8;
 	if (!heap->version[0])
 		snprintf(heap->version, sizeof(heap->version), "%s", L->version);
+	if (!heap->layout_row[0])
+		snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
 	unsigned lg_vaddr = g->lg_vaddr;
 	if (!lg_vaddr)
 		lg_vaddr = hs_je_rtree_detect(w.mem, L, g->emap, NULL);
@@ -1435,6 +1571,8 @@ struct hs_error *hs_jemalloc_walk_at(struct hs_process *proc,
 	if (!w.nomem)
 		je_walk_node(&w, 0, g->emap + L->emap_root, 0);
 	if (!w.nomem)
+		je_flush_larges(&w);
+	if (!w.nomem)
 		je_finish(&w);
 	for (size_t i = 0; i < w.narenas && !w.nomem; i++)
 		je_note_meta(&w, w.arenas[i].addr);
@@ -1448,31 +1586,9 @@ out:
 	free(w.arena_slot);
 	free(w.tcaches);
 	free(w.items);
+	free(w.larges);
 	for (unsigned k = 0; k < 4; k++)
 		free(w.buf[k]);
 	free(w.nodes);
 	return err;
 }
-
-static bool je_detect(struct hs_process *proc)
-{
-	return hs_jemalloc_module(proc, NULL) != NULL;
-}
-
-static struct hs_error *je_walk(struct hs_process *proc,
-				const struct hs_walk_options *opts,
-				struct hs_heap *heap)
-{
-	const struct hs_je_layout *L;
-	struct hs_je_globals g;
-	struct hs_error *err = hs_jemalloc_locate(proc, opts, heap, &L, &g);
-	if (err)
-		return err;
-	return hs_jemalloc_walk_at(proc, L, &g, heap);
-}
-
-const struct hs_walker hs_jemalloc_walker = {
-	.name = "jemalloc",
-	.detect = je_detect,
-	.walk = je_walk,
-};

@@ -20,9 +20,19 @@ struct hs_je_globals {
 	bool has_tpoff;   /* tsd_tpoff is known (TLS path available) */
 	int64_t tsd_tpoff; /* tsd = fs_base + tsd_tpoff */
 	unsigned lg_vaddr; /* LG_VADDR of the build, or 0 to detect from the rtree */
+	unsigned lg_quantum; /* LG_QUANTUM, read off sz_index2size_tab (0: unknown) */
+};
+
+/* What a process says about its jemalloc before any layout is tried. */
+struct hs_je_ident {
+	struct hs_module *mod;   /* NULL: jemalloc is not mapped */
+	bool is_static;          /* linked into the executable */
+	char version[96];        /* JEMALLOC_VERSION as found, or "" */
+	const struct hs_je_layout *row; /* the release's own row, or NULL */
 };
 
 /* The rtree's shape for one LG_VADDR (rtree.h:17-35, 116-129 in 5.3.0). */
+#define HS_JE_NLG_VADDRS 2
 struct hs_je_rtree_geom {
 	unsigned lg_vaddr;
 	unsigned height;
@@ -37,7 +47,8 @@ bool hs_je_rtree_geom_init(const struct hs_je_layout *L, unsigned lg_vaddr,
 			   struct hs_je_rtree_geom *ret);
 
 /*
- * Probe the rtree at `emap` under each LG_VADDR the layout allows and return
+ * Probe the rtree at `emap` under each LG_VADDR jemalloc is built with on
+ * x86_64 (48, or 57 when configured on an LA57 host) and return
  * the one whose leaves decode to the most plausible edata (readable, aligned,
  * covering the key), or 0 if none decodes to anything. *score, if not NULL,
  * gets the winner's count of plausible elements. Bounded: samples at most a
@@ -48,17 +59,42 @@ unsigned hs_je_rtree_detect(const struct hs_memory *mem,
 			    unsigned *score);
 
 /*
- * Find the jemalloc module, its version (layout row) and its globals, from
- * symbols when there are any (debug info unless opts->no_debuginfo, or a
- * static build's own .symtab), else by disassembling exported functions.
- * Records located_by and version in heap, caveats in heap->diags. Errors:
- * HS_ERR_NOT_FOUND (no jemalloc, or a global cannot be located),
- * HS_ERR_UNSUPPORTED (a release with no layout row).
+ * Find the jemalloc module and its version: the JEMALLOC_VERSION string in
+ * its file, else its build-id in the rows' tables. ret->row is the row of
+ * that release, or NULL (an unknown release, a git build between releases,
+ * or no version at all). Never fails; notes go to heap->diags.
  */
+void hs_jemalloc_identify(struct hs_process *proc, struct hs_heap *heap,
+			  struct hs_je_ident *ret);
+
+/* HS_ERR_NOT_FOUND when the identified module cannot be walked at all (not
+ * mapped, or no symbols to disassemble), else NULL. */
+struct hs_error *hs_jemalloc_check_ident(const struct hs_je_ident *id);
+
+/*
+ * Locate jemalloc's globals assuming the struct layouts of `row`: from
+ * symbols when there are any (debug info unless opts->no_debuginfo, or a
+ * static build's own .symtab), else by disassembling exported functions;
+ * every candidate validated structurally. Reads the build's configuration
+ * (size classes, LG_QUANTUM, LG_PAGE, LG_VADDR) from the process and writes
+ * the row resolved to it into *layout. Records located_by and flavour in
+ * heap, caveats in heap->diags. Errors: HS_ERR_NOT_FOUND (a global cannot be
+ * located or does not validate under this row).
+ */
+struct hs_error *hs_jemalloc_locate_row(struct hs_process *proc,
+					const struct hs_walk_options *opts,
+					const struct hs_je_ident *id,
+					const struct hs_je_layout *row,
+					struct hs_heap *heap,
+					struct hs_je_layout *layout,
+					struct hs_je_globals *ret);
+
+/* identify, then locate_row with the release's row, or with the first row
+ * whose globals validate (no walk: tools that only want the globals). */
 struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
 				    const struct hs_walk_options *opts,
 				    struct hs_heap *heap,
-				    const struct hs_je_layout **layout,
+				    struct hs_je_layout *layout,
 				    struct hs_je_globals *ret);
 
 /*

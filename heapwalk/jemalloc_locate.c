@@ -30,9 +30,11 @@ struct hs_module *hs_jemalloc_module(struct hs_process *proc,
 	m = hs_process_main_module(proc);
 	if (!m || m->symbols == HS_SYMS_NONE)
 		return NULL;
+	/* mallctl: jemalloc linked in without a prefix and stripped, its
+	 * API exported (-rdynamic, as Redis links); no other allocator has it. */
 	static const char *const marks[] = {
 		"je_mallctl", "je_malloc_usable_size", "je_arena_emap_global",
-		"je_extents_rtree", "je_sz_index2size_tab",
+		"je_extents_rtree", "je_sz_index2size_tab", "mallctl",
 	};
 	struct hs_symbol s;
 	for (size_t i = 0; i < HS_ARRAY_SIZE(marks); i++) {
@@ -68,7 +70,8 @@ static bool jl_version_at(const uint8_t *lo, const uint8_t *p,
 	size_t nhex = 0;
 	while (q < hi && jl_ishex(*q))
 		q++, nhex++;
-	if (nhex < 7 || q >= hi || *q != '\0')
+	/* Redis writes "-0-g0": a hash of one digit. */
+	if (nhex < 1 || nhex > 40 || q >= hi || *q != '\0')
 		return false;
 	/* Back over "-N", then "X.Y.Z" with exactly two dots. */
 	size_t ndig = 0;
@@ -116,9 +119,10 @@ static bool jl_scan_span(uint64_t addr, const uint8_t *p, size_t len, void *arg)
 			snprintf(vs->buf, vs->cap, "%s", tmp);
 			vs->found = true;
 		}
-		if (hs_je_layout_for_version(tmp)) {
+		struct hs_je_version v;
+		if (hs_je_version_parse(tmp, &v) && v.major >= 4) {
 			snprintf(vs->buf, vs->cap, "%s", tmp);
-			return false; /* a string with a row: stop */
+			return false; /* a jemalloc version: stop */
 		}
 	}
 	return true;
@@ -126,8 +130,8 @@ static bool jl_scan_span(uint64_t addr, const uint8_t *p, size_t len, void *arg)
 
 /* Scan the module's file image (its PT_LOADs' file bytes, never the address
  * range the core gives the module, which may be anything) for the version
- * string. The first string with a layout row wins; else the first one seen
- * is reported. */
+ * string. The first that parses as a jemalloc version (4.x or later) wins;
+ * else the first one seen is reported. */
 static bool jl_find_version(struct hs_module *mod, char *buf, size_t cap)
 {
 	struct jl_version_scan vs = { .buf = buf, .cap = cap };
@@ -135,54 +139,59 @@ static bool jl_find_version(struct hs_module *mod, char *buf, size_t cap)
 	return vs.found;
 }
 
-static struct hs_error *jl_layout(struct hs_module *mod, struct hs_heap *heap,
-				  const struct hs_je_layout **ret)
+void hs_jemalloc_identify(struct hs_process *proc, struct hs_heap *heap,
+			  struct hs_je_ident *ret)
 {
-	char version[96] = "";
-	const struct hs_je_layout *L = NULL;
-	if (jl_find_version(mod, version, sizeof(version))) {
-		L = hs_je_layout_for_version(version);
-		if (!L)
-			return hs_error_create(HS_ERR_UNSUPPORTED,
-					       "%s: jemalloc %s has no layout row"
-					       " (supported: %s)", mod->name, version,
-					       hs_je_layout_default()->version);
-	} else if ((L = hs_je_layout_for_build_id(mod->build_id, mod->build_id_len))) {
+	struct hs_je_ident id = {0};
+	id.mod = hs_jemalloc_module(proc, &id.is_static);
+	if (!id.mod || id.mod->symbols == HS_SYMS_NONE) {
+		*ret = id;
+		return;
+	}
+	if (jl_find_version(id.mod, id.version, sizeof(id.version))) {
+		id.row = hs_je_layout_for_version(id.version);
+	} else if ((id.row = hs_je_layout_for_build_id(id.mod->build_id,
+						       id.mod->build_id_len))) {
 		hs_diags_add(&heap->diags, HS_DIAG_INFO, false, 0,
 			     "jemalloc: no version string in %s; build-id says %s",
-			     mod->name, L->version);
-	} else {
-		L = hs_je_layout_default();
-		hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
-			     "jemalloc: version of %s unknown; assuming %s and"
-			     " validating every structure", mod->name, L->version);
+			     id.mod->name, id.row->version);
+		snprintf(id.version, sizeof(id.version), "%s", id.row->version);
 	}
-	snprintf(heap->version, sizeof(heap->version), "%s", L->version);
-	heap->layout = L->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
-	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->version);
-	*ret = L;
-	return NULL;
+	*ret = id;
 }
 
 /* ---------------------------------------------------------------------
  * Validation of candidate addresses: each global must look like itself.
  * --------------------------------------------------------------------- */
 
-static bool jl_valid_sz_tab(const struct hs_memory *mem,
-			    const struct hs_je_layout *L, uint64_t addr)
+/*
+ * Is the table at addr sz_index2size_tab, and of which configuration? Its
+ * entries must be exactly the size classes of one LG_QUANTUM (3 for Redis's
+ * --with-lg-quantum=3, 4 by default; up to 6), to the last class
+ * (2^62 + 3 * 2^60): that gives SC_NSIZES, and SC_NBINS for lg_page.
+ */
+static bool jl_sz_config(struct hs_process *proc, uint64_t addr, unsigned lg_page,
+			 unsigned *lg_quantum, unsigned *nsizes, unsigned *nbins)
 {
-	uint64_t t[HS_JE_MAX_NSIZES];
-	struct hs_error *err = hs_memory_read(mem, addr, t, (size_t)L->nsizes * 8);
-	if (err) {
-		hs_error_destroy(err);
+	uint64_t want[HS_JE_MAX_NSIZES];
+	/* 5.0 and 5.1 generate the table at compile time, into .rodata,
+	 * which gcore may leave out: the module file has it. */
+	const void *first = hs_process_ptr_or_file(proc, addr, 16);
+	if (!first)
 		return false;
+	for (unsigned q = 3; q <= 6; q++) {
+		unsigned nb, n = hs_je_size_classes(q, lg_page, want, HS_JE_MAX_NSIZES, &nb);
+		if (!n || memcmp(first, want, 16) != 0)
+			continue;
+		const void *t = hs_process_ptr_or_file(proc, addr, (size_t)n * 8);
+		if (!t || memcmp(t, want, (size_t)n * 8) != 0)
+			continue;
+		*lg_quantum = q;
+		*nsizes = n;
+		*nbins = nb;
+		return true;
 	}
-	if (t[0] != L->min_size)
-		return false;
-	for (unsigned i = 1; i < L->nsizes; i++)
-		if (t[i] <= t[i - 1])
-			return false;
-	return true;
+	return false;
 }
 
 /* Number of initialized arenas if every non-NULL slot is an arena whose
@@ -222,18 +231,23 @@ static unsigned jl_valid_arenas(const struct hs_memory *mem,
  * structurally, so a different compiler's schedule still works.
  * --------------------------------------------------------------------- */
 
+/* RIP-relative targets in the module: in writable memory (addr: the
+ * rtree, arenas[]), and anywhere (ro: sz_index2size_tab, which 5.0 and 5.1
+ * keep in .rodata). */
 struct jl_cands {
 	uint64_t addr[JL_MAX_CANDIDATES];
 	size_t n;
+	uint64_t ro[JL_MAX_CANDIDATES];
+	size_t nro;
 };
 
-static void jl_cand_add(struct jl_cands *c, uint64_t a)
+static void jl_cand_add(uint64_t *set, size_t *n, uint64_t a)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (c->addr[i] == a)
+	for (size_t i = 0; i < *n; i++)
+		if (set[i] == a)
 			return;
-	if (c->n < JL_MAX_CANDIDATES)
-		c->addr[c->n++] = a;
+	if (*n < JL_MAX_CANDIDATES)
+		set[(*n)++] = a;
 }
 
 static struct hs_error *jl_disasm(struct hs_module *mod, const char *name,
@@ -270,10 +284,12 @@ static void jl_collect(struct hs_process *proc, struct hs_module *mod,
 		if (!in[i].has_mem || !in[i].mem_rip)
 			continue;
 		uint64_t t = in[i].mem_target;
-		const struct hs_memory_range *r = hs_memory_find(&proc->mem, t);
-		if (t < mod->start || t >= mod->end || !r || !(r->flags & PF_W))
+		if (t < mod->start || t >= mod->end || (t & 7))
 			continue;
-		jl_cand_add(c, t);
+		jl_cand_add(c->ro, &c->nro, t);
+		const struct hs_memory_range *r = hs_memory_find(&proc->mem, t);
+		if (r && (r->flags & PF_W))
+			jl_cand_add(c->addr, &c->n, t);
 	}
 	free(in);
 }
@@ -286,7 +302,7 @@ static void jl_collect(struct hs_process *proc, struct hs_module *mod,
  * the offset folded in.
  */
 static bool jl_tpoff_in(struct hs_process *proc, const struct hs_je_layout *L,
-			const struct hs_insn *in, size_t n, int64_t *ret)
+			const struct hs_insn *in, size_t n, int64_t *ret, uint32_t *state)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!in[i].has_mem || !in[i].mem_fs ||
@@ -297,11 +313,16 @@ static bool jl_tpoff_in(struct hs_process *proc, const struct hs_je_layout *L,
 		if (!in[i].mem_base) {
 			if (in[i].mem_disp < 0 && -in[i].mem_disp > L->tsd.size) {
 				*ret = in[i].mem_disp - (int64_t)L->tsd.state;
+				*state = L->tsd.state;
 				return true;
 			}
 			continue;
 		}
-		if (in[i].mem_disp != (int64_t)L->tsd.state)
+		/* The state byte where the row has it, or up to 64 bytes
+		 * off: tsd_t's leading fields vary with the configuration
+		 * (5.3.1's te_data has one more slot with --enable-prof). */
+		int64_t d = in[i].mem_disp - (int64_t)L->tsd.state;
+		if (d < -64 || d > 64 || (d & 7) || in[i].mem_disp < 0)
 			continue;
 		for (size_t j = i; j-- > 0 && i - j < 16;) {
 			if (in[j].dst_reg != in[i].mem_base)
@@ -309,10 +330,13 @@ static bool jl_tpoff_in(struct hs_process *proc, const struct hs_je_layout *L,
 			if (strcmp(in[j].mnemonic, "mov") != 0)
 				break;
 			if (in[j].has_mem && in[j].mem_rip &&
-			    hs_process_tpoff(proc, in[j].mem_target, ret))
+			    hs_process_tpoff(proc, in[j].mem_target, ret)) {
+				*state = (uint32_t)in[i].mem_disp;
 				return true;
+			}
 			if (!in[j].has_mem && in[j].has_imm) {
 				*ret = in[j].imm;
+				*state = (uint32_t)in[i].mem_disp;
 				return true;
 			}
 			break;
@@ -322,7 +346,7 @@ static bool jl_tpoff_in(struct hs_process *proc, const struct hs_je_layout *L,
 }
 
 static bool jl_tpoff(struct hs_process *proc, struct hs_module *mod,
-		     const struct hs_je_layout *L, int64_t *ret)
+		     const struct hs_je_layout *L, int64_t *ret, uint32_t *state)
 {
 	static const char *const funcs[] = {"malloc_usable_size", "calloc",
 					    "malloc", "free"};
@@ -334,7 +358,7 @@ static bool jl_tpoff(struct hs_process *proc, struct hs_module *mod,
 			hs_error_destroy(err);
 			continue;
 		}
-		bool ok = jl_tpoff_in(proc, L, in, n, ret);
+		bool ok = jl_tpoff_in(proc, L, in, n, ret, state);
 		free(in);
 		if (ok)
 			return true;
@@ -342,9 +366,60 @@ static bool jl_tpoff(struct hs_process *proc, struct hs_module *mod,
 	return false;
 }
 
+/* LG_PAGE values to try, most common first (x86_64 builds use 4 KiB
+ * pages unless configured --with-lg-page). */
+static const unsigned jl_lg_pages[] = {12, 14, 16};
+
+/*
+ * The build's configuration and the row resolved to it, given where
+ * sz_index2size_tab is: for each LG_PAGE, the rtree at one of `emaps` must
+ * decode and one of `arenas` must hold arenas under the resolved layout.
+ * Picks the best-scoring rtree and the array with the most arenas.
+ */
+static bool jl_configure(struct hs_process *proc, const struct hs_je_layout *row,
+			 uint64_t sz_tab, const uint64_t *emaps, size_t nemaps,
+			 const uint64_t *arenas, size_t narenas,
+			 struct hs_je_layout *L, struct hs_je_globals *g)
+{
+	for (size_t p = 0; p < HS_ARRAY_SIZE(jl_lg_pages); p++) {
+		unsigned q, nsizes, nbins, best_score = 0, best_arenas = 0;
+		struct hs_je_layout R;
+		struct hs_je_globals c = *g;
+		if (!jl_sz_config(proc, sz_tab, jl_lg_pages[p], &q, &nsizes, &nbins) ||
+		    !hs_je_layout_resolve(row, jl_lg_pages[p], nbins, nsizes, &R))
+			continue;
+		c.sz_tab = sz_tab;
+		c.lg_quantum = q;
+		c.emap = c.arenas = 0;
+		for (size_t i = 0; i < nemaps; i++) {
+			unsigned score;
+			unsigned lg = hs_je_rtree_detect(&proc->mem, &R, emaps[i], &score);
+			if (lg && score > best_score) {
+				best_score = score;
+				c.emap = emaps[i];
+				c.lg_vaddr = lg;
+			}
+		}
+		for (size_t i = 0; i < narenas; i++) {
+			unsigned n = jl_valid_arenas(&proc->mem, &R, arenas[i]);
+			if (n > best_arenas) {
+				best_arenas = n;
+				c.arenas = arenas[i];
+			}
+		}
+		if (c.emap && c.arenas) {
+			*L = R;
+			*g = c;
+			return true;
+		}
+	}
+	return false;
+}
+
 static struct hs_error *jl_by_disasm(struct hs_process *proc,
 				     struct hs_module *mod,
-				     const struct hs_je_layout *L,
+				     const struct hs_je_layout *row,
+				     struct hs_je_layout *L,
 				     struct hs_je_globals *g)
 {
 	static const char *const funcs[] = {"malloc_usable_size", "sallocx", "calloc",
@@ -354,96 +429,84 @@ static struct hs_error *jl_by_disasm(struct hs_process *proc,
 		return HS_ENOMEM;
 	for (size_t f = 0; f < HS_ARRAY_SIZE(funcs); f++)
 		jl_collect(proc, mod, funcs[f], c);
-	unsigned best_score = 0, best_arenas = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		uint64_t a = c->addr[i];
-		unsigned score, narenas;
-		if (!g->sz_tab && jl_valid_sz_tab(&proc->mem, L, a))
-			g->sz_tab = a;
-		if ((narenas = jl_valid_arenas(&proc->mem, L, a)) > best_arenas) {
-			best_arenas = narenas;
-			g->arenas = a;
+	const char *missing = "sz_index2size_tab";
+	for (size_t i = 0; i < c->nro; i++) {
+		unsigned q, nsizes, nbins;
+		if (!jl_sz_config(proc, c->ro[i], 12, &q, &nsizes, &nbins))
+			continue;
+		missing = row->rtree_symbol;
+		if (jl_configure(proc, row, c->ro[i], c->addr, c->n, c->addr, c->n, L, g)) {
+			free(c);
+			return NULL;
 		}
-		unsigned lg = hs_je_rtree_detect(&proc->mem, L, a, &score);
-		if (lg && score > best_score) {
-			best_score = score;
-			g->emap = a;
-			g->lg_vaddr = lg;
-		}
+		break;
 	}
 	size_t ncand = c->n;
 	free(c);
-	if (!g->sz_tab || !g->arenas || !g->emap)
-		return hs_error_create(HS_ERR_NOT_FOUND,
-				       "%s: jemalloc's %s not found by disassembly"
-				       " (%zu candidates)", mod->name,
-				       !g->emap ? L->rtree_symbol :
-				       !g->sz_tab ? "sz_index2size_tab" : "arenas",
-				       ncand);
-	return NULL;
+	return hs_error_create(HS_ERR_NOT_FOUND,
+			       "%s: jemalloc's %s not found by disassembly"
+			       " (%zu candidates)", mod->name, missing, ncand);
 }
 
 /* A static build or a module with debug info: the globals by name. */
 static bool jl_by_symbols(struct hs_process *proc, struct hs_module *mod,
-			  const struct hs_je_layout *L, struct hs_heap *heap,
-			  struct hs_je_globals *g)
+			  const struct hs_je_layout *row, struct hs_heap *heap,
+			  struct hs_je_layout *L, struct hs_je_globals *g)
 {
 	struct hs_symbol e, t, a;
-	if (!hs_module_symbol(mod, L->rtree_symbol, &e) ||
+	if (!hs_module_symbol(mod, row->rtree_symbol, &e) ||
 	    !hs_module_symbol(mod, "je_sz_index2size_tab", &t) ||
 	    !hs_module_symbol(mod, "je_arenas", &a))
 		return false;
-	unsigned score;
-	unsigned lg = hs_je_rtree_detect(&proc->mem, L, e.addr, &score);
-	if (!lg || !jl_valid_sz_tab(&proc->mem, L, t.addr) ||
-	    !jl_valid_arenas(&proc->mem, L, a.addr)) {
+	if (!jl_configure(proc, row, t.addr, &e.addr, 1, &a.addr, 1, L, g)) {
 		hs_diags_add(&heap->diags, HS_DIAG_WARNING, true, e.addr,
 			     "jemalloc: the globals named by %s's symbols do not"
 			     " validate against the %s layout; trying disassembly",
-			     mod->name, L->version);
+			     mod->name, row->version);
 		return false;
 	}
-	g->emap = e.addr;
-	g->sz_tab = t.addr;
-	g->arenas = a.addr;
-	g->lg_vaddr = lg;
 	return true;
 }
 
-struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
-				    const struct hs_walk_options *opts,
-				    struct hs_heap *heap,
-				    const struct hs_je_layout **layout,
-				    struct hs_je_globals *ret)
+struct hs_error *hs_jemalloc_locate_row(struct hs_process *proc,
+					const struct hs_walk_options *opts,
+					const struct hs_je_ident *id,
+					const struct hs_je_layout *row,
+					struct hs_heap *heap,
+					struct hs_je_layout *layout,
+					struct hs_je_globals *ret)
 {
-	bool is_static = false;
-	struct hs_module *mod = hs_jemalloc_module(proc, &is_static);
-	if (!mod)
-		return hs_error_create(HS_ERR_NOT_FOUND, "jemalloc is not mapped");
-	if (mod->symbols == HS_SYMS_NONE)
-		return hs_error_create(HS_ERR_NOT_FOUND,
-				       "%s: no symbols (file missing or build-id"
-				       " mismatch): cannot locate jemalloc", mod->name);
-	const struct hs_je_layout *L = NULL;
-	struct hs_error *err = jl_layout(mod, heap, &L);
-	if (err)
-		return err;
-	snprintf(heap->flavour, sizeof(heap->flavour), "%s",
-		 is_static ? "static" : "shared");
-
+	struct hs_module *mod = id->mod;
+	struct hs_je_layout L;
 	struct hs_je_globals g = {0};
+	struct hs_error *err;
 	bool use_syms = mod->symbols == HS_SYMS_SYMTAB ||
 			(mod->symbols == HS_SYMS_DEBUGINFO && !opts->no_debuginfo);
-	if (use_syms && jl_by_symbols(proc, mod, L, heap, &g)) {
+	if (use_syms && jl_by_symbols(proc, mod, row, heap, &L, &g)) {
 		heap->located_by = mod->symbols == HS_SYMS_DEBUGINFO ?
 				   HS_LOCATED_DEBUGINFO : HS_LOCATED_SYMBOLS;
 	} else {
 		memset(&g, 0, sizeof(g));
-		if ((err = jl_by_disasm(proc, mod, L, &g)))
+		if ((err = jl_by_disasm(proc, mod, row, &L, &g)))
 			return err;
 		heap->located_by = HS_LOCATED_DISASSEMBLY;
 	}
-	g.has_tpoff = jl_tpoff(proc, mod, L, &g.tsd_tpoff);
+	snprintf(heap->flavour, sizeof(heap->flavour), "%s",
+		 id->is_static ? "static" : "shared");
+	uint32_t state = L.tsd.state;
+	g.has_tpoff = jl_tpoff(proc, mod, &L, &g.tsd_tpoff, &state);
+	if (g.has_tpoff && state != L.tsd.state) {
+		/* The code says where the state byte is: move what follows
+		 * te_data with it. */
+		int64_t d = (int64_t)state - (int64_t)L.tsd.state;
+		hs_diags_add(&heap->diags, HS_DIAG_INFO, false, 0,
+			     "jemalloc: the tsd state byte is at %u in %s's code, the"
+			     " %s row says %u", state, mod->name, row->version, L.tsd.state);
+		L.tsd.state = state;
+		L.tsd.tcache_slow = (uint32_t)((int64_t)L.tsd.tcache_slow + d);
+		L.tsd.tcache = (uint32_t)((int64_t)L.tsd.tcache + d);
+		L.tsd.size = (uint32_t)((int64_t)L.tsd.size + d);
+	}
 	if (!g.has_tpoff)
 		hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
 			     "jemalloc: tsd TLS offset not found in %s; thread"
@@ -451,4 +514,40 @@ struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
 	*layout = L;
 	*ret = g;
 	return NULL;
+}
+
+struct hs_error *hs_jemalloc_check_ident(const struct hs_je_ident *id)
+{
+	if (!id->mod)
+		return hs_error_create(HS_ERR_NOT_FOUND, "jemalloc is not mapped");
+	if (id->mod->symbols == HS_SYMS_NONE)
+		return hs_error_create(HS_ERR_NOT_FOUND,
+				       "%s: no symbols (file missing or build-id"
+				       " mismatch): cannot locate jemalloc", id->mod->name);
+	return NULL;
+}
+
+struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
+				    const struct hs_walk_options *opts,
+				    struct hs_heap *heap,
+				    struct hs_je_layout *layout,
+				    struct hs_je_globals *ret)
+{
+	struct hs_je_ident id;
+	hs_jemalloc_identify(proc, heap, &id);
+	struct hs_error *err = hs_jemalloc_check_ident(&id);
+	if (err)
+		return err;
+	if (id.row)
+		return hs_jemalloc_locate_row(proc, opts, &id, id.row, heap, layout, ret);
+	size_t n;
+	const struct hs_je_layout *rows = hs_je_layout_rows(&n);
+	for (size_t i = 0; i < n; i++) {
+		err = hs_jemalloc_locate_row(proc, opts, &id, &rows[i], heap, layout, ret);
+		if (!err)
+			return NULL;
+		if (i + 1 < n)
+			hs_error_destroy(err);
+	}
+	return err;
 }

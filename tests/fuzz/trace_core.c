@@ -67,7 +67,7 @@ static void write_params(const char *path, struct hs_process *proc,
 	uint64_t flags = 0, p[4] = { 0 };
 	if (strcmp(allocator, "jemalloc") == 0) {
 		struct hs_heap *h = NULL;
-		const struct hs_je_layout *L;
+		struct hs_je_layout L;
 		struct hs_je_globals g;
 		struct hs_error *err = hs_heap_create(&h);
 		if (!err)

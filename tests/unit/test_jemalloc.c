@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../heapwalk/jemalloc_internal.h"
+#include "../../heapwalk/layout_try.h"
 #include "check.h"
 #include "check_heap.h"
 
@@ -469,6 +470,63 @@ static void test_layout(void)
 	CHECK(hs_je_layout_for_version("5.3.01") == NULL);
 	CHECK(hs_je_layout_for_version("5.2.1-0-gea6b3e973b477b8061e0076bb257dbd7f3fa") != L);
 	CHECK(hs_je_layout_for_version("5.2.0") == NULL);
+	/* Redis writes "-0-g0"; a git build between releases has no row. */
+	CHECK(hs_je_layout_for_version("5.3.0-0-g0") == L);
+	CHECK(hs_je_layout_for_version("5.3.0-50-g0123abc") == NULL);
+	const struct hs_je_layout *git = hs_je_layout_for_version("5.3.0-100-g314c073a");
+	CHECK(git && git != L && strcmp(git->version, "5.3.0-100-g314c073a") == 0 &&
+	      git->arena.bins == L->arena.bins + 32);
+	CHECK(hs_je_layout_for_version("5.3.0-0-g") == NULL);
+	CHECK(hs_je_layout_for_version("5.3.0-x-g0") == NULL);
+	struct hs_je_version v, w;
+	CHECK(hs_je_version_parse("5.3.0-100-g314c073a", &v) && v.major == 5 &&
+	      v.minor == 3 && v.patch == 0 && v.commits == 100);
+	CHECK(hs_je_version_parse("4.0.3-0-ge9192eacf8935e29fc62fddc2701f7942b1cc02c", &w) &&
+	      w.commits == 0 && hs_je_version_cmp(&w, &v) < 0);
+	CHECK(hs_je_version_parse("5.3.0", &w) && hs_je_version_cmp(&w, &v) < 0);
+	CHECK(!hs_je_version_parse("5.3", &w) && !hs_je_version_parse("5.3.0-1-gXYZ", &w) &&
+	      !hs_je_version_parse("5.3.0 ", &w) && !hs_je_version_parse(NULL, &w));
+	/* Every row is named in "supported" lists. */
+	char names[256];
+	size_t nrows;
+	const struct hs_je_layout *rows = hs_je_layout_rows(&nrows);
+	hs_je_layout_names(names, sizeof(names));
+	for (size_t i = 0; i < nrows; i++)
+		CHECK(strstr(names, rows[i].version) != NULL);
+
+	/* Size classes (sc.c): 232 with LG_QUANTUM 4, 36 small; 235 and 39
+	 * with Redis's --with-lg-quantum=3. */
+	uint64_t t[HS_JE_MAX_NSIZES];
+	unsigned nbins;
+	CHECK_EQ(hs_je_size_classes(4, 12, t, HS_JE_MAX_NSIZES, &nbins), 232);
+	CHECK_EQ(nbins, 36);
+	for (unsigned i = 0; i < 232; i++)
+		CHECK_EQ(t[i], sz[i]);
+	CHECK_EQ(t[231], 0x7000000000000000ull);
+	CHECK_EQ(hs_je_size_classes(3, 12, t, HS_JE_MAX_NSIZES, &nbins), 235);
+	CHECK_EQ(nbins, 39);
+	CHECK(t[0] == 8 && t[1] == 16 && t[2] == 24 && t[3] == 32 && t[4] == 40 &&
+	      t[38] == 14336 && t[39] == 16384);
+	CHECK_EQ(hs_je_size_classes(3, 12, t, 100, &nbins), 0);
+
+	/* Resolving the 5.3.0 row to --with-lg-quantum=3 gives what ptype/o
+	 * says of such a build: tcache_slow's per-bin arrays grow by 9 bytes,
+	 * 16 once aligned; the tcache gains 3 bins. */
+	struct hs_je_layout R;
+	CHECK(hs_je_layout_resolve(L, 12, 36, 232, &R));
+	CHECK(R.tsd.state == L->tsd.state && R.tcache.nbins_max == 73 &&
+	      R.arena.bins == L->arena.bins);
+	CHECK(hs_je_layout_resolve(L, 12, 39, 235, &R));
+	CHECK_EQ(R.tsd.state, 832);
+	CHECK_EQ(R.tsd.tcache, 872);
+	CHECK_EQ(R.tsd.size, 2720);
+	CHECK_EQ(R.tslow.tcache, 184);
+	CHECK_EQ(R.tcache.nbins_max, 76);
+	CHECK_EQ(R.arena.nactive, 10656);
+	CHECK_EQ(R.arena.ind, 78928);
+	CHECK_EQ(R.arena.bins, 78952);
+	CHECK(!hs_je_layout_resolve(L, 12, 0, 232, &R));
+	CHECK(!hs_je_layout_resolve(L, 20, 36, 232, &R));
 	static const uint8_t id[] = {0x1d, 0x51, 0x63, 0xc2, 0x46, 0xdc, 0x9c, 0xd2, 0xb4,
 				     0xd3, 0x39, 0xf2, 0xac, 0x42, 0xef, 0xd9, 0x5c, 0x6e,
 				     0x0a, 0xe1};
@@ -525,6 +583,34 @@ static void test_split_leaf(void)
 	}
 }
 
+/* The record of rows tried, and the one-line refusal (layout_try.c). */
+static void test_layout_try(void)
+{
+	struct hs_layout_try t = {0};
+	hs_layout_try_note(&t, "5.3.0", "%d errors (%s)", 121, "jemalloc: arena 0: bin 3");
+	hs_layout_try_note(&t, "5.2.1", "globals not found");
+	struct hs_error *e = hs_layout_try_refuse(&t, "libjemalloc.so.2", "jemalloc",
+						  "5.3.0-100-g314c073a", "5.3.1, 5.3.0, 5.2.1");
+	CHECK(e && e->code == HS_ERR_UNSUPPORTED);
+	CHECK(e && strstr(e->message, "libjemalloc.so.2: jemalloc 5.3.0-100-g314c073a has no"
+			  " layout row") && strstr(e->message, "(5.3.0: 121 errors (jemalloc:"
+			  " arena 0: bin 3); 5.2.1: globals not found); supported: 5.3.1,"));
+	hs_error_destroy(e);
+	for (int i = 0; i < 500; i++)
+		hs_layout_try_note(&t, "9.9.9", "%0200d", i);
+	CHECK(t.len < sizeof(t.text) && strlen(t.text) == t.len && t.tried == 502);
+	struct hs_heap *h;
+	CHECK(hs_heap_create(&h) == NULL);
+	char first[32];
+	CHECK_EQ(hs_layout_try_errors(h, first, sizeof(first)), 0);
+	hs_diags_add(&h->diags, HS_DIAG_WARNING, false, 0, "w");
+	hs_diags_add(&h->diags, HS_DIAG_ERROR, false, 0, "first error, cut to the buffer size");
+	hs_diags_add(&h->diags, HS_DIAG_ERROR, false, 0, "second");
+	CHECK_EQ(hs_layout_try_errors(h, first, sizeof(first)), 2);
+	CHECK(strcmp(first, "first error, cut to the buffer ") == 0);
+	hs_heap_destroy(h);
+}
+
 int main(void)
 {
 	L = hs_je_layout_for_version("5.3.0");
@@ -537,6 +623,7 @@ int main(void)
 	CHECK_EQ(sz[36], 16384);
 	CHECK_EQ(sz[40], 32768);
 	test_layout();
+	test_layout_try();
 	test_clean(48, 48);
 	test_clean(48, 0);  /* LG_VADDR detected */
 	test_clean(57, 57);

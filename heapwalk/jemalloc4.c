@@ -70,6 +70,20 @@ struct je4_extent {
 	bool achunk;
 };
 
+/* An in-use large run whose user pointer is not known (cache-oblivious
+ * placement): its record, and the lowest cacheline a pointer into its first
+ * page names. */
+struct je4_unres {
+	uint64_t run;
+	size_t chunk;      /* index of its record in heap->chunks */
+	uint64_t off;      /* page size: no pointer seen */
+};
+
+/* Memory of jemalloc's own chunks, not scanned for pointers as a whole. */
+struct je4_span {
+	uint64_t start, end;
+};
+
 struct je4_item {
 	uint64_t addr;
 	uint32_t bin;
@@ -95,6 +109,10 @@ struct je4_walk {
 	size_t cursor;
 	struct je4_extent *extents; /* what the rtree maps, in key order */
 	size_t nextents, extents_cap;
+	struct je4_unres *unres;  /* in address order */
+	size_t nunres, unres_cap;
+	struct je4_span *spans;   /* arena chunks, huge and cached extents */
+	size_t nspans, spans_cap;
 	uint64_t *nodes;          /* rtree nodes seen: an open-addressed set */
 	size_t nodes_cap, nnodes;
 	void *buf[JE4_NBUF];
@@ -855,6 +873,15 @@ static void je4_large_run(struct je4_walk *w, uint64_t run, uint64_t size,
 		flags = HS_CHUNK_F_METADATA;
 	} else {
 		addr = run;
+		if (w->large_pad) {
+			if (!hs_grow((void **)&w->unres, &w->unres_cap, w->nunres + 1,
+				     sizeof(*w->unres))) {
+				w->nomem = true;
+				return;
+			}
+			w->unres[w->nunres++] = (struct je4_unres){run, w->heap->nchunks,
+								   w->large_pad};
+		}
 	}
 	if (!je4_add(w, addr, usize, st, flags))
 		return;
@@ -1110,6 +1137,16 @@ static void je4_walk_rtree(struct je4_walk *w)
  * Chunks an arena holds outside the rtree: cached (dirty) and retained.
  * --------------------------------------------------------------------- */
 
+static bool je4_span(struct je4_walk *w, uint64_t start, uint64_t size)
+{
+	if (!hs_grow((void **)&w->spans, &w->spans_cap, w->nspans + 1, sizeof(*w->spans))) {
+		w->nomem = true;
+		return false;
+	}
+	w->spans[w->nspans++] = (struct je4_span){start, start + size};
+	return true;
+}
+
 struct je4_owner {
 	struct je4_arena *ar;
 };
@@ -1128,6 +1165,8 @@ static bool je4_cached_chunk(struct je4_walk *w, uint64_t node, void *arg)
 		     ar->ind, node);
 		return false;
 	}
+	if (!je4_span(w, addr, size))
+		return false;
 	return je4_add(w, addr, size, HS_CHUNK_FREE, 0);
 }
 
@@ -1237,11 +1276,159 @@ static void je4_visit_all(struct je4_walk *w)
 		const struct je4_extent *e = &w->extents[i];
 		struct je4_arena *ar = e->arena == UINT32_MAX ? NULL :
 				       je4_arena_by_ind(w, e->arena);
+		uint64_t cs = w->cfg.chunksize;
+		if (!je4_span(w, e->addr, e->achunk ? cs : (e->size + cs - 1) & ~(cs - 1)))
+			return;
 		if (e->achunk)
 			je4_visit_chunk(w, e->addr, ar);
 		else
 			je4_visit_huge(w, e->node, e->addr, e->size, ar);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * Where an in-use large allocation starts. With cache-oblivious placement
+ * (the default) the user pointer is a random cacheline of its run's first
+ * page (arena_malloc_large), kept nowhere in jemalloc: the application's
+ * pointers to it are the evidence. Live memory is scanned once for words
+ * that point into such a page: the in-use chunks, and the writable memory
+ * that is not jemalloc's (static data, stacks, other heaps). The lowest
+ * cacheline named is the start (a pointer into an object points at or
+ * after it: an sds body, a field); with none, the run's first page stands
+ * for it.
+ * --------------------------------------------------------------------- */
+
+static int je4_cmp_span(const void *a, const void *b)
+{
+	const struct je4_span *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void je4_resolve_words(struct je4_walk *w, const uint8_t *p, size_t len)
+{
+	uint64_t lo = w->unres[0].run, hi = w->unres[w->nunres - 1].run + w->cfg.page;
+	for (size_t k = 0; k + 8 <= len; k += 8) {
+		uint64_t v = je4_load64(p + k);
+		if (v - lo >= hi - lo)
+			continue;
+		size_t a = 0, b = w->nunres;
+		while (b - a > 1) {
+			size_t mid = a + (b - a) / 2;
+			if (w->unres[mid].run <= v)
+				a = mid;
+			else
+				b = mid;
+		}
+		struct je4_unres *u = &w->unres[a];
+		uint64_t off = (v - u->run) & ~UINT64_C(63);
+		if (v >= u->run && v - u->run < w->cfg.page && off < u->off)
+			u->off = off;
+	}
+}
+
+/* Scan [start, end) as far as the core holds it, 8-byte aligned. */
+static void je4_resolve_range(struct je4_walk *w, uint64_t start, uint64_t end)
+{
+	start = (start + 7) & ~UINT64_C(7);
+	while (start < end) {
+		const struct hs_memory_range *r = hs_memory_find(w->mem, start);
+		if (!r || start - r->start >= r->filesz) {
+			uint64_t next;
+			if (!hs_memory_next_backed(w->mem, start, &next) || next <= start)
+				return;
+			start = (next + 7) & ~UINT64_C(7);
+			continue;
+		}
+		uint64_t stop = r->start + r->filesz < end ? r->start + r->filesz : end;
+		const uint8_t *p = r->data + (start - r->start);
+		if (((uintptr_t)p & 7) == 0)
+			je4_resolve_words(w, p, stop - start);
+		start = stop;
+	}
+}
+
+/* The writable memory that is not jemalloc's: static data, other heaps,
+ * and the threads' stacks from their stack pointer up (below it lie dead
+ * frames, whose stale words would name allocations long gone). */
+static void je4_resolve_other(struct je4_walk *w)
+{
+	qsort(w->spans, w->nspans, sizeof(*w->spans), je4_cmp_span);
+	size_t s = 0;
+	for (size_t i = 0; i < w->mem->count; i++) {
+		const struct hs_memory_range *r = &w->mem->ranges[i];
+		uint64_t at = r->start, end = r->start + r->filesz;
+		if (!(r->flags & 2 /* PF_W */))
+			continue;
+		for (size_t t = 0; t < w->proc->nthreads; t++) {
+			uint64_t sp = w->proc->threads[t].rsp - 128; /* the red zone */
+			if (sp > at && sp < end)
+				at = sp;
+		}
+		while (s < w->nspans && w->spans[s].end <= at)
+			s++;
+		for (size_t k = s; at < end && k < w->nspans && w->spans[k].start < end; k++) {
+			if (w->spans[k].start > at)
+				je4_resolve_range(w, at, w->spans[k].start);
+			if (w->spans[k].end > at)
+				at = w->spans[k].end;
+		}
+		if (at < end)
+			je4_resolve_range(w, at, end);
+	}
+}
+
+static void je4_resolve(struct je4_walk *w)
+{
+	if (!w->nunres)
+		return;
+	/* The heap's live objects first: what the application reaches its
+	 * allocations through; only the runs they name nothing in get the
+	 * evidence of the other writable memory. */
+	const struct hs_heap *h = w->heap;
+	for (size_t i = 0; i < h->nchunks; i++)
+		/* Not the tcaches: past ncached their stacks hold stale items. */
+		if (hs_chunk_state(&h->chunks[i]) == HS_CHUNK_IN_USE &&
+		    !(hs_chunk_flags(&h->chunks[i]) & HS_CHUNK_F_METADATA))
+			je4_resolve_range(w, h->chunks[i].addr,
+					  h->chunks[i].addr + hs_chunk_size(&h->chunks[i]));
+	size_t out = 0, pending = 0;
+	for (size_t i = 0; i < w->nunres; i++)
+		pending += w->unres[i].off >= w->cfg.page;
+	if (pending) {
+		/* Keep only the runs still without a pointer for the second
+		 * scan, then restore the whole list. */
+		struct je4_unres *done = malloc(w->nunres * sizeof(*done));
+		if (!done) {
+			w->nomem = true;
+			return;
+		}
+		size_t ndone = 0;
+		for (size_t i = 0; i < w->nunres; i++) {
+			if (w->unres[i].off < w->cfg.page)
+				done[ndone++] = w->unres[i];
+			else
+				w->unres[out++] = w->unres[i];
+		}
+		size_t all = w->nunres;
+		w->nunres = out;
+		je4_resolve_other(w);
+		memcpy(w->unres + out, done, ndone * sizeof(*done));
+		w->nunres = all;
+		free(done);
+	}
+	size_t found = 0;
+	for (size_t i = 0; i < w->nunres; i++) {
+		const struct je4_unres *u = &w->unres[i];
+		if (u->off >= w->cfg.page || u->chunk >= w->heap->nchunks ||
+		    w->heap->chunks[u->chunk].addr != u->run)
+			continue;
+		w->heap->chunks[u->chunk].addr = u->run + u->off;
+		found++;
+	}
+	DIAG(w, HS_DIAG_INFO, 0,
+	     "jemalloc: %zu in-use large allocations start where the lowest pointer into"
+	     " their first page says (cache-oblivious placement); %zu have no pointer to"
+	     " them and are reported at their run's first page", found, w->nunres - found);
 }
 
 /* ---------------------------------------------------------------------
@@ -1419,6 +1606,8 @@ struct hs_error *hs_jemalloc4_walk_at(struct hs_process *proc,
 	if (!w.nomem)
 		je4_arena_chunks(&w);
 	if (!w.nomem)
+		je4_resolve(&w);
+	if (!w.nomem)
 		je4_finish(&w);
 	if (w.nomem)
 		err = HS_ENOMEM;
@@ -1429,6 +1618,8 @@ struct hs_error *hs_jemalloc4_walk_at(struct hs_process *proc,
 	free(w.tcaches);
 	free(w.items);
 	free(w.extents);
+	free(w.unres);
+	free(w.spans);
 	free(w.nodes);
 	for (unsigned k = 0; k < JE4_NBUF; k++)
 		free(w.buf[k]);

@@ -245,24 +245,32 @@ static void j4_arenas(struct hs_process *proc, struct hs_module *mod,
 }
 
 /* How many threads a tsd offset fits: a tsd_state_t the tsd can be in
- * (tsd.h), and in a nominal tsd a tcache that is NULL, a state, or
- * readable. 0 if any thread's tsd is impossible. */
+ * (tsd.h), and in a nominal tsd a tcache that is NULL, a state, or one
+ * whose first bin's stack follows it (tcache_create). 0 if any thread's tsd
+ * is impossible or none has a tcache. */
 static unsigned j4_tpoff_score(struct hs_process *proc, const struct hs_je4_layout *L,
 			       int64_t tpoff)
 {
-	unsigned score = 0;
+	unsigned score = 0, tcaches = 0;
 	for (size_t i = 0; i < proc->nthreads; i++) {
-		uint64_t tsd = proc->threads[i].fs_base + (uint64_t)tpoff, tc;
+		uint64_t tsd = proc->threads[i].fs_base + (uint64_t)tpoff, tc, avail;
 		uint32_t state;
 		if (!proc->threads[i].fs_base ||
 		    !hs_memory_u32(&proc->mem, tsd + L->tsd.state, &state) ||
 		    !hs_memory_u64(&proc->mem, tsd + L->tsd.tcache, &tc))
 			continue;
-		if (state > 3 || (tc > 3 && (tc & 7 || !hs_memory_readable(&proc->mem, tc, 8))))
+		if (state > 3)
 			return 0;
+		if (tc > 3) {
+			if ((tc & 7) || !hs_memory_u64(&proc->mem, tc + L->tcache.tbins +
+						       L->tcache.avail, &avail) ||
+			    avail <= tc || avail - tc > 65536 || (avail & 7))
+				return 0;
+			tcaches++;
+		}
 		score++;
 	}
-	return score;
+	return tcaches ? score : 0;
 }
 
 struct j4_tls {
@@ -290,9 +298,34 @@ static bool j4_tls_slot(uint64_t slot, int64_t addend, const char *sym, void *ar
 	return true;
 }
 
+/* The value an FS-relative operand's base register holds: loaded a few
+ * instructions before from an immediate (the linker relaxed initial-exec
+ * to local-exec in an executable) or from a TPOFF64 GOT slot. */
+static bool j4_fs_base(struct hs_process *proc, const struct hs_insn *in, size_t i,
+		       int64_t *ret)
+{
+	if (!in[i].mem_base) {
+		*ret = 0;
+		return true;
+	}
+	for (size_t j = i; j-- > 0 && i - j <= 16;) {
+		if (in[j].dst_reg != in[i].mem_base)
+			continue;
+		if (strcmp(in[j].mnemonic, "mov") != 0)
+			return false;
+		if (!in[j].has_mem && in[j].has_imm) {
+			*ret = in[j].imm;
+			return true;
+		}
+		return in[j].has_mem && in[j].mem_rip &&
+		       hs_process_tpoff(proc, in[j].mem_target, ret);
+	}
+	return false;
+}
+
 /* The tsd's TLS offset: from the TPOFF64 GOT slot of je_tsd_tls (a shared
  * library, or an executable that exports it), or from an FS-relative
- * operand of the API code (local-exec in an executable). */
+ * operand of the API code that reads the tsd's state or tcache. */
 static void j4_tpoff(struct hs_process *proc, struct hs_module *mod,
 		     const struct hs_je4_layout *L, struct hs_je4_globals *g)
 {
@@ -308,16 +341,20 @@ static void j4_tpoff(struct hs_process *proc, struct hs_module *mod,
 			if (!j4_function(mod, name, &s) ||
 			    hs_disasm(mod, s.addr, 4096, 512, false, &in, &n))
 				continue;
-			for (size_t k = 0; k < n && !t.score; k++)
-				if (in[k].has_mem && in[k].mem_fs && !in[k].mem_base &&
-				    in[k].mem_disp < 0)
-					for (uint32_t f = 0; f <= L->tsd.tcache && !t.score; f += 4) {
-						unsigned sc = j4_tpoff_score(proc, L, in[k].mem_disp - f);
-						if (sc) {
-							t.best = in[k].mem_disp - f;
-							t.score = sc;
-						}
+			for (size_t k = 0; k < n && !t.score; k++) {
+				int64_t base;
+				if (!in[k].has_mem || !in[k].mem_fs || !j4_fs_base(proc, in, k, &base))
+					continue;
+				const uint32_t fields[] = {L->tsd.state, L->tsd.tcache};
+				for (size_t f = 0; f < HS_ARRAY_SIZE(fields) && !t.score; f++) {
+					int64_t tpoff = base + in[k].mem_disp - (int64_t)fields[f];
+					unsigned sc = tpoff < 0 ? j4_tpoff_score(proc, L, tpoff) : 0;
+					if (sc) {
+						t.best = tpoff;
+						t.score = sc;
 					}
+				}
+			}
 			free(in);
 		}
 	g->has_tpoff = t.score > 0;

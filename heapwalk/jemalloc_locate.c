@@ -35,6 +35,7 @@ struct hs_module *hs_jemalloc_module(struct hs_process *proc,
 	static const char *const marks[] = {
 		"je_mallctl", "je_malloc_usable_size", "je_arena_emap_global",
 		"je_extents_rtree", "je_sz_index2size_tab", "mallctl",
+		"je_chunks_rtree", /* jemalloc 4.x (jemalloc4.c) */
 	};
 	struct hs_symbol s;
 	for (size_t i = 0; i < HS_ARRAY_SIZE(marks); i++) {

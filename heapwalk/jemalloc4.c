@@ -350,7 +350,7 @@ bool hs_je4_valid_arena(const struct hs_memory *mem, const struct hs_je4_layout 
 	uint64_t lbytes = (uint64_t)cfg->nlclasses * L->arena.lstats_size;
 	return lstats >= bins_end && lstats - bins_end < 65536 && !(lstats & 63) &&
 	       hstats >= lstats + lbytes && hstats - (lstats + lbytes) < 16 &&
-	       hs_memory_readable(mem, addr, L->arena.bins);
+	       hs_memory_backed(mem, addr, L->arena.bins);
 }
 
 /* ---------------------------------------------------------------------
@@ -1027,10 +1027,18 @@ static void je4_collect(struct je4_walk *w, uint64_t key, uint64_t node)
 	struct je4_arena *ar = je4_arena(w, je4_load64(n + L->node.arena),
 					 e.achunk ? "arena chunk" : "huge extent", node);
 	e.arena = ar ? ar->ind : UINT32_MAX;
-	if (w->nextents >= w->max_records ||
-	    !hs_grow((void **)&w->extents, &w->extents_cap, w->nextents + 1,
+	if (w->nextents >= w->max_records) {
+		if (w->nextents == w->max_records)
+			DIAG(w, HS_DIAG_ERROR, node,
+			     "jemalloc: chunks_rtree maps more than %" PRIu64 " chunks, more"
+			     " than the core can hold (hostile or corrupt); the rest is not"
+			     " counted", w->max_records);
+		w->nextents++;
+		return;
+	}
+	if (!hs_grow((void **)&w->extents, &w->extents_cap, w->nextents + 1,
 		     sizeof(*w->extents))) {
-		w->nomem = w->nextents < w->max_records;
+		w->nomem = true;
 		return;
 	}
 	w->extents[w->nextents++] = e;
@@ -1242,7 +1250,8 @@ static bool je4_pad_fits(struct je4_walk *w, uint64_t pad)
 {
 	const struct hs_je4_config *c = &w->cfg;
 	unsigned npages = c->chunk_npages - c->map_bias;
-	for (size_t i = 0; i < w->nextents; i++) {
+	size_t n = w->nextents < w->max_records ? w->nextents : w->max_records;
+	for (size_t i = 0; i < n; i++) {
 		if (!w->extents[i].achunk)
 			continue;
 		const uint64_t *map = hs_je_span(w->mem, w->extents[i].addr +
@@ -1272,7 +1281,8 @@ static bool je4_pad_fits(struct je4_walk *w, uint64_t pad)
 /* The second pass: every chunk and extent the rtree maps, emitted. */
 static void je4_visit_all(struct je4_walk *w)
 {
-	for (size_t i = 0; i < w->nextents && !w->nomem && !w->capped; i++) {
+	size_t n = w->nextents < w->max_records ? w->nextents : w->max_records;
+	for (size_t i = 0; i < n && !w->nomem && !w->capped; i++) {
 		const struct je4_extent *e = &w->extents[i];
 		struct je4_arena *ar = e->arena == UINT32_MAX ? NULL :
 				       je4_arena_by_ind(w, e->arena);

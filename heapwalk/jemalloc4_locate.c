@@ -177,6 +177,13 @@ static bool j4_tables(struct hs_process *proc, struct hs_module *mod,
 				struct hs_je4_globals trial = *g;
 				trial.sz_tab = tabs[t];
 				trial.bin_info = c->addr[i] - k;
+				/* bin 0: the smallest class, in a one-page run */
+				uint64_t reg, run;
+				if (!hs_memory_u64(&proc->mem, trial.bin_info + L->bin_info.reg_size,
+						   &reg) || reg < 8 || reg > 64 ||
+				    !hs_memory_u64(&proc->mem, trial.bin_info + L->bin_info.run_size,
+						   &run) || run < 4096 || (run & (run - 1)))
+					continue;
 				if (!(err = hs_je4_config_read(proc, L, &trial, cfg))) {
 					*g = trial;
 					return true;

@@ -199,15 +199,21 @@ bool hs_je4_valid_rtree(const struct hs_memory *mem, const struct hs_je4_layout 
 unsigned hs_je4_read_sizes(struct hs_process *proc, const struct hs_je4_layout *L,
 			   uint64_t addr, uint64_t *sz)
 {
+	/* Whole, or entry by entry where the bytes after the table are not
+	 * there (it may end its segment). */
 	const uint8_t *t = hs_process_ptr_or_file(proc, addr, 8ull * HS_JE4_MAX_NSIZES);
-	if (!t || (addr & 7))
+	const uint8_t *e = t ? t : hs_process_ptr_or_file(proc, addr, 8);
+	if (!e || (addr & 7))
 		return 0;
-	uint64_t first = je4_load64(t);
+	uint64_t first = je4_load64(e);
 	if (first < 8 || first > 64 || (first & (first - 1)))
 		return 0;
 	sz[0] = first;
 	for (unsigned i = 1; i < HS_JE4_MAX_NSIZES; i++) {
-		uint64_t v = je4_load64(t + 8 * i), d = v - sz[i - 1];
+		e = t ? t + 8 * i : hs_process_ptr_or_file(proc, addr + 8 * i, 8);
+		if (!e)
+			return 0;
+		uint64_t v = je4_load64(e), d = v - sz[i - 1];
 		if (v <= sz[i - 1] || (d & (d - 1)) || d > sz[i - 1] || v % d)
 			return 0;
 		sz[i] = v;

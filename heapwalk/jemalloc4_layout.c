@@ -21,9 +21,10 @@
  */
 static const struct hs_je4_layout hs_je4_rows[] = {
 	{
-		/* 4.0.x: extent.h:11, arena.h:40-405, stats.h:23-140,
-		 * tcache.h:68-87, tsd.h:560 (MALLOC_TSD list), rtree.h:37-91;
-		 * rb.h:42-46 (the tree holds its nil node). */
+		/* 4.0.x (lines of 4.0.0; 4.0.1-4.0.4 the same but src/):
+		 * extent.h:11-57, arena.h:40-405, stats.h:23-136,
+		 * tcache.h:68-88, tsd.h:533-566 (MALLOC_TSD, struct tsd_s),
+		 * rtree.h:37-91; rb.h:42-46 (the tree holds its nil node). */
 		.name = "4.0.0-4.0.4",
 		.versions = {"4.0.0", "4.0.1", "4.0.2", "4.0.3", "4.0.4", NULL},
 		.verified = true,
@@ -33,7 +34,7 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		/* tcache.h:261,380 (4.0.3): avail[ncached] */
 		.avail_down = false,
 		.rb_nil_embedded = true,
-		/* struct extent_node_s, extent.h:11-58 */
+		/* struct extent_node_s, extent.h:11-57 */
 		.node = {
 			.size = 104, .arena = 0, .addr = 8, .esize = 16,
 			.achunk = 26, .cc_next = 56, .ql_next = 72,
@@ -55,10 +56,11 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.nbits = 40, .reg0_offset = 88,
 		},
 		/* struct arena_s arena.h:275-405 (stats :294 at 48, arena_stats_s
-		 * stats.h:101-140), arena_bin_s :247-273 (224 bytes, stats
-		 * :272 at 152: curregs stats.h:43, curruns :61),
-		 * malloc_large_stats_s stats.h:65-87, malloc_huge_stats_s
-		 * :89-99 */
+		 * stats.h:101-136; tcache_ql :300, spare :322, nactive :331,
+		 * chunks_cache :376, huge :379, chunks_ad_retained :393, bins
+		 * :404), arena_bin_s :247-273 (224 bytes, stats :272 at 152:
+		 * curregs stats.h:43, curruns :61), malloc_large_stats_s
+		 * stats.h:65-87, malloc_huge_stats_s :89-99 */
 		.arena = {
 			.ind = 0,
 			.stats_mapped = 48, .stats_retained = 0,
@@ -71,12 +73,12 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.lstats_size = 32, .lstats_curruns = 24,
 			.hstats_size = 24, .hstats_curhchunks = 16,
 		},
-		/* struct tcache_s tcache.h:76-81, tcache_bin_s :68-74 */
+		/* struct tcache_s tcache.h:76-88, tcache_bin_s :68-74 */
 		.tcache = {
 			.link_next = 0, .tbins = 32, .tbin_size = 32,
 			.ncached = 16, .avail = 24,
 		},
-		/* struct tsd_s from MALLOC_TSD, tsd.h:538-560 */
+		/* struct tsd_s tsd.h:560-566 from MALLOC_TSD :533-556 */
 		.tsd = {
 			.size = 80, .state = 0, .state_nominal = 1,
 			.tcache = 8, .arena = 40,
@@ -89,10 +91,10 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		},
 	},
 	{
-		/* 4.1.x: arena.h:53-441 (decay state in arena_t, runs_avail
-		 * per page-size class after bins), bitmap.h (flat 8-group
-		 * bitmap, 16-byte bitmap_info_t), tcache.h:68-88 (gc_ticker;
-		 * avail now points past the stack, :74-80, :272),
+		/* 4.1.x (lines of 4.1.0): arena.h:53-464 (decay state in
+		 * arena_t, runs_avail per page-size class after bins), bitmap.h
+		 * (flat 8-group bitmap, 16-byte bitmap_info_t), tcache.h:68-95
+		 * (gc_ticker; avail now points past the stack, :74-80, :272),
 		 * rb.h:42-45 (no nil node); the rest as 4.0. */
 		.name = "4.1.0-4.1.1",
 		.versions = {"4.1.0", "4.1.1", NULL},
@@ -107,7 +109,7 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.achunk = 26, .cc_next = 56, .ql_next = 72,
 			.ad_left = 88, .ad_right = 96,
 		},
-		/* arena.h:154-177 (misc), :53-62 (run, bitmap[8]) */
+		/* arena.h:154-177 (misc), :53-62 (run, bitmap[8]), :183-198 */
 		.chunk = {
 			.map_bits = 104, .bits_size = 8, .misc_size = 88,
 			.misc_run = 16, .run_binind = 0, .run_nfree = 4,
@@ -119,7 +121,7 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.reg_interval = 16, .run_size = 24, .nregs = 32,
 			.nbits = 40, .reg0_offset = 56,
 		},
-		/* arena.h:287-441, arena_bin_s :259-285 (128 bytes, stats at
+		/* arena.h:287-464, arena_bin_s :259-285 (128 bytes, stats at
 		 * 56) */
 		.arena = {
 			.ind = 0,
@@ -133,12 +135,12 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.lstats_size = 32, .lstats_curruns = 24,
 			.hstats_size = 24, .hstats_curhchunks = 16,
 		},
-		/* tcache.h:83-89 */
+		/* tcache.h:83-95, :68-81 */
 		.tcache = {
 			.link_next = 0, .tbins = 40, .tbin_size = 32,
 			.ncached = 16, .avail = 24,
 		},
-		/* tsd.h:560 */
+		/* tsd.h:560-566 */
 		.tsd = {
 			.size = 80, .state = 0, .state_nominal = 1,
 			.tcache = 8, .arena = 40,
@@ -150,10 +152,11 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		},
 	},
 	{
-		/* 4.2.x: mutex.h (malloc_mutex_t grows a witness: 80 bytes),
-		 * arena.h:155-178 (misc: pairing-heap link of 24 bytes),
-		 * :260-286 (bin, 168 bytes), :288-444 (nthreads[2], achunks),
-		 * stats.h:101-145 (retained), tsd.h:596 (iarena, witnesses). */
+		/* 4.2.x (lines of 4.2.0): mutex.h (malloc_mutex_t grows a
+		 * witness: 80 bytes), arena.h:155-178 (misc: pairing-heap link of
+		 * 24 bytes), :260-286 (bin, 168 bytes), :288-477 (nthreads[2],
+		 * achunks), stats.h:101-144 (retained), tsd.h:596-602 from
+		 * MALLOC_TSD :563 (iarena, witnesses), rtree.h:82-92. */
 		.name = "4.2.0-4.2.1",
 		.versions = {"4.2.0", "4.2.1", NULL},
 		.verified = true,
@@ -202,8 +205,9 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		},
 	},
 	{
-		/* 4.3.x: arena.h:332-489 (the decay state becomes one
-		 * arena_decay_t, 8 bytes shorter), tsd.h:624; the rest as
+		/* 4.3.x (lines of 4.3.0): arena.h:332-479 (the decay state
+		 * becomes one arena_decay_t, 8 bytes shorter), arena_bin_s
+		 * :304-330, tsd.h:624-630 from MALLOC_TSD :591; the rest as
 		 * 4.2. */
 		.name = "4.3.0-4.3.1",
 		.versions = {"4.3.0", "4.3.1", NULL},
@@ -255,9 +259,10 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		},
 	},
 	{
-		/* 4.4.0 and 4.5.0: extent.h:11-73 (en_sn, 112 bytes),
-		 * arena.h:185-194 (arena_chunk_s gains hugepage), :340-489
-		 * (extent_sn_next). tsd.h:624 (4.5.0: :625) unchanged. */
+		/* 4.4.0 and 4.5.0: extent.h:11-71 (en_sn, 112 bytes),
+		 * arena.h:185-208 (arena_chunk_s gains hugepage), :243-267
+		 * (bin info), :312-338 (bin), :340-489 (extent_sn_next),
+		 * tsd.h:624-630 (4.5.0: :625-631) as 4.3. */
 		.name = "4.4.0-4.5.0",
 		.versions = {"4.4.0", "4.5.0", NULL},
 		.verified = true,

@@ -59,7 +59,7 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		 * stats.h:101-136; tcache_ql :300, spare :322, nactive :331,
 		 * chunks_cache :376, huge :379, chunks_ad_retained :393, bins
 		 * :404), arena_bin_s :247-273 (224 bytes, stats :272 at 152:
-		 * curregs stats.h:43, curruns :61), malloc_large_stats_s
+		 * curregs stats.h:44, curruns :62), malloc_large_stats_s
 		 * stats.h:65-87, malloc_huge_stats_s :89-99 */
 		.arena = {
 			.ind = 0,

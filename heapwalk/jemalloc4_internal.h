@@ -23,6 +23,9 @@ struct hs_je4_globals {
 	int64_t tsd_tpoff;   /* tsd = fs_base + tsd_tpoff */
 };
 
+/* RTREE_HEIGHT_MAX on 64-bit (rtree.h:19-20): the rows' height_max bound. */
+#define HS_JE4_MAX_HEIGHT 4
+
 /* One small size class's geometry (arena_bin_info_t), from the process. */
 struct hs_je4_bin {
 	uint64_t reg_size, reg_interval, run_size, reg0_offset;
@@ -48,7 +51,8 @@ struct hs_je4_config {
 };
 
 /*
- * Read the configuration through the located globals under layout L, and
+ * jemalloc4_config.c. Read the configuration through the located globals
+ * under layout L, and
  * check it is one jemalloc could have built. index2size_tab is read-only
  * data: from the core, or from the module file when gcore left it out.
  * Errors: HS_ERR_NOT_FOUND (a table is unreadable or inconsistent; the
@@ -65,6 +69,10 @@ struct hs_error *hs_je4_config_read(struct hs_process *proc,
  * holds HS_JE4_MAX_NSIZES), or 0 if the table is not one. */
 unsigned hs_je4_read_sizes(struct hs_process *proc, const struct hs_je4_layout *L,
 			   uint64_t addr, uint64_t *sz);
+
+/* The class index of size, or the index of the smallest class above it
+ * (size2index), or nsizes when none is. Binary search. */
+unsigned hs_je4_size2index(const struct hs_je4_config *c, uint64_t size);
 
 /* Whether the rtree_t at addr is a chunks_rtree jemalloc built: height,
  * levels and start_level table agree (src/rtree.c rtree_new). On success

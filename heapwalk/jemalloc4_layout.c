@@ -19,6 +19,41 @@
  * tcache_bin_info rule (src/tcache.c tcache_boot: 2 * nregs clamped to
  * [20, 200] for small bins, 20 for large ones), and tsd_state_nominal = 1.
  */
+/* Structs that several release lines share, cited at their first. */
+
+/* struct rtree_s rtree.h:81-91 and rtree_level_s :45-79 in 4.0.0 (4.2.0 on:
+ * :82-92, :46-80), unchanged through 4.5.0. */
+#define J4_RTREE { \
+	.size = 104, .height = 16, .start_level = 20, .levels = 40, \
+	.level_size = 16, .level_subtree = 0, .level_bits = 8, \
+	.level_cumbits = 12, .height_max = 4, \
+}
+/* struct extent_node_s extent.h:11-57, 4.0.0 to 4.3.1. */
+#define J4_NODE_40 { \
+	.size = 104, .arena = 0, .addr = 8, .esize = 16, .achunk = 26, \
+	.cc_next = 56, .ql_next = 72, .ad_left = 88, .ad_right = 96, \
+}
+/* struct arena_bin_info_s arena.h:233-257 in 4.1.0 (bitmap_info_t of 16
+ * bytes), the same through 4.5.0 (:243-267). */
+#define J4_BIN_INFO_41 { \
+	.size = 64, .reg_size = 0, .redzone_size = 8, .reg_interval = 16, \
+	.run_size = 24, .nregs = 32, .nbits = 40, .reg0_offset = 56, \
+}
+/* struct tcache_s tcache.h:83-95 (gc_ticker) and tcache_bin_s :68-81 in
+ * 4.1.0, the same through 4.5.0. */
+#define J4_TCACHE_41 { \
+	.link_next = 0, .tbins = 40, .tbin_size = 32, .ncached = 16, .avail = 24, \
+}
+/* struct tsd_s tsd.h:560-566 (MALLOC_TSD :533-556) in 4.0.0 and 4.1.0. */
+#define J4_TSD_40 { \
+	.size = 80, .state = 0, .state_nominal = 1, .tcache = 8, .arena = 40, \
+}
+/* struct tsd_s tsd.h:596-602 (MALLOC_TSD :563) in 4.2.0, iarena before
+ * arena: the same in 4.3.0 (:624-630) through 4.5.0 (:625-631). */
+#define J4_TSD_42 { \
+	.size = 104, .state = 0, .state_nominal = 1, .tcache = 8, .arena = 48, \
+}
+
 static const struct hs_je4_layout hs_je4_rows[] = {
 	{
 		/* 4.0.x (lines of 4.0.0; 4.0.1-4.0.4 the same but src/):
@@ -34,12 +69,7 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		/* tcache.h:261,380 (4.0.3): avail[ncached] */
 		.avail_down = false,
 		.rb_nil_embedded = true,
-		/* struct extent_node_s, extent.h:11-57 */
-		.node = {
-			.size = 104, .arena = 0, .addr = 8, .esize = 16,
-			.achunk = 26, .cc_next = 56, .ql_next = 72,
-			.ad_left = 88, .ad_right = 96,
-		},
+		.node = J4_NODE_40,
 		/* struct arena_chunk_s arena.h:171-186, arena_chunk_map_misc_s
 		 * :141-164 (rb_link, then the union holding arena_run_s :40-49:
 		 * binind, nfree, bitmap[BITMAP_GROUPS_MAX = 9]) */
@@ -79,16 +109,8 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.ncached = 16, .avail = 24,
 		},
 		/* struct tsd_s tsd.h:560-566 from MALLOC_TSD :533-556 */
-		.tsd = {
-			.size = 80, .state = 0, .state_nominal = 1,
-			.tcache = 8, .arena = 40,
-		},
-		/* struct rtree_s rtree.h:81-91, rtree_level_s :45-79 */
-		.rtree = {
-			.size = 104, .height = 16, .start_level = 20, .levels = 40,
-			.level_size = 16, .level_subtree = 0, .level_bits = 8,
-			.level_cumbits = 12, .height_max = 4,
-		},
+		.tsd = J4_TSD_40,
+		.rtree = J4_RTREE,
 	},
 	{
 		/* 4.1.x (lines of 4.1.0): arena.h:53-464 (decay state in
@@ -104,23 +126,14 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		.huge_maxclass = UINT64_C(0x7000000000000000),
 		.avail_down = true,
 		.rb_nil_embedded = false,
-		.node = {
-			.size = 104, .arena = 0, .addr = 8, .esize = 16,
-			.achunk = 26, .cc_next = 56, .ql_next = 72,
-			.ad_left = 88, .ad_right = 96,
-		},
+		.node = J4_NODE_40,
 		/* arena.h:154-177 (misc), :53-62 (run, bitmap[8]), :183-198 */
 		.chunk = {
 			.map_bits = 104, .bits_size = 8, .misc_size = 88,
 			.misc_run = 16, .run_binind = 0, .run_nfree = 4,
 			.run_bitmap = 8,
 		},
-		/* arena.h:233-257 */
-		.bin_info = {
-			.size = 64, .reg_size = 0, .redzone_size = 8,
-			.reg_interval = 16, .run_size = 24, .nregs = 32,
-			.nbits = 40, .reg0_offset = 56,
-		},
+		.bin_info = J4_BIN_INFO_41,
 		/* arena.h:287-464, arena_bin_s :259-285 (128 bytes, stats at
 		 * 56) */
 		.arena = {
@@ -135,21 +148,10 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.lstats_size = 32, .lstats_curruns = 24,
 			.hstats_size = 24, .hstats_curhchunks = 16,
 		},
-		/* tcache.h:83-95, :68-81 */
-		.tcache = {
-			.link_next = 0, .tbins = 40, .tbin_size = 32,
-			.ncached = 16, .avail = 24,
-		},
+		.tcache = J4_TCACHE_41,
 		/* tsd.h:560-566 */
-		.tsd = {
-			.size = 80, .state = 0, .state_nominal = 1,
-			.tcache = 8, .arena = 40,
-		},
-		.rtree = {
-			.size = 104, .height = 16, .start_level = 20, .levels = 40,
-			.level_size = 16, .level_subtree = 0, .level_bits = 8,
-			.level_cumbits = 12, .height_max = 4,
-		},
+		.tsd = J4_TSD_40,
+		.rtree = J4_RTREE,
 	},
 	{
 		/* 4.2.x (lines of 4.2.0): mutex.h (malloc_mutex_t grows a
@@ -163,21 +165,13 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		.huge_maxclass = UINT64_C(0x7000000000000000),
 		.avail_down = true,
 		.rb_nil_embedded = false,
-		.node = {
-			.size = 104, .arena = 0, .addr = 8, .esize = 16,
-			.achunk = 26, .cc_next = 56, .ql_next = 72,
-			.ad_left = 88, .ad_right = 96,
-		},
+		.node = J4_NODE_40,
 		.chunk = {
 			.map_bits = 104, .bits_size = 8, .misc_size = 96,
 			.misc_run = 24, .run_binind = 0, .run_nfree = 4,
 			.run_bitmap = 8,
 		},
-		.bin_info = {
-			.size = 64, .reg_size = 0, .redzone_size = 8,
-			.reg_interval = 16, .run_size = 24, .nregs = 32,
-			.nbits = 40, .reg0_offset = 56,
-		},
+		.bin_info = J4_BIN_INFO_41,
 		.arena = {
 			.ind = 0,
 			.stats_mapped = 96, .stats_retained = 104,
@@ -190,19 +184,9 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.lstats_size = 32, .lstats_curruns = 24,
 			.hstats_size = 24, .hstats_curhchunks = 16,
 		},
-		.tcache = {
-			.link_next = 0, .tbins = 40, .tbin_size = 32,
-			.ncached = 16, .avail = 24,
-		},
-		.tsd = {
-			.size = 104, .state = 0, .state_nominal = 1,
-			.tcache = 8, .arena = 48,
-		},
-		.rtree = {
-			.size = 104, .height = 16, .start_level = 20, .levels = 40,
-			.level_size = 16, .level_subtree = 0, .level_bits = 8,
-			.level_cumbits = 12, .height_max = 4,
-		},
+		.tcache = J4_TCACHE_41,
+		.tsd = J4_TSD_42,
+		.rtree = J4_RTREE,
 	},
 	{
 		/* 4.3.x (lines of 4.3.0): arena.h:332-479 (the decay state
@@ -217,21 +201,13 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 		.huge_maxclass = UINT64_C(0x7000000000000000),
 		.avail_down = true,
 		.rb_nil_embedded = false,
-		.node = {
-			.size = 104, .arena = 0, .addr = 8, .esize = 16,
-			.achunk = 26, .cc_next = 56, .ql_next = 72,
-			.ad_left = 88, .ad_right = 96,
-		},
+		.node = J4_NODE_40,
 		.chunk = {
 			.map_bits = 104, .bits_size = 8, .misc_size = 96,
 			.misc_run = 24, .run_binind = 0, .run_nfree = 4,
 			.run_bitmap = 8,
 		},
-		.bin_info = {
-			.size = 64, .reg_size = 0, .redzone_size = 8,
-			.reg_interval = 16, .run_size = 24, .nregs = 32,
-			.nbits = 40, .reg0_offset = 56,
-		},
+		.bin_info = J4_BIN_INFO_41,
 		.arena = {
 			.ind = 0,
 			.stats_mapped = 96, .stats_retained = 104,
@@ -244,19 +220,9 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.lstats_size = 32, .lstats_curruns = 24,
 			.hstats_size = 24, .hstats_curhchunks = 16,
 		},
-		.tcache = {
-			.link_next = 0, .tbins = 40, .tbin_size = 32,
-			.ncached = 16, .avail = 24,
-		},
-		.tsd = {
-			.size = 104, .state = 0, .state_nominal = 1,
-			.tcache = 8, .arena = 48,
-		},
-		.rtree = {
-			.size = 104, .height = 16, .start_level = 20, .levels = 40,
-			.level_size = 16, .level_subtree = 0, .level_bits = 8,
-			.level_cumbits = 12, .height_max = 4,
-		},
+		.tcache = J4_TCACHE_41,
+		.tsd = J4_TSD_42,
+		.rtree = J4_RTREE,
 	},
 	{
 		/* 4.4.0 and 4.5.0: extent.h:11-71 (en_sn, 112 bytes),
@@ -279,11 +245,7 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.misc_run = 24, .run_binind = 0, .run_nfree = 4,
 			.run_bitmap = 8,
 		},
-		.bin_info = {
-			.size = 64, .reg_size = 0, .redzone_size = 8,
-			.reg_interval = 16, .run_size = 24, .nregs = 32,
-			.nbits = 40, .reg0_offset = 56,
-		},
+		.bin_info = J4_BIN_INFO_41,
 		.arena = {
 			.ind = 0,
 			.stats_mapped = 96, .stats_retained = 104,
@@ -296,19 +258,9 @@ static const struct hs_je4_layout hs_je4_rows[] = {
 			.lstats_size = 32, .lstats_curruns = 24,
 			.hstats_size = 24, .hstats_curhchunks = 16,
 		},
-		.tcache = {
-			.link_next = 0, .tbins = 40, .tbin_size = 32,
-			.ncached = 16, .avail = 24,
-		},
-		.tsd = {
-			.size = 104, .state = 0, .state_nominal = 1,
-			.tcache = 8, .arena = 48,
-		},
-		.rtree = {
-			.size = 104, .height = 16, .start_level = 20, .levels = 40,
-			.level_size = 16, .level_subtree = 0, .level_bits = 8,
-			.level_cumbits = 12, .height_max = 4,
-		},
+		.tcache = J4_TCACHE_41,
+		.tsd = J4_TSD_42,
+		.rtree = J4_RTREE,
 	},
 };
 

@@ -129,29 +129,6 @@ static bool je4_u64(const struct je4_walk *w, uint64_t addr, uint64_t *ret)
 	return hs_memory_u64(w->mem, addr, ret);
 }
 
-/* len bytes at addr into buf, across core ranges (gcore splits a
- * library's .bss where its file-backed part ends); false if unreadable. */
-static bool je4_read(const struct hs_memory *mem, uint64_t addr, void *buf, size_t len)
-{
-	struct hs_error *err = hs_memory_read(mem, addr, buf, len);
-	hs_error_destroy(err);
-	return err == NULL;
-}
-
-static inline uint64_t je4_load64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint32_t je4_load32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* ---------------------------------------------------------------------
  * Arenas.
  * --------------------------------------------------------------------- */
@@ -374,8 +351,8 @@ static bool je4_bin_items(struct je4_walk *w, uint64_t tc, unsigned b, const uin
 {
 	const struct hs_je4_layout *L = w->L;
 	uint64_t at = tc + L->tcache.tbins + (uint64_t)b * L->tcache.tbin_size;
-	uint32_t n = je4_load32(tb + L->tcache.ncached);
-	uint64_t avail = je4_load64(tb + L->tcache.avail);
+	uint32_t n = hs_je4_load32(tb + L->tcache.ncached);
+	uint64_t avail = hs_je4_load64(tb + L->tcache.avail);
 	if (!n)
 		return true;
 	if (n > w->ncmax[b]) {
@@ -404,7 +381,7 @@ static bool je4_bin_items(struct je4_walk *w, uint64_t tc, unsigned b, const uin
 		return false;
 	}
 	for (unsigned k = 0; k < n; k++)
-		w->items[w->nitems++] = (struct je4_item){je4_load64(stack + 8 * k), b, 0};
+		w->items[w->nitems++] = (struct je4_item){hs_je4_load64(stack + 8 * k), b, 0};
 	return true;
 }
 
@@ -425,7 +402,7 @@ static void je4_collect_items(struct je4_walk *w)
 		for (unsigned b = 0; tb && b < nb; b++) {
 			if (L->avail_down)
 				stack += 8ull * w->ncmax[b];
-			if (je4_load64(tb + (size_t)b * L->tcache.tbin_size +
+			if (hs_je4_load64(tb + (size_t)b * L->tcache.tbin_size +
 				       L->tcache.avail) != stack)
 				tb = NULL;
 			else if (!L->avail_down)
@@ -570,16 +547,16 @@ static void je4_small_run(struct je4_walk *w, uint64_t chunk, unsigned pageind,
 	unsigned ngroups = (b->nregs + 63) / 64;
 	uint8_t r[JE4_MAX_STRUCT];
 	if (L->chunk.run_bitmap + 8ull * ngroups > sizeof(r) ||
-	    !je4_read(w->mem, misc + L->chunk.misc_run, r, L->chunk.run_bitmap + 8ull * ngroups)) {
+	    !hs_je4_read(w->mem, misc + L->chunk.misc_run, r, L->chunk.run_bitmap + 8ull * ngroups)) {
 		DIAG(w, HS_DIAG_WARNING, misc,
 		     "jemalloc: run %#" PRIx64 ": its metadata at %#" PRIx64
 		     " is not readable", run, misc);
 		return;
 	}
-	if (je4_load32(r + L->chunk.run_binind) != binind) {
+	if (hs_je4_load32(r + L->chunk.run_binind) != binind) {
 		DIAG(w, HS_DIAG_WARNING, misc,
 		     "jemalloc: run %#" PRIx64 " is bin %u in the page map, bin %u in"
-		     " its arena_run_t", run, binind, je4_load32(r + L->chunk.run_binind));
+		     " its arena_run_t", run, binind, hs_je4_load32(r + L->chunk.run_binind));
 		return;
 	}
 	/* The bitmap's first level: raw bit 1 = free region (bitmap.c,
@@ -596,10 +573,10 @@ static void je4_small_run(struct je4_walk *w, uint64_t chunk, unsigned pageind,
 	unsigned nfree = 0;
 	for (unsigned i = 0; i < ngroups; i++)
 		nfree += (unsigned)__builtin_popcountll(map_bits[i]);
-	if (nfree != je4_load32(r + L->chunk.run_nfree))
+	if (nfree != hs_je4_load32(r + L->chunk.run_nfree))
 		DIAG(w, HS_DIAG_WARNING, misc,
 		     "jemalloc: run %#" PRIx64 ": bitmap has %u free regions, its"
-		     " arena_run_t says %u", run, nfree, je4_load32(r + L->chunk.run_nfree));
+		     " arena_run_t says %u", run, nfree, hs_je4_load32(r + L->chunk.run_nfree));
 	uint64_t live = 0;
 	for (unsigned j = 0; j < b->nregs && !w->nomem; j++) {
 		uint64_t addr = run + b->reg0_offset + (uint64_t)j * b->reg_interval;
@@ -799,7 +776,7 @@ static void je4_collect(struct je4_walk *w, uint64_t key, uint64_t node)
 {
 	const struct hs_je4_layout *L = w->L;
 	uint8_t n[JE4_MAX_STRUCT];
-	if (L->node.size > sizeof(n) || (node & 7) || !je4_read(w->mem, node, n, L->node.size)) {
+	if (L->node.size > sizeof(n) || (node & 7) || !hs_je4_read(w->mem, node, n, L->node.size)) {
 		DIAG(w, HS_DIAG_WARNING, node,
 		     "jemalloc: chunks_rtree key %#" PRIx64 ": node %#" PRIx64
 		     " is not readable", key, node);
@@ -807,8 +784,8 @@ static void je4_collect(struct je4_walk *w, uint64_t key, uint64_t node)
 	}
 	struct je4_extent e = {
 		.node = node,
-		.addr = je4_load64(n + L->node.addr),
-		.size = je4_load64(n + L->node.esize),
+		.addr = hs_je4_load64(n + L->node.addr),
+		.size = hs_je4_load64(n + L->node.esize),
 		.achunk = n[L->node.achunk] != 0,
 	};
 	if (e.addr != key || !e.size || e.addr + e.size < e.addr) {
@@ -823,7 +800,7 @@ static void je4_collect(struct je4_walk *w, uint64_t key, uint64_t node)
 		     " and size %#" PRIx64, key, node, e.size);
 		return;
 	}
-	struct je4_arena *ar = je4_arena(w, je4_load64(n + L->node.arena),
+	struct je4_arena *ar = je4_arena(w, hs_je4_load64(n + L->node.arena),
 					 e.achunk ? "arena chunk" : "huge extent", node);
 	e.arena = ar ? ar->ind : UINT32_MAX;
 	if (w->nextents >= w->max_records) {
@@ -925,18 +902,18 @@ static void je4_walk_rtree(struct je4_walk *w)
 {
 	const struct hs_je4_layout *L = w->L;
 	uint8_t r[JE4_MAX_STRUCT];
-	if (!je4_read(w->mem, w->g->rtree, r, L->rtree.size))
+	if (!hs_je4_read(w->mem, w->g->rtree, r, L->rtree.size))
 		return; /* checked by hs_je4_config_read */
-	unsigned height = je4_load32(r + L->rtree.height);
+	unsigned height = hs_je4_load32(r + L->rtree.height);
 	struct je4_level lv[HS_JE4_MAX_HEIGHT];
 	for (unsigned i = 0; i < height && i < HS_JE4_MAX_HEIGHT; i++) {
 		const uint8_t *l = r + L->rtree.levels + (size_t)i * L->rtree.level_size;
-		lv[i].bits = je4_load32(l + L->rtree.level_bits);
-		lv[i].shift = 64 - je4_load32(l + L->rtree.level_cumbits);
+		lv[i].bits = hs_je4_load32(l + L->rtree.level_bits);
+		lv[i].shift = 64 - hs_je4_load32(l + L->rtree.level_cumbits);
 	}
 	for (unsigned i = height; i-- > 0 && !w->nomem;) {
 		const uint8_t *l = r + L->rtree.levels + (size_t)i * L->rtree.level_size;
-		je4_walk_node(w, lv, height, i, je4_load64(l + L->rtree.level_subtree), 0);
+		je4_walk_node(w, lv, height, i, hs_je4_load64(l + L->rtree.level_subtree), 0);
 	}
 }
 
@@ -1117,7 +1094,7 @@ static void je4_resolve_words(struct je4_walk *w, const uint8_t *p, size_t len)
 {
 	uint64_t lo = w->unres[0].run, hi = w->unres[w->nunres - 1].run + w->cfg.page;
 	for (size_t k = 0; k + 8 <= len; k += 8) {
-		uint64_t v = je4_load64(p + k);
+		uint64_t v = hs_je4_load64(p + k);
 		if (v - lo >= hi - lo)
 			continue;
 		size_t a = 0, b = w->nunres;

@@ -11,47 +11,26 @@
 #define J4C_MAX_STRUCT 256
 #define J4C_MAX_BIN_INFO 128
 
-static bool j4c_read(const struct hs_memory *mem, uint64_t addr, void *buf, size_t len)
-{
-	struct hs_error *err = hs_memory_read(mem, addr, buf, len);
-	hs_error_destroy(err);
-	return err == NULL;
-}
-
-static inline uint64_t j4c_load64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint32_t j4c_load32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 bool hs_je4_valid_rtree(const struct hs_memory *mem, const struct hs_je4_layout *L,
 			uint64_t addr, unsigned *lg_chunk)
 {
 	uint8_t r[J4C_MAX_STRUCT];
-	if (L->rtree.size > sizeof(r) || (addr & 7) || !j4c_read(mem, addr, r, L->rtree.size))
+	if (L->rtree.size > sizeof(r) || (addr & 7) || !hs_je4_read(mem, addr, r, L->rtree.size))
 		return false;
 	/* rtree_new (src/rtree.c:12-60 in 4.0.0): levels of 16 key bits but
 	 * the last, which takes the rest; start_level[i] = min(HEIGHT_MAX - 1
 	 * - i, height - 1). The allocation hook is set, the keys span less
 	 * than a pointer's bits. */
-	uint32_t height = j4c_load32(r + L->rtree.height);
-	if (!j4c_load64(r) || height < 1 || height > L->rtree.height_max ||
+	uint32_t height = hs_je4_load32(r + L->rtree.height);
+	if (!hs_je4_load64(r) || height < 1 || height > L->rtree.height_max ||
 	    L->rtree.height_max > HS_JE4_MAX_HEIGHT)
 		return false;
 	unsigned cum = 0;
 	for (uint32_t i = 0; i < height; i++) {
 		const uint8_t *lv = r + L->rtree.levels + (size_t)i * L->rtree.level_size;
-		uint32_t bits = j4c_load32(lv + L->rtree.level_bits);
-		uint32_t cumbits = j4c_load32(lv + L->rtree.level_cumbits);
-		uint64_t sub = j4c_load64(lv + L->rtree.level_subtree);
+		uint32_t bits = hs_je4_load32(lv + L->rtree.level_bits);
+		uint32_t cumbits = hs_je4_load32(lv + L->rtree.level_cumbits);
+		uint64_t sub = hs_je4_load64(lv + L->rtree.level_subtree);
 		if (bits < 1 || bits > 16 || (i + 1 < height && bits != 16) ||
 		    cumbits != cum + bits || (sub & 7))
 			return false;
@@ -61,7 +40,7 @@ bool hs_je4_valid_rtree(const struct hs_memory *mem, const struct hs_je4_layout 
 		uint32_t want = L->rtree.height_max - 1 - i;
 		if (want > height - 1)
 			want = height - 1;
-		if (j4c_load32(r + L->rtree.start_level + 4 * i) != want)
+		if (hs_je4_load32(r + L->rtree.start_level + 4 * i) != want)
 			return false;
 	}
 	if (cum >= 64 || 64 - cum < 14 || 64 - cum > 40)
@@ -79,7 +58,7 @@ unsigned hs_je4_read_sizes(struct hs_process *proc, const struct hs_je4_layout *
 	const uint8_t *e = t ? t : hs_process_ptr_or_file(proc, addr, 8);
 	if (!e || (addr & 7))
 		return 0;
-	uint64_t first = j4c_load64(e);
+	uint64_t first = hs_je4_load64(e);
 	if (first < 8 || first > 64 || (first & (first - 1)))
 		return 0;
 	sz[0] = first;
@@ -87,7 +66,7 @@ unsigned hs_je4_read_sizes(struct hs_process *proc, const struct hs_je4_layout *
 		e = t ? t + 8 * i : hs_process_ptr_or_file(proc, addr + 8 * i, 8);
 		if (!e)
 			return 0;
-		uint64_t v = j4c_load64(e), d = v - sz[i - 1];
+		uint64_t v = hs_je4_load64(e), d = v - sz[i - 1];
 		if (v <= sz[i - 1] || (d & (d - 1)) || d > sz[i - 1] || v % d)
 			return 0;
 		sz[i] = v;
@@ -136,8 +115,8 @@ struct hs_error *hs_je4_config_read(struct hs_process *proc,
 	const uint8_t *bi = bibuf;
 	uint64_t page = 0;
 	if (L->bin_info.size <= J4C_MAX_BIN_INFO &&
-	    j4c_read(mem, g->bin_info, bibuf, L->bin_info.size))
-		page = j4c_load64(bibuf + L->bin_info.run_size);
+	    hs_je4_read(mem, g->bin_info, bibuf, L->bin_info.size))
+		page = hs_je4_load64(bibuf + L->bin_info.run_size);
 	if (page < 4096 || page > 65536 || (page & (page - 1)))
 		return hs_error_create(HS_ERR_NOT_FOUND,
 				       "jemalloc %s: arena_bin_info at %#" PRIx64
@@ -150,17 +129,17 @@ struct hs_error *hs_je4_config_read(struct hs_process *proc,
 	if (c.nbins == 0 || c.nbins > HS_JE4_MAX_NBINS)
 		return hs_error_create(HS_ERR_NOT_FOUND, "jemalloc %s: %u small classes",
 				       L->name, c.nbins);
-	if (!j4c_read(mem, g->bin_info, bibuf, (size_t)c.nbins * L->bin_info.size))
+	if (!hs_je4_read(mem, g->bin_info, bibuf, (size_t)c.nbins * L->bin_info.size))
 		bi = NULL;
 	for (unsigned i = 0; bi && i < c.nbins; i++) {
 		const uint8_t *b = bi + (size_t)i * L->bin_info.size;
 		struct hs_je4_bin *o = &c.bins[i];
-		o->reg_size = j4c_load64(b + L->bin_info.reg_size);
-		o->reg_interval = j4c_load64(b + L->bin_info.reg_interval);
-		o->run_size = j4c_load64(b + L->bin_info.run_size);
-		o->nregs = j4c_load32(b + L->bin_info.nregs);
-		o->reg0_offset = j4c_load32(b + L->bin_info.reg0_offset);
-		uint64_t nbits = j4c_load64(b + L->bin_info.nbits);
+		o->reg_size = hs_je4_load64(b + L->bin_info.reg_size);
+		o->reg_interval = hs_je4_load64(b + L->bin_info.reg_interval);
+		o->run_size = hs_je4_load64(b + L->bin_info.run_size);
+		o->nregs = hs_je4_load32(b + L->bin_info.nregs);
+		o->reg0_offset = hs_je4_load32(b + L->bin_info.reg0_offset);
+		uint64_t nbits = hs_je4_load64(b + L->bin_info.nbits);
 		if (o->reg_size != c.sz[i] || o->reg_interval < o->reg_size ||
 		    !o->run_size || o->run_size % page || o->nregs == 0 ||
 		    o->nregs > J4C_MAX_NREGS || nbits != o->nregs ||

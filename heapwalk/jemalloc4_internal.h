@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "heapwalk.h"
 #include "jemalloc4_layout.h"
@@ -22,6 +23,31 @@ struct hs_je4_globals {
 	bool has_tpoff;      /* tsd_tpoff is known (the TLS path is available) */
 	int64_t tsd_tpoff;   /* tsd = fs_base + tsd_tpoff */
 };
+
+/* Little-endian loads from bytes of the core, and a read across its ranges
+ * (gcore splits a library's .bss where its file-backed part ends): false
+ * if a byte is not there. */
+static inline uint64_t hs_je4_load64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t hs_je4_load32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline bool hs_je4_read(const struct hs_memory *mem, uint64_t addr, void *buf,
+			       size_t len)
+{
+	struct hs_error *err = hs_memory_read(mem, addr, buf, len);
+	hs_error_destroy(err);
+	return err == NULL;
+}
 
 /* RTREE_HEIGHT_MAX on 64-bit (rtree.h:19-20): the rows' height_max bound. */
 #define HS_JE4_MAX_HEIGHT 4

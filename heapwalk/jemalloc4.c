@@ -546,8 +546,8 @@ static void je4_small_run(struct je4_walk *w, uint64_t chunk, unsigned pageind,
 			(uint64_t)(pageind - c->map_bias) * L->chunk.misc_size;
 	unsigned ngroups = (b->nregs + 63) / 64;
 	uint8_t r[JE4_MAX_STRUCT];
-	if (L->chunk.run_bitmap + 8ull * ngroups > sizeof(r) ||
-	    !hs_je4_read(w->mem, misc + L->chunk.misc_run, r, L->chunk.run_bitmap + 8ull * ngroups)) {
+	size_t len = L->chunk.run_bitmap + 8ull * ngroups;
+	if (len > sizeof(r) || !hs_je4_read(w->mem, misc + L->chunk.misc_run, r, len)) {
 		DIAG(w, HS_DIAG_WARNING, misc,
 		     "jemalloc: run %#" PRIx64 ": its metadata at %#" PRIx64
 		     " is not readable", run, misc);
@@ -776,7 +776,8 @@ static void je4_collect(struct je4_walk *w, uint64_t key, uint64_t node)
 {
 	const struct hs_je4_layout *L = w->L;
 	uint8_t n[JE4_MAX_STRUCT];
-	if (L->node.size > sizeof(n) || (node & 7) || !hs_je4_read(w->mem, node, n, L->node.size)) {
+	if (L->node.size > sizeof(n) || (node & 7) ||
+	    !hs_je4_read(w->mem, node, n, L->node.size)) {
 		DIAG(w, HS_DIAG_WARNING, node,
 		     "jemalloc: chunks_rtree key %#" PRIx64 ": node %#" PRIx64
 		     " is not readable", key, node);

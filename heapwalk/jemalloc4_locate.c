@@ -178,11 +178,11 @@ static bool j4_tables(struct hs_process *proc, struct hs_module *mod,
 				trial.sz_tab = tabs[t];
 				trial.bin_info = c->addr[i] - k;
 				/* bin 0: the smallest class, in a one-page run */
-				uint64_t reg, run;
-				if (!hs_memory_u64(&proc->mem, trial.bin_info + L->bin_info.reg_size,
-						   &reg) || reg < 8 || reg > 64 ||
-				    !hs_memory_u64(&proc->mem, trial.bin_info + L->bin_info.run_size,
-						   &run) || run < 4096 || (run & (run - 1)))
+				uint64_t reg, run, b0 = trial.bin_info;
+				if (!hs_memory_u64(&proc->mem, b0 + L->bin_info.reg_size, &reg) ||
+				    reg < 8 || reg > 64 ||
+				    !hs_memory_u64(&proc->mem, b0 + L->bin_info.run_size, &run) ||
+				    run < 4096 || (run & (run - 1)))
 					continue;
 				if (!(err = hs_je4_config_read(proc, L, &trial, cfg))) {
 					*g = trial;
@@ -330,6 +330,21 @@ static bool j4_fs_base(struct hs_process *proc, const struct hs_insn *in, size_t
 	return false;
 }
 
+/* An FS-relative address the code reads: the tsd's state or its tcache. */
+static void j4_fs_tpoff(struct hs_process *proc, const struct hs_je4_layout *L,
+			int64_t fs_off, struct j4_tls *t)
+{
+	const uint32_t fields[] = {L->tsd.state, L->tsd.tcache};
+	for (size_t f = 0; f < HS_ARRAY_SIZE(fields) && !t->score; f++) {
+		int64_t tpoff = fs_off - (int64_t)fields[f];
+		unsigned sc = tpoff < 0 ? j4_tpoff_score(proc, L, tpoff) : 0;
+		if (sc) {
+			t->best = tpoff;
+			t->score = sc;
+		}
+	}
+}
+
 /* The tsd's TLS offset: from the TPOFF64 GOT slot of je_tsd_tls (a shared
  * library, or an executable that exports it), or from an FS-relative
  * operand of the API code that reads the tsd's state or tcache. */
@@ -349,18 +364,9 @@ static void j4_tpoff(struct hs_process *proc, struct hs_module *mod,
 			    hs_disasm(mod, s.addr, 4096, 512, false, &in, &n))
 				continue;
 			for (size_t k = 0; k < n && !t.score; k++) {
-				int64_t base;
-				if (!in[k].has_mem || !in[k].mem_fs || !j4_fs_base(proc, in, k, &base))
-					continue;
-				const uint32_t fields[] = {L->tsd.state, L->tsd.tcache};
-				for (size_t f = 0; f < HS_ARRAY_SIZE(fields) && !t.score; f++) {
-					int64_t tpoff = base + in[k].mem_disp - (int64_t)fields[f];
-					unsigned sc = tpoff < 0 ? j4_tpoff_score(proc, L, tpoff) : 0;
-					if (sc) {
-						t.best = tpoff;
-						t.score = sc;
-					}
-				}
+				int64_t b;
+				if (in[k].has_mem && in[k].mem_fs && j4_fs_base(proc, in, k, &b))
+					j4_fs_tpoff(proc, L, b + in[k].mem_disp, &t);
 			}
 			free(in);
 		}

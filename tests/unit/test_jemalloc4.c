@@ -269,9 +269,10 @@ static void counters(uint64_t curregs32, uint64_t curregs8, uint64_t large_l16,
 	w64(b0 + L->arena.bin_curruns, 1);
 	uint64_t ls = r64(ARENA0 + L->arena.stats_lstats);
 	uint64_t hs = r64(ARENA0 + L->arena.stats_hstats);
-	w64(ls + (szind(16384) - nbins) * L->arena.lstats_size + L->arena.lstats_curruns, large_l16);
+	uint64_t cur = L->arena.lstats_curruns;
+	w64(ls + (szind(16384) - nbins) * L->arena.lstats_size + cur, large_l16);
 	/* the 32 KiB class holds the in-use run and the tcache's */
-	w64(ls + (szind(32768) - nbins) * L->arena.lstats_size + L->arena.lstats_curruns, large_l32);
+	w64(ls + (szind(32768) - nbins) * L->arena.lstats_size + cur, large_l32);
 	w64(hs + (szind(0x280000) - nbins - nlclasses) * L->arena.hstats_size +
 	    L->arena.hstats_curhchunks, 1);
 	w64(ARENA0 + L->arena.stats_allocated_large, large_l16 * 16384 + large_l32 * 32768);
@@ -589,7 +590,8 @@ static void test_versions(void)
 	const struct hs_je4_layout *r = hs_je4_layout_for_version("4.0.3-0-ge9192eac");
 	CHECK(r && !strcmp(r->name, "4.0.0-4.0.4"));
 	CHECK((r = hs_je4_layout_for_version("4.5.0")) && !strcmp(r->name, "4.4.0-4.5.0"));
-	CHECK((r = hs_je4_layout_for_version("4.1.0-0-gdf900db")) && !strcmp(r->name, "4.1.0-4.1.1"));
+	CHECK((r = hs_je4_layout_for_version("4.1.0-0-gdf900db")) &&
+	      !strcmp(r->name, "4.1.0-4.1.1"));
 	/* a git build after a release, and releases with no row */
 	CHECK(hs_je4_layout_for_version("4.4.0-37-gabcdef0") == NULL);
 	CHECK(hs_je4_layout_for_version("4.6.0") == NULL);

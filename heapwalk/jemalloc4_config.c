@@ -141,7 +141,8 @@ struct hs_error *hs_je4_config_read(struct hs_process *proc,
 		o->reg0_offset = hs_je4_load32(b + L->bin_info.reg0_offset);
 		uint64_t nbits = hs_je4_load64(b + L->bin_info.nbits);
 		if (o->reg_size != c.sz[i] || o->reg_interval < o->reg_size ||
-		    !o->run_size || o->run_size % page || o->nregs == 0 ||
+		    !o->run_size || o->run_size % page || o->run_size >> lg_chunk ||
+		    o->nregs == 0 ||
 		    o->nregs > J4C_MAX_NREGS || nbits != o->nregs ||
 		    o->reg0_offset + (uint64_t)o->nregs * o->reg_interval > o->run_size)
 			bi = NULL;

@@ -1212,7 +1212,7 @@ static void je4_resolve(struct je4_walk *w)
 		w->heap->chunks[u->chunk].addr = u->run + u->off;
 		found++;
 	}
-	DIAG(w, HS_DIAG_INFO, 0,
+	hs_diags_add(&w->heap->diags, HS_DIAG_INFO, false, 0,
 	     "jemalloc: %zu in-use large allocations start where the lowest pointer into"
 	     " their first page says (cache-oblivious placement); %zu have no pointer to"
 	     " them and are reported at their run's first page", found, w->nunres - found);

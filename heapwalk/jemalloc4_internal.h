@@ -143,9 +143,10 @@ struct hs_error *hs_jemalloc4_locate(struct hs_process *proc, struct hs_module *
  * process's jemalloc is a 4.x release (its version string says so, or its
  * symbols name chunks_rtree, which 5.x does not have). walk: the whole
  * walk, with its layout row chosen by version, or inferred from the rows
- * the walk reconciles with. after_5x: the 5.x walker failed to locate an
- * allocator whose version it could not read; try the 4.x rows, and return
- * NULL with the heap filled if one reconciles, else err unchanged.
+ * the walk reconciles with. after_5x: the 5.x walker failed on an
+ * allocator whose version string is missing or names no release (0.0.0);
+ * try the 4.x rows, and return NULL with the heap filled if one reconciles,
+ * else err unchanged.
  */
 bool hs_jemalloc4_claims(struct hs_process *proc);
 struct hs_error *hs_jemalloc4_walk(struct hs_process *proc,

@@ -565,13 +565,20 @@ static struct hs_error *j4_infer(struct hs_process *proc, struct hs_module *mod,
 			return NULL;
 		}
 		char msg[200];
-		if (err)
-			snprintf(msg, sizeof(msg), "%s", err->message);
-		else if (!scratch->narenas)
+		if (err) {
+			/* The module is named once, at the start. */
+			size_t n = strlen(mod->name);
+			const char *m = err->message;
+			if (!strncmp(m, mod->name, n) && !strncmp(m + n, ": ", 2))
+				m += n + 2;
+			snprintf(msg, sizeof(msg), "%s", m);
+		} else if (!scratch->narenas) {
 			snprintf(msg, sizeof(msg), "no arena found");
-		else
-			snprintf(msg, sizeof(msg), "%u counters disagree, first %s", mism,
+		} else {
+			snprintf(msg, sizeof(msg), "%u counter%s disagree%s, first %s", mism,
+				 mism == 1 ? "" : "s", mism == 1 ? "s" : "",
 				 j4_first_error(scratch));
+		}
 		hs_error_destroy(err);
 		hs_heap_destroy(scratch);
 		why = j4_append(why, what, L->name, msg);
@@ -611,7 +618,11 @@ struct hs_error *hs_jemalloc4_after_5x(struct hs_process *proc,
 {
 	struct hs_module *mod = hs_jemalloc_module(proc, NULL);
 	char version[96];
-	if (!err || err == HS_ENOMEM || err->code != HS_ERR_NOT_FOUND || !mod ||
+	/* Only when the version is unknown (no string, or a bogus one such
+	 * as a build from an archive writes: 0.0.0-0-g000...): a 5.x or
+	 * later string is the 5.x walker's to judge. */
+	if (!err || err == HS_ENOMEM ||
+	    (err->code != HS_ERR_NOT_FOUND && err->code != HS_ERR_UNSUPPORTED) || !mod ||
 	    mod->symbols == HS_SYMS_NONE || j4_version(mod, version, sizeof(version)))
 		return err;
 	bool is_static = false;
@@ -620,11 +631,20 @@ struct hs_error *hs_jemalloc4_after_5x(struct hs_process *proc,
 	struct hs_heap *scratch;
 	if (hs_heap_create(&scratch))
 		return err;
-	struct hs_error *e4 = j4_infer(proc, mod, opts, scratch, "");
+	struct hs_error *e4 = j4_infer(proc, mod, opts, scratch, version);
 	if (e4) {
+		/* Both refusals in one line: what 5.x said, then every 4.x
+		 * row and why it did not reconcile. */
+		const char *why = e4 == HS_ENOMEM ? NULL : strstr(e4->message, "counters: ");
+		struct hs_error *both = why ? hs_error_create(err->code, "%s; nor does a jemalloc 4"
+							      " row reconcile (%s)", err->message,
+							      why + strlen("counters: ")) : NULL;
 		hs_heap_destroy(scratch);
 		hs_error_destroy(e4);
-		return err;
+		if (!both)
+			return err;
+		hs_error_destroy(err);
+		return both;
 	}
 	j4_heap_take(heap, scratch);
 	hs_heap_destroy(scratch);

@@ -567,10 +567,10 @@ static struct hs_error *j4_infer(struct hs_process *proc, struct hs_module *mod,
 		char msg[200];
 		if (err) {
 			/* The module is named once, at the start. */
-			size_t n = strlen(mod->name);
+			size_t len = strlen(mod->name);
 			const char *m = err->message;
-			if (!strncmp(m, mod->name, n) && !strncmp(m + n, ": ", 2))
-				m += n + 2;
+			if (!strncmp(m, mod->name, len) && !strncmp(m + len, ": ", 2))
+				m += len + 2;
 			snprintf(msg, sizeof(msg), "%s", m);
 		} else if (!scratch->narenas) {
 			snprintf(msg, sizeof(msg), "no arena found");

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""redis_jemalloc4.py: Redis on its bundled jemalloc 4.x (3.2, 4.0): exact allocator figures and sds/robj counts.
+"""redis_jemalloc4.py: Redis on its bundled jemalloc 4.x (3.2, 4.0): INFO's memory figures and exact sds/robj counts.
 
     redis_jemalloc4.py --heapscope H --redis-server BIN [--no-debuginfo] [--keep]
 
@@ -13,12 +13,12 @@ second core, and analyses both. Passes when, for the second core:
 
   - the allocator is jemalloc 4.x and no diagnostic is an error (every
     disagreement of the walk with jemalloc's own counters is one);
-  - Redis 4.0 and later: stats.allocated is within 0.5% of INFO's
-    allocator_allocated and stats.active equals allocator_active (serverCron
-    refreshes them every 100 ms). Redis 3.2 reports no allocator figures:
-    its used_memory is the sum of malloc_usable_size over the allocations
-    Redis holds (zmalloc.c, HAVE_MALLOC_SIZE), which is heapscope's in-use
-    bytes less jemalloc's own metadata (the thread caches): within 0.5%;
+  - where INFO has allocator figures (Redis 5 on; serverCron refreshes them
+    every 100 ms), stats.allocated is within 0.5% of allocator_allocated and
+    stats.active equals allocator_active. Redis 3.2 and 4.0 have none: their
+    used_memory is the sum of malloc_usable_size over the allocations Redis
+    holds (zmalloc.c, HAVE_MALLOC_SIZE), which is heapscope's in-use bytes
+    less jemalloc's own metadata (the thread caches): within 0.5%;
   - each sds/robj type grew, between the cores, by exactly what was loaded
     (encodings asked of Redis: OBJECT ENCODING), robj values by DBSIZE's
     growth, and chunks called robj/sds beyond those are fewer than 0.1% of
@@ -107,8 +107,8 @@ def counts(report):
 
 
 def info(conn):
-    """INFO memory once it has settled: Redis 4.0's allocator_* figures are
-    serverCron's, refreshed every 100 ms; 3.2's used_memory is current."""
+    """INFO memory once it has settled: allocator_* figures (Redis 5 on) are
+    serverCron's, refreshed every 100 ms; used_memory is current."""
     prev = None
     for _ in range(50):
         time.sleep(0.25)

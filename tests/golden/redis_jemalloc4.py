@@ -197,6 +197,10 @@ def main():
         log("redis %s" % conn.call("INFO", "server").decode().split("redis_version:")[1]
             .split()[0])
         size0 = int(conn.call("DBSIZE"))
+        # The same last commands before both cores, so that Redis's own
+        # buffers (the query buffer, the reply) are in the same state.
+        conn.call("OBJECT", "ENCODING", "none")
+        info(conn)
         before = counts(rj.analyze(args, rj.take_core(server.pid, tmp)))
         os.unlink(os.path.join(tmp, "core.%d" % server.pid))
         loaded = load(conn)

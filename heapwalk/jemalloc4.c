@@ -68,12 +68,24 @@ struct je4_extent {
 };
 
 /* An in-use large run whose user pointer is not known (cache-oblivious
- * placement): its record, and the lowest cacheline a pointer into its first
- * page names. */
+ * placement), and the lowest cacheline a pointer into its first page
+ * names. */
 struct je4_unres {
 	uint64_t run;
-	size_t chunk;      /* index of its record in heap->chunks */
 	uint64_t off;      /* page size: no pointer seen */
+};
+
+/*
+ * What a pass over the arena chunks does with what it finds. The walk emits
+ * each chunk once, with its final address, so where in-use large runs start
+ * is settled first (je4_resolve): FIND lists the runs whose start nothing in
+ * jemalloc records, SCAN reads the live memory for pointers into them,
+ * EMIT records the chunks and counts. Only EMIT diagnoses.
+ */
+enum je4_pass {
+	JE4_EMIT,
+	JE4_FIND,
+	JE4_SCAN,
 };
 
 /* Memory of jemalloc's own chunks, not scanned for pointers as a whole. */
@@ -117,11 +129,15 @@ struct je4_walk {
 	uint64_t max_records;
 	uint64_t tree_steps;
 	unsigned mismatches;
+	enum je4_pass pass;
 	bool capped, nomem;
 };
 
-#define DIAG(w, sev, addr, ...) \
-	hs_diags_add(&(w)->heap->diags, (sev), true, (addr), __VA_ARGS__)
+#define DIAG(w, sev, addr, ...)                                                  \
+	do {                                                                     \
+		if ((w)->pass == JE4_EMIT)                                       \
+			hs_diags_add(&(w)->heap->diags, (sev), true, (addr), __VA_ARGS__); \
+	} while (0)
 
 static bool je4_u64(const struct je4_walk *w, uint64_t addr, uint64_t *ret)
 {
@@ -170,6 +186,13 @@ static struct je4_arena *je4_arena(struct je4_walk *w, uint64_t addr, const char
 	ar->addr = addr;
 	ar->ind = ind;
 	w->arena_slot[ind] = (uint16_t)w->narenas;
+	/* The arena and its per-class stats (arena_new: one allocation),
+	 * jemalloc's own memory. */
+	uint64_t hstats;
+	if (je4_u64(w, addr + w->L->arena.stats_hstats, &hstats) &&
+	    !hs_heap_add_owned(w->heap, "arena_t", addr, hstats - addr +
+			       (uint64_t)w->cfg.nhclasses * w->L->arena.hstats_size))
+		w->nomem = true;
 	return ar;
 }
 
@@ -504,9 +527,20 @@ static uint64_t je4_tcache_in(const struct je4_walk *w, uint64_t lo, uint64_t hi
  * Arena chunks: the page map, run by run.
  * --------------------------------------------------------------------- */
 
+static void je4_resolve_range(struct je4_walk *w, uint64_t start, uint64_t end);
+
+/* A chunk found: recorded (EMIT), or its memory scanned for pointers into
+ * the runs being resolved when the application holds it (SCAN). */
 static bool je4_add(struct je4_walk *w, uint64_t addr, uint64_t size,
 		    enum hs_chunk_state st, unsigned flags)
 {
+	if (w->pass != JE4_EMIT) {
+		/* Not the tcaches: past ncached their stacks hold stale items. */
+		if (w->pass == JE4_SCAN && st == HS_CHUNK_IN_USE &&
+		    !(flags & HS_CHUNK_F_METADATA))
+			je4_resolve_range(w, addr, addr + size);
+		return true;
+	}
 	if (w->heap->nchunks >= w->max_records) {
 		if (!w->capped)
 			hs_diags_add(&w->heap->diags, HS_DIAG_ERROR, false, 0,
@@ -615,6 +649,33 @@ static void je4_small_run(struct je4_walk *w, uint64_t chunk, unsigned pageind,
 	}
 }
 
+/* An in-use large run with no tcache naming its start: listed (FIND), or
+ * given the start the pointers into it say (EMIT: *addr). False on OOM. */
+static bool je4_unresolved(struct je4_walk *w, uint64_t run, uint64_t *addr)
+{
+	if (w->pass == JE4_FIND) {
+		if (!hs_grow((void **)&w->unres, &w->unres_cap, w->nunres + 1,
+			     sizeof(*w->unres))) {
+			w->nomem = true;
+			return false;
+		}
+		w->unres[w->nunres++] = (struct je4_unres){run, w->cfg.page};
+		return true;
+	}
+	size_t a = 0, b = w->nunres;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (w->unres[mid].run < run)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	if (w->pass == JE4_EMIT && a < w->nunres && w->unres[a].run == run &&
+	    w->unres[a].off < w->cfg.page)
+		*addr = run + w->unres[a].off;
+	return true;
+}
+
 static void je4_large_run(struct je4_walk *w, uint64_t run, uint64_t size,
 			  struct je4_arena *ar)
 {
@@ -648,17 +709,16 @@ static void je4_large_run(struct je4_walk *w, uint64_t run, uint64_t size,
 		flags = HS_CHUNK_F_METADATA;
 	} else {
 		addr = run;
-		if (w->large_pad) {
-			if (!hs_grow((void **)&w->unres, &w->unres_cap, w->nunres + 1,
-				     sizeof(*w->unres))) {
-				w->nomem = true;
-				return;
-			}
-			w->unres[w->nunres++] = (struct je4_unres){run, w->heap->nchunks,
-								   w->large_pad};
+		if (w->large_pad && !je4_unresolved(w, run, &addr))
+			return;
+		/* Its start not known yet, only the bytes past its first page
+		 * are surely the allocation's: the rest may be stale. */
+		if (w->pass == JE4_SCAN) {
+			je4_add(w, run + w->cfg.page, usize - w->cfg.page, st, flags);
+			return;
 		}
 	}
-	if (!je4_add(w, addr, usize, st, flags))
+	if (!je4_add(w, addr, usize, st, flags) || w->pass != JE4_EMIT)
 		return;
 	if (ar) {
 		ar->large_bytes += usize;
@@ -769,6 +829,8 @@ static void je4_visit_huge(struct je4_walk *w, uint64_t node, uint64_t addr, uin
 	}
 }
 
+static bool je4_span(struct je4_walk *w, uint64_t start, uint64_t size);
+
 /* One rtree value: the extent_node_t of the chunk at key, checked and kept
  * for the second pass, its arena learnt. */
 static void je4_collect(struct je4_walk *w, uint64_t key, uint64_t node)
@@ -800,9 +862,21 @@ static void je4_collect(struct je4_walk *w, uint64_t key, uint64_t node)
 		     " and size %#" PRIx64, key, node, e.size);
 		return;
 	}
+	/* jemalloc's own memory, never the application's roots: an arena
+	 * chunk's header (node, page map), a huge extent's node, whose
+	 * en_addr would keep a leaked huge allocation reachable. */
+	if (!(e.achunk ? hs_heap_add_owned(w->heap, "arena_chunk_t", node,
+					   (uint64_t)w->cfg.map_bias << w->cfg.lg_page)
+		       : hs_heap_add_owned(w->heap, "extent_node_t", node, L->node.size))) {
+		w->nomem = true;
+		return;
+	}
 	struct je4_arena *ar = je4_arena(w, hs_je4_load64(n + L->node.arena),
 					 e.achunk ? "arena chunk" : "huge extent", node);
 	e.arena = ar ? ar->ind : UINT32_MAX;
+	uint64_t cs = w->cfg.chunksize;
+	if (!je4_span(w, e.addr, e.achunk ? cs : (e.size + cs - 1) & ~(cs - 1)))
+		return;
 	if (w->nextents >= w->max_records) {
 		if (w->nextents == w->max_records)
 			DIAG(w, HS_DIAG_ERROR, node,
@@ -1058,13 +1132,11 @@ static bool je4_pad_fits(struct je4_walk *w, uint64_t pad)
 static void je4_visit_all(struct je4_walk *w)
 {
 	size_t n = w->nextents < w->max_records ? w->nextents : w->max_records;
+	w->cursor = 0;
 	for (size_t i = 0; i < n && !w->nomem && !w->capped; i++) {
 		const struct je4_extent *e = &w->extents[i];
-		struct je4_arena *ar = e->arena == UINT32_MAX ? NULL :
+		struct je4_arena *ar = w->pass != JE4_EMIT || e->arena == UINT32_MAX ? NULL :
 				       je4_arena_by_ind(w, e->arena);
-		uint64_t cs = w->cfg.chunksize;
-		if (!je4_span(w, e->addr, e->achunk ? cs : (e->size + cs - 1) & ~(cs - 1)))
-			return;
 		if (e->achunk)
 			je4_visit_chunk(w, e->addr, ar);
 		else
@@ -1163,58 +1235,61 @@ static void je4_resolve_other(struct je4_walk *w)
 	}
 }
 
+static int je4_cmp_unres(const void *a, const void *b)
+{
+	const struct je4_unres *x = a, *y = b;
+	return x->run < y->run ? -1 : x->run > y->run;
+}
+
 static void je4_resolve(struct je4_walk *w)
 {
-	if (!w->nunres)
+	if (!w->large_pad)
 		return;
+	w->pass = JE4_FIND;
+	je4_visit_all(w);
+	if (!w->nunres || w->nomem)
+		goto out;
+	qsort(w->unres, w->nunres, sizeof(*w->unres), je4_cmp_unres);
 	/* The heap's live objects first: what the application reaches its
 	 * allocations through; only the runs they name nothing in get the
 	 * evidence of the other writable memory. */
-	const struct hs_heap *h = w->heap;
-	for (size_t i = 0; i < h->nchunks; i++)
-		/* Not the tcaches: past ncached their stacks hold stale items. */
-		if (hs_chunk_state(&h->chunks[i]) == HS_CHUNK_IN_USE &&
-		    !(hs_chunk_flags(&h->chunks[i]) & HS_CHUNK_F_METADATA))
-			je4_resolve_range(w, h->chunks[i].addr,
-					  h->chunks[i].addr + hs_chunk_size(&h->chunks[i]));
-	size_t out = 0, pending = 0;
+	w->pass = JE4_SCAN;
+	je4_visit_all(w);
+	size_t pending = 0;
 	for (size_t i = 0; i < w->nunres; i++)
 		pending += w->unres[i].off >= w->cfg.page;
-	if (pending) {
-		/* Keep only the runs still without a pointer for the second
-		 * scan, then restore the whole list. */
-		struct je4_unres *done = malloc(w->nunres * sizeof(*done));
-		if (!done) {
+	if (pending && !w->nomem) {
+		/* The runs still without a pointer alone for the second scan,
+		 * then the whole list again, in order. */
+		struct je4_unres *all = malloc(w->nunres * sizeof(*all));
+		if (!all) {
 			w->nomem = true;
-			return;
+			goto out;
 		}
-		size_t ndone = 0;
-		for (size_t i = 0; i < w->nunres; i++) {
-			if (w->unres[i].off < w->cfg.page)
-				done[ndone++] = w->unres[i];
-			else
-				w->unres[out++] = w->unres[i];
-		}
-		size_t all = w->nunres;
-		w->nunres = out;
+		memcpy(all, w->unres, w->nunres * sizeof(*all));
+		size_t n = w->nunres, k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (all[i].off >= w->cfg.page)
+				w->unres[k++] = all[i];
+		w->nunres = k;
 		je4_resolve_other(w);
-		memcpy(w->unres + out, done, ndone * sizeof(*done));
-		w->nunres = all;
-		free(done);
+		for (size_t i = 0, j = 0; i < n; i++)
+			if (all[i].off >= w->cfg.page)
+				all[i] = w->unres[j++];
+		memcpy(w->unres, all, n * sizeof(*all));
+		w->nunres = n;
+		free(all);
 	}
 	size_t found = 0;
-	for (size_t i = 0; i < w->nunres; i++) {
-		const struct je4_unres *u = &w->unres[i];
-		if (u->off >= w->cfg.page || u->chunk >= w->heap->nchunks ||
-		    w->heap->chunks[u->chunk].addr != u->run)
-			continue;
-		w->heap->chunks[u->chunk].addr = u->run + u->off;
-		found++;
-	}
+	for (size_t i = 0; i < w->nunres; i++)
+		found += w->unres[i].off < w->cfg.page;
 	hs_diags_add(&w->heap->diags, HS_DIAG_INFO, false, 0,
-	     "jemalloc: %zu in-use large allocations start where the lowest pointer into"
-	     " their first page says (cache-oblivious placement); %zu have no pointer to"
-	     " them and are reported at their run's first page", found, w->nunres - found);
+		     "jemalloc: %zu in-use large allocations start where the lowest pointer"
+		     " into their first page says (cache-oblivious placement); %zu have no"
+		     " pointer to them and are reported at their run's first page", found,
+		     w->nunres - found);
+out:
+	w->pass = JE4_EMIT;
 }
 
 /* ---------------------------------------------------------------------
@@ -1387,12 +1462,14 @@ struct hs_error *hs_jemalloc4_walk_at(struct hs_process *proc,
 	w.large_pad = w.cfg.page;
 	if (!w.nomem && !je4_pad_fits(&w, w.cfg.page) && je4_pad_fits(&w, 0))
 		w.large_pad = 0;
-	if (!w.nomem)
-		je4_visit_all(&w);
+	/* The cached and retained chunks first: their memory is jemalloc's,
+	 * which the search for large runs' starts must know (je4_resolve). */
 	if (!w.nomem)
 		je4_arena_chunks(&w);
 	if (!w.nomem)
 		je4_resolve(&w);
+	if (!w.nomem)
+		je4_visit_all(&w);
 	if (!w.nomem)
 		je4_finish(&w);
 	if (w.nomem)

@@ -49,8 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		hs_fuzz_check_error(err);
 		hs_error_destroy(err);
 	} else {
-		hs_heap_sort(heap);
-		hs_fuzz_check_heap(s.proc, heap);
+		struct hs_error *ferr = hs_heap_finish(heap);
+		if (ferr) {
+			hs_fuzz_check_error(ferr);
+			hs_error_destroy(ferr);
+		} else {
+			hs_fuzz_check_heap(s.proc, heap);
+		}
 	}
 	hs_heap_destroy(heap);
 	hs_fuzz_synth_deinit(&s);

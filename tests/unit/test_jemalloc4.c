@@ -384,6 +384,15 @@ static struct hs_heap *walk(struct hs_process *proc, const struct hs_je4_globals
 	return heap;
 }
 
+/* Whether addr is in memory the walk declared jemalloc's own. */
+static bool check_owned(const struct hs_heap *h, uint64_t addr)
+{
+	for (size_t i = 0; i < h->nowned; i++)
+		if (addr - h->owned[i].start < h->owned[i].size)
+			return true;
+	return false;
+}
+
 static size_t count_diags(const struct hs_heap *h, enum hs_severity sev)
 {
 	return check_heap_diags(h, sev, 0, NULL);
@@ -405,14 +414,14 @@ static void test_clean(const char *row, const struct hs_je4_globals *g)
 		check_heap_dump_diags(h);
 	}
 	CHECK_EQ(h->narenas, 1);
-	size_t cnt[3] = {0};
-	for (size_t i = 0; i < h->nchunks; i++)
-		cnt[hs_chunk_state(&h->chunks[i])]++;
 	/* 128 + 512 regions, 3 large, the free run, the huge and cached extents */
 	CHECK_EQ(h->nchunks, 128 + 512 + 3 + 1 + 1 + 1);
-	CHECK_EQ(cnt[HS_CHUNK_IN_USE], 8 + 510 + 2 + 1);
-	CHECK_EQ(cnt[HS_CHUNK_CACHED], 2 + 1 + 1);
-	CHECK_EQ(cnt[HS_CHUNK_FREE], 118 + 1 + 1 + 1);
+	CHECK_EQ(h->totals[HS_CHUNK_IN_USE].count, 8 + 510 + 2 + 1);
+	CHECK_EQ(h->totals[HS_CHUNK_CACHED].count, 2 + 1 + 1);
+	CHECK_EQ(h->totals[HS_CHUNK_FREE].count, 118 + 1 + 1 + 1);
+	CHECK_EQ(h->metadata.count, 1);
+	/* jemalloc's own memory: the huge extent's node and the chunk's header */
+	CHECK(check_owned(h, HNODE) && check_owned(h, C1));
 	const struct hs_chunk *c;
 	CHECK((c = check_heap_chunk(h, RUN(P_SMALL32) + 3 * 32)) &&
 	      hs_chunk_state(c) == HS_CHUNK_CACHED && hs_chunk_size(c) == 32);

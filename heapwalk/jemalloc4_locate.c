@@ -7,6 +7,7 @@
 
 #include "jemalloc4_internal.h"
 #include "jemalloc_internal.h"
+#include "layout_infer.h"
 
 /* Disassembly budget: exported functions whole (their fast paths inline
  * most of the allocator), the functions they call in part. */
@@ -453,17 +454,6 @@ bool hs_jemalloc4_claims(struct hs_process *proc)
 	return hs_module_symbol(mod, "je_chunks_rtree", &s);
 }
 
-/* Move the walk in src into dst (whose allocator name and flavour stay),
- * and src gets what dst held, for the caller to destroy. */
-static void j4_heap_take(struct hs_heap *dst, struct hs_heap *src)
-{
-	memcpy(src->allocator, dst->allocator, sizeof(src->allocator));
-	memcpy(src->flavour, dst->flavour, sizeof(src->flavour));
-	struct hs_heap t = *dst;
-	*dst = *src;
-	*src = t;
-}
-
 /* The report's version: the release ("4.0.3"), or "unknown". */
 static void j4_set_release(struct hs_heap *heap, const char *version)
 {
@@ -474,118 +464,78 @@ static void j4_set_release(struct hs_heap *heap, const char *version)
 		snprintf(heap->version, sizeof(heap->version), "%.*s", (int)n, version);
 }
 
-/* Rows by distance from the release (newest first when it is unknown). */
-static size_t j4_rows_by_distance(unsigned release, const struct hs_je4_layout **out)
-{
-	size_t n;
-	const struct hs_je4_layout *rows = hs_je4_layouts(&n);
-	for (size_t i = 0; i < n; i++)
-		out[i] = &rows[n - 1 - i];
-	for (size_t i = 1; release && i < n; i++)
-		for (size_t j = i; j > 0; j--) {
-			unsigned a = hs_je4_layout_release(out[j - 1]);
-			unsigned b = hs_je4_layout_release(out[j]);
-			unsigned da = a > release ? a - release : release - a;
-			unsigned db = b > release ? b - release : release - b;
-			if (db >= da)
-				break;
-			const struct hs_je4_layout *t = out[j];
-			out[j] = out[j - 1];
-			out[j - 1] = t;
-		}
-	return n;
-}
-
-/* The first error diagnostic's message, for a refusal that says why. */
-static const char *j4_first_error(const struct hs_heap *h)
-{
-	for (size_t i = 0; i < h->diags.count; i++)
-		if (h->diags.items[i].severity == HS_DIAG_ERROR)
-			return h->diags.items[i].message;
-	return "nothing found";
-}
-
-static struct hs_error *j4_append(struct hs_error *err, const char *what, const char *row,
-				  const char *why)
-{
-	struct hs_error *e = hs_error_create(HS_ERR_UNSUPPORTED, "%s%s%s: %s",
-					     err ? err->message : what, err ? "; " : " ",
-					     row, why);
-	hs_error_destroy(err);
-	return e;
-}
-
 /*
  * No row is this release's (or the release is unknown): walk under each
- * row, nearest release first, into a scratch heap, and keep the first walk
- * that agrees with every counter jemalloc keeps. NULL on success (heap
- * holds it, layout "inferred"); else HS_ERR_UNSUPPORTED naming every row
- * and why it failed, or HS_ERR_NOMEM.
+ * row, nearest release first (layout_infer.c's order; newest first when
+ * the release is unknown), into a scratch heap, and keep the first walk
+ * that agrees with every counter jemalloc keeps: no error diagnostic (each
+ * disagreement is one) and an arena found. NULL on success (heap holds it,
+ * layout "inferred"); else what each row gave in *tried and
+ * HS_ERR_UNSUPPORTED naming the version, every row and why it failed; or
+ * HS_ERR_NOMEM.
  */
 static struct hs_error *j4_infer(struct hs_process *proc, struct hs_module *mod,
 				 const struct hs_walk_options *opts, struct hs_heap *heap,
-				 const char *version)
+				 const char *version, struct hs_layout_try *tried)
 {
-	const struct hs_je4_layout *rows[16];
+	size_t nrows;
+	const struct hs_je4_layout *rows = hs_je4_layouts(&nrows);
+	uint64_t dist[16];
+	size_t order[16];
+	char names[256] = "";
 	unsigned release = 0, commits;
-	hs_je4_parse_version(version, &release, &commits);
-	size_t n = j4_rows_by_distance(release, rows);
-	char what[160];
-	snprintf(what, sizeof(what), "%s: jemalloc %s has no layout row, and none reconciles"
-		 " with its counters:", mod->name, version[0] ? version : "(version unknown)");
-	struct hs_error *why = NULL;
-	for (size_t i = 0; i < n && i < HS_ARRAY_SIZE(rows); i++) {
-		const struct hs_je4_layout *L = rows[i];
+	bool known = hs_je4_parse_version(version, &release, &commits);
+	for (size_t i = 0; i < nrows && i < HS_ARRAY_SIZE(dist); i++) {
+		unsigned r = hs_je4_layout_release(&rows[i]);
+		dist[i] = !known ? 0 : r > release ? r - release : release - r;
+		hs_infer_list_add(names, sizeof(names), rows[i].name);
+	}
+	size_t n = hs_infer_order(dist, nrows < HS_ARRAY_SIZE(dist) ? nrows : HS_ARRAY_SIZE(dist),
+				  order, HS_ARRAY_SIZE(order));
+	*tried = (struct hs_layout_try){.len = 0};
+	for (size_t k = 0; k < n; k++) {
+		const struct hs_je4_layout *L = &rows[order[k]];
 		struct hs_heap *scratch;
 		struct hs_je4_globals g;
 		unsigned mism = 0;
 		struct hs_error *err = hs_heap_create(&scratch);
-		if (err) {
-			hs_error_destroy(why);
+		if (err)
 			return err;
-		}
+		memcpy(scratch->flavour, heap->flavour, sizeof(scratch->flavour));
 		if (!(err = hs_jemalloc4_locate(proc, mod, L, opts, scratch, &g)))
 			err = hs_jemalloc4_walk_at(proc, L, &g, scratch, &mism);
 		if (err == HS_ENOMEM) {
 			hs_heap_destroy(scratch);
-			hs_error_destroy(why);
 			return err;
 		}
-		if (!err && !mism && scratch->narenas) {
-			hs_error_destroy(why);
-			j4_heap_take(heap, scratch);
-			hs_heap_destroy(scratch);
-			heap->layout = HS_LAYOUT_INFERRED;
-			snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->name);
-			j4_set_release(heap, version);
-			hs_diags_add(&heap->diags, HS_DIAG_WARNING, false, 0,
-				     "jemalloc %s has no layout row; the %s row's walk agrees"
-				     " with every counter jemalloc keeps, so it is used",
-				     version[0] ? version : "(version unknown)", L->name);
+		char first[160] = "";
+		size_t nerrors = err ? 0 : hs_layout_try_errors(scratch, first, sizeof(first));
+		if (!err && !nerrors && scratch->narenas) {
+			char subject[160];
+			snprintf(subject, sizeof(subject), "jemalloc %s has no layout row",
+				 version[0] ? version : "of unknown version");
+			j4_set_release(scratch, version);
+			hs_infer_accept(heap, scratch, subject, L->name);
 			return NULL;
 		}
-		char msg[200];
 		if (err) {
-			/* The module is named once, at the start. */
+			/* The module is named once, in the refusal. */
 			size_t len = strlen(mod->name);
 			const char *m = err->message;
 			if (!strncmp(m, mod->name, len) && !strncmp(m + len, ": ", 2))
 				m += len + 2;
-			snprintf(msg, sizeof(msg), "%s", m);
-		} else if (!scratch->narenas) {
-			snprintf(msg, sizeof(msg), "no arena found");
+			hs_layout_try_note(tried, L->name, "%.150s", m);
+		} else if (!nerrors) {
+			hs_layout_try_note(tried, L->name, "no arena found");
 		} else {
-			snprintf(msg, sizeof(msg), "%u counter%s disagree%s, first %s", mism,
-				 mism == 1 ? "" : "s", mism == 1 ? "s" : "",
-				 j4_first_error(scratch));
+			hs_layout_try_note(tried, L->name, "%zu counter%s disagree%s, first: %s",
+					   nerrors, nerrors == 1 ? "" : "s",
+					   nerrors == 1 ? "s" : "", first);
 		}
 		hs_error_destroy(err);
 		hs_heap_destroy(scratch);
-		why = j4_append(why, what, L->name, msg);
-		if (why == HS_ENOMEM)
-			return why;
 	}
-	return why ? why : hs_error_create(HS_ERR_UNSUPPORTED, "%s", what);
+	return hs_layout_try_refuse(tried, mod->name, "jemalloc", version, names);
 }
 
 struct hs_error *hs_jemalloc4_walk(struct hs_process *proc,
@@ -600,8 +550,9 @@ struct hs_error *hs_jemalloc4_walk(struct hs_process *proc,
 	j4_version(mod, version, sizeof(version));
 	snprintf(heap->flavour, sizeof(heap->flavour), "%s", is_static ? "static" : "shared");
 	const struct hs_je4_layout *L = hs_je4_layout_for_version(version);
+	struct hs_layout_try tried;
 	if (!L)
-		return j4_infer(proc, mod, opts, heap, version);
+		return j4_infer(proc, mod, opts, heap, version, &tried);
 	j4_set_release(heap, version);
 	heap->layout = L->verified ? HS_LAYOUT_VERIFIED : HS_LAYOUT_FROM_SOURCE;
 	snprintf(heap->layout_row, sizeof(heap->layout_row), "%s", L->name);
@@ -628,26 +579,20 @@ struct hs_error *hs_jemalloc4_after_5x(struct hs_process *proc,
 	bool is_static = false;
 	hs_jemalloc_module(proc, &is_static);
 	snprintf(heap->flavour, sizeof(heap->flavour), "%s", is_static ? "static" : "shared");
-	struct hs_heap *scratch;
-	if (hs_heap_create(&scratch))
-		return err;
-	struct hs_error *e4 = j4_infer(proc, mod, opts, scratch, version);
-	if (e4) {
-		/* Both refusals in one line: what 5.x said, then every 4.x
-		 * row and why it did not reconcile. */
-		const char *why = e4 == HS_ENOMEM ? NULL : strstr(e4->message, "counters: ");
-		struct hs_error *both = why ? hs_error_create(err->code, "%s; nor does a jemalloc 4"
-							      " row reconcile (%s)", err->message,
-							      why + strlen("counters: ")) : NULL;
-		hs_heap_destroy(scratch);
-		hs_error_destroy(e4);
-		if (!both)
-			return err;
+	struct hs_layout_try tried;
+	struct hs_error *e4 = j4_infer(proc, mod, opts, heap, version, &tried);
+	if (!e4) {
 		hs_error_destroy(err);
-		return both;
+		return NULL;
 	}
-	j4_heap_take(heap, scratch);
-	hs_heap_destroy(scratch);
+	if (e4 == HS_ENOMEM)
+		return err;
+	/* Both refusals in one line: what 5.x said, then every 4.x row and
+	 * why it did not reconcile. */
+	hs_error_destroy(e4);
+	struct hs_error *both = hs_error_create(err->code, "%s; nor does a jemalloc 4 row"
+						" reconcile (%s)", err->message,
+						tried.tried ? tried.text : "none tried");
 	hs_error_destroy(err);
-	return NULL;
+	return both;
 }

@@ -384,6 +384,20 @@ static struct hs_heap *walk(struct hs_process *proc, const struct hs_je4_globals
 	return heap;
 }
 
+/* The chunk that starts at addr, from the store itself (check_heap.h's
+ * array is cached by heap and store address, which the heaps of
+ * successive walks here can share). */
+static const struct hs_chunk *chunk_at(struct hs_heap *h, uint64_t addr)
+{
+	static struct hs_chunk c;
+	struct hs_error *err = hs_heap_finish(h);
+	if (err) {
+		hs_error_destroy(err);
+		return NULL;
+	}
+	return hs_heap_find(h, addr, &c, NULL) && c.addr == addr ? &c : NULL;
+}
+
 /* Whether addr is in memory the walk declared jemalloc's own. */
 static bool check_owned(const struct hs_heap *h, uint64_t addr)
 {
@@ -423,27 +437,27 @@ static void test_clean(const char *row, const struct hs_je4_globals *g)
 	/* jemalloc's own memory: the huge extent's node and the chunk's header */
 	CHECK(check_owned(h, HNODE) && check_owned(h, C1));
 	const struct hs_chunk *c;
-	CHECK((c = check_heap_chunk(h, RUN(P_SMALL32) + 3 * 32)) &&
+	CHECK((c = chunk_at(h, RUN(P_SMALL32) + 3 * 32)) &&
 	      hs_chunk_state(c) == HS_CHUNK_CACHED && hs_chunk_size(c) == 32);
-	CHECK((c = check_heap_chunk(h, RUN(P_SMALL32) + 4 * 32)) &&
+	CHECK((c = chunk_at(h, RUN(P_SMALL32) + 4 * 32)) &&
 	      hs_chunk_state(c) == HS_CHUNK_IN_USE);
-	CHECK((c = check_heap_chunk(h, RUN(P_SMALL32) + 10 * 32)) &&
+	CHECK((c = chunk_at(h, RUN(P_SMALL32) + 10 * 32)) &&
 	      hs_chunk_state(c) == HS_CHUNK_FREE);
-	CHECK((c = check_heap_chunk(h, RUN(P_SMALL8) + 511 * 8)) &&
+	CHECK((c = chunk_at(h, RUN(P_SMALL8) + 511 * 8)) &&
 	      hs_chunk_state(c) == HS_CHUNK_FREE);
-	CHECK((c = check_heap_chunk(h, L16_USER)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
+	CHECK((c = chunk_at(h, L16_USER)) && hs_chunk_state(c) == HS_CHUNK_CACHED &&
 	      hs_chunk_size(c) == 16384);
 	/* The in-use 32 KiB object: where the static pointer into it says. */
-	CHECK((c = check_heap_chunk(h, L32_USER)) && hs_chunk_state(c) == HS_CHUNK_IN_USE &&
+	CHECK((c = chunk_at(h, L32_USER)) && hs_chunk_state(c) == HS_CHUNK_IN_USE &&
 	      hs_chunk_size(c) == 32768);
 	/* The tcache: an allocation of its own, jemalloc's metadata. */
-	CHECK((c = check_heap_chunk(h, TC)) && hs_chunk_state(c) == HS_CHUNK_IN_USE &&
+	CHECK((c = chunk_at(h, TC)) && hs_chunk_state(c) == HS_CHUNK_IN_USE &&
 	      (hs_chunk_flags(c) & HS_CHUNK_F_METADATA));
-	CHECK((c = check_heap_chunk(h, HUGE)) && hs_chunk_size(c) == 0x280000 &&
+	CHECK((c = chunk_at(h, HUGE)) && hs_chunk_size(c) == 0x280000 &&
 	      (hs_chunk_flags(c) & HS_CHUNK_F_MMAPPED));
-	CHECK((c = check_heap_chunk(h, CACHED)) && hs_chunk_state(c) == HS_CHUNK_FREE &&
+	CHECK((c = chunk_at(h, CACHED)) && hs_chunk_state(c) == HS_CHUNK_FREE &&
 	      hs_chunk_size(c) == CHUNK);
-	CHECK((c = check_heap_chunk(h, RUN(P_FREE))) && hs_chunk_state(c) == HS_CHUNK_FREE &&
+	CHECK((c = chunk_at(h, RUN(P_FREE))) && hs_chunk_state(c) == HS_CHUNK_FREE &&
 	      hs_chunk_size(c) == (512 - P_FREE) * PAGE);
 	CHECK(h->nregions == 1 && h->regions[0].start == RETAINED &&
 	      h->regions[0].size == 2 * CHUNK && !strcmp(h->regions[0].kind, "retained"));

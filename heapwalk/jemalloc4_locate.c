@@ -454,12 +454,17 @@ bool hs_jemalloc4_claims(struct hs_process *proc)
 	return hs_module_symbol(mod, "je_chunks_rtree", &s);
 }
 
-/* The report's version: the release ("4.0.3"), or "unknown". */
+/* The report's version, as for 5.x (jemalloc_select.c): the release
+ * ("4.0.3") of a tagged build, a git build between releases whole
+ * ("4.4.0-14-g08c24e7"), or "unknown". */
 static void j4_set_release(struct hs_heap *heap, const char *version)
 {
+	unsigned release, commits = 0;
 	size_t n = strcspn(version, "-");
 	if (!n)
 		snprintf(heap->version, sizeof(heap->version), "unknown");
+	else if (hs_je4_parse_version(version, &release, &commits) && commits)
+		snprintf(heap->version, sizeof(heap->version), "%s", version);
 	else
 		snprintf(heap->version, sizeof(heap->version), "%.*s", (int)n, version);
 }

@@ -135,6 +135,10 @@ bool hs_je_arena_ind(const struct hs_memory *mem, const struct hs_je_layout *L,
 bool hs_je_base_blocks(const struct hs_memory *mem, uint64_t *addrs, size_t n,
 		       struct hs_heap *heap);
 
+/* The version string in mod's file ("4.0.3-0-ge9192eac..."), the first
+ * one a 5.x row knows, else the first seen; false if there is none. */
+bool hs_jemalloc_version(struct hs_module *mod, char *buf, size_t cap);
+
 /* Whether proc maps jemalloc (shared, or linked into the executable). */
 struct hs_module *hs_jemalloc_module(struct hs_process *proc,
 				     bool *statically_linked);

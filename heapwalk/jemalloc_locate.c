@@ -35,6 +35,7 @@ struct hs_module *hs_jemalloc_module(struct hs_process *proc,
 	static const char *const marks[] = {
 		"je_mallctl", "je_malloc_usable_size", "je_arena_emap_global",
 		"je_extents_rtree", "je_sz_index2size_tab", "mallctl",
+		"je_chunks_rtree", /* jemalloc 4.x (jemalloc4.c) */
 	};
 	struct hs_symbol s;
 	for (size_t i = 0; i < HS_ARRAY_SIZE(marks); i++) {
@@ -87,7 +88,11 @@ static bool jl_version_at(const uint8_t *lo, const uint8_t *p,
 		ndig += jl_isdigit(s[-1]);
 		s--;
 	}
-	if (dots != 2 || ndig < 3 || !jl_isdigit(*s) || (s > lo && s[-1] != '\0'))
+	/* Not the tail of a longer text ("Version: 4.0.3-0-g...", stats.c):
+	 * a string literal may follow any non-text byte, not only a NUL
+	 * (4.x libraries pack it after a jump table). */
+	if (dots != 2 || ndig < 3 || !jl_isdigit(*s) ||
+	    (s > lo && s[-1] >= 0x20 && s[-1] < 0x7f))
 		return false;
 	size_t n = (size_t)(q - s);
 	if (n >= cap)
@@ -550,4 +555,9 @@ struct hs_error *hs_jemalloc_locate(struct hs_process *proc,
 			hs_error_destroy(err);
 	}
 	return err;
+}
+
+bool hs_jemalloc_version(struct hs_module *mod, char *buf, size_t cap)
+{
+	return jl_find_version(mod, buf, cap);
 }

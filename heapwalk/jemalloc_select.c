@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jemalloc4_internal.h"
 #include "jemalloc_internal.h"
 #include "layout_try.h"
 #include "walkers.h"
@@ -107,6 +108,11 @@ static struct hs_error *je_walk(struct hs_process *proc,
 				const struct hs_walk_options *opts,
 				struct hs_heap *heap)
 {
+	/* jemalloc 4 is another allocator inside (chunks and page runs, no
+	 * extents): its own walker (jemalloc4*.c), which also gets a version
+	 * no 5.x row reconciles with when the binary does not say which. */
+	if (hs_jemalloc4_claims(proc))
+		return hs_jemalloc4_walk(proc, opts, heap);
 	struct hs_je_ident id;
 	hs_jemalloc_identify(proc, heap, &id);
 	struct hs_error *err = hs_jemalloc_check_ident(&id);
@@ -166,7 +172,9 @@ static struct hs_error *je_walk(struct hs_process *proc,
 	}
 	char rows[256];
 	hs_je_layout_names(rows, sizeof(rows));
-	return hs_layout_try_refuse(&tries, id.mod->name, "jemalloc", id.version, rows);
+	return hs_jemalloc4_after_5x(proc, opts, heap,
+				     hs_layout_try_refuse(&tries, id.mod->name, "jemalloc",
+							  id.version, rows));
 }
 
 const struct hs_walker hs_jemalloc_walker = {

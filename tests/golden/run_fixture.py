@@ -481,9 +481,10 @@ def main():
         if args.keep:
             with open(os.path.join(tmp, "report.json"), "w") as f:
                 json.dump(report, f, indent=1)
-        log("allocator: %s %s located by %s, %s arena(s)" % (
+        log("allocator: %s %s located by %s, %s arena(s), layout %s (row %s)" % (
             lookup(report, "allocator.name"), lookup(report, "allocator.version"),
-            lookup(report, "allocator.located_by"), lookup(report, "allocator.arenas")))
+            lookup(report, "allocator.located_by"), lookup(report, "allocator.arenas"),
+            lookup(report, "allocator.layout"), lookup(report, "allocator.layout_row")))
         checker.header(report, pid)
         checker.stats(exp, report)
         checker.sizes(exp, report)

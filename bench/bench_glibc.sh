@@ -10,7 +10,10 @@
 # with the core in the page cache (the floor for reading the file at all),
 # whether the walk's statistics equal mallinfo2(), and what one
 # `analyze --stats` run says of its phases and of its own (anonymous) memory
-# apart from the core's file-backed pages. Never run by the test suite.
+# apart from the core's file-backed pages. With CHAP=PATH (a built
+# vmware/chap), chap runs on the same core in the same run (CHAP_COMMANDS,
+# default "count used\ncount free\ncount leaked"), timed the same way.
+# Never run by the test suite.
 set -euo pipefail
 
 name=glibc

@@ -12,6 +12,7 @@
 #                        allocator.stats): `diff` lists the keys that differ,
 #                        `errors` the diagnostics of severity error.
 # HEAPSCOPE_BUILD chooses the build directory (default build/ in the repository);
+# CHAP=PATH (a built vmware/chap) times chap on the same core in the same run;
 # the core (~0.5 GB) goes to TMPDIR.
 # shellcheck shell=bash
 
@@ -107,6 +108,18 @@ bench_measure() {
 			die "heapscope analyze failed on run $i"
 	done
 
+	# chap (CHAP=PATH, a built vmware/chap) on the same core in the same run,
+	# best of $runs: the peer issue 16 compares against. It reads its
+	# commands on stdin; its counts go to the summary.
+	if [ -n "${CHAP:-}" ]; then
+		[ -x "$CHAP" ] || die "CHAP=$CHAP is not an executable"
+		printf '%b\n' "${CHAP_COMMANDS:-count used\ncount free\ncount leaked}" >"$tmp/chap.in"
+		for i in $(seq $runs); do
+			/usr/bin/time -v -o "$tmp/chap-time.$i" "$CHAP" "$core" <"$tmp/chap.in" \
+				>"$tmp/chap.out" 2>&1 || die "chap failed on run $i (see $tmp/chap.out)"
+		done
+	fi
+
 	# Once more with --stats: heapscope's own phase timings and memory, its
 	# anonymous memory apart from the core's file-backed (mmapped) pages.
 	"$heapscope" analyze --stats "$core" >/dev/null 2>"$tmp/stats.err" ||
@@ -154,6 +167,18 @@ print("peak RSS:      %.1f MiB" % (rss / 1024))
 print("cat core:      %.2f s (page cache warm), %.0f MiB/s"
       % (best_cat, size / 2**20 / best_cat if best_cat else 0))
 print("analyze / cat: %.1fx" % (min(walls) / best_cat if best_cat else 0))
+leaks = report.get("leaks", {}).get("leaked", {})
+if "leaked" in report.get("leaks", {}):
+    print("leaked:        %d chunks, %d bytes" % (leaks.get("count", 0), leaks.get("bytes", 0)))
+if os.path.exists(os.path.join(tmp, "chap-time.1")):
+    ct = [open(os.path.join(tmp, "chap-time.%d" % i)).read() for i in range(1, runs + 1)]
+    cw = [wall(t) for t in ct]
+    print("chap:          %.2f s wall, best of %d (%s), peak RSS %.1f MiB; heapscope %.1fx faster"
+          % (min(cw), runs, ", ".join("%.2f" % w for w in cw), max(rss_kb(t) for t in ct) / 1024,
+             min(cw) / min(walls)))
+    for line in open(os.path.join(tmp, "chap.out")):
+        if line.strip() and "allocations" in line:
+            print("  chap says:   " + line.strip())
 exec(sys.stdin.read())
 for line in open(os.path.join(tmp, "stats.err")):
     if line.startswith("heapscope: "):

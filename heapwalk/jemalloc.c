@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jemalloc_common.h"
 #include "jemalloc_rtree.h"
 
 /* Hard bounds on lists read from the core. A real process has a few
@@ -465,44 +466,19 @@ static void je_tcaches_from_tls(struct je_walk *w)
 	}
 }
 
-/*
- * Walk a ql ring (ql.h) from `head`, calling fn on each element until it
- * returns false. Bounded, and Brent's algorithm catches a cycle that does
- * not pass through the head.
- */
+/* Walk a ql ring (ql.h) from `head`, calling fn on each element until it
+ * returns false (hs_je_ring: bounded, cycles caught). */
 static void je_ring(struct je_walk *w, uint64_t head, uint32_t next_off,
 		    const char *what, uint64_t owner,
 		    bool (*fn)(struct je_walk *w, uint64_t elm, void *arg),
 		    void *arg)
 {
-	uint64_t cur = head, tortoise = head;
-	size_t power = 1, lam = 0, n = 0;
-	while (cur) {
-		if (!fn(w, cur, arg))
+	struct hs_je_ring r;
+	uint64_t elm;
+	hs_je_ring_init(&r, head, next_off, what, owner, JE_MAX_RING);
+	while (hs_je_ring_next(&r, w->mem, &w->heap->diags, &elm))
+		if (!fn(w, elm, arg))
 			return;
-		uint64_t next;
-		if (!je_u64(w, cur + next_off, &next) || !next) {
-			DIAG(w, HS_DIAG_WARNING, cur,
-			     "jemalloc: %s of %#" PRIx64 ": link at %#" PRIx64
-			     " unreadable or NULL", what, owner, cur);
-			return;
-		}
-		if (next == head)
-			return;
-		if (++n >= JE_MAX_RING || next == tortoise) {
-			DIAG(w, HS_DIAG_WARNING, cur,
-			     "jemalloc: %s of %#" PRIx64 " does not return to its head"
-			     " (cycle or over %d elements)", what, owner, JE_MAX_RING);
-			return;
-		}
-		if (power == lam) {
-			tortoise = next;
-			power *= 2;
-			lam = 0;
-		}
-		lam++;
-		cur = next;
-	}
 }
 
 static bool je_ql_tcache(struct je_walk *w, uint64_t tslow, void *arg)
@@ -562,12 +538,6 @@ static int je_cmp_tcache(const void *a, const void *b)
 {
 	const struct je_tcache *x = a, *y = b;
 	return x->tcache < y->tcache ? -1 : x->tcache > y->tcache;
-}
-
-static int je_cmp_item(const void *a, const void *b)
-{
-	const struct je_item *x = a, *y = b;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
 /* Sort and merge the tcaches found both ways (one per tcache_t). */
@@ -668,20 +638,8 @@ static void je_collect_items(struct je_walk *w)
 			w->nomem = true;
 	}
 sort:
-	if (!w->nitems)
-		return;
-	qsort(w->items, w->nitems, sizeof(*w->items), je_cmp_item);
-	size_t out = 0;
-	for (size_t i = 0; i < w->nitems; i++) {
-		if (out && w->items[out - 1].addr == w->items[i].addr) {
-			DIAG(w, HS_DIAG_WARNING, w->items[i].addr,
-			     "jemalloc: %#" PRIx64 " is cached twice (double free)",
-			     w->items[i].addr);
-			continue;
-		}
-		w->items[out++] = w->items[i];
-	}
-	w->nitems = out;
+	w->nitems = hs_je_items_sort(w->items, w->nitems, sizeof(*w->items),
+				     &w->heap->diags);
 }
 
 /* The item at addr, if any; the cursor only moves forward because the
@@ -1122,19 +1080,12 @@ static bool je_desc_bytes(struct je_walk *w, uint64_t desc, void *arg)
 	return true;
 }
 
-/* Set "stats.arenas.<ind>.<what>", or "stats.<what>" for ind < 0. */
 static bool je_stat(struct je_walk *w, long ind, const char *what, uint64_t v)
 {
-	char name[64];
-	if (ind < 0)
-		snprintf(name, sizeof(name), "stats.%s", what);
-	else
-		snprintf(name, sizeof(name), "stats.arenas.%ld.%s", ind, what);
-	if (!hs_heap_set_stat(w->heap, name, v)) {
-		w->nomem = true;
-		return false;
-	}
-	return true;
+	if (hs_je_set_stat(w->heap, ind, what, v))
+		return true;
+	w->nomem = true;
+	return false;
 }
 
 static void je_mismatch(struct je_walk *w, uint64_t addr, unsigned ind,

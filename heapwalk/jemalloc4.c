@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jemalloc4_internal.h"
+#include "jemalloc_common.h"
 #include "jemalloc_internal.h"
 
 /*
@@ -274,43 +275,19 @@ static void je4_tcaches_from_tls(struct je4_walk *w)
 	}
 }
 
-/*
- * Walk a ql ring (ql.h, qr.h) from `head`, calling fn on each element until
- * it returns false. Bounded, and Brent's algorithm catches a cycle that
- * does not pass through the head.
- */
+/* Walk a ql ring (ql.h, qr.h) from `head`, calling fn on each element until
+ * it returns false (hs_je_ring: bounded, cycles caught; warnings only in
+ * the EMIT pass, as DIAG). */
 static void je4_ring(struct je4_walk *w, uint64_t head, uint32_t next_off,
 		     const char *what, uint64_t owner,
 		     bool (*fn)(struct je4_walk *w, uint64_t elm, void *arg), void *arg)
 {
-	uint64_t cur = head, tortoise = head;
-	size_t power = 1, lam = 0, n = 0;
-	while (cur) {
-		if (fn && !fn(w, cur, arg))
+	struct hs_je_ring r;
+	uint64_t elm;
+	hs_je_ring_init(&r, head, next_off, what, owner, JE4_MAX_RING);
+	while (hs_je_ring_next(&r, w->mem, w->pass == JE4_EMIT ? &w->heap->diags : NULL, &elm))
+		if (fn && !fn(w, elm, arg))
 			return;
-		uint64_t next;
-		if (!je4_u64(w, cur + next_off, &next) || !next) {
-			DIAG(w, HS_DIAG_WARNING, cur,
-			     "jemalloc: %s of %#" PRIx64 ": link at %#" PRIx64
-			     " unreadable or NULL", what, owner, cur);
-			return;
-		}
-		if (next == head)
-			return;
-		if (++n >= JE4_MAX_RING || next == tortoise) {
-			DIAG(w, HS_DIAG_WARNING, cur,
-			     "jemalloc: %s of %#" PRIx64 " does not return to its head"
-			     " (cycle or over %d elements)", what, owner, JE4_MAX_RING);
-			return;
-		}
-		if (power == lam) {
-			tortoise = next;
-			power *= 2;
-			lam = 0;
-		}
-		lam++;
-		cur = next;
-	}
 }
 
 static bool je4_ql_tcache(struct je4_walk *w, uint64_t tcache, void *arg)
@@ -324,12 +301,6 @@ static int je4_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
-}
-
-static int je4_cmp_item(const void *a, const void *b)
-{
-	const struct je4_item *x = a, *y = b;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
 /* tcache_bin_info[i].ncached_max as tcache_boot sets it. */
@@ -441,18 +412,8 @@ static void je4_collect_items(struct je4_walk *w)
 	}
 	if (!w->nitems || w->nomem)
 		return;
-	qsort(w->items, w->nitems, sizeof(*w->items), je4_cmp_item);
-	size_t out = 0;
-	for (size_t i = 0; i < w->nitems; i++) {
-		if (out && w->items[out - 1].addr == w->items[i].addr) {
-			DIAG(w, HS_DIAG_WARNING, w->items[i].addr,
-			     "jemalloc: %#" PRIx64 " is cached twice (double free)",
-			     w->items[i].addr);
-			continue;
-		}
-		w->items[out++] = w->items[i];
-	}
-	w->nitems = out;
+	w->nitems = hs_je_items_sort(w->items, w->nitems, sizeof(*w->items),
+				     w->pass == JE4_EMIT ? &w->heap->diags : NULL);
 }
 
 static void je4_tcaches(struct je4_walk *w)
@@ -1298,16 +1259,10 @@ out:
 
 static bool je4_stat(struct je4_walk *w, long ind, const char *what, uint64_t v)
 {
-	char name[64];
-	if (ind < 0)
-		snprintf(name, sizeof(name), "stats.%s", what);
-	else
-		snprintf(name, sizeof(name), "stats.arenas.%ld.%s", ind, what);
-	if (!hs_heap_set_stat(w->heap, name, v)) {
-		w->nomem = true;
-		return false;
-	}
-	return true;
+	if (hs_je_set_stat(w->heap, ind, what, v))
+		return true;
+	w->nomem = true;
+	return false;
 }
 
 static void je4_mismatch(struct je4_walk *w, uint64_t addr, unsigned ind,

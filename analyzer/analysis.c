@@ -94,7 +94,7 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 
 	struct hs_report_memory *mem = &r->memory;
 	for (size_t i = 0; i < heap->nregions; i++)
-		if (!hs_report_add_alloc_region(r, heap->regions[i].kind, 1,
+		if (!hs_report_add_alloc_region(r, heap->regions[i].kind, heap->regions[i].count,
 						heap->regions[i].size))
 			return HS_ENOMEM;
 

@@ -88,6 +88,11 @@ struct hs_stat {
 struct hs_region {
 	char kind[32];
 	uint64_t start, size;
+	/* How many ranges the walker declared here: consecutive ranges of one
+	 * kind that touch are kept as one (a jemalloc heap declares each of
+	 * its extents, 781 K of them in a 4 GiB core), and the report counts
+	 * them all. */
+	uint64_t count;
 };
 #define HS_REGION_HEAP "heap"
 #define HS_REGION_RESERVED "reserved"
@@ -301,6 +306,9 @@ void hs_chunk_ranks_destroy(struct hs_chunk_ranks *r);
 uint64_t hs_chunk_ranks_count(const struct hs_chunk_ranks *r);
 uint64_t hs_chunk_rank(const struct hs_chunk_ranks *r, hs_chunk_id id);
 uint64_t hs_chunk_ranks_bytes(const struct hs_chunk_ranks *r);
+/* What hs_chunk_ranks_bytes() will say, before building them: a look at each
+ * run, not at each chunk. */
+uint64_t hs_chunk_ranks_size(const struct hs_heap *heap);
 
 /* In-use sizes, largest total first; owned by the heap. */
 const struct hs_size_count *hs_heap_size_classes(const struct hs_heap *heap, size_t *n);

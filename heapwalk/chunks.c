@@ -861,6 +861,17 @@ nomem:
 	return HS_ENOMEM;
 }
 
+uint64_t hs_chunk_ranks_size(const struct hs_heap *heap)
+{
+	const struct hs_chunk_store *st = heap->store;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < st->nruns; i++) {
+		uint64_t nw = (st->runs[i].n + 63) >> 6;
+		bytes += (nw ? nw : 1) * sizeof(uint64_t) * (st->runs[i].kind == HS_RUN_VAR ? 2 : 1);
+	}
+	return bytes;
+}
+
 uint64_t hs_chunk_ranks_count(const struct hs_chunk_ranks *rk)
 {
 	return rk->total;

@@ -393,8 +393,13 @@ def heap_bytes(report):
     glibc mmapped chunks count their mapping) plus the allocator's regions outside chunks
     (glibc heap headers, jemalloc retained extents, tcmalloc returned spans)."""
     mem = report.get("memory", {})
+    # Only the kinds that lie outside chunks (heapwalk.h, struct hs_region): "heap" ranges hold
+    # the chunks already counted, and the other kinds ("arena_header", "sampled_span_slack")
+    # name details inside them; counting those too doubled a jemalloc heap.
+    outside = ("reserved", "metadata", "retained", "unmapped")
     return mem.get("allocator_chunks", 0) + sum(r.get("bytes", 0)
-                                                for r in mem.get("allocator_regions", []))
+                                                for r in mem.get("allocator_regions", [])
+                                                if r.get("kind") in outside)
 
 
 def load_json(path):

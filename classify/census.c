@@ -149,6 +149,7 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 			bool ref = hs_heap_chunk_bit(heap, id, HS_CHUNK_BIT_REF);
 			if (last.type != HS_TYPE_NONE && k.p && last.size == size && last.ref == ref &&
 			    last.avail == k.avail && k.avail <= HS_SAME_BYTES &&
+			    (k.avail < 8 || hs_le64(last.p) == hs_le64(k.p)) &&
 			    !memcmp(last.p, k.p, k.avail) && !cs->cl->containers.count) {
 				t = last.type;
 				weak = last.weak;

@@ -43,16 +43,6 @@ void hs_sizing_init(struct hs_sizing *s, const char *allocator)
 		s->family = HS_ALLOC_OTHER;
 }
 
-uint64_t hs_sizing_usable(const struct hs_sizing *s, const struct hs_chunk *c)
-{
-	uint64_t size = hs_chunk_size(c);
-	if (s->family != HS_ALLOC_GLIBC)
-		return size;
-	/* glibc accounts the header: an in-use chunk gives size - 8 bytes (it
-	 * may use the next chunk's prev_size), a mmapped one size - 16. */
-	uint64_t hdr = (hs_chunk_flags(c) & HS_CHUNK_F_MMAPPED) ? 16 : 8;
-	return size > hdr ? size - hdr : 0;
-}
 
 /* jemalloc's size class for a request (sz_s2u), for a quantum of
  * 2^lg_q: 8, then multiples of the quantum up to 4 quanta, then four classes
@@ -174,6 +164,7 @@ struct hs_error *hs_classes_create(const struct hs_classifier *cl, struct hs_cla
 	c->sizing = &cl->sizing;
 	hs_u64map_init(&c->by_name);
 	hs_u64map_init(&c->by_pattern);
+	c->last_pattern_key = UINT64_MAX; /* no key: sizes are even */
 	hs_u64map_init(&c->by_vptr);
 	memset(c->sds_types, 0xff, sizeof(c->sds_types));
 	memset(c->robj_types, 0xff, sizeof(c->robj_types));

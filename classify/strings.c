@@ -194,12 +194,10 @@ static void hs_scan_piece(struct hs_classes *c, const struct hs_scan_piece *pc,
 	struct hs_chunk_iter it;
 	hs_chunk_iter_init(&it, heap, a, pc->hi);
 	while (a < pc->hi) {
-		if (!hs_chunk_iter_next(&it, &ch, NULL)) {
+		if (!hs_chunk_iter_next_idle(&it, &ch)) {
 			hs_scan_words(c, pc->range, a, pc->hi, found, redis);
 			return;
 		}
-		if (hs_chunk_state(&ch) == HS_CHUNK_IN_USE)
-			continue;
 		if (ch.addr > a)
 			hs_scan_words(c, pc->range, a, ch.addr < pc->hi ? ch.addr : pc->hi, found,
 				      redis);
@@ -389,6 +387,10 @@ bool hs_cstring_detect(struct hs_classes *c, const struct hs_cchunk *k,
 	 * returns (strdup), or the text fills most of a larger buffer.
 	 */
 	uint64_t usable = hs_sizing_usable(c->sizing, ch);
+	/* The cheap tests of the conjunction below first: most chunks have a
+	 * NUL in their first bytes, and the lookups would only say no twice. */
+	if (len < 4)
+		return false;
 	/* Eight bytes that read as an address the process maps are a pointer,
 	 * whatever they look like (a node's next, a vptr). */
 	uint64_t first = k->avail >= 8 ? hs_le64(p) : 0;

@@ -164,6 +164,31 @@ static void var_chunk_at(const struct hs_run *r, uint64_t q, uint64_t *g, uint64
 	*end = var_next_s(r, s + 2);
 }
 
+/* The starts among the set bits S of a VAR run's word: `carry` is the parity
+ * of the ones running up to bit 0 from below, and comes back for the next
+ * word (see var_word_in_use). */
+static inline uint64_t var_starts(uint64_t S, unsigned *carry)
+{
+	uint64_t starts = 0, w = S;
+	unsigned out = 0;
+	while (w) {
+		unsigned a = (unsigned)__builtin_ctzll(w);
+		uint64_t rest = ~(S >> a);
+		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - a;
+		if (a + len > 64)
+			len = 64 - a;
+		uint64_t mask = len == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << len) - 1) << a;
+		unsigned base = a == 0 ? *carry : 0;
+		starts |= mask & (((a + base) & 1) ? UINT64_C(0xaaaaaaaaaaaaaaaa)
+						   : UINT64_C(0x5555555555555555));
+		if (a + len == 64)
+			out = (len + base) & 1;
+		w &= ~mask;
+	}
+	*carry = out;
+	return starts;
+}
+
 /* ------------------------------------------------------------------ building */
 
 /* Room for words [0, need) of run r, zeroed; growth doubles, and only the
@@ -702,6 +727,83 @@ bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk
 	return false;
 }
 
+/*
+ * The first chunk not in use at a position in [g, lim) of a VAR run, g a
+ * start; lim if none. Word by word: the stretch of ones holding g is taken
+ * to begin at g (starts sit at even distances from any start in it), and
+ * a start whose next bit is set is not in use.
+ */
+static uint64_t var_next_idle(const struct hs_run *r, uint64_t g, uint64_t lim)
+{
+	uint64_t nw = (r->n + 63) >> 6, k = g >> 6;
+	unsigned carry = 0;
+	uint64_t S = r->w[2 * k] & (~UINT64_C(0) << (g & 63));
+	while ((k << 6) < lim) {
+		uint64_t next = k + 1 < nw ? r->w[2 * (k + 1)] : 0;
+		uint64_t idle = var_starts(S, &carry) & ((S >> 1) | ((next & 1) << 63));
+		if (idle) {
+			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(idle);
+			return y < lim ? y : lim;
+		}
+		if (++k >= nw)
+			break;
+		S = next;
+	}
+	return lim;
+}
+
+/* The same in a UNI run: the first region in [j, lim) whose U bit is clear. */
+static uint64_t uni_next_idle(const struct hs_run *r, uint64_t j, uint64_t lim)
+{
+	uint64_t nw = (r->n + 63) >> 6;
+	for (uint64_t k = j >> 6; k < nw && (k << 6) < lim; k++) {
+		uint64_t idle = ~r->w[3 * k];
+		if (k == j >> 6)
+			idle &= ~UINT64_C(0) << (j & 63);
+		if (idle) {
+			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(idle);
+			return y < lim ? y : lim;
+		}
+	}
+	return lim;
+}
+
+bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret)
+{
+	const struct hs_chunk_store *st = it->heap->store;
+	while (it->run < st->nruns) {
+		const struct hs_run *r = &st->runs[it->run];
+		if (r->lo >= it->to)
+			break;
+		/* Positions below lim are chunks that start below `to`. */
+		uint64_t lim = r->n;
+		if (r->hi > it->to) {
+			uint64_t d = it->to - r->lo;
+			if (r->kind == HS_RUN_VAR)
+				lim = (d >> st->gshift) + ((d & ((UINT64_C(1) << st->gshift) - 1)) != 0);
+			else if (r->rsize)
+				lim = d / r->rsize + (d % r->rsize != 0);
+			if (lim > r->n)
+				lim = r->n;
+		}
+		uint64_t y = it->pos >= lim ? lim
+			     : r->kind == HS_RUN_VAR ? var_next_idle(r, it->pos, lim)
+						     : uni_next_idle(r, it->pos, lim);
+		if (y < lim) {
+			uint64_t next;
+			run_chunk(st, r, y, ret, &next);
+			it->pos = next;
+			return true;
+		}
+		if (lim < r->n)
+			break;
+		it->run++;
+		it->pos = 0;
+	}
+	it->run = st->nruns;
+	return false;
+}
+
 size_t hs_heap_split(const struct hs_heap *heap, size_t parts, uint64_t *bounds)
 {
 	const struct hs_chunk_store *st = heap->store;
@@ -771,26 +873,10 @@ bool hs_heap_next_extent(const struct hs_heap *heap, uint64_t addr, uint64_t *lo
  */
 static uint64_t var_word_in_use(const struct hs_run *r, uint64_t k, unsigned *carry)
 {
-	uint64_t S = r->w[2 * k], next = 0, starts = 0, w = S;
+	uint64_t S = r->w[2 * k], next = 0;
 	if (k + 1 < ((r->n + 63) >> 6))
 		next = r->w[2 * (k + 1)];
-	unsigned out = 0;
-	while (w) {
-		unsigned a = (unsigned)__builtin_ctzll(w);
-		uint64_t rest = ~(S >> a);
-		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - a;
-		if (a + len > 64)
-			len = 64 - a;
-		uint64_t mask = len == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << len) - 1) << a;
-		unsigned base = a == 0 ? *carry : 0;
-		starts |= mask & (((a + base) & 1) ? UINT64_C(0xaaaaaaaaaaaaaaaa)
-						   : UINT64_C(0x5555555555555555));
-		if (a + len == 64)
-			out = (len + base) & 1;
-		w &= ~mask;
-	}
-	*carry = out;
-	return starts & ~(S >> 1) & ~((next & 1) << 63);
+	return var_starts(S, carry) & ~(S >> 1) & ~((next & 1) << 63);
 }
 
 struct hs_chunk_ranks {

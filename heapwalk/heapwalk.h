@@ -281,6 +281,9 @@ struct hs_chunk_iter {
 void hs_chunk_iter_init(struct hs_chunk_iter *it, const struct hs_heap *heap,
 			uint64_t from, uint64_t to);
 bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id);
+/* The next chunk that is not in use (free or cached), as hs_chunk_iter_next
+ * would reach it, stepping over in-use chunks a bitmap word at a time. */
+bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret);
 
 /*
  * Cut the chunks into at most `parts` address ranges of about equal heap

@@ -261,6 +261,32 @@ static void check_store(bool glibc, unsigned round)
 	}
 	CHECK_EQ(total, r.n);
 
+	/* Chunks not in use, a word at a time: those the plain iteration finds,
+	 * over the parts and over ranges from anywhere to anywhere. */
+	for (size_t p = 0; p < parts + 8; p++) {
+		uint64_t lo = bounds[p < parts ? p : 0], hi = bounds[p < parts ? p + 1 : parts];
+		if (p >= parts && r.n) {
+			lo = r.c[rnd() % r.n].addr + rnd() % 64;
+			hi = lo + rnd() % (UINT64_C(1) << (rnd() % 24));
+		}
+		struct hs_chunk_iter a, b;
+		struct hs_chunk ca, cb;
+		hs_chunk_iter_init(&a, heap, lo, hi);
+		hs_chunk_iter_init(&b, heap, lo, hi);
+		for (;;) {
+			bool more = hs_chunk_iter_next(&a, &ca, NULL);
+			while (more && hs_chunk_state(&ca) == HS_CHUNK_IN_USE)
+				more = hs_chunk_iter_next(&a, &ca, NULL);
+			bool idle = hs_chunk_iter_next_idle(&b, &cb);
+			CHECK_EQ(idle, more);
+			if (!more || !idle)
+				break;
+			CHECK_EQ(cb.addr, ca.addr);
+			CHECK_EQ(hs_chunk_size(&cb), hs_chunk_size(&ca));
+			CHECK_EQ(hs_chunk_state(&cb), hs_chunk_state(&ca));
+		}
+	}
+
 	/* Iteration from the middle of a chunk starts at the next one. */
 	const struct hs_chunk *mid = &r.c[r.n / 2];
 	hs_chunk_iter_init(&it, heap, mid->addr + 1, UINT64_MAX);

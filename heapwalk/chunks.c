@@ -727,22 +727,30 @@ bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk
 	return false;
 }
 
+/* What the word-at-a-time iterations look for. */
+enum iter_want { WANT_IDLE, WANT_UNMARKED };
+
 /*
- * The first chunk not in use at a position in [g, lim) of a VAR run, g a
- * start; lim if none. Word by word: the stretch of ones holding g is taken
- * to begin at g (starts sit at even distances from any start in it), and
- * a start whose next bit is set is not in use.
+ * The first chunk wanted at a position in [g, lim) of a VAR run, g a start;
+ * lim if none. Word by word: the stretch of ones holding g is taken to
+ * begin at g (starts sit at even distances from any start in it); a start
+ * whose next bit is set is not in use, and an in-use one keeps its mark in T.
+ * The words are read afresh at each call: bits set since count.
  */
-static uint64_t var_next_idle(const struct hs_run *r, uint64_t g, uint64_t lim)
+static uint64_t var_next_want(const struct hs_run *r, uint64_t g, uint64_t lim,
+			      enum iter_want want)
 {
 	uint64_t nw = (r->n + 63) >> 6, k = g >> 6;
 	unsigned carry = 0;
 	uint64_t S = r->w[2 * k] & (~UINT64_C(0) << (g & 63));
 	while ((k << 6) < lim) {
 		uint64_t next = k + 1 < nw ? r->w[2 * (k + 1)] : 0;
-		uint64_t idle = var_starts(S, &carry) & ((S >> 1) | ((next & 1) << 63));
-		if (idle) {
-			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(idle);
+		uint64_t starts = var_starts(S, &carry);
+		uint64_t busy = (S >> 1) | ((next & 1) << 63);
+		uint64_t hit = want == WANT_IDLE ? starts & busy
+						 : starts & ~busy & ~r->w[2 * k + 1];
+		if (hit) {
+			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(hit);
 			return y < lim ? y : lim;
 		}
 		if (++k >= nw)
@@ -752,23 +760,25 @@ static uint64_t var_next_idle(const struct hs_run *r, uint64_t g, uint64_t lim)
 	return lim;
 }
 
-/* The same in a UNI run: the first region in [j, lim) whose U bit is clear. */
-static uint64_t uni_next_idle(const struct hs_run *r, uint64_t j, uint64_t lim)
+/* The same in a UNI run: U clear (not in use), or U set and A clear. */
+static uint64_t uni_next_want(const struct hs_run *r, uint64_t j, uint64_t lim,
+			      enum iter_want want)
 {
 	uint64_t nw = (r->n + 63) >> 6;
 	for (uint64_t k = j >> 6; k < nw && (k << 6) < lim; k++) {
-		uint64_t idle = ~r->w[3 * k];
+		uint64_t hit = want == WANT_IDLE ? ~r->w[3 * k] : r->w[3 * k] & ~r->w[3 * k + 1];
 		if (k == j >> 6)
-			idle &= ~UINT64_C(0) << (j & 63);
-		if (idle) {
-			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(idle);
+			hit &= ~UINT64_C(0) << (j & 63);
+		if (hit) {
+			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(hit);
 			return y < lim ? y : lim;
 		}
 	}
 	return lim;
 }
 
-bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret)
+static bool iter_next_want(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id,
+			   enum iter_want want)
 {
 	const struct hs_chunk_store *st = it->heap->store;
 	while (it->run < st->nruns) {
@@ -787,11 +797,13 @@ bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret)
 				lim = r->n;
 		}
 		uint64_t y = it->pos >= lim ? lim
-			     : r->kind == HS_RUN_VAR ? var_next_idle(r, it->pos, lim)
-						     : uni_next_idle(r, it->pos, lim);
+			     : r->kind == HS_RUN_VAR ? var_next_want(r, it->pos, lim, want)
+						     : uni_next_want(r, it->pos, lim, want);
 		if (y < lim) {
 			uint64_t next;
 			run_chunk(st, r, y, ret, &next);
+			if (id)
+				*id = make_id(it->run, y);
 			it->pos = next;
 			return true;
 		}
@@ -802,6 +814,17 @@ bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret)
 	}
 	it->run = st->nruns;
 	return false;
+}
+
+bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret)
+{
+	return iter_next_want(it, ret, NULL, WANT_IDLE);
+}
+
+bool hs_chunk_iter_next_unmarked(struct hs_chunk_iter *it, struct hs_chunk *ret,
+				 hs_chunk_id *id)
+{
+	return iter_next_want(it, ret, id, WANT_UNMARKED);
 }
 
 size_t hs_heap_split(const struct hs_heap *heap, size_t parts, uint64_t *bounds)

@@ -284,6 +284,10 @@ bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk
 /* The next chunk that is not in use (free or cached), as hs_chunk_iter_next
  * would reach it, stepping over in-use chunks a bitmap word at a time. */
 bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret);
+/* The next in-use chunk whose MARK bit is clear, likewise; bits set meanwhile
+ * count (each call reads the bitmaps afresh). */
+bool hs_chunk_iter_next_unmarked(struct hs_chunk_iter *it, struct hs_chunk *ret,
+				 hs_chunk_id *id);
 
 /*
  * Cut the chunks into at most `parts` address ranges of about equal heap

@@ -499,7 +499,8 @@ struct hs_error *hs_refgraph_indirect(struct hs_refgraph *g,
 	struct hs_chunk_iter it;
 	struct hs_chunk ch;
 	hs_chunk_id id;
-	hs_progress_phase(g->progress, "find indirect leaks", hs_heap_span(g->heap));
+	/* Progress by address: the sweep steps over marked chunks unseen. */
+	hs_progress_phase(g->progress, "find indirect leaks", g->heap->hi - g->heap->lo);
 	/*
 	 * A leaked chunk's referrers are all leaked (a reachable one would make
 	 * it reachable), so sweeping the leaked chunks sees every edge between
@@ -507,9 +508,14 @@ struct hs_error *hs_refgraph_indirect(struct hs_refgraph *g,
 	 * MARK bit hides it from the sweep); one behind was scanned already.
 	 */
 	hs_chunk_iter_init(&it, g->heap, 0, UINT64_MAX);
-	while (!f.err && hs_chunk_iter_next(&it, &ch, &id)) {
-		hs_progress_add(g->progress, hs_chunk_size(&ch));
-		if (!hs_graph_source(&ch) || hs_heap_chunk_bit(g->heap, id, HS_CHUNK_BIT_MARK))
+	uint64_t done = g->heap->lo;
+	/* Only the unmarked chunks matter: stepped to a bitmap word at a time. */
+	while (!f.err && hs_chunk_iter_next_unmarked(&it, &ch, &id)) {
+		if (ch.addr > done) {
+			hs_progress_add(g->progress, ch.addr - done);
+			done = ch.addr;
+		}
+		if (!hs_graph_source(&ch))
 			continue;
 		f.sweep = ch.addr;
 		flip_chunk(&f, id, &ch);

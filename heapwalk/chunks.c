@@ -157,8 +157,15 @@ static bool var_is_start(const struct hs_run *r, uint64_t y)
 static void var_chunk_at(const struct hs_run *r, uint64_t q, uint64_t *g, uint64_t *end,
 			 bool *in_use)
 {
-	uint64_t y = var_prev_s(r, q);
-	uint64_t s = (y == 0 || var_is_start(r, y)) ? y : y - 1;
+	uint64_t s;
+	if (S_(r, q) && (q == 0 || !S_(r, q - 1))) {
+		/* A stretch of ones begins with a start: most lookups are of a
+		 * chunk's own address, answered without the parity count. */
+		s = q;
+	} else {
+		uint64_t y = var_prev_s(r, q);
+		s = (y == 0 || var_is_start(r, y)) ? y : y - 1;
+	}
 	*g = s;
 	*in_use = s + 1 >= r->n || !S_(r, s + 1);
 	*end = var_next_s(r, s + 2);

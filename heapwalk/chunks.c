@@ -176,6 +176,14 @@ static void var_chunk_at(const struct hs_run *r, uint64_t q, uint64_t *g, uint64
  * word (see var_word_in_use). */
 static inline uint64_t var_starts(uint64_t S, unsigned *carry)
 {
+	if (!(S & (S << 1))) {
+		/* No two ones side by side (in-use chunks only): each one is a
+		 * stretch of its own, a start, but for a bit 0 that continues
+		 * the word below's stretch at an odd distance. */
+		uint64_t starts = *carry ? S & ~UINT64_C(1) : S;
+		*carry = (unsigned)(S >> 63);
+		return starts;
+	}
 	uint64_t starts = 0, w = S;
 	unsigned out = 0;
 	while (w) {

@@ -180,6 +180,19 @@ static inline void mpush(struct hs_mpool *pl, struct hs_mlocal *st, uint64_t lo,
 	it->kind = kind;
 }
 
+/* One item into the shared pool, for whoever waits; false if no room. */
+static bool mshare(struct hs_mpool *pl, uint64_t lo, uint64_t hi, uint32_t kind)
+{
+	pthread_mutex_lock(&pl->lock);
+	bool ok = hs_grow((void **)&pl->v, &pl->cap, pl->n + 1, sizeof(*pl->v));
+	if (ok) {
+		pl->v[pl->n++] = (struct hs_mitem){lo, hi, kind};
+		pthread_cond_broadcast(&pl->cond);
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return ok;
+}
+
 /* hs_graph_words, remembering the core range of the last call: marking
  * visits chunks mostly in one range. */
 static const uint8_t *mwords(struct hs_refgraph *g, const struct hs_memory_range **last,
@@ -240,7 +253,13 @@ static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it,
 	struct hs_refgraph *g = pl->g;
 	struct hs_heap *heap = g->heap;
 	if (it.hi - it.lo > HS_MARK_PIECE) {
-		mpush(pl, st, it.lo + HS_MARK_PIECE, it.hi, it.kind);
+		/* The rest of a long stretch goes to the pool when it runs dry:
+		 * with small chunks read at once, such a stretch (an array of
+		 * pointers) can be all the work there is, and a stack of one
+		 * item is never shared below. */
+		if (pl->nthreads < 2 || __atomic_load_n(&pl->n, __ATOMIC_RELAXED) ||
+		    !mshare(pl, it.lo + HS_MARK_PIECE, it.hi, it.kind))
+			mpush(pl, st, it.lo + HS_MARK_PIECE, it.hi, it.kind);
 		it.hi = it.lo + HS_MARK_PIECE;
 	}
 	uint64_t lo = it.lo;

@@ -229,12 +229,12 @@ static bool run_words(struct hs_run *r, size_t need)
 	return true;
 }
 
-static bool store_size_add(struct hs_chunk_store *st, uint64_t size)
+static bool store_size_add(struct hs_chunk_store *st, uint64_t size, uint64_t n)
 {
 	/* Heaps come in long runs of one size: the last slot first. */
 	if (st->last_size && st->last_size->size == size) {
-		st->last_size->count++;
-		st->last_size->bytes += size;
+		st->last_size->count += n;
+		st->last_size->bytes += n * size;
 		return true;
 	}
 	if ((st->nsizes + 1) * 2 > st->sizes_cap) {
@@ -258,14 +258,14 @@ static bool store_size_add(struct hs_chunk_store *st, uint64_t size)
 	for (size_t h = (size_t)((size * 0x9e3779b97f4a7c15ull) >> 20);; h++) {
 		struct hs_size_count *s = &st->sizes[h & (st->sizes_cap - 1)];
 		if (!s->count) {
-			*s = (struct hs_size_count){size, 1, size};
+			*s = (struct hs_size_count){size, n, n * size};
 			st->nsizes++;
 			st->last_size = s;
 			return true;
 		}
 		if (s->size == size) {
-			s->count++;
-			s->bytes += size;
+			s->count += n;
+			s->bytes += n * size;
 			st->last_size = s;
 			return true;
 		}
@@ -347,7 +347,7 @@ bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
 		r->n = j + 1;
 	}
 	r->hi = addr + size;
-	if (in_use && !(flags & HS_CHUNK_F_METADATA) && !store_size_add(st, size))
+	if (in_use && !(flags & HS_CHUNK_F_METADATA) && !store_size_add(st, size, 1))
 		return false;
 	if (!heap->nchunks || addr < heap->lo)
 		heap->lo = addr;
@@ -359,6 +359,58 @@ bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
 	if (flags & HS_CHUNK_F_METADATA) {
 		heap->metadata.count++;
 		heap->metadata.bytes += size;
+	}
+	return true;
+}
+
+bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n,
+			enum hs_chunk_state state, unsigned flags)
+{
+	struct hs_chunk_store *st = heap->store;
+	flags &= HS_CHUNK_F_METADATA | HS_CHUNK_F_MMAPPED;
+	struct hs_run *r = st->open ? &st->runs[st->nruns - 1] : NULL;
+	bool append = r && r->hi == addr && r->kind == HS_RUN_UNI && r->rsize == size &&
+		      r->flags == flags;
+	/* In bulk only what n single appends would put in one uniform run;
+	 * the rest one by one, the same way. */
+	if (n < 2 || !size || size > HS_CHUNK_MAX_SIZE || n > HS_POS_MAX ||
+	    size > (UINT64_MAX - addr) / n || st->finished ||
+	    (unsigned)state >= HS_CHUNK_NSTATES || var_fits(st, addr, size, flags) ||
+	    (append && r->n + n > HS_POS_MAX)) {
+		for (uint64_t i = 0; i < n; i++)
+			if (!hs_heap_add_chunk(heap, addr + i * size, size, state, flags))
+				return false;
+		return true;
+	}
+	if (!append && !(r = store_open_run(st, addr, HS_RUN_UNI, size, flags)))
+		return false;
+	uint64_t j = r->n, e = j + n;
+	if (!run_words(r, (size_t)((((e - 1) >> 6) + 1) * 3)))
+		return false;
+	if (state != HS_CHUNK_FREE) {
+		uint64_t plane = state == HS_CHUNK_IN_USE ? 0 : 1;
+		for (uint64_t k = j; k < e;) {
+			uint64_t b = k & 63, m = e - k < 64 - b ? e - k : 64 - b;
+			uint64_t mask = (m == 64 ? ~UINT64_C(0) : (UINT64_C(1) << m) - 1) << b;
+			r->w[(k >> 6) * 3 + plane] |= mask;
+			k += m;
+		}
+	}
+	r->n = e;
+	r->hi = addr + n * size;
+	if (state == HS_CHUNK_IN_USE && !(flags & HS_CHUNK_F_METADATA) &&
+	    !store_size_add(st, size, n))
+		return false;
+	if (!heap->nchunks || addr < heap->lo)
+		heap->lo = addr;
+	if (r->hi > heap->hi)
+		heap->hi = r->hi;
+	heap->nchunks += n;
+	heap->totals[state].count += n;
+	heap->totals[state].bytes += n * size;
+	if (flags & HS_CHUNK_F_METADATA) {
+		heap->metadata.count += n;
+		heap->metadata.bytes += n * size;
 	}
 	return true;
 }

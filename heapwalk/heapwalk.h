@@ -249,6 +249,11 @@ static inline uint64_t hs_chunk_usable(const struct hs_heap *heap, const struct 
  * HS_ERR_NOMEM: a partial chunk list would be a silent wrong answer). */
 bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
 		       enum hs_chunk_state state, unsigned flags) HS_MUST_CHECK;
+/* n chunks of one size and state, one after the other from addr: what n
+ * calls of hs_heap_add_chunk() would store, a bitmap word at a time where
+ * they make one run of equal regions (a slab's stretch of in-use regions). */
+bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n,
+			enum hs_chunk_state state, unsigned flags) HS_MUST_CHECK;
 /* Make the store queryable: order the runs by address and build the lookup
  * directory. Idempotent. Errors: HS_ERR_NOMEM. */
 struct hs_error *hs_heap_finish(struct hs_heap *heap);

@@ -26,10 +26,14 @@ static inline uint64_t check_heap_stat(const struct hs_heap *heap, const char *n
  */
 static inline const struct hs_chunk *check_heap_all(const struct hs_heap *heap, size_t *n)
 {
+	/* Keyed by what tells heaps apart: a test's heap is often allocated
+	 * where the last test's was, with as many chunks (then states or
+	 * bounds differ, or the array is the same anyway). */
 	static struct {
 		const struct hs_heap *heap;
 		const void *store;
-		uint64_t nchunks;
+		uint64_t nchunks, lo, hi;
+		struct hs_chunk_count totals[HS_CHUNK_NSTATES], metadata;
 		struct hs_chunk *arr;
 		size_t n;
 	} last;
@@ -40,13 +44,19 @@ static inline const struct hs_chunk *check_heap_all(const struct hs_heap *heap, 
 		check_failures++;
 	}
 	if (last.heap != heap || last.store != (const void *)heap->store ||
-	    last.nchunks != heap->nchunks) {
+	    last.nchunks != heap->nchunks || last.lo != heap->lo || last.hi != heap->hi ||
+	    memcmp(last.totals, heap->totals, sizeof(last.totals)) ||
+	    memcmp(&last.metadata, &heap->metadata, sizeof(last.metadata))) {
 		free(last.arr);
 		last.arr = NULL;
 		last.n = 0;
 		last.heap = heap;
 		last.store = heap->store;
 		last.nchunks = heap->nchunks;
+		last.lo = heap->lo;
+		last.hi = heap->hi;
+		memcpy(last.totals, heap->totals, sizeof(last.totals));
+		last.metadata = heap->metadata;
 		err = hs_heap_chunk_array(heap, &last.arr, &last.n);
 		if (err) {
 			hs_error_destroy(err);

@@ -86,6 +86,7 @@ struct hs_cchunk {
 	hs_chunk_id id;
 	const uint8_t *p;
 	size_t avail;
+	int ref; /* the chunk's REF bit, if the caller read it already; else -1 */
 };
 
 #define HS_TYPE_NONE UINT32_MAX

@@ -189,10 +189,15 @@ void hs_classes_destroy(struct hs_classes *c)
 void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
 		     struct hs_cchunk *k)
 {
-	k->c = *ch;
+	/* Field by field: the chunk was just written 8 bytes at a time, and a
+	 * 16-byte copy of it waited for the stores to retire (store
+	 * forwarding), a few per cent of the census. */
+	k->c.addr = ch->addr;
+	k->c.info = ch->info;
 	k->id = id;
 	k->p = NULL;
 	k->avail = 0;
+	k->ref = -1;
 	const struct hs_memory_range *r = c->last_range;
 	if (!r || ch->addr < r->start || ch->addr - r->start >= r->memsz)
 		r = c->last_range = hs_memory_find(&c->proc->mem, ch->addr);
@@ -247,7 +252,7 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 			return id;
 		}
 	}
-	if (k->p && hs_heap_chunk_bit(c->heap, k->id, HS_CHUNK_BIT_REF))
+	if (k->p && (k->ref >= 0 ? k->ref : hs_heap_chunk_bit(c->heap, k->id, HS_CHUNK_BIT_REF)))
 		return hs_detect_refd(c, k, why, whylen);
 	if (k->p) {
 		if (hs_robj_detect(c, k, &d, why, whylen) ||

@@ -273,6 +273,9 @@ bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *
 /* An in-use chunk's bit, and setting it (atomically; returns its old value).
  * Bits of chunks that are not in use must not be set. */
 bool hs_heap_chunk_bit(const struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit);
+/* Both bits of an in-use chunk at once: 1 << HS_CHUNK_BIT_MARK and
+ * 1 << HS_CHUNK_BIT_REF, as set. */
+unsigned hs_heap_chunk_bits(const struct hs_heap *heap, hs_chunk_id id);
 bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit);
 /* Clear one bit of every chunk. */
 void hs_heap_chunk_bits_clear(struct hs_heap *heap, enum hs_chunk_bit bit);

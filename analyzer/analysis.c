@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/parallel.h"
 #include "../common/progress.h"
+#include "../symbols/prefault.h"
 #include "../refgraph/refgraph.h"
 
 #include "analyzer.h"
@@ -94,7 +96,7 @@ struct hs_error *hs_report_build(struct hs_report *r, struct hs_process *proc,
 
 	struct hs_report_memory *mem = &r->memory;
 	for (size_t i = 0; i < heap->nregions; i++)
-		if (!hs_report_add_alloc_region(r, heap->regions[i].kind, 1,
+		if (!hs_report_add_alloc_region(r, heap->regions[i].kind, heap->regions[i].count,
 						heap->regions[i].size))
 			return HS_ENOMEM;
 
@@ -304,7 +306,11 @@ struct hs_error *hs_analysis_run(const char *core_path,
 			.allocator = opts->allocator,
 		};
 		hs_progress_phase(a->progress, "walk the allocator", 0);
+		/* The walk is one thread: the other maps the core ahead of it. */
+		struct hs_prefault *pf = hs_prefault_start(a->proc,
+							   hs_parallel_threads(opts->threads));
 		err = hs_heapwalk_run(a->proc, &wopts, &a->heap);
+		hs_prefault_stop(pf);
 	}
 	if (!err)
 		err = hs_report_build(&a->report, a->proc, a->heap);

@@ -393,8 +393,18 @@ def heap_bytes(report):
     glibc mmapped chunks count their mapping) plus the allocator's regions outside chunks
     (glibc heap headers, jemalloc retained extents, tcmalloc returned spans)."""
     mem = report.get("memory", {})
+    # The memory table gives each byte of the address space one owner, so its allocator rows
+    # add up to the heap exactly. The walkers' declared ranges (allocator_regions) may overlap:
+    # "heap" ranges hold the chunks, and a tcmalloc "metadata" range spans the heap's whole
+    # mapping; summing them doubled the heap of a jemalloc or tcmalloc core.
+    rows = ("in_use", "free", "cached", "allocator_metadata", "allocator_reserved")
+    table = [r for r in mem.get("regions", []) if r.get("kind") in rows]
+    if table:
+        return sum(r.get("virtual", 0) for r in table)
+    outside = ("reserved", "retained", "unmapped")
     return mem.get("allocator_chunks", 0) + sum(r.get("bytes", 0)
-                                                for r in mem.get("allocator_regions", []))
+                                                for r in mem.get("allocator_regions", [])
+                                                if r.get("kind") in outside)
 
 
 def load_json(path):

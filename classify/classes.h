@@ -37,8 +37,18 @@ struct hs_sizing {
 };
 
 void hs_sizing_init(struct hs_sizing *s, const char *allocator);
-/* Bytes the application may use from the chunk's address on. */
-uint64_t hs_sizing_usable(const struct hs_sizing *s, const struct hs_chunk *c);
+/* Bytes the application may use from the chunk's address on (inline: asked
+ * for every chunk several times). */
+static inline uint64_t hs_sizing_usable(const struct hs_sizing *s, const struct hs_chunk *c)
+{
+	uint64_t size = hs_chunk_size(c);
+	if (s->family != HS_ALLOC_GLIBC)
+		return size;
+	/* glibc accounts the header: an in-use chunk gives size - 8 bytes (it
+	 * may use the next chunk's prev_size), a mmapped one size - 16. */
+	uint64_t hdr = (hs_chunk_flags(c) & HS_CHUNK_F_MMAPPED) ? 16 : 8;
+	return size > hdr ? size - hdr : 0;
+}
 /* Whether malloc(request) plausibly returned this chunk. */
 bool hs_sizing_fits(const struct hs_sizing *s, uint64_t request,
 		    const struct hs_chunk *c);
@@ -76,6 +86,7 @@ struct hs_cchunk {
 	hs_chunk_id id;
 	const uint8_t *p;
 	size_t avail;
+	int ref; /* the chunk's REF bit, if the caller read it already; else -1 */
 };
 
 #define HS_TYPE_NONE UINT32_MAX
@@ -101,6 +112,9 @@ struct hs_classes {
 	size_t ntypes, types_cap;
 	struct hs_u64map by_name;    /* hash of name -> candidate type id */
 	struct hs_u64map by_pattern; /* (size, signature) -> type id */
+	/* by_pattern's last answer: runs of one cluster skip the hash. */
+	uint64_t last_pattern_key;
+	uint32_t last_pattern_id;
 	struct hs_u64map by_vptr;    /* vptr -> type id or HS_TYPE_NONE */
 	/* Type ids of fixed names, cached (NONE until first seen): the name
 	 * hash is not paid per chunk. */

@@ -43,16 +43,6 @@ void hs_sizing_init(struct hs_sizing *s, const char *allocator)
 		s->family = HS_ALLOC_OTHER;
 }
 
-uint64_t hs_sizing_usable(const struct hs_sizing *s, const struct hs_chunk *c)
-{
-	uint64_t size = hs_chunk_size(c);
-	if (s->family != HS_ALLOC_GLIBC)
-		return size;
-	/* glibc accounts the header: an in-use chunk gives size - 8 bytes (it
-	 * may use the next chunk's prev_size), a mmapped one size - 16. */
-	uint64_t hdr = (hs_chunk_flags(c) & HS_CHUNK_F_MMAPPED) ? 16 : 8;
-	return size > hdr ? size - hdr : 0;
-}
 
 /* jemalloc's size class for a request (sz_s2u), for a quantum of
  * 2^lg_q: 8, then multiples of the quantum up to 4 quanta, then four classes
@@ -174,6 +164,7 @@ struct hs_error *hs_classes_create(const struct hs_classifier *cl, struct hs_cla
 	c->sizing = &cl->sizing;
 	hs_u64map_init(&c->by_name);
 	hs_u64map_init(&c->by_pattern);
+	c->last_pattern_key = UINT64_MAX; /* no key: sizes are even */
 	hs_u64map_init(&c->by_vptr);
 	memset(c->sds_types, 0xff, sizeof(c->sds_types));
 	memset(c->robj_types, 0xff, sizeof(c->robj_types));
@@ -198,10 +189,15 @@ void hs_classes_destroy(struct hs_classes *c)
 void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
 		     struct hs_cchunk *k)
 {
-	k->c = *ch;
+	/* Field by field: the chunk was just written 8 bytes at a time, and a
+	 * 16-byte copy of it waited for the stores to retire (store
+	 * forwarding), a few per cent of the census. */
+	k->c.addr = ch->addr;
+	k->c.info = ch->info;
 	k->id = id;
 	k->p = NULL;
 	k->avail = 0;
+	k->ref = -1;
 	const struct hs_memory_range *r = c->last_range;
 	if (!r || ch->addr < r->start || ch->addr - r->start >= r->memsz)
 		r = c->last_range = hs_memory_find(&c->proc->mem, ch->addr);
@@ -256,7 +252,7 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 			return id;
 		}
 	}
-	if (k->p && hs_heap_chunk_bit(c->heap, k->id, HS_CHUNK_BIT_REF))
+	if (k->p && (k->ref >= 0 ? k->ref : hs_heap_chunk_bit(c->heap, k->id, HS_CHUNK_BIT_REF)))
 		return hs_detect_refd(c, k, why, whylen);
 	if (k->p) {
 		if (hs_robj_detect(c, k, &d, why, whylen) ||

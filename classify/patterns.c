@@ -93,7 +93,9 @@ bool hs_pattern_detect(struct hs_classes *c, const struct hs_cchunk *k,
 	uint64_t size = hs_chunk_size(ch);
 	uint64_t key = size << 28 | code;
 	uint32_t id;
-	if (size >> 36 || !hs_u64map_get(&c->by_pattern, key, &id)) {
+	if (!(size >> 36) && key == c->last_pattern_key) {
+		id = c->last_pattern_id;
+	} else if (size >> 36 || !hs_u64map_get(&c->by_pattern, key, &id)) {
 		char sig[2 * HS_PATTERN_MAX_WORDS + 1], name[96];
 		hs_pattern_format(code, sig, sizeof(sig));
 		snprintf(name, sizeof(name), "pattern %llu [%s]", (unsigned long long)size, sig);
@@ -104,6 +106,10 @@ bool hs_pattern_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		c->types[id].signature = code;
 		if (!(size >> 36) && !hs_u64map_put(&c->by_pattern, key, id))
 			return false;
+	}
+	if (!(size >> 36)) {
+		c->last_pattern_key = key;
+		c->last_pattern_id = id;
 	}
 	ret->type = id;
 	ret->strong = true;

@@ -117,6 +117,9 @@ struct hs_scan_work {
 
 #define HS_SCAN_PIECE (UINT64_C(4) << 20)
 
+/* How far ahead of the word at hand the scans fetch the core. */
+#define HS_SCAN_PREFETCH 2048
+
 static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *range,
 			  uint64_t lo, uint64_t hi, struct hs_cfound *found, uint64_t *redis)
 {
@@ -124,6 +127,11 @@ static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *ra
 	uint64_t end_data = range->start + range->filesz;
 	for (uint64_t a = lo; a < hi && end_data - a >= 8; a += 8) {
 		const uint8_t *w = range->data + (a - range->start);
+		/* A sequential read of a big core waits on memory at every page
+		 * (the hardware's prefetch stops at page boundaries): ask for
+		 * the bytes a little ahead, once a cache line. */
+		if (!(a & 63) && end_data - a > HS_SCAN_PREFETCH)
+			__builtin_prefetch(w + HS_SCAN_PREFETCH);
 		uint64_t v = hs_le64(w);
 		if (v < heap->lo || v >= heap->hi)
 			continue;
@@ -194,12 +202,10 @@ static void hs_scan_piece(struct hs_classes *c, const struct hs_scan_piece *pc,
 	struct hs_chunk_iter it;
 	hs_chunk_iter_init(&it, heap, a, pc->hi);
 	while (a < pc->hi) {
-		if (!hs_chunk_iter_next(&it, &ch, NULL)) {
+		if (!hs_chunk_iter_next_idle(&it, &ch)) {
 			hs_scan_words(c, pc->range, a, pc->hi, found, redis);
 			return;
 		}
-		if (hs_chunk_state(&ch) == HS_CHUNK_IN_USE)
-			continue;
 		if (ch.addr > a)
 			hs_scan_words(c, pc->range, a, ch.addr < pc->hi ? ch.addr : pc->hi, found,
 				      redis);
@@ -389,6 +395,10 @@ bool hs_cstring_detect(struct hs_classes *c, const struct hs_cchunk *k,
 	 * returns (strdup), or the text fills most of a larger buffer.
 	 */
 	uint64_t usable = hs_sizing_usable(c->sizing, ch);
+	/* The cheap tests of the conjunction below first: most chunks have a
+	 * NUL in their first bytes, and the lookups would only say no twice. */
+	if (len < 4)
+		return false;
 	/* Eight bytes that read as an address the process maps are a pointer,
 	 * whatever they look like (a node's next, a vptr). */
 	uint64_t first = k->avail >= 8 ? hs_le64(p) : 0;

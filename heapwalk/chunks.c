@@ -40,6 +40,7 @@
 #define HS_CLUSTER_GAP (UINT64_C(1) << 20)
 #define HS_DIR_SHIFT 16
 #define HS_DIR_PER_RUN 64
+#define HS_DIR_MIN_SHIFT 12
 /* Runs that overlap come only from a corrupt walk; a lookup steps over at
  * most this many of them. */
 #define HS_LOOKUP_STEPS 256
@@ -50,6 +51,7 @@ struct hs_run {
 	uint64_t lo, hi; /* first chunk's address, last chunk's end */
 	uint64_t n;      /* VAR: granules; UNI: regions */
 	uint64_t rsize;  /* UNI: region size */
+	uint64_t rmagic; /* UNI: ceil(2^64 / rsize) for run_div, or 0 */
 	uint64_t *w;
 	size_t wcap, wzero; /* words allocated, words zeroed */
 	uint8_t kind, flags;
@@ -157,11 +159,51 @@ static bool var_is_start(const struct hs_run *r, uint64_t y)
 static void var_chunk_at(const struct hs_run *r, uint64_t q, uint64_t *g, uint64_t *end,
 			 bool *in_use)
 {
-	uint64_t y = var_prev_s(r, q);
-	uint64_t s = (y == 0 || var_is_start(r, y)) ? y : y - 1;
+	uint64_t s;
+	if (S_(r, q) && (q == 0 || !S_(r, q - 1))) {
+		/* A stretch of ones begins with a start: most lookups are of a
+		 * chunk's own address, answered without the parity count. */
+		s = q;
+	} else {
+		uint64_t y = var_prev_s(r, q);
+		s = (y == 0 || var_is_start(r, y)) ? y : y - 1;
+	}
 	*g = s;
 	*in_use = s + 1 >= r->n || !S_(r, s + 1);
 	*end = var_next_s(r, s + 2);
+}
+
+/* The starts among the set bits S of a VAR run's word: `carry` is the parity
+ * of the ones running up to bit 0 from below, and comes back for the next
+ * word (see var_word_in_use). */
+static inline uint64_t var_starts(uint64_t S, unsigned *carry)
+{
+	if (!(S & (S << 1))) {
+		/* No two ones side by side (in-use chunks only): each one is a
+		 * stretch of its own, a start, but for a bit 0 that continues
+		 * the word below's stretch at an odd distance. */
+		uint64_t starts = *carry ? S & ~UINT64_C(1) : S;
+		*carry = (unsigned)(S >> 63);
+		return starts;
+	}
+	uint64_t starts = 0, w = S;
+	unsigned out = 0;
+	while (w) {
+		unsigned a = (unsigned)__builtin_ctzll(w);
+		uint64_t rest = ~(S >> a);
+		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - a;
+		if (a + len > 64)
+			len = 64 - a;
+		uint64_t mask = len == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << len) - 1) << a;
+		unsigned base = a == 0 ? *carry : 0;
+		starts |= mask & (((a + base) & 1) ? UINT64_C(0xaaaaaaaaaaaaaaaa)
+						   : UINT64_C(0x5555555555555555));
+		if (a + len == 64)
+			out = (len + base) & 1;
+		w &= ~mask;
+	}
+	*carry = out;
+	return starts;
 }
 
 /* ------------------------------------------------------------------ building */
@@ -189,12 +231,12 @@ static bool run_words(struct hs_run *r, size_t need)
 	return true;
 }
 
-static bool store_size_add(struct hs_chunk_store *st, uint64_t size)
+static bool store_size_add(struct hs_chunk_store *st, uint64_t size, uint64_t n)
 {
 	/* Heaps come in long runs of one size: the last slot first. */
 	if (st->last_size && st->last_size->size == size) {
-		st->last_size->count++;
-		st->last_size->bytes += size;
+		st->last_size->count += n;
+		st->last_size->bytes += n * size;
 		return true;
 	}
 	if ((st->nsizes + 1) * 2 > st->sizes_cap) {
@@ -218,14 +260,14 @@ static bool store_size_add(struct hs_chunk_store *st, uint64_t size)
 	for (size_t h = (size_t)((size * 0x9e3779b97f4a7c15ull) >> 20);; h++) {
 		struct hs_size_count *s = &st->sizes[h & (st->sizes_cap - 1)];
 		if (!s->count) {
-			*s = (struct hs_size_count){size, 1, size};
+			*s = (struct hs_size_count){size, n, n * size};
 			st->nsizes++;
 			st->last_size = s;
 			return true;
 		}
 		if (s->size == size) {
-			s->count++;
-			s->bytes += size;
+			s->count += n;
+			s->bytes += n * size;
 			st->last_size = s;
 			return true;
 		}
@@ -250,6 +292,7 @@ static struct hs_run *store_open_run(struct hs_chunk_store *st, uint64_t addr, u
 	r->lo = r->hi = addr;
 	r->kind = kind;
 	r->rsize = rsize;
+	r->rmagic = rsize > 1 && rsize < (UINT64_C(1) << 32) ? UINT64_MAX / rsize + 1 : 0;
 	r->flags = (uint8_t)flags;
 	st->open = true;
 	return r;
@@ -307,7 +350,7 @@ bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
 		r->n = j + 1;
 	}
 	r->hi = addr + size;
-	if (in_use && !(flags & HS_CHUNK_F_METADATA) && !store_size_add(st, size))
+	if (in_use && !(flags & HS_CHUNK_F_METADATA) && !store_size_add(st, size, 1))
 		return false;
 	if (!heap->nchunks || addr < heap->lo)
 		heap->lo = addr;
@@ -319,6 +362,58 @@ bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
 	if (flags & HS_CHUNK_F_METADATA) {
 		heap->metadata.count++;
 		heap->metadata.bytes += size;
+	}
+	return true;
+}
+
+bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n,
+			enum hs_chunk_state state, unsigned flags)
+{
+	struct hs_chunk_store *st = heap->store;
+	flags &= HS_CHUNK_F_METADATA | HS_CHUNK_F_MMAPPED;
+	struct hs_run *r = st->open ? &st->runs[st->nruns - 1] : NULL;
+	bool append = r && r->hi == addr && r->kind == HS_RUN_UNI && r->rsize == size &&
+		      r->flags == flags;
+	/* In bulk only what n single appends would put in one uniform run;
+	 * the rest one by one, the same way. */
+	if (n < 2 || !size || size > HS_CHUNK_MAX_SIZE || n > HS_POS_MAX ||
+	    size > (UINT64_MAX - addr) / n || st->finished ||
+	    (unsigned)state >= HS_CHUNK_NSTATES || var_fits(st, addr, size, flags) ||
+	    (append && r->n + n > HS_POS_MAX)) {
+		for (uint64_t i = 0; i < n; i++)
+			if (!hs_heap_add_chunk(heap, addr + i * size, size, state, flags))
+				return false;
+		return true;
+	}
+	if (!append && !(r = store_open_run(st, addr, HS_RUN_UNI, size, flags)))
+		return false;
+	uint64_t j = r->n, e = j + n;
+	if (!run_words(r, (size_t)((((e - 1) >> 6) + 1) * 3)))
+		return false;
+	if (state != HS_CHUNK_FREE) {
+		uint64_t plane = state == HS_CHUNK_IN_USE ? 0 : 1;
+		for (uint64_t k = j; k < e;) {
+			uint64_t b = k & 63, m = e - k < 64 - b ? e - k : 64 - b;
+			uint64_t mask = (m == 64 ? ~UINT64_C(0) : (UINT64_C(1) << m) - 1) << b;
+			r->w[(k >> 6) * 3 + plane] |= mask;
+			k += m;
+		}
+	}
+	r->n = e;
+	r->hi = addr + n * size;
+	if (state == HS_CHUNK_IN_USE && !(flags & HS_CHUNK_F_METADATA) &&
+	    !store_size_add(st, size, n))
+		return false;
+	if (!heap->nchunks || addr < heap->lo)
+		heap->lo = addr;
+	if (r->hi > heap->hi)
+		heap->hi = r->hi;
+	heap->nchunks += n;
+	heap->totals[state].count += n;
+	heap->totals[state].bytes += n * size;
+	if (flags & HS_CHUNK_F_METADATA) {
+		heap->metadata.count += n;
+		heap->metadata.bytes += n * size;
 	}
 	return true;
 }
@@ -390,6 +485,11 @@ struct hs_error *hs_heap_finish(struct hs_heap *heap)
 		uint64_t most = (uint64_t)(j - i) * HS_DIR_PER_RUN + 4096;
 		while (shift < 63 && ((hi - lo) >> shift) >= most)
 			shift++;
+		/* Runs denser than one per 64 KiB (jemalloc's slabs of a page
+		 * or two): finer entries, no more of them than runs, so that a
+		 * lookup steps over a run or two rather than a dozen. */
+		while (shift > HS_DIR_MIN_SHIFT && ((hi - lo) >> (shift - 1)) <= (uint64_t)(j - i))
+			shift--;
 		uint64_t pages = ((hi - lo) >> shift) + 1;
 		st->clusters[st->nclusters++] = (struct hs_cluster){lo, hi, i, j, ndir, shift};
 		ndir += (size_t)pages;
@@ -485,6 +585,20 @@ static void run_chunk(const struct hs_chunk_store *st, const struct hs_run *r, u
 	}
 }
 
+/*
+ * n / r->rsize by a multiply: a 64-bit division per lookup was a tenth of
+ * the scan and marking of a core of 10^8 jemalloc regions. With m =
+ * ceil(2^64 / d), n m / 2^64 = n / d + n e / (d 2^64) for an e < d; for n and
+ * d below 2^32 the second term is below 2^-32 and the fraction of n / d at
+ * most 1 - 1/d, so the floor is exact. Anything bigger is divided.
+ */
+static inline uint64_t run_div(const struct hs_run *r, uint64_t n)
+{
+	if ((n >> 32) || !r->rmagic)
+		return n / r->rsize;
+	return (uint64_t)(((unsigned __int128)n * r->rmagic) >> 64);
+}
+
 /* The position (granule or region) of the chunk holding addr in run r. */
 static uint64_t run_pos_at(const struct hs_chunk_store *st, const struct hs_run *r,
 			   uint64_t addr)
@@ -495,7 +609,7 @@ static uint64_t run_pos_at(const struct hs_chunk_store *st, const struct hs_run 
 		var_chunk_at(r, (addr - r->lo) >> st->gshift, &g, &end, &in_use);
 		return g;
 	}
-	return r->rsize ? (addr - r->lo) / r->rsize : 0;
+	return r->rsize ? run_div(r, addr - r->lo) : 0;
 }
 
 bool hs_heap_find(const struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret,
@@ -547,7 +661,7 @@ hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr, struc
 	}
 	if (!r->rsize)
 		return HS_CHUNK_ID_NONE;
-	uint64_t j = (addr - r->lo) / r->rsize;
+	uint64_t j = run_div(r, addr - r->lo);
 	if (j >= r->n || !bit_get(r->w, 3, 0, j))
 		return HS_CHUNK_ID_NONE;
 	if (ret)
@@ -585,6 +699,23 @@ bool hs_heap_chunk_bit(const struct hs_heap *heap, hs_chunk_id id, enum hs_chunk
 	uint64_t mask;
 	const uint64_t *w = chunk_bit_word(heap->store, id, bit, &mask);
 	return (__atomic_load_n(w, __ATOMIC_RELAXED) & mask) != 0;
+}
+
+unsigned hs_heap_chunk_bits(const struct hs_heap *heap, hs_chunk_id id)
+{
+	const struct hs_chunk_store *st = heap->store;
+	const struct hs_run *r = &st->runs[id >> HS_ID_POS_BITS];
+	uint64_t pos = id & HS_POS_MAX;
+	uint64_t mark, ref;
+	if (r->kind == HS_RUN_VAR) {
+		mark = __atomic_load_n(&r->w[(pos >> 6) * 2 + 1], __ATOMIC_RELAXED) >> (pos & 63);
+		ref = __atomic_load_n(&r->w[((pos + 1) >> 6) * 2 + 1], __ATOMIC_RELAXED) >>
+		      ((pos + 1) & 63);
+	} else {
+		mark = __atomic_load_n(&r->w[(pos >> 6) * 3 + 1], __ATOMIC_RELAXED) >> (pos & 63);
+		ref = __atomic_load_n(&r->w[(pos >> 6) * 3 + 2], __ATOMIC_RELAXED) >> (pos & 63);
+	}
+	return (unsigned)((mark & 1) << HS_CHUNK_BIT_MARK | (ref & 1) << HS_CHUNK_BIT_REF);
 }
 
 bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit)
@@ -702,6 +833,106 @@ bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk
 	return false;
 }
 
+/* What the word-at-a-time iterations look for. */
+enum iter_want { WANT_IDLE, WANT_UNMARKED };
+
+/*
+ * The first chunk wanted at a position in [g, lim) of a VAR run, g a start;
+ * lim if none. Word by word: the stretch of ones holding g is taken to
+ * begin at g (starts sit at even distances from any start in it); a start
+ * whose next bit is set is not in use, and an in-use one keeps its mark in T.
+ * The words are read afresh at each call: bits set since count.
+ */
+static uint64_t var_next_want(const struct hs_run *r, uint64_t g, uint64_t lim,
+			      enum iter_want want)
+{
+	uint64_t nw = (r->n + 63) >> 6, k = g >> 6;
+	unsigned carry = 0;
+	uint64_t S = r->w[2 * k] & (~UINT64_C(0) << (g & 63));
+	while ((k << 6) < lim) {
+		uint64_t next = k + 1 < nw ? r->w[2 * (k + 1)] : 0;
+		uint64_t starts = var_starts(S, &carry);
+		uint64_t busy = (S >> 1) | ((next & 1) << 63);
+		uint64_t hit = want == WANT_IDLE ? starts & busy
+						 : starts & ~busy & ~r->w[2 * k + 1];
+		if (hit) {
+			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(hit);
+			return y < lim ? y : lim;
+		}
+		if (++k >= nw)
+			break;
+		S = next;
+	}
+	return lim;
+}
+
+/* The same in a UNI run: U clear (not in use), or U set and A clear. */
+static uint64_t uni_next_want(const struct hs_run *r, uint64_t j, uint64_t lim,
+			      enum iter_want want)
+{
+	uint64_t nw = (r->n + 63) >> 6;
+	for (uint64_t k = j >> 6; k < nw && (k << 6) < lim; k++) {
+		uint64_t hit = want == WANT_IDLE ? ~r->w[3 * k] : r->w[3 * k] & ~r->w[3 * k + 1];
+		if (k == j >> 6)
+			hit &= ~UINT64_C(0) << (j & 63);
+		if (hit) {
+			uint64_t y = (k << 6) + (uint64_t)__builtin_ctzll(hit);
+			return y < lim ? y : lim;
+		}
+	}
+	return lim;
+}
+
+static bool iter_next_want(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id,
+			   enum iter_want want)
+{
+	const struct hs_chunk_store *st = it->heap->store;
+	while (it->run < st->nruns) {
+		const struct hs_run *r = &st->runs[it->run];
+		if (r->lo >= it->to)
+			break;
+		/* Positions below lim are chunks that start below `to`. */
+		uint64_t lim = r->n;
+		if (r->hi > it->to) {
+			uint64_t d = it->to - r->lo;
+			if (r->kind == HS_RUN_VAR)
+				lim = (d >> st->gshift) + ((d & ((UINT64_C(1) << st->gshift) - 1)) != 0);
+			else if (r->rsize)
+				lim = d / r->rsize + (d % r->rsize != 0);
+			if (lim > r->n)
+				lim = r->n;
+		}
+		uint64_t y = it->pos >= lim ? lim
+			     : r->kind == HS_RUN_VAR ? var_next_want(r, it->pos, lim, want)
+						     : uni_next_want(r, it->pos, lim, want);
+		if (y < lim) {
+			uint64_t next;
+			run_chunk(st, r, y, ret, &next);
+			if (id)
+				*id = make_id(it->run, y);
+			it->pos = next;
+			return true;
+		}
+		if (lim < r->n)
+			break;
+		it->run++;
+		it->pos = 0;
+	}
+	it->run = st->nruns;
+	return false;
+}
+
+bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret)
+{
+	return iter_next_want(it, ret, NULL, WANT_IDLE);
+}
+
+bool hs_chunk_iter_next_unmarked(struct hs_chunk_iter *it, struct hs_chunk *ret,
+				 hs_chunk_id *id)
+{
+	return iter_next_want(it, ret, id, WANT_UNMARKED);
+}
+
 size_t hs_heap_split(const struct hs_heap *heap, size_t parts, uint64_t *bounds)
 {
 	const struct hs_chunk_store *st = heap->store;
@@ -771,26 +1002,10 @@ bool hs_heap_next_extent(const struct hs_heap *heap, uint64_t addr, uint64_t *lo
  */
 static uint64_t var_word_in_use(const struct hs_run *r, uint64_t k, unsigned *carry)
 {
-	uint64_t S = r->w[2 * k], next = 0, starts = 0, w = S;
+	uint64_t S = r->w[2 * k], next = 0;
 	if (k + 1 < ((r->n + 63) >> 6))
 		next = r->w[2 * (k + 1)];
-	unsigned out = 0;
-	while (w) {
-		unsigned a = (unsigned)__builtin_ctzll(w);
-		uint64_t rest = ~(S >> a);
-		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - a;
-		if (a + len > 64)
-			len = 64 - a;
-		uint64_t mask = len == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << len) - 1) << a;
-		unsigned base = a == 0 ? *carry : 0;
-		starts |= mask & (((a + base) & 1) ? UINT64_C(0xaaaaaaaaaaaaaaaa)
-						   : UINT64_C(0x5555555555555555));
-		if (a + len == 64)
-			out = (len + base) & 1;
-		w &= ~mask;
-	}
-	*carry = out;
-	return starts & ~(S >> 1) & ~((next & 1) << 63);
+	return var_starts(S, carry) & ~(S >> 1) & ~((next & 1) << 63);
 }
 
 struct hs_chunk_ranks {
@@ -859,6 +1074,17 @@ struct hs_error *hs_chunk_ranks_create(const struct hs_heap *heap, struct hs_chu
 nomem:
 	hs_chunk_ranks_destroy(rk);
 	return HS_ENOMEM;
+}
+
+uint64_t hs_chunk_ranks_size(const struct hs_heap *heap)
+{
+	const struct hs_chunk_store *st = heap->store;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < st->nruns; i++) {
+		uint64_t nw = (st->runs[i].n + 63) >> 6;
+		bytes += (nw ? nw : 1) * sizeof(uint64_t) * (st->runs[i].kind == HS_RUN_VAR ? 2 : 1);
+	}
+	return bytes;
 }
 
 uint64_t hs_chunk_ranks_count(const struct hs_chunk_ranks *rk)

@@ -144,6 +144,21 @@ static inline bool gl_rd(struct gl_ctx *c, uint64_t addr, uint64_t *ret)
 	return gl_win_refill(w, addr, ret);
 }
 
+/*
+ * The walk reads one header after another, each where the last one said:
+ * a chain of dependent loads through the core, which on a big core comes
+ * from memory, not cache (a 1.5 GiB core spent most of its walk waiting on
+ * them). Ask for the bytes a little ahead while the chain catches up.
+ */
+#define GL_PREFETCH_AHEAD 1024
+
+static inline void gl_prefetch(const struct gl_ctx *c, uint64_t addr)
+{
+	const struct gl_win *w = &c->win;
+	if (addr >= w->lo && addr < w->hi)
+		__builtin_prefetch(w->base + (addr - w->lo));
+}
+
 static bool gl_rd32(struct gl_ctx *c, uint64_t addr, uint32_t *ret)
 {
 	return hs_memory_u32(c->mem, addr, ret);
@@ -811,6 +826,7 @@ static bool gl_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 			return true;
 		}
 		uint64_t next = p + sz;
+		gl_prefetch(c, next + GL_PREFETCH_AHEAD);
 		if (!gl_rd(c, next + 8, &raw_next) || !gl_rd(c, next, &prev_next)) {
 			hs_diags_add(c->diags, HS_DIAG_ERROR, true, next,
 				     "arena 0x%" PRIx64 ": chunk header 0x%" PRIx64

@@ -112,12 +112,24 @@ static bool hs_regions_add(struct hs_region **arr, size_t *n, size_t *cap, const
 	strncpy(r->kind, kind, sizeof(r->kind) - 1);
 	r->start = start;
 	r->size = size;
+	r->count = 1;
 	return true;
 }
 
 bool hs_heap_add_region(struct hs_heap *heap, const char *kind,
 			uint64_t start, uint64_t size)
 {
+	/* Memory bounded by the heap's ranges, not by their number: extend
+	 * the last range when this one continues it. */
+	if (heap->nregions) {
+		struct hs_region *r = &heap->regions[heap->nregions - 1];
+		if (r->start + r->size == start && r->start + r->size + size > start &&
+		    !strncmp(r->kind, kind, sizeof(r->kind) - 1)) {
+			r->size += size;
+			r->count++;
+			return true;
+		}
+	}
 	return hs_regions_add(&heap->regions, &heap->nregions, &heap->regions_cap, kind, start,
 			      size);
 }

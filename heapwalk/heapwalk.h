@@ -88,6 +88,11 @@ struct hs_stat {
 struct hs_region {
 	char kind[32];
 	uint64_t start, size;
+	/* How many ranges the walker declared here: consecutive ranges of one
+	 * kind that touch are kept as one (a jemalloc heap declares each of
+	 * its extents, 781 K of them in a 4 GiB core), and the report counts
+	 * them all. */
+	uint64_t count;
 };
 #define HS_REGION_HEAP "heap"
 #define HS_REGION_RESERVED "reserved"
@@ -244,6 +249,11 @@ static inline uint64_t hs_chunk_usable(const struct hs_heap *heap, const struct 
  * HS_ERR_NOMEM: a partial chunk list would be a silent wrong answer). */
 bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
 		       enum hs_chunk_state state, unsigned flags) HS_MUST_CHECK;
+/* n chunks of one size and state, one after the other from addr: what n
+ * calls of hs_heap_add_chunk() would store, a bitmap word at a time where
+ * they make one run of equal regions (a slab's stretch of in-use regions). */
+bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n,
+			enum hs_chunk_state state, unsigned flags) HS_MUST_CHECK;
 /* Make the store queryable: order the runs by address and build the lookup
  * directory. Idempotent. Errors: HS_ERR_NOMEM. */
 struct hs_error *hs_heap_finish(struct hs_heap *heap);
@@ -263,6 +273,9 @@ bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *
 /* An in-use chunk's bit, and setting it (atomically; returns its old value).
  * Bits of chunks that are not in use must not be set. */
 bool hs_heap_chunk_bit(const struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit);
+/* Both bits of an in-use chunk at once: 1 << HS_CHUNK_BIT_MARK and
+ * 1 << HS_CHUNK_BIT_REF, as set. */
+unsigned hs_heap_chunk_bits(const struct hs_heap *heap, hs_chunk_id id);
 bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit);
 /* Clear one bit of every chunk. */
 void hs_heap_chunk_bits_clear(struct hs_heap *heap, enum hs_chunk_bit bit);
@@ -276,6 +289,13 @@ struct hs_chunk_iter {
 void hs_chunk_iter_init(struct hs_chunk_iter *it, const struct hs_heap *heap,
 			uint64_t from, uint64_t to);
 bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id);
+/* The next chunk that is not in use (free or cached), as hs_chunk_iter_next
+ * would reach it, stepping over in-use chunks a bitmap word at a time. */
+bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret);
+/* The next in-use chunk whose MARK bit is clear, likewise; bits set meanwhile
+ * count (each call reads the bitmaps afresh). */
+bool hs_chunk_iter_next_unmarked(struct hs_chunk_iter *it, struct hs_chunk *ret,
+				 hs_chunk_id *id);
 
 /*
  * Cut the chunks into at most `parts` address ranges of about equal heap
@@ -301,6 +321,9 @@ void hs_chunk_ranks_destroy(struct hs_chunk_ranks *r);
 uint64_t hs_chunk_ranks_count(const struct hs_chunk_ranks *r);
 uint64_t hs_chunk_rank(const struct hs_chunk_ranks *r, hs_chunk_id id);
 uint64_t hs_chunk_ranks_bytes(const struct hs_chunk_ranks *r);
+/* What hs_chunk_ranks_bytes() will say, before building them: a look at each
+ * run, not at each chunk. */
+uint64_t hs_chunk_ranks_size(const struct hs_heap *heap);
 
 /* In-use sizes, largest total first; owned by the heap. */
 const struct hs_size_count *hs_heap_size_classes(const struct hs_heap *heap, size_t *n);

@@ -725,6 +725,24 @@ static void je_visit_slab(struct je_walk *w, uint64_t edata, const uint8_t *ed,
 		uint64_t addr = base + j * reg;
 		bool is_free = (map[j / 64] >> (j % 64)) & 1;
 		struct je_item *it = w->nitems ? je_item_at(w, addr) : NULL;
+		if (!it) {
+			/* The regions up to the next cached one (the cursor's,
+			 * past addr) in the same state: stored at once. */
+			uint64_t stop = w->cursor < w->nitems ? w->items[w->cursor].addr : UINT64_MAX;
+			uint64_t k = j + 1;
+			while (k < nregs && ((map[k / 64] >> (k % 64)) & 1) == is_free &&
+			       base + k * reg < stop)
+				k++;
+			if (!is_free)
+				live += k - j;
+			if (!hs_heap_add_chunks(w->heap, addr, reg, k - j,
+						is_free ? HS_CHUNK_FREE : HS_CHUNK_IN_USE, 0)) {
+				w->nomem = true;
+				return;
+			}
+			j = k - 1;
+			continue;
+		}
 		enum hs_chunk_state st = HS_CHUNK_IN_USE;
 		if (is_free) {
 			st = HS_CHUNK_FREE;

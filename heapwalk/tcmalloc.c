@@ -849,15 +849,18 @@ static struct hs_error *tcm_emit(struct tcm_walk *w)
 		if (s->nobj) {
 			if (!hs_heap_add_region(heap, HS_REGION_HEAP, base, bytes))
 				return HS_ENOMEM;
-			for (uint32_t j = 0; j < s->nobj; j++) {
+			/* Stretches of objects in one state, stored at once. */
+			for (uint32_t j = 0, k; j < s->nobj; j = k) {
 				unsigned m = tcm_mark_get(w, s, j);
+				for (k = j + 1; k < s->nobj && tcm_mark_get(w, s, k) == m; k++)
+					;
 				enum hs_chunk_state st = m == TCM_MARK_FREE ? HS_CHUNK_FREE :
 					m == TCM_MARK_CACHED ? HS_CHUNK_CACHED :
 					HS_CHUNK_IN_USE;
 				if (st == HS_CHUNK_IN_USE)
-					w->in_use += s->size;
-				if (!hs_heap_add_chunk(heap, base + (uint64_t)j * s->size,
-						       s->size, st, 0))
+					w->in_use += (uint64_t)(k - j) * s->size;
+				if (!hs_heap_add_chunks(heap, base + (uint64_t)j * s->size, s->size,
+							k - j, st, 0))
 					return HS_ENOMEM;
 			}
 			continue;

@@ -273,6 +273,18 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 	d->g = g;
 	d->limit = limit;
 	struct dom_build b = {.d = d};
+	/* The estimate below, first from the walk's count of in-use chunks
+	 * (each hs_heap_add_chunk sets one in-use bit and counts one, so it is
+	 * the ranks' count): building the ranks costs a pass over every
+	 * chunk, wasted on a heap whose tree is over the limit anyway. */
+	uint64_t est = hs_chunk_ranks_size(g->heap);
+	uint64_t nest = g->heap->totals[HS_CHUNK_IN_USE].count;
+	est += nest * sizeof(*d->dfnum);
+	if (est + nest * HS_DOM_BYTES_PER_VERTEX > limit) {
+		d->bytes = est + nest * HS_DOM_BYTES_PER_VERTEX;
+		d->over = true;
+		goto fail;
+	}
 	struct hs_error *err = hs_chunk_ranks_create(g->heap, &d->ranks);
 	if (err) {
 		free(d);

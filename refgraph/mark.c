@@ -151,37 +151,122 @@ struct hs_mlocal {
 	bool overflow;
 };
 
-static void mpush(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it)
+static void mgrow_push(struct hs_mpool *pl, struct hs_mlocal *st, uint64_t lo, uint64_t hi,
+		       uint32_t kind)
+{
+	size_t cap = st->cap ? st->cap * 2 : 1024;
+	struct hs_mitem *v = cap <= pl->stack_max ? realloc(st->v, cap * sizeof(*v)) : NULL;
+	if (!v) {
+		st->overflow = true; /* the chunk stays marked, unscanned: rescanned later */
+		return;
+	}
+	st->v = v;
+	st->cap = cap;
+	st->v[st->n++] = (struct hs_mitem){lo, hi, kind};
+}
+
+/* The fields one by one, not a struct by value: that cost a store-forwarding
+ * stall per push, a third of the marking on a core of 40 M small chunks. */
+static inline void mpush(struct hs_mpool *pl, struct hs_mlocal *st, uint64_t lo, uint64_t hi,
+			 uint32_t kind)
 {
 	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 1024;
-		struct hs_mitem *v = cap <= pl->stack_max ? realloc(st->v, cap * sizeof(*v)) : NULL;
-		if (!v) {
-			st->overflow = true; /* the chunk stays marked, unscanned: rescanned later */
-			return;
-		}
-		st->v = v;
-		st->cap = cap;
+		mgrow_push(pl, st, lo, hi, kind);
+		return;
 	}
-	st->v[st->n++] = it;
+	struct hs_mitem *it = &st->v[st->n++];
+	it->lo = lo;
+	it->hi = hi;
+	it->kind = kind;
+}
+
+/* One item into the shared pool, for whoever waits; false if no room. */
+static bool mshare(struct hs_mpool *pl, uint64_t lo, uint64_t hi, uint32_t kind)
+{
+	pthread_mutex_lock(&pl->lock);
+	bool ok = hs_grow((void **)&pl->v, &pl->cap, pl->n + 1, sizeof(*pl->v));
+	if (ok) {
+		pl->v[pl->n++] = (struct hs_mitem){lo, hi, kind};
+		pthread_cond_broadcast(&pl->cond);
+	}
+	pthread_mutex_unlock(&pl->lock);
+	return ok;
+}
+
+/* hs_graph_words, remembering the core range of the last call: marking
+ * visits chunks mostly in one range. */
+static const uint8_t *mwords(struct hs_refgraph *g, const struct hs_memory_range **last,
+			     uint64_t lo, uint64_t hi, uint64_t *first, size_t *n)
+{
+	const struct hs_memory_range *r = *last;
+	uint64_t a = (lo + 7) & ~UINT64_C(7);
+	if (r && a >= lo && a < hi && a >= r->start && a - r->start < r->filesz) {
+		uint64_t end = r->start + r->filesz;
+		if (end < r->start || end > hi)
+			end = hi;
+		*first = a;
+		*n = (size_t)((end - a) / 8);
+		return r->data + (a - r->start);
+	}
+	const uint8_t *p = hs_graph_words(g, lo, hi, first, n);
+	if (p)
+		*last = hs_memory_find(&g->proc->mem, *first);
+	return p;
+}
+
+/*
+ * A chunk this small is read at once when its MARK bit is won, rather than
+ * pushed and popped later: what it refers to is pushed as usual. The marks
+ * are the same (a closure does not depend on the order it is taken in), and
+ * root counts are only kept for root ranges.
+ */
+#define HS_MARK_INLINE 64
+
+static void mscan_small(struct hs_mpool *pl, struct hs_mlocal *st,
+			const struct hs_memory_range **last, uint64_t lo, uint64_t hi)
+{
+	struct hs_refgraph *g = pl->g;
+	struct hs_heap *heap = g->heap;
+	uint64_t first;
+	size_t n;
+	const uint8_t *p = mwords(g, last, lo, hi, &first, &n);
+	if (!p || first + 8 * (uint64_t)n < hi) {
+		/* Not all in one piece of the core: the general way. */
+		mpush(pl, st, lo, hi, HS_ROOT_NKINDS);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct hs_chunk ch;
+		hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+		if (id == HS_CHUNK_ID_NONE || hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK))
+			continue;
+		uint64_t end = ch.addr + hs_chunk_usable(heap, &ch);
+		mpush(pl, st, ch.addr, end < ch.addr ? UINT64_MAX : end, HS_ROOT_NKINDS);
+	}
 }
 
 /* Read the words of item `it` (at most one piece of it; the rest goes back
  * on the stack) and push what they mark. */
 static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it,
-		  uint64_t counts[HS_ROOT_NKINDS])
+		  uint64_t counts[HS_ROOT_NKINDS], const struct hs_memory_range **last)
 {
 	struct hs_refgraph *g = pl->g;
 	struct hs_heap *heap = g->heap;
 	if (it.hi - it.lo > HS_MARK_PIECE) {
-		mpush(pl, st, (struct hs_mitem){it.lo + HS_MARK_PIECE, it.hi, it.kind});
+		/* The rest of a long stretch goes to the pool when it runs dry:
+		 * with small chunks read at once, such a stretch (an array of
+		 * pointers) can be all the work there is, and a stack of one
+		 * item is never shared below. */
+		if (pl->nthreads < 2 || __atomic_load_n(&pl->n, __ATOMIC_RELAXED) ||
+		    !mshare(pl, it.lo + HS_MARK_PIECE, it.hi, it.kind))
+			mpush(pl, st, it.lo + HS_MARK_PIECE, it.hi, it.kind);
 		it.hi = it.lo + HS_MARK_PIECE;
 	}
 	uint64_t lo = it.lo;
 	while (lo < it.hi) {
 		uint64_t first;
 		size_t n;
-		const uint8_t *p = hs_graph_words(g, lo, it.hi, &first, &n);
+		const uint8_t *p = mwords(g, last, lo, it.hi, &first, &n);
 		for (size_t i = 0; i < n; i++) {
 			struct hs_chunk ch;
 			hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
@@ -191,8 +276,12 @@ static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it,
 				counts[it.kind]++;
 			if (!hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK)) {
 				uint64_t end = ch.addr + hs_chunk_usable(heap, &ch);
-				mpush(pl, st, (struct hs_mitem){ch.addr, end < ch.addr ? UINT64_MAX : end,
-								HS_ROOT_NKINDS});
+				if (end < ch.addr)
+					end = UINT64_MAX;
+				if (end - ch.addr <= HS_MARK_INLINE)
+					mscan_small(pl, st, last, ch.addr, end);
+				else
+					mpush(pl, st, ch.addr, end, HS_ROOT_NKINDS);
 			}
 		}
 		uint64_t next = first + 8 * (uint64_t)n;
@@ -213,6 +302,7 @@ static void *hs_mark_thread(void *arg)
 	struct hs_mpool *pl = arg;
 	struct hs_mlocal st = {0};
 	uint64_t counts[HS_ROOT_NKINDS] = {0};
+	const struct hs_memory_range *last = NULL;
 	for (;;) {
 		if (!st.n) {
 			pthread_mutex_lock(&pl->lock);
@@ -230,13 +320,15 @@ static void *hs_mark_thread(void *arg)
 				break;
 			}
 			size_t take = pl->n < HS_MARK_BATCH ? pl->n : HS_MARK_BATCH;
-			for (size_t i = 0; i < take; i++)
-				mpush(pl, &st, pl->v[--pl->n]);
+			for (size_t i = 0; i < take; i++) {
+				const struct hs_mitem *t = &pl->v[--pl->n];
+				mpush(pl, &st, t->lo, t->hi, t->kind);
+			}
 			pthread_mutex_unlock(&pl->lock);
 			continue;
 		}
 		struct hs_mitem it = st.v[--st.n];
-		mwork(pl, &st, it, counts);
+		mwork(pl, &st, it, counts, &last);
 		if (it.kind < HS_ROOT_NKINDS)
 			hs_progress_add(pl->g->progress, it.hi - it.lo > HS_MARK_PIECE ? HS_MARK_PIECE
 										 : it.hi - it.lo);
@@ -426,7 +518,8 @@ struct hs_error *hs_refgraph_indirect(struct hs_refgraph *g,
 	struct hs_chunk_iter it;
 	struct hs_chunk ch;
 	hs_chunk_id id;
-	hs_progress_phase(g->progress, "find indirect leaks", hs_heap_span(g->heap));
+	/* Progress by address: the sweep steps over marked chunks unseen. */
+	hs_progress_phase(g->progress, "find indirect leaks", g->heap->hi - g->heap->lo);
 	/*
 	 * A leaked chunk's referrers are all leaked (a reachable one would make
 	 * it reachable), so sweeping the leaked chunks sees every edge between
@@ -434,9 +527,14 @@ struct hs_error *hs_refgraph_indirect(struct hs_refgraph *g,
 	 * MARK bit hides it from the sweep); one behind was scanned already.
 	 */
 	hs_chunk_iter_init(&it, g->heap, 0, UINT64_MAX);
-	while (!f.err && hs_chunk_iter_next(&it, &ch, &id)) {
-		hs_progress_add(g->progress, hs_chunk_size(&ch));
-		if (!hs_graph_source(&ch) || hs_heap_chunk_bit(g->heap, id, HS_CHUNK_BIT_MARK))
+	uint64_t done = g->heap->lo;
+	/* Only the unmarked chunks matter: stepped to a bitmap word at a time. */
+	while (!f.err && hs_chunk_iter_next_unmarked(&it, &ch, &id)) {
+		if (ch.addr > done) {
+			hs_progress_add(g->progress, ch.addr - done);
+			done = ch.addr;
+		}
+		if (!hs_graph_source(&ch))
 			continue;
 		f.sweep = ch.addr;
 		flip_chunk(&f, id, &ch);

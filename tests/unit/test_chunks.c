@@ -261,6 +261,65 @@ static void check_store(bool glibc, unsigned round)
 	}
 	CHECK_EQ(total, r.n);
 
+	/* Chunks not in use, a word at a time: those the plain iteration finds,
+	 * over the parts and over ranges from anywhere to anywhere. */
+	for (size_t p = 0; p < parts + 8; p++) {
+		uint64_t lo = bounds[p < parts ? p : 0], hi = bounds[p < parts ? p + 1 : parts];
+		if (p >= parts && r.n) {
+			lo = r.c[rnd() % r.n].addr + rnd() % 64;
+			hi = lo + rnd() % (UINT64_C(1) << (rnd() % 24));
+		}
+		struct hs_chunk_iter a, b;
+		struct hs_chunk ca, cb;
+		hs_chunk_iter_init(&a, heap, lo, hi);
+		hs_chunk_iter_init(&b, heap, lo, hi);
+		for (;;) {
+			bool more = hs_chunk_iter_next(&a, &ca, NULL);
+			while (more && hs_chunk_state(&ca) == HS_CHUNK_IN_USE)
+				more = hs_chunk_iter_next(&a, &ca, NULL);
+			bool idle = hs_chunk_iter_next_idle(&b, &cb);
+			CHECK_EQ(idle, more);
+			if (!more || !idle)
+				break;
+			CHECK_EQ(cb.addr, ca.addr);
+			CHECK_EQ(hs_chunk_size(&cb), hs_chunk_size(&ca));
+			CHECK_EQ(hs_chunk_state(&cb), hs_chunk_state(&ca));
+		}
+	}
+
+	/* In-use chunks whose MARK bit is clear, a word at a time: with a
+	 * random half of them marked, those the plain iteration finds. */
+	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+	while (hs_chunk_iter_next(&it, &c, &id))
+		if (hs_chunk_state(&c) == HS_CHUNK_IN_USE && rnd() % 2)
+			hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
+	for (size_t p = 0; p < parts + 8; p++) {
+		uint64_t lo = bounds[p < parts ? p : 0], hi = bounds[p < parts ? p + 1 : parts];
+		if (p >= parts && r.n) {
+			lo = r.c[rnd() % r.n].addr + rnd() % 64;
+			hi = lo + rnd() % (UINT64_C(1) << (rnd() % 24));
+		}
+		struct hs_chunk_iter a, b;
+		struct hs_chunk ca, cb;
+		hs_chunk_id ia, ib;
+		hs_chunk_iter_init(&a, heap, lo, hi);
+		hs_chunk_iter_init(&b, heap, lo, hi);
+		for (;;) {
+			bool more = hs_chunk_iter_next(&a, &ca, &ia);
+			while (more && (hs_chunk_state(&ca) != HS_CHUNK_IN_USE ||
+					hs_heap_chunk_bit(heap, ia, HS_CHUNK_BIT_MARK)))
+				more = hs_chunk_iter_next(&a, &ca, &ia);
+			bool un = hs_chunk_iter_next_unmarked(&b, &cb, &ib);
+			CHECK_EQ(un, more);
+			if (!more || !un)
+				break;
+			CHECK_EQ(ib, ia);
+			CHECK_EQ(cb.addr, ca.addr);
+			CHECK_EQ(hs_chunk_size(&cb), hs_chunk_size(&ca));
+		}
+	}
+	hs_heap_chunk_bits_clear(heap, HS_CHUNK_BIT_MARK);
+
 	/* Iteration from the middle of a chunk starts at the next one. */
 	const struct hs_chunk *mid = &r.c[r.n / 2];
 	hs_chunk_iter_init(&it, heap, mid->addr + 1, UINT64_MAX);
@@ -306,8 +365,74 @@ static void check_parity(void)
 	hs_heap_destroy(heap);
 }
 
+/* hs_heap_add_chunks stores what as many hs_heap_add_chunk calls would:
+ * the same chunks, ids, totals and size classes, slab-like streaks of any
+ * state and length (across bitmap words, onto the run before), with and
+ * without a granule. */
+static void check_bulk(unsigned round)
+{
+	struct hs_heap *a, *b;
+	if (hs_heap_create(&a) || hs_heap_create(&b)) {
+		CHECK(false);
+		return;
+	}
+	if (round & 1) {
+		hs_heap_set_granule(a, 4);
+		hs_heap_set_granule(b, 4);
+	}
+	uint64_t addr = 0x10000;
+	for (unsigned s = 0; s < 200; s++) {
+		uint64_t size = 8 * (1 + rnd() % 8), n = 1 + rnd() % 150;
+		enum hs_chunk_state st = rnd_state();
+		unsigned flags = rnd() % 8 == 0 ? HS_CHUNK_F_METADATA : 0;
+		if (rnd() % 4 == 0)
+			addr += 4096; /* a gap: a new run */
+		CHECK(hs_heap_add_chunks(a, addr, size, n, st, flags));
+		for (uint64_t i = 0; i < n; i++)
+			CHECK(hs_heap_add_chunk(b, addr + i * size, size, st, flags));
+		addr += n * size;
+	}
+	CHECK(!hs_heap_finish(a));
+	CHECK(!hs_heap_finish(b));
+	CHECK_EQ(a->nchunks, b->nchunks);
+	CHECK_EQ(a->lo, b->lo);
+	CHECK_EQ(a->hi, b->hi);
+	for (int st = 0; st < HS_CHUNK_NSTATES; st++) {
+		CHECK_EQ(a->totals[st].count, b->totals[st].count);
+		CHECK_EQ(a->totals[st].bytes, b->totals[st].bytes);
+	}
+	CHECK_EQ(a->metadata.count, b->metadata.count);
+	CHECK_EQ(hs_heap_store_bytes(a), hs_heap_store_bytes(b));
+	size_t na, nb;
+	const struct hs_size_count *sa = hs_heap_size_classes(a, &na), *sb = hs_heap_size_classes(b, &nb);
+	CHECK_EQ(na, nb);
+	for (size_t i = 0; i < na && i < nb; i++) {
+		CHECK_EQ(sa[i].size, sb[i].size);
+		CHECK_EQ(sa[i].count, sb[i].count);
+		CHECK_EQ(sa[i].bytes, sb[i].bytes);
+	}
+	struct hs_chunk_iter ia, ib;
+	struct hs_chunk ca, cb;
+	hs_chunk_id da, db;
+	hs_chunk_iter_init(&ia, a, 0, UINT64_MAX);
+	hs_chunk_iter_init(&ib, b, 0, UINT64_MAX);
+	for (;;) {
+		bool ma = hs_chunk_iter_next(&ia, &ca, &da), mb = hs_chunk_iter_next(&ib, &cb, &db);
+		CHECK_EQ(ma, mb);
+		if (!ma || !mb)
+			break;
+		CHECK_EQ(da, db);
+		CHECK_EQ(ca.addr, cb.addr);
+		CHECK_EQ(ca.info, cb.info);
+	}
+	hs_heap_destroy(a);
+	hs_heap_destroy(b);
+}
+
 int main(void)
 {
+	for (unsigned round = 0; round < 8; round++)
+		check_bulk(round);
 	check_parity();
 	for (unsigned round = 0; round < 24; round++)
 		check_store(round & 1, round);

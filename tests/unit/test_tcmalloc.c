@@ -332,7 +332,8 @@ static void test_clean(void)
 	CHECK_EQ(check_heap_regions(heap, "unmapped", 0, 0) +
 		 check_heap_regions(heap, "sampled_span_slack", 0, 0) +
 		 check_heap_regions(heap, HS_REGION_HEAP, 0, 0) +
-		 check_heap_regions(heap, HS_REGION_METADATA, 0, 0), heap->nregions);
+		 check_heap_regions(heap, HS_REGION_METADATA, 0, 0),
+		 check_heap_regions(heap, NULL, 0, 0));
 	bool unmapped = false, slack = false;
 	for (size_t i = 0; i < heap->nregions; i++) {
 		const struct hs_region *r = &heap->regions[i];

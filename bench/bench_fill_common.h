@@ -31,10 +31,14 @@ static size_t pick_size(uint64_t *s, uint64_t large_span)
 }
 
 /* What each filler thread gets: its number, and the barrier that says all
- * of them have filled. A filler waits on `done`, then parks forever. */
+ * of them have filled. A filler waits on `done`, then parks forever. It
+ * keeps its pointer array in `keep` (the fillers are a static array, a
+ * root): a local the compiler no longer needs is no reference, and the
+ * reachability analysis would rightly call the whole heap leaked. */
 struct filler {
 	unsigned id;
 	pthread_barrier_t *done;
+	void **keep;
 };
 
 /* Record the allocator's statistics with `record` into `stats` (unless

@@ -33,6 +33,7 @@ static void *fill(void *arg)
 	void **p = malloc(PER_THREAD * sizeof(*p));
 	if (!p)
 		fx_die("malloc");
+	f->keep = p;
 	for (size_t i = 0; i < PER_THREAD; i++) {
 		size_t n = pick_size(&seed, 7681);
 		p[i] = malloc(n);

@@ -26,6 +26,9 @@
 #define FREE_EVERY 7
 
 static pthread_barrier_t done;
+/* Each filler's pointer array, where a root reaches it (a local the
+ * compiler no longer needs is no reference: the heap would read as leaked). */
+static void **kept[NTHREADS];
 
 static void *fill(void *arg)
 {
@@ -33,6 +36,7 @@ static void *fill(void *arg)
 	void **keep = malloc(sizeof(void *) * PER_THREAD);
 	if (!keep)
 		fx_die("malloc");
+	kept[(uintptr_t)arg % NTHREADS] = keep;
 	for (size_t i = 0; i < PER_THREAD; i++) {
 		keep[i] = malloc(pick_size(&seed, 40449));
 		if (!keep[i])

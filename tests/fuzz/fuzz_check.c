@@ -117,6 +117,18 @@ void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap)
 	hs_report_deinit(&r);
 }
 
+void hs_fuzz_check_walk(struct hs_process *proc, struct hs_heap *heap, struct hs_error *err)
+{
+	if (!err)
+		err = hs_heap_finish(heap);
+	if (err) {
+		hs_fuzz_check_error(err);
+		hs_error_destroy(err);
+		return;
+	}
+	hs_fuzz_check_heap(proc, heap);
+}
+
 static int write_all(int fd, const uint8_t *data, size_t size)
 {
 	while (size) {

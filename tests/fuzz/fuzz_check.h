@@ -23,6 +23,13 @@ void hs_fuzz_check_error(const struct hs_error *err);
  */
 void hs_fuzz_check_heap(struct hs_process *proc, const struct hs_heap *heap);
 
+/*
+ * What a walk into `heap` returned: its error, which must be one line (and
+ * is destroyed here), or else the heap, finished and checked as
+ * hs_fuzz_check_heap does. The caller still owns and destroys the heap.
+ */
+void hs_fuzz_check_walk(struct hs_process *proc, struct hs_heap *heap, struct hs_error *err);
+
 /* Write the report as JSON and as text to /dev/null; only running out of
  * memory may fail. */
 void hs_fuzz_write_reports(const struct hs_report *r);

@@ -48,18 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (err)
 		abort();
 	err = hs_jemalloc_walk_at(s.proc, L, &g, heap);
-	if (err) {
-		hs_fuzz_check_error(err);
-		hs_error_destroy(err);
-	} else {
-		struct hs_error *ferr = hs_heap_finish(heap);
-		if (ferr) {
-			hs_fuzz_check_error(ferr);
-			hs_error_destroy(ferr);
-		} else {
-			hs_fuzz_check_heap(s.proc, heap);
-		}
-	}
+	hs_fuzz_check_walk(s.proc, heap, err);
 	hs_heap_destroy(heap);
 	hs_fuzz_synth_deinit(&s);
 	return 0;

@@ -29,6 +29,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_fixture as rf  # noqa: E402
+from hstest import verdict  # noqa: E402
 
 OWN = ("expect_type", "expect_pattern", "expect_sds_max_permille")
 
@@ -199,12 +200,7 @@ def main():
             rf.log("kept %s" % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    if checker.failures:
-        for f in checker.failures:
-            rf.log("FAIL: " + f)
-        return 1
-    rf.log("PASS")
-    return 0
+    return verdict(checker.failures)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_fixture as rf  # noqa: E402
+from hstest import verdict  # noqa: E402
 
 VERDICTS = ("leaked", "direct", "indirect")
 ROOT_KINDS = ("registers", "stacks", "modules", "tls", "other")
@@ -250,12 +251,7 @@ def main():
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    if checker.failures:
-        for f in checker.failures:
-            rf.log("FAIL: " + f)
-        return 1
-    rf.log("PASS")
-    return 0
+    return verdict(checker.failures)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis_jemalloc as rj  # noqa: E402
 from redis_jemalloc import resp, log, Failure, SKIP  # noqa: E402
+from hstest import verdict  # noqa: E402
 
 TOLERANCE = 0.005
 # Keys per group, one group per encoding (command() below). About 12 MB in
@@ -234,12 +235,7 @@ def main():
             failures.append("DBSIZE grew by %d, loaded %d" % (size1 - size0, loaded))
         check_alloc(report, fields, failures)
         check_types(before, counts(report), report, want, size1 - size0, failures)
-        for f in failures:
-            log("FAIL: " + f)
-        if failures:
-            return 1
-        log("PASS")
-        return 0
+        return verdict(failures)
     except Failure as e:
         log("FAIL: %s" % e)
         return 1

@@ -37,6 +37,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis_jemalloc as rj  # noqa: E402
 from redis_jemalloc import resp, log, Failure, SKIP  # noqa: E402
+from hstest import verdict  # noqa: E402
 
 BUILD_TIMEOUT = 1500
 TOLERANCE = 0.005
@@ -235,12 +236,7 @@ def main():
             failures.append("DBSIZE grew by %d, loaded %d" % (size1 - size0, loaded))
         check_alloc(args, report, info, failures)
         check_types(before, counts(report), report, want, size1 - size0, failures)
-        if failures:
-            for f in failures:
-                log("FAIL: " + f)
-            return 1
-        log("PASS")
-        return 0
+        return verdict(failures)
     except Failure as e:
         log("FAIL: %s" % e)
         return 1

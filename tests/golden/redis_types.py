@@ -27,6 +27,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redis_jemalloc as rj  # noqa: E402
+from hstest import verdict  # noqa: E402
 
 N10, N40, N100, N1000, NHASH, NLIST = 1000, 1000, 500, 200, 300, 200
 
@@ -107,12 +108,7 @@ def main():
                      if n.startswith("robj ") and n != "robj string/int")
         if values != size1 - size0:
             failures.append("robj values grew by %d, DBSIZE by %d" % (values, size1 - size0))
-        if failures:
-            for f in failures:
-                rj.log("FAIL: " + f)
-            return 1
-        rj.log("PASS")
-        return 0
+        return verdict(failures)
     except rj.Failure as e:
         rj.log("FAIL: %s" % e)
         return 1

@@ -28,6 +28,16 @@ def log(*a):
     print(*a, flush=True)
 
 
+def verdict(failures, passed="PASS"):
+    """A test script's exit status: each failure logged and 1, or `passed` logged and 0."""
+    for f in failures:
+        log("FAIL: " + f)
+    if failures:
+        return 1
+    log(passed)
+    return 0
+
+
 # ------------------------------------------------------------------ runs
 
 class Run:

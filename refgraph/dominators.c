@@ -192,12 +192,14 @@ static bool lengauer_tarjan(struct hs_dominators *d, struct dom_build *b)
 {
 	uint32_t n = d->n;
 	size_t sz = (size_t)n + 1;
-	uint32_t *off = calloc(sz + 1, sizeof(*off));
-	uint32_t *preds = malloc((b->nedges ? b->nedges : 1) * sizeof(*preds));
-	uint32_t *semi = malloc(sz * sizeof(*semi)), *ancestor = calloc(sz, sizeof(*ancestor));
-	uint32_t *label = malloc(sz * sizeof(*label)), *bhead = calloc(sz, sizeof(*bhead));
-	uint32_t *bnext = calloc(sz, sizeof(*bnext)), *path = malloc(sz * sizeof(*path));
-	d->idom = calloc(sz, sizeof(*d->idom));
+	uint32_t *off = hs_calloc_big(sz + 1, sizeof(*off));
+	uint32_t *preds = hs_malloc_big(b->nedges, sizeof(*preds));
+	uint32_t *semi = hs_malloc_big(sz, sizeof(*semi));
+	uint32_t *ancestor = hs_calloc_big(sz, sizeof(*ancestor));
+	uint32_t *label = hs_malloc_big(sz, sizeof(*label));
+	uint32_t *bhead = hs_calloc_big(sz, sizeof(*bhead));
+	uint32_t *bnext = hs_calloc_big(sz, sizeof(*bnext)), *path = hs_malloc_big(sz, sizeof(*path));
+	d->idom = hs_calloc_big(sz, sizeof(*d->idom));
 	d->bytes += (sz + 1) * 4 + b->nedges * 4 + sz * 4 * 7;
 	bool ok = off && preds && semi && ancestor && label && bhead && bnext && path && d->idom &&
 		  d->bytes <= d->limit;
@@ -299,14 +301,17 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 		d->over = true;
 		goto fail;
 	}
-	d->dfnum = d->bytes <= limit ? calloc(nin ? nin : 1, sizeof(*d->dfnum)) : NULL;
+	d->dfnum = d->bytes <= limit ? hs_calloc_big(nin, sizeof(*d->dfnum)) : NULL;
 	size_t cap = 0;
-	if (!d->dfnum || !dom_grow(d, (void **)&d->vertex, &cap, 2, sizeof(*d->vertex))) {
+	/* Every vertex at once (the root and at most every in-use chunk): growing
+	 * by doubling would copy and fault the arrays again at each step. */
+	if (!d->dfnum ||
+	    !dom_grow(d, (void **)&d->vertex, &cap, (size_t)nin + 2, sizeof(*d->vertex))) {
 		d->over = d->bytes > limit;
 		goto fail;
 	}
 	b.vcap = cap;
-	b.parent = calloc(cap, sizeof(*b.parent));
+	b.parent = hs_calloc_big(cap, sizeof(*b.parent));
 	if (!b.parent)
 		goto fail;
 	d->n = 1;
@@ -347,8 +352,8 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 	free(b.parent);
 	b.parent = NULL;
 	/* Retained sizes: a vertex's dominator is numbered before it. */
-	d->retained = calloc((size_t)d->n + 1, sizeof(*d->retained));
-	d->type = malloc(((size_t)d->n + 1) * sizeof(*d->type));
+	d->retained = hs_calloc_big((size_t)d->n + 1, sizeof(*d->retained));
+	d->type = hs_malloc_big((size_t)d->n + 1, sizeof(*d->type));
 	d->bytes += ((size_t)d->n + 1) * (sizeof(*d->retained) + sizeof(*d->type));
 	if (!d->retained || !d->type || d->bytes > limit) {
 		d->over = d->bytes > limit;
@@ -408,9 +413,10 @@ struct hs_error *hs_dominators_outermost(const struct hs_dominators *d, uint32_t
 					 void *arg)
 {
 	size_t sz = (size_t)d->n + 1;
-	uint32_t *off = calloc(sz + 1, sizeof(*off)), *kids = malloc(sz * sizeof(*kids));
-	uint32_t *gtype = malloc(sz * sizeof(*gtype)), *active = calloc(ntypes + 1, sizeof(*active));
-	uint32_t *stack = malloc(sz * sizeof(*stack));
+	uint32_t *off = hs_calloc_big(sz + 1, sizeof(*off)), *kids = hs_malloc_big(sz, sizeof(*kids));
+	uint32_t *gtype = hs_malloc_big(sz, sizeof(*gtype));
+	uint32_t *active = calloc(ntypes + 1, sizeof(*active));
+	uint32_t *stack = hs_malloc_big(sz, sizeof(*stack));
 	if (!off || !kids || !gtype || !active || !stack) {
 		free(off);
 		free(kids);
@@ -438,7 +444,7 @@ struct hs_error *hs_dominators_outermost(const struct hs_dominators *d, uint32_t
 	 */
 	size_t n = 0;
 	stack[n++] = 1;
-	uint32_t *left = calloc(sz, sizeof(*left)); /* next child to enter */
+	uint32_t *left = hs_malloc_big(sz, sizeof(*left)); /* next child to enter */
 	if (!left) {
 		free(off);
 		free(kids);

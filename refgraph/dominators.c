@@ -94,12 +94,21 @@ static uint32_t visit(struct dom_build *b, uint32_t from, hs_chunk_id id,
 		return 0;
 	}
 	if (cap > b->vcap) {
-		/* parent grew to the same capacity (both doubled from vcap). */
+		/* parent and retained grew to the same capacity (all doubled
+		 * from vcap). */
+		size_t cap3 = b->vcap;
+		if (!dom_grow(d, (void **)&d->retained, &cap3, (size_t)v + 1,
+			      sizeof(*d->retained))) {
+			b->nomem = true;
+			return 0;
+		}
 		b->vcap = cap;
 	}
 	d->dfnum[ord] = v;
 	d->vertex[v] = id;
 	b->parent[v] = from;
+	/* Its own size now, while the chunk is at hand: the sums come later. */
+	d->retained[v] = hs_chunk_size(ch);
 	/* The search is the marking too (hs_refgraph_create). */
 	hs_heap_chunk_bit_set(d->g->heap, id, HS_CHUNK_BIT_MARK);
 	uint64_t end = ch->addr + hs_chunk_usable(d->g->heap, ch);
@@ -312,8 +321,10 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 	}
 	b.vcap = cap;
 	b.parent = hs_calloc_big(cap, sizeof(*b.parent));
-	if (!b.parent)
+	d->retained = hs_calloc_big(cap, sizeof(*d->retained));
+	if (!b.parent || !d->retained)
 		goto fail;
+	d->bytes += cap * sizeof(*d->retained);
 	d->n = 1;
 	d->vertex[1] = HS_CHUNK_ID_NONE;
 	/* The search marks what it reaches, as hs_refgraph_create's marking
@@ -351,21 +362,16 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 		goto fail;
 	free(b.parent);
 	b.parent = NULL;
-	/* Retained sizes: a vertex's dominator is numbered before it. */
-	d->retained = hs_calloc_big((size_t)d->n + 1, sizeof(*d->retained));
+	/* Retained sizes: a vertex's dominator is numbered before it, and
+	 * each vertex's own size was set when it was numbered. */
 	d->type = hs_malloc_big((size_t)d->n + 1, sizeof(*d->type));
-	d->bytes += ((size_t)d->n + 1) * (sizeof(*d->retained) + sizeof(*d->type));
-	if (!d->retained || !d->type || d->bytes > limit) {
+	d->bytes += ((size_t)d->n + 1) * sizeof(*d->type);
+	if (!d->type || d->bytes > limit) {
 		d->over = d->bytes > limit;
 		goto fail;
 	}
 	for (uint32_t v = 0; v <= d->n; v++)
 		d->type[v] = UINT32_MAX;
-	for (uint32_t v = 2; v <= d->n; v++) {
-		struct hs_chunk ch;
-		hs_heap_chunk(g->heap, d->vertex[v], &ch);
-		d->retained[v] = hs_chunk_size(&ch);
-	}
 	for (uint32_t v = d->n; v >= 2; v--)
 		d->retained[d->idom[v]] += d->retained[v];
 	*ret = d;

@@ -18,12 +18,12 @@
  * gives the figures).
  */
 
-/* What the tree takes per vertex at its peak, besides 20 bytes per
- * reference: the search's arrays (dfnum, vertex, parent, retained, each
+/* What the tree takes per in-use chunk at its peak, besides 4 for dfnum and
+ * 20 per reference: the search's arrays (vertex, parent, retained, each
  * chunk's id and size as the marking finds them, the adjacency offsets and
- * the stack) or Lengauer-Tarjan's (semi, ancestor, label, idom, buckets,
- * path) beside the first four. */
-#define HS_DOM_BYTES_PER_VERTEX 60
+ * the stack), then Lengauer-Tarjan's (semi, ancestor, label, idom, buckets,
+ * path) beside the first three. */
+#define HS_DOM_BYTES_PER_VERTEX 70
 
 struct hs_dominators {
 	struct hs_refgraph *g;
@@ -35,6 +35,7 @@ struct hs_dominators {
 	uint32_t *type;     /* per vertex: set by hs_dominators_set_type */
 	uint32_t n;         /* vertices, root included */
 	uint64_t bytes;     /* memory held */
+	uint64_t peak;      /* the most held at once */
 	uint64_t limit;
 	bool over;          /* the limit was hit */
 };
@@ -59,7 +60,7 @@ struct dom_build {
 	struct hs_dominators *d;
 	uint32_t *parent;
 	uint32_t (*edges)[2]; /* (from, to) vertex numbers */
-	size_t nedges;
+	size_t nedges, edges_cap;
 };
 
 /*
@@ -78,6 +79,7 @@ static bool dom_search(struct hs_dominators *d, struct dom_build *b, struct hs_e
 	uint32_t *adj = hs_malloc_big(log->n, sizeof(*adj));
 	uint32_t(*stack)[2] = hs_malloc_big(nsrc, sizeof(*stack)); /* a vertex is pushed once */
 	b->edges = hs_malloc_big(log->n, sizeof(*b->edges));
+	b->edges_cap = log->n;
 	d->bytes += (nsrc + 1) * sizeof(*off) + log->n * sizeof(*adj) + nsrc * sizeof(*stack) +
 		    log->n * sizeof(*b->edges);
 	bool ok = off && adj && stack && b->edges && d->bytes <= d->limit;
@@ -123,6 +125,9 @@ out:
 	free(off);
 	free(adj);
 	free(stack);
+	if (d->bytes > d->peak)
+		d->peak = d->bytes;
+	d->bytes -= (nsrc + 1) * sizeof(*off) + log->n * sizeof(*adj) + nsrc * sizeof(*stack);
 	return ok;
 }
 
@@ -156,7 +161,11 @@ static bool lengauer_tarjan(struct hs_dominators *d, struct dom_build *b)
 	uint32_t *bhead = hs_calloc_big(sz, sizeof(*bhead));
 	uint32_t *bnext = hs_calloc_big(sz, sizeof(*bnext)), *path = hs_malloc_big(sz, sizeof(*path));
 	d->idom = hs_calloc_big(sz, sizeof(*d->idom));
-	d->bytes += (sz + 1) * 4 + b->nedges * 4 + sz * 4 * 7;
+	/* edges' room is given back below, the rest at the end */
+	uint64_t scratch = (sz + 1) * 4 + b->nedges * 4 + sz * 4 * 6;
+	d->bytes += scratch + sz * 4;
+	if (d->bytes > d->peak)
+		d->peak = d->bytes;
 	bool ok = off && preds && semi && ancestor && label && bhead && bnext && path && d->idom &&
 		  d->bytes <= d->limit;
 	if (!ok) {
@@ -175,6 +184,7 @@ static bool lengauer_tarjan(struct hs_dominators *d, struct dom_build *b)
 	off[0] = 0;
 	free(b->edges);
 	b->edges = NULL;
+	d->bytes -= b->edges_cap * sizeof(*b->edges);
 	for (uint32_t v = 0; v <= n; v++)
 		semi[v] = label[v] = v;
 	for (uint32_t w = n; w >= 2; w--) {
@@ -197,6 +207,7 @@ static bool lengauer_tarjan(struct hs_dominators *d, struct dom_build *b)
 		if (d->idom[w] != semi[w])
 			d->idom[w] = d->idom[d->idom[w]];
 	d->idom[1] = 0;
+	d->bytes -= scratch;
 out:
 	free(off);
 	free(preds);
@@ -346,7 +357,7 @@ fail_err:
 
 uint64_t hs_dominators_bytes(const struct hs_dominators *d)
 {
-	return d->bytes;
+	return d->peak > d->bytes ? d->peak : d->bytes;
 }
 
 uint32_t hs_dominators_count(const struct hs_dominators *d)

@@ -50,9 +50,16 @@ static bool elog_room(struct hs_edge_log *log, struct hs_elocal *loc)
 	    __atomic_load_n(&log->nomem, __ATOMIC_RELAXED))
 		return false;
 	size_t cap = loc->cap ? loc->cap * 2 : 4096;
-	if (__atomic_add_fetch(&log->reserved, cap - loc->cap, __ATOMIC_RELAXED) > log->max) {
-		__atomic_store_n(&log->over, true, __ATOMIC_RELAXED);
-		return false;
+	/* Take what is left of the room when a doubling would pass it. */
+	uint64_t was = __atomic_fetch_add(&log->reserved, cap - loc->cap, __ATOMIC_RELAXED);
+	if (was + (cap - loc->cap) > log->max) {
+		uint64_t left = was < log->max ? log->max - was : 0;
+		__atomic_fetch_sub(&log->reserved, (cap - loc->cap) - left, __ATOMIC_RELAXED);
+		cap = loc->cap + (size_t)left;
+		if (cap == loc->cap) {
+			__atomic_store_n(&log->over, true, __ATOMIC_RELAXED);
+			return false;
+		}
 	}
 	void *e = realloc(loc->e, cap * sizeof(*loc->e));
 	if (!e) {

@@ -64,6 +64,25 @@ struct dom_build {
 };
 
 /*
+ * Adjacency lists of n vertices by counting sort: for each edge of e, the
+ * other end goes to out[] under its `key` end (0: by source, 1: by target),
+ * and off[v] .. off[v + 1] is vertex v's list. off has n + 1 zeroed entries.
+ */
+static void edges_by(const uint32_t (*e)[2], size_t ne, unsigned key, size_t n, uint32_t *off,
+		     uint32_t *out)
+{
+	for (size_t i = 0; i < ne; i++)
+		off[e[i][key] + 1]++;
+	for (size_t v = 1; v <= n; v++)
+		off[v] += off[v - 1];
+	for (size_t i = 0; i < ne; i++)
+		out[off[e[i][key]]++] = e[i][!key];
+	for (size_t v = n; v > 0; v--)
+		off[v] = off[v - 1];
+	off[0] = 0;
+}
+
+/*
  * The search runs over the references the marking recorded on every thread
  * (hs_mark_edges), not over the core: they are sorted into adjacency lists
  * by source rank (a counting sort), and the search goes depth first from
@@ -87,15 +106,7 @@ static bool dom_search(struct hs_dominators *d, struct dom_build *b, struct hs_e
 		d->over = d->bytes > d->limit;
 		goto out;
 	}
-	for (size_t e = 0; e < log->n; e++)
-		off[log->e[e][0] + 1]++;
-	for (size_t i = 1; i <= nsrc; i++)
-		off[i] += off[i - 1];
-	for (size_t e = 0; e < log->n; e++)
-		adj[off[log->e[e][0]]++] = log->e[e][1];
-	for (size_t i = nsrc; i > 0; i--)
-		off[i] = off[i - 1];
-	off[0] = 0;
+	edges_by((const uint32_t(*)[2])log->e, log->n, 0, nsrc, off, adj);
 	free(log->e);
 	log->e = NULL;
 	size_t top = 0;
@@ -172,16 +183,8 @@ static bool lengauer_tarjan(struct hs_dominators *d, struct dom_build *b)
 		d->over = d->bytes > d->limit;
 		goto out;
 	}
-	/* Predecessors, by counting sort on the target. */
-	for (size_t e = 0; e < b->nedges; e++)
-		off[b->edges[e][1] + 1]++;
-	for (size_t v = 1; v <= sz; v++)
-		off[v] += off[v - 1];
-	for (size_t e = 0; e < b->nedges; e++)
-		preds[off[b->edges[e][1]]++] = b->edges[e][0];
-	for (size_t v = sz; v > 0; v--)
-		off[v] = off[v - 1];
-	off[0] = 0;
+	/* Predecessors: the edges by target. */
+	edges_by((const uint32_t(*)[2])b->edges, b->nedges, 1, sz, off, preds);
 	free(b->edges);
 	b->edges = NULL;
 	d->bytes -= b->edges_cap * sizeof(*b->edges);

@@ -5,6 +5,7 @@
 
 #include "../../refgraph/refgraph.h"
 #include "check.h"
+#include "check_process.h"
 
 #define BASE 0x10000ull /* the heap: NCHUNKS chunks of CSIZE bytes */
 #define MOD 0x400000ull  /* a module's writable data: the roots */
@@ -58,17 +59,8 @@ static void build_memory(void)
 
 static struct hs_process *make_process(void)
 {
-	struct hs_process *proc;
-	CHECK(!hs_process_create(&proc));
-	CHECK(!hs_memory_add(&proc->mem, BASE, sizeof(heapmem), heapmem, sizeof(heapmem), 6));
-	CHECK(!hs_memory_add(&proc->mem, MOD, sizeof(modmem), modmem, sizeof(modmem), 6));
-	CHECK(!hs_memory_seal(&proc->mem));
-	proc->modules = calloc(1, sizeof(*proc->modules));
-	proc->modules[0].name = strdup("/synthetic/module");
-	proc->modules[0].start = MOD;
-	proc->modules[0].end = MOD + sizeof(modmem);
-	proc->nmodules = 1;
-	return proc;
+	/* The module's data is writable: a root. */
+	return check_process_create(BASE, heapmem, sizeof(heapmem), MOD, modmem, sizeof(modmem), 6);
 }
 
 static struct hs_heap *make_heap(void)

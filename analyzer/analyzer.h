@@ -39,7 +39,7 @@ struct hs_analyze_options {
 };
 
 /* Memory the dominator tree may take before retained sizes are left out:
- * about 13 M reachable chunks (docs/reachability.md). */
+ * about 11 M reachable chunks (docs/reachability.md). */
 #define HS_RETAINED_LIMIT_DEFAULT (UINT64_C(1) << 30)
 
 /* Where an analysis spent its time, for `analyze --stats` and the benches. */

@@ -462,6 +462,11 @@ static void hs_usage(FILE *out)
 	      "  --version      show the version\n\n",
 	      out);
 	fputs(hs_exit_codes_help, out);
+	fputs("\nEnvironment:\n"
+	      "  HEAPSCOPE_MALLOC_DEFAULT=1  keep glibc malloc's defaults (heapscope\n"
+	      "      otherwise runs itself once more with tunables that keep big\n"
+	      "      arrays on huge pages and in the heap; see docs/scale.md)\n",
+	      out);
 }
 
 int hs_cli_main(int argc, char **argv)

@@ -63,7 +63,7 @@ enum {
 	"  --no-retained      skip the dominator tree (retained sizes) only\n"             \
 	"  --retained-limit MIB\n"                                                           \
 	"                     memory the dominator tree may take (default 1024, about\n"   \
-	"                     13 M reachable chunks);\n"                                     \
+	"                     11 M reachable chunks);\n"                                     \
 	"                     past it, retained sizes are left out with a note\n"
 #define HS_CLI_REDACT_OPTION {"redact", no_argument, NULL, HS_OPT_REDACT}
 

@@ -100,6 +100,18 @@ const char *hs_severity_name(enum hs_severity sev);
  */
 bool hs_grow(void **ptr, size_t *cap, size_t need, size_t elem) HS_MUST_CHECK;
 
+/*
+ * Big arrays (common/bigmem.c). hs_mem_huge asks the kernel to back the
+ * whole 2 MiB pages of a block of at least 4 MiB with transparent huge pages
+ * (a hint: nothing changes where THP is off). hs_calloc_big and
+ * hs_malloc_big are calloc and malloc (n elements of elem bytes, checked
+ * for overflow) with that advice; free their results with free(), grow them
+ * with realloc() or hs_grow(). NULL on allocation failure.
+ */
+void hs_mem_huge(void *p, size_t bytes);
+void *hs_calloc_big(size_t n, size_t elem);
+void *hs_malloc_big(size_t n, size_t elem);
+
 /* Parse a whole string as an unsigned number (base 0: 0x.., 0.., decimal)
  * with strtoull and full checking. Returns false on any junk or overflow. */
 bool hs_parse_u64(const char *s, uint64_t *ret);

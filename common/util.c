@@ -21,6 +21,7 @@ bool hs_grow(void **ptr, size_t *cap, size_t need, size_t elem)
 	void *p = realloc(*ptr, ncap * elem);
 	if (!p)
 		return false;
+	hs_mem_huge(p, ncap * elem);
 	*ptr = p;
 	*cap = ncap;
 	return true;

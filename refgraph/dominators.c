@@ -18,10 +18,12 @@
  * gives the figures).
  */
 
-/* What the tree takes per vertex, besides 12 bytes per reference: the
- * search's arrays and Lengauer-Tarjan's (dfnum, vertex, parent, semi,
- * ancestor, label, idom, buckets, path, retained, type). */
-#define HS_DOM_BYTES_PER_VERTEX 60
+/* What the tree takes per in-use chunk at its peak, besides 4 for dfnum and
+ * 20 per reference: the search's arrays (vertex, parent, retained, each
+ * chunk's id and size as the marking finds them, the adjacency offsets and
+ * the stack), then Lengauer-Tarjan's (semi, ancestor, label, idom, buckets,
+ * path) beside the first three. */
+#define HS_DOM_BYTES_PER_VERTEX 70
 
 struct hs_dominators {
 	struct hs_refgraph *g;
@@ -33,6 +35,7 @@ struct hs_dominators {
 	uint32_t *type;     /* per vertex: set by hs_dominators_set_type */
 	uint32_t n;         /* vertices, root included */
 	uint64_t bytes;     /* memory held */
+	uint64_t peak;      /* the most held at once */
 	uint64_t limit;
 	bool over;          /* the limit was hit */
 };
@@ -53,121 +56,90 @@ static bool dom_grow(struct hs_dominators *d, void **p, size_t *cap, size_t need
 	return true;
 }
 
-/* One frame of the depth-first search: the vertex and where its words are
- * to be read on. */
-struct dfs_frame {
-	uint32_t v;
-	uint64_t at, end;  /* the chunk's words not yet fetched */
-	const uint8_t *p;  /* the fetched ones not yet read */
-	size_t left;
-};
-
 struct dom_build {
 	struct hs_dominators *d;
 	uint32_t *parent;
 	uint32_t (*edges)[2]; /* (from, to) vertex numbers */
 	size_t nedges, edges_cap;
-	struct dfs_frame *stack;
-	size_t nstack, stack_cap;
-	size_t vcap;
-	bool nomem;
 };
 
-/* Number chunk id as a new vertex (child of `from` in the search) and push
- * it, or give its number if it has one. 0 when out of memory. */
-static uint32_t visit(struct dom_build *b, uint32_t from, hs_chunk_id id,
-		      const struct hs_chunk *ch)
+/*
+ * Adjacency lists of n vertices by counting sort: for each edge of e, the
+ * other end goes to out[] under its `key` end (0: by source, 1: by target),
+ * and off[v] .. off[v + 1] is vertex v's list. off has n + 1 zeroed entries.
+ */
+static void edges_by(const uint32_t (*e)[2], size_t ne, unsigned key, size_t n, uint32_t *off,
+		     uint32_t *out)
 {
-	struct hs_dominators *d = b->d;
-	uint64_t ord = hs_chunk_rank(d->ranks, id);
-	if (d->dfnum[ord])
-		return d->dfnum[ord];
-	if (d->n == UINT32_MAX - 1) {
-		b->nomem = true;
-		return 0;
-	}
-	uint32_t v = ++d->n;
-	size_t cap = b->vcap, cap2 = b->vcap;
-	if (!dom_grow(d, (void **)&d->vertex, &cap, (size_t)v + 1, sizeof(*d->vertex)) ||
-	    !dom_grow(d, (void **)&b->parent, &cap2, (size_t)v + 1, sizeof(*b->parent))) {
-		b->nomem = true;
-		return 0;
-	}
-	if (cap > b->vcap) {
-		/* parent grew to the same capacity (both doubled from vcap). */
-		b->vcap = cap;
-	}
-	d->dfnum[ord] = v;
-	d->vertex[v] = id;
-	b->parent[v] = from;
-	/* The search is the marking too (hs_refgraph_create). */
-	hs_heap_chunk_bit_set(d->g->heap, id, HS_CHUNK_BIT_MARK);
-	uint64_t end = ch->addr + hs_chunk_usable(d->g->heap, ch);
-	if (!dom_grow(d, (void **)&b->stack, &b->stack_cap, b->nstack + 1, sizeof(*b->stack))) {
-		b->nomem = true;
-		return 0;
-	}
-	b->stack[b->nstack++] = (struct dfs_frame){v, ch->addr, end < ch->addr ? UINT64_MAX : end,
-						   NULL, 0};
-	return v;
+	for (size_t i = 0; i < ne; i++)
+		off[e[i][key] + 1]++;
+	for (size_t v = 1; v <= n; v++)
+		off[v] += off[v - 1];
+	for (size_t i = 0; i < ne; i++)
+		out[off[e[i][key]]++] = e[i][!key];
+	for (size_t v = n; v > 0; v--)
+		off[v] = off[v - 1];
+	off[0] = 0;
 }
 
-static void edge(struct dom_build *b, uint32_t from, uint32_t to)
+/*
+ * The search runs over the references the marking recorded on every thread
+ * (hs_mark_edges), not over the core: they are sorted into adjacency lists
+ * by source rank (a counting sort), and the search goes depth first from
+ * the root through them, numbering the vertices in preorder. Which order
+ * the search takes changes the numbering, not the tree: a graph has one
+ * dominator tree.
+ */
+static bool dom_search(struct hs_dominators *d, struct dom_build *b, struct hs_edge_log *log)
 {
-	if (!dom_grow(b->d, (void **)&b->edges, &b->edges_cap, b->nedges + 1, sizeof(*b->edges))) {
-		b->nomem = true;
-		return;
+	uint32_t root = log->root;
+	size_t nsrc = (size_t)root + 1;
+	uint32_t *off = hs_calloc_big(nsrc + 1, sizeof(*off));
+	uint32_t *adj = hs_malloc_big(log->n, sizeof(*adj));
+	uint32_t(*stack)[2] = hs_malloc_big(nsrc, sizeof(*stack)); /* a vertex is pushed once */
+	b->edges = hs_malloc_big(log->n, sizeof(*b->edges));
+	b->edges_cap = log->n;
+	d->bytes += (nsrc + 1) * sizeof(*off) + log->n * sizeof(*adj) + nsrc * sizeof(*stack) +
+		    log->n * sizeof(*b->edges);
+	bool ok = off && adj && stack && b->edges && d->bytes <= d->limit;
+	if (!ok) {
+		d->over = d->bytes > d->limit;
+		goto out;
 	}
-	b->edges[b->nedges][0] = from;
-	b->edges[b->nedges++][1] = to;
-}
-
-/* Search from the vertices just pushed until the stack is empty. */
-static void dfs(struct dom_build *b)
-{
-	struct hs_dominators *d = b->d;
-	struct hs_heap *heap = d->g->heap;
-	while (b->nstack && !b->nomem) {
-		struct dfs_frame *f = &b->stack[b->nstack - 1];
-		if (!f->left) {
-			uint64_t first;
-			size_t n = 0;
-			f->p = f->at < f->end ? hs_graph_words(d->g, f->at, f->end, &first, &n) : NULL;
-			if (!f->p || !n) {
-				b->nstack--;
-				continue;
-			}
-			f->left = n;
-			f->at = first + 8 * (uint64_t)n;
+	edges_by((const uint32_t(*)[2])log->e, log->n, 0, nsrc, off, adj);
+	free(log->e);
+	log->e = NULL;
+	size_t top = 0;
+	stack[top][0] = root;
+	stack[top++][1] = off[root];
+	while (top) {
+		uint32_t r = stack[top - 1][0], k = stack[top - 1][1];
+		if (k == off[r + 1]) {
+			top--;
+			continue;
 		}
-		/* Take one word; a new vertex is pushed on top and searched first. */
-		uint32_t v = f->v;
-		uint64_t word = hs_word_at(f->p, 0);
-		f->p += 8;
-		f->left--;
-		struct hs_chunk ch;
-		hs_chunk_id t = hs_graph_target(heap, word, &ch);
-		if (t == HS_CHUNK_ID_NONE || t == d->vertex[v])
-			continue;
-		uint32_t w = visit(b, v, t, &ch);
-		if (w)
-			edge(b, v, w);
+		stack[top - 1][1] = k + 1;
+		uint32_t t = adj[k], v = r == root ? 1 : d->dfnum[r], w = d->dfnum[t];
+		if (!w) {
+			w = ++d->n;
+			d->dfnum[t] = w;
+			d->vertex[w] = log->id_of[t];
+			d->retained[w] = log->size_of[t]; /* its own size; sums come later */
+			b->parent[w] = v;
+			stack[top][0] = t;
+			stack[top++][1] = off[t];
+		}
+		b->edges[b->nedges][0] = v;
+		b->edges[b->nedges++][1] = w;
 	}
-}
-
-static void root_words(struct dom_build *b, const uint8_t *p, size_t n, uint64_t *hits)
-{
-	for (size_t i = 0; i < n && !b->nomem; i++) {
-		struct hs_chunk ch;
-		hs_chunk_id t = hs_graph_target(b->d->g->heap, hs_word_at(p, i), &ch);
-		if (t == HS_CHUNK_ID_NONE)
-			continue;
-		(*hits)++;
-		uint32_t w = visit(b, 1, t, &ch);
-		if (w)
-			edge(b, 1, w);
-		dfs(b);
-	}
+out:
+	free(off);
+	free(adj);
+	free(stack);
+	if (d->bytes > d->peak)
+		d->peak = d->bytes;
+	d->bytes -= (nsrc + 1) * sizeof(*off) + log->n * sizeof(*adj) + nsrc * sizeof(*stack);
+	return ok;
 }
 
 /* Path-compressed evaluation (iterative: paths can be millions long). */
@@ -192,31 +164,30 @@ static bool lengauer_tarjan(struct hs_dominators *d, struct dom_build *b)
 {
 	uint32_t n = d->n;
 	size_t sz = (size_t)n + 1;
-	uint32_t *off = calloc(sz + 1, sizeof(*off));
-	uint32_t *preds = malloc((b->nedges ? b->nedges : 1) * sizeof(*preds));
-	uint32_t *semi = malloc(sz * sizeof(*semi)), *ancestor = calloc(sz, sizeof(*ancestor));
-	uint32_t *label = malloc(sz * sizeof(*label)), *bhead = calloc(sz, sizeof(*bhead));
-	uint32_t *bnext = calloc(sz, sizeof(*bnext)), *path = malloc(sz * sizeof(*path));
-	d->idom = calloc(sz, sizeof(*d->idom));
-	d->bytes += (sz + 1) * 4 + b->nedges * 4 + sz * 4 * 7;
+	uint32_t *off = hs_calloc_big(sz + 1, sizeof(*off));
+	uint32_t *preds = hs_malloc_big(b->nedges, sizeof(*preds));
+	uint32_t *semi = hs_malloc_big(sz, sizeof(*semi));
+	uint32_t *ancestor = hs_calloc_big(sz, sizeof(*ancestor));
+	uint32_t *label = hs_malloc_big(sz, sizeof(*label));
+	uint32_t *bhead = hs_calloc_big(sz, sizeof(*bhead));
+	uint32_t *bnext = hs_calloc_big(sz, sizeof(*bnext)), *path = hs_malloc_big(sz, sizeof(*path));
+	d->idom = hs_calloc_big(sz, sizeof(*d->idom));
+	/* edges' room is given back below, the rest at the end */
+	uint64_t scratch = (sz + 1) * 4 + b->nedges * 4 + sz * 4 * 6;
+	d->bytes += scratch + sz * 4;
+	if (d->bytes > d->peak)
+		d->peak = d->bytes;
 	bool ok = off && preds && semi && ancestor && label && bhead && bnext && path && d->idom &&
 		  d->bytes <= d->limit;
 	if (!ok) {
 		d->over = d->bytes > d->limit;
 		goto out;
 	}
-	/* Predecessors, by counting sort on the target. */
-	for (size_t e = 0; e < b->nedges; e++)
-		off[b->edges[e][1] + 1]++;
-	for (size_t v = 1; v <= sz; v++)
-		off[v] += off[v - 1];
-	for (size_t e = 0; e < b->nedges; e++)
-		preds[off[b->edges[e][1]]++] = b->edges[e][0];
-	for (size_t v = sz; v > 0; v--)
-		off[v] = off[v - 1];
-	off[0] = 0;
+	/* Predecessors: the edges by target. */
+	edges_by((const uint32_t(*)[2])b->edges, b->nedges, 1, sz, off, preds);
 	free(b->edges);
 	b->edges = NULL;
+	d->bytes -= b->edges_cap * sizeof(*b->edges);
 	for (uint32_t v = 0; v <= n; v++)
 		semi[v] = label[v] = v;
 	for (uint32_t w = n; w >= 2; w--) {
@@ -239,6 +210,7 @@ static bool lengauer_tarjan(struct hs_dominators *d, struct dom_build *b)
 		if (d->idom[w] != semi[w])
 			d->idom[w] = d->idom[d->idom[w]];
 	d->idom[1] = 0;
+	d->bytes -= scratch;
 out:
 	free(off);
 	free(preds);
@@ -273,6 +245,8 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 	d->g = g;
 	d->limit = limit;
 	struct dom_build b = {.d = d};
+	struct hs_edge_log log = {0};
+	struct hs_error *err;
 	/* The estimate below, first from the walk's count of in-use chunks
 	 * (each hs_heap_add_chunk sets one in-use bit and counts one, so it is
 	 * the ranks' count): building the ranks costs a pass over every
@@ -285,7 +259,7 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 		d->over = true;
 		goto fail;
 	}
-	struct hs_error *err = hs_chunk_ranks_create(g->heap, &d->ranks);
+	err = hs_chunk_ranks_create(g->heap, &d->ranks);
 	if (err) {
 		free(d);
 		return err;
@@ -294,81 +268,86 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 	d->bytes = hs_chunk_ranks_bytes(d->ranks) + nin * sizeof(*d->dfnum);
 	/* A tree of every in-use chunk would need about this much: do not
 	 * start what cannot finish. */
-	if (d->bytes + nin * HS_DOM_BYTES_PER_VERTEX > limit) {
+	if (d->bytes + nin * HS_DOM_BYTES_PER_VERTEX > limit || nin >= UINT32_MAX - 2) {
 		d->bytes += nin * HS_DOM_BYTES_PER_VERTEX;
 		d->over = true;
 		goto fail;
 	}
-	d->dfnum = d->bytes <= limit ? calloc(nin ? nin : 1, sizeof(*d->dfnum)) : NULL;
+	d->dfnum = d->bytes <= limit ? hs_calloc_big(nin, sizeof(*d->dfnum)) : NULL;
 	size_t cap = 0;
-	if (!d->dfnum || !dom_grow(d, (void **)&d->vertex, &cap, 2, sizeof(*d->vertex))) {
+	/* Every vertex at once (the root and at most every in-use chunk): growing
+	 * by doubling would copy and fault the arrays again at each step. */
+	if (!d->dfnum ||
+	    !dom_grow(d, (void **)&d->vertex, &cap, (size_t)nin + 2, sizeof(*d->vertex))) {
 		d->over = d->bytes > limit;
 		goto fail;
 	}
-	b.vcap = cap;
-	b.parent = calloc(cap, sizeof(*b.parent));
-	if (!b.parent)
+	b.parent = hs_calloc_big(cap, sizeof(*b.parent));
+	d->retained = hs_calloc_big(cap, sizeof(*d->retained));
+	log.id_of = hs_calloc_big(nin, sizeof(*log.id_of));
+	log.size_of = hs_calloc_big(nin, sizeof(*log.size_of));
+	d->bytes += cap * (sizeof(*b.parent) + sizeof(*d->retained)) +
+		    nin * (sizeof(*log.id_of) + sizeof(*log.size_of));
+	if (!b.parent || !d->retained || !log.id_of || !log.size_of || d->bytes > limit) {
+		d->over = d->bytes > limit;
 		goto fail;
+	}
 	d->n = 1;
 	d->vertex[1] = HS_CHUNK_ID_NONE;
-	/* The search marks what it reaches, as hs_refgraph_create's marking
-	 * does, and counts the root words. */
-	hs_heap_chunk_bits_clear(g->heap, HS_CHUNK_BIT_MARK);
-	memset(g->counts, 0, sizeof(g->counts));
-	uint64_t total = 0;
-	for (size_t i = 0; i < g->nroots; i++)
-		total += g->roots[i].hi - g->roots[i].lo;
-	hs_progress_phase(g->progress, "mark reachable, dominator tree", total);
-	for (size_t t = 0; t < g->proc->nthreads && !b.nomem; t++)
-		root_words(&b, (const uint8_t *)g->proc->threads[t].regs,
-			   HS_ARRAY_SIZE(g->proc->threads[t].regs), &g->counts[HS_ROOT_REGISTERS]);
-	for (size_t i = 0; i < g->nroots && !b.nomem; i++) {
-		for (uint64_t lo = g->roots[i].lo; lo < g->roots[i].hi && !b.nomem;) {
-			uint64_t first;
-			size_t n;
-			const uint8_t *p = hs_graph_words(g, lo, g->roots[i].hi, &first, &n);
-			if (!n) {
-				uint64_t next;
-				if (!hs_memory_next_backed(&g->proc->mem, first + 1, &next) ||
-				    next >= g->roots[i].hi || next <= lo)
-					break;
-				lo = next;
-				continue;
-			}
-			root_words(&b, p, n, &g->counts[g->roots[i].kind]);
-			lo = first + 8 * (uint64_t)n;
-		}
-		hs_progress_add(g->progress, g->roots[i].hi - g->roots[i].lo);
+	/* What is left of the limit for the references: each takes 8 bytes in
+	 * the log, then 4 in the adjacency lists and 8 as a tree edge at once. */
+	log.ranks = d->ranks;
+	log.root = (uint32_t)nin;
+	log.max = (limit - d->bytes) / 20;
+	if (log.max > UINT32_MAX - 1)
+		log.max = UINT32_MAX - 1;
+	err = hs_mark_edges(g, &log);
+	if (err)
+		goto fail_err;
+	if (log.nomem)
+		goto fail;
+	if (log.over) {
+		d->bytes = limit + 1;
+		d->over = true;
+		goto fail;
 	}
-	free(b.stack);
-	b.stack = NULL;
-	if (b.nomem || !lengauer_tarjan(d, &b))
+	if (!dom_search(d, &b, &log))
+		goto fail;
+	free(log.id_of);
+	free(log.size_of);
+	log.id_of = NULL;
+	log.size_of = NULL;
+	d->bytes -= nin * (sizeof(*log.id_of) + sizeof(*log.size_of));
+	if (!lengauer_tarjan(d, &b))
 		goto fail;
 	free(b.parent);
 	b.parent = NULL;
-	/* Retained sizes: a vertex's dominator is numbered before it. */
-	d->retained = calloc((size_t)d->n + 1, sizeof(*d->retained));
-	d->type = malloc(((size_t)d->n + 1) * sizeof(*d->type));
-	d->bytes += ((size_t)d->n + 1) * (sizeof(*d->retained) + sizeof(*d->type));
-	if (!d->retained || !d->type || d->bytes > limit) {
+	/* Retained sizes: a vertex's dominator is numbered before it, and
+	 * each vertex's own size was set when it was numbered. */
+	d->type = hs_malloc_big((size_t)d->n + 1, sizeof(*d->type));
+	d->bytes += ((size_t)d->n + 1) * sizeof(*d->type);
+	if (!d->type || d->bytes > limit) {
 		d->over = d->bytes > limit;
 		goto fail;
 	}
 	for (uint32_t v = 0; v <= d->n; v++)
 		d->type[v] = UINT32_MAX;
-	for (uint32_t v = 2; v <= d->n; v++) {
-		struct hs_chunk ch;
-		hs_heap_chunk(g->heap, d->vertex[v], &ch);
-		d->retained[v] = hs_chunk_size(&ch);
-	}
 	for (uint32_t v = d->n; v >= 2; v--)
 		d->retained[d->idom[v]] += d->retained[v];
 	*ret = d;
 	return NULL;
 fail:
+	err = NULL;
+fail_err:
 	free(b.parent);
 	free(b.edges);
-	free(b.stack);
+	free(log.e);
+	free(log.id_of);
+	free(log.size_of);
+	if (err) {
+		hs_dominators_destroy(d);
+		return err;
+	}
 	bool over = d->over;
 	uint64_t bytes = d->bytes;
 	hs_dominators_destroy(d);
@@ -381,7 +360,7 @@ fail:
 
 uint64_t hs_dominators_bytes(const struct hs_dominators *d)
 {
-	return d->bytes;
+	return d->peak > d->bytes ? d->peak : d->bytes;
 }
 
 uint32_t hs_dominators_count(const struct hs_dominators *d)
@@ -408,9 +387,10 @@ struct hs_error *hs_dominators_outermost(const struct hs_dominators *d, uint32_t
 					 void *arg)
 {
 	size_t sz = (size_t)d->n + 1;
-	uint32_t *off = calloc(sz + 1, sizeof(*off)), *kids = malloc(sz * sizeof(*kids));
-	uint32_t *gtype = malloc(sz * sizeof(*gtype)), *active = calloc(ntypes + 1, sizeof(*active));
-	uint32_t *stack = malloc(sz * sizeof(*stack));
+	uint32_t *off = hs_calloc_big(sz + 1, sizeof(*off)), *kids = hs_malloc_big(sz, sizeof(*kids));
+	uint32_t *gtype = hs_malloc_big(sz, sizeof(*gtype));
+	uint32_t *active = calloc(ntypes + 1, sizeof(*active));
+	uint32_t *stack = hs_malloc_big(sz, sizeof(*stack));
 	if (!off || !kids || !gtype || !active || !stack) {
 		free(off);
 		free(kids);
@@ -438,7 +418,7 @@ struct hs_error *hs_dominators_outermost(const struct hs_dominators *d, uint32_t
 	 */
 	size_t n = 0;
 	stack[n++] = 1;
-	uint32_t *left = calloc(sz, sizeof(*left)); /* next child to enter */
+	uint32_t *left = hs_malloc_big(sz, sizeof(*left)); /* next child to enter */
 	if (!left) {
 		free(off);
 		free(kids);
@@ -477,26 +457,29 @@ struct hs_error *hs_dominators_outermost(const struct hs_dominators *d, uint32_t
 size_t hs_dominators_top(const struct hs_dominators *d, size_t k, hs_chunk_id *ids,
 			 uint64_t *retained)
 {
-	/* Children of the root: the chunks no other chunk dominates. */
+	/* Children of the root: the chunks no other chunk dominates. Ties go
+	 * to the lower address (ids sort by address): the numbering follows
+	 * the marking threads' timing, the answer must not. */
 	size_t n = 0;
 	for (uint32_t v = 2; v <= d->n; v++) {
 		if (d->idom[v] != 1)
 			continue;
 		uint64_t r = d->retained[v];
+		hs_chunk_id id = d->vertex[v];
 		size_t i;
 		if (n < k)
 			i = n++;
-		else if (k && r > retained[k - 1])
+		else if (k && (r > retained[k - 1] || (r == retained[k - 1] && id < ids[k - 1])))
 			i = k - 1;
 		else
 			continue;
-		while (i > 0 && retained[i - 1] < r) {
+		while (i > 0 && (retained[i - 1] < r || (retained[i - 1] == r && ids[i - 1] > id))) {
 			retained[i] = retained[i - 1];
 			ids[i] = ids[i - 1];
 			i--;
 		}
 		retained[i] = r;
-		ids[i] = d->vertex[v];
+		ids[i] = id;
 	}
 	return n;
 }

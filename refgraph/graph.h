@@ -23,7 +23,35 @@ struct hs_refgraph {
 	uint64_t counts[HS_ROOT_NKINDS];
 	struct hs_dominators *tree; /* opts->retained */
 	char *tree_note;            /* why there is no tree */
+	bool marked;                /* the MARK bits are set (hs_mark_edges ran) */
 };
+
+/*
+ * The edges of the reference graph, as the marking finds them, for the
+ * dominator tree: chunks by in-use rank (hs_chunk_rank), every root as one
+ * source, `root` (the number of in-use chunks). Duplicates are kept (they
+ * change no dominator); a chunk's references to itself are not recorded.
+ * id_of and size_of (one entry per rank, zeroed by the caller) are set for
+ * each chunk by the thread that marks it.
+ */
+struct hs_edge_log {
+	const struct hs_chunk_ranks *ranks;
+	uint32_t root;
+	hs_chunk_id *id_of;
+	uint64_t *size_of;
+	uint32_t (*e)[2]; /* (source, target), once the marking is done */
+	size_t n, cap;
+	uint64_t max;      /* edges the memory limit allows */
+	uint64_t reserved; /* edges the threads' buffers hold room for (atomic) */
+	bool over;         /* past max: the edges are incomplete (atomic) */
+	bool nomem;
+};
+
+/* Mark what the roots reach (as for verdicts), recording every reference
+ * into log (mark.c). Sets g->marked and the root counts. The marks are
+ * complete even when log->over or log->nomem says the edges are not.
+ * Errors: HS_ERR_NOMEM. */
+struct hs_error *hs_mark_edges(struct hs_refgraph *g, struct hs_edge_log *log);
 
 /* Build g->roots from the process's memory map, threads and modules
  * (roots.c). Errors: HS_ERR_NOMEM. */

@@ -35,6 +35,92 @@ static void push(struct hs_stack *st, hs_chunk_id id)
 	st->v[st->n++] = id;
 }
 
+/* ------------------------------------------------------------------ edges */
+
+/* A thread's edges, appended without locks, handed to the log at its end. */
+struct hs_elocal {
+	uint32_t (*e)[2];
+	size_t n, cap;
+};
+
+/* Room for one more edge, within log->max over every thread's buffer. */
+static bool elog_room(struct hs_edge_log *log, struct hs_elocal *loc)
+{
+	if (__atomic_load_n(&log->over, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&log->nomem, __ATOMIC_RELAXED))
+		return false;
+	size_t cap = loc->cap ? loc->cap * 2 : 4096;
+	/* Take what is left of the room when a doubling would pass it. */
+	uint64_t was = __atomic_fetch_add(&log->reserved, cap - loc->cap, __ATOMIC_RELAXED);
+	if (was + (cap - loc->cap) > log->max) {
+		uint64_t left = was < log->max ? log->max - was : 0;
+		__atomic_fetch_sub(&log->reserved, (cap - loc->cap) - left, __ATOMIC_RELAXED);
+		cap = loc->cap + (size_t)left;
+		if (cap == loc->cap) {
+			__atomic_store_n(&log->over, true, __ATOMIC_RELAXED);
+			return false;
+		}
+	}
+	void *e = realloc(loc->e, cap * sizeof(*loc->e));
+	if (!e) {
+		__atomic_store_n(&log->nomem, true, __ATOMIC_RELAXED);
+		return false;
+	}
+	hs_mem_huge(e, cap * sizeof(*loc->e));
+	loc->e = e;
+	loc->cap = cap;
+	return true;
+}
+
+static inline void elog_add(struct hs_edge_log *log, struct hs_elocal *loc, uint32_t from,
+			    uint32_t to)
+{
+	if (loc->n == loc->cap && !elog_room(log, loc))
+		return;
+	loc->e[loc->n][0] = from;
+	loc->e[loc->n][1] = to;
+	loc->n++;
+}
+
+/* The chunk a word refers to, as an edge from `from`; when this thread won
+ * its MARK bit (`won`), its rank's entries too. Returns its rank. */
+static inline uint32_t elog_hit(struct hs_edge_log *log, struct hs_elocal *loc, uint32_t from,
+				hs_chunk_id id, const struct hs_chunk *ch, bool won)
+{
+	uint32_t r = (uint32_t)hs_chunk_rank(log->ranks, id);
+	if (r != from)
+		elog_add(log, loc, from, r);
+	if (won) {
+		log->id_of[r] = id;
+		log->size_of[r] = hs_chunk_size(ch);
+	}
+	return r;
+}
+
+/* A thread's edges into the log: under the pool's lock, or on one thread. */
+static void elog_flush(struct hs_edge_log *log, struct hs_elocal *loc)
+{
+	if (loc->n && !log->over && !log->nomem) {
+		if (!log->e) {
+			log->e = loc->e; /* the first buffer is taken as it is */
+			log->n = loc->n;
+			log->cap = loc->cap;
+			*loc = (struct hs_elocal){0};
+			return;
+		}
+		if (hs_grow((void **)&log->e, &log->cap, log->n + loc->n, sizeof(*log->e))) {
+			memcpy(log->e + log->n, loc->e, loc->n * sizeof(*loc->e));
+			log->n += loc->n;
+		} else {
+			log->nomem = true;
+		}
+	}
+	free(loc->e);
+	*loc = (struct hs_elocal){0};
+}
+
+/* ------------------------------------------------------------------ words */
+
 const uint8_t *hs_graph_words(const struct hs_refgraph *g, uint64_t lo, uint64_t hi,
 			      uint64_t *first, size_t *n)
 {
@@ -53,9 +139,16 @@ const uint8_t *hs_graph_words(const struct hs_refgraph *g, uint64_t lo, uint64_t
 	return r->data + (a - r->start);
 }
 
+/* The one-thread marking's edge log and source (log NULL: no edges). */
+struct hs_esrc {
+	struct hs_edge_log *log;
+	struct hs_elocal *loc;
+	uint32_t from;
+};
+
 /* Mark what the words refer to; count the hits. */
 static void mark_words(struct hs_refgraph *g, struct hs_stack *st, const uint8_t *p, size_t n,
-		       uint64_t *hits)
+		       uint64_t *hits, const struct hs_esrc *es)
 {
 	struct hs_heap *heap = g->heap;
 	for (size_t i = 0; i < n; i++) {
@@ -65,21 +158,24 @@ static void mark_words(struct hs_refgraph *g, struct hs_stack *st, const uint8_t
 			continue;
 		if (hits)
 			(*hits)++;
-		if (!hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK))
+		bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
+		if (es->log)
+			elog_hit(es->log, es->loc, es->from, id, &ch, won);
+		if (won)
 			push(st, id);
 	}
 }
 
 /* Every piece of [lo, hi) the core holds. */
 static void mark_range(struct hs_refgraph *g, struct hs_stack *st, uint64_t lo, uint64_t hi,
-		       uint64_t *hits)
+		       uint64_t *hits, const struct hs_esrc *es)
 {
 	while (lo < hi) {
 		uint64_t first;
 		size_t n;
 		const uint8_t *p = hs_graph_words(g, lo, hi, &first, &n);
 		if (p)
-			mark_words(g, st, p, n, hits);
+			mark_words(g, st, p, n, hits, es);
 		uint64_t next = first + 8 * (uint64_t)n;
 		if (!n) {
 			/* Not in the core here: skip to where it is again. */
@@ -94,19 +190,22 @@ static void mark_range(struct hs_refgraph *g, struct hs_stack *st, uint64_t lo, 
 	}
 }
 
-static void mark_chunk(struct hs_refgraph *g, struct hs_stack *st, hs_chunk_id id)
+static void mark_chunk(struct hs_refgraph *g, struct hs_stack *st, hs_chunk_id id,
+		       struct hs_edge_log *log, struct hs_elocal *loc)
 {
 	struct hs_chunk ch;
 	if (!hs_heap_chunk(g->heap, id, &ch))
 		return;
+	struct hs_esrc es = {log, loc, log ? (uint32_t)hs_chunk_rank(log->ranks, id) : 0};
 	uint64_t end = ch.addr + hs_chunk_usable(g->heap, &ch);
-	mark_range(g, st, ch.addr, end < ch.addr ? UINT64_MAX : end, NULL);
+	mark_range(g, st, ch.addr, end < ch.addr ? UINT64_MAX : end, NULL, &es);
 }
 
-static void drain(struct hs_refgraph *g, struct hs_stack *st)
+static void drain(struct hs_refgraph *g, struct hs_stack *st, struct hs_edge_log *log,
+		  struct hs_elocal *loc)
 {
 	while (st->n)
-		mark_chunk(g, st, st->v[--st->n]);
+		mark_chunk(g, st, st->v[--st->n], log, loc);
 }
 
 static bool hs_graph_source(const struct hs_chunk *ch)
@@ -131,6 +230,7 @@ static bool hs_graph_source(const struct hs_chunk *ch)
 struct hs_mitem {
 	uint64_t lo, hi;
 	uint32_t kind; /* enum hs_root_kind, or HS_ROOT_NKINDS for a chunk */
+	uint32_t src;  /* with an edge log: the chunk's rank, or the log's root */
 };
 
 struct hs_mpool {
@@ -143,6 +243,7 @@ struct hs_mpool {
 	bool done, overflow, nomem;
 	uint64_t counts[HS_ROOT_NKINDS];
 	size_t stack_max; /* items per thread's stack */
+	struct hs_edge_log *log; /* NULL: no edges */
 };
 
 struct hs_mlocal {
@@ -152,7 +253,7 @@ struct hs_mlocal {
 };
 
 static void mgrow_push(struct hs_mpool *pl, struct hs_mlocal *st, uint64_t lo, uint64_t hi,
-		       uint32_t kind)
+		       uint32_t kind, uint32_t src)
 {
 	size_t cap = st->cap ? st->cap * 2 : 1024;
 	struct hs_mitem *v = cap <= pl->stack_max ? realloc(st->v, cap * sizeof(*v)) : NULL;
@@ -162,31 +263,32 @@ static void mgrow_push(struct hs_mpool *pl, struct hs_mlocal *st, uint64_t lo, u
 	}
 	st->v = v;
 	st->cap = cap;
-	st->v[st->n++] = (struct hs_mitem){lo, hi, kind};
+	st->v[st->n++] = (struct hs_mitem){lo, hi, kind, src};
 }
 
 /* The fields one by one, not a struct by value: that cost a store-forwarding
  * stall per push, a third of the marking on a core of 40 M small chunks. */
 static inline void mpush(struct hs_mpool *pl, struct hs_mlocal *st, uint64_t lo, uint64_t hi,
-			 uint32_t kind)
+			 uint32_t kind, uint32_t src)
 {
 	if (st->n == st->cap) {
-		mgrow_push(pl, st, lo, hi, kind);
+		mgrow_push(pl, st, lo, hi, kind, src);
 		return;
 	}
 	struct hs_mitem *it = &st->v[st->n++];
 	it->lo = lo;
 	it->hi = hi;
 	it->kind = kind;
+	it->src = src;
 }
 
 /* One item into the shared pool, for whoever waits; false if no room. */
-static bool mshare(struct hs_mpool *pl, uint64_t lo, uint64_t hi, uint32_t kind)
+static bool mshare(struct hs_mpool *pl, uint64_t lo, uint64_t hi, uint32_t kind, uint32_t src)
 {
 	pthread_mutex_lock(&pl->lock);
 	bool ok = hs_grow((void **)&pl->v, &pl->cap, pl->n + 1, sizeof(*pl->v));
 	if (ok) {
-		pl->v[pl->n++] = (struct hs_mitem){lo, hi, kind};
+		pl->v[pl->n++] = (struct hs_mitem){lo, hi, kind, src};
 		pthread_cond_broadcast(&pl->cond);
 	}
 	pthread_mutex_unlock(&pl->lock);
@@ -222,8 +324,8 @@ static const uint8_t *mwords(struct hs_refgraph *g, const struct hs_memory_range
  */
 #define HS_MARK_INLINE 64
 
-static void mscan_small(struct hs_mpool *pl, struct hs_mlocal *st,
-			const struct hs_memory_range **last, uint64_t lo, uint64_t hi)
+static void mscan_small(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_elocal *el,
+			const struct hs_memory_range **last, uint64_t lo, uint64_t hi, uint32_t src)
 {
 	struct hs_refgraph *g = pl->g;
 	struct hs_heap *heap = g->heap;
@@ -232,23 +334,28 @@ static void mscan_small(struct hs_mpool *pl, struct hs_mlocal *st,
 	const uint8_t *p = mwords(g, last, lo, hi, &first, &n);
 	if (!p || first + 8 * (uint64_t)n < hi) {
 		/* Not all in one piece of the core: the general way. */
-		mpush(pl, st, lo, hi, HS_ROOT_NKINDS);
+		mpush(pl, st, lo, hi, HS_ROOT_NKINDS, src);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct hs_chunk ch;
 		hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
-		if (id == HS_CHUNK_ID_NONE || hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK))
+		if (id == HS_CHUNK_ID_NONE)
+			continue;
+		bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
+		uint32_t r = pl->log ? elog_hit(pl->log, el, src, id, &ch, won) : 0;
+		if (!won)
 			continue;
 		uint64_t end = ch.addr + hs_chunk_usable(heap, &ch);
-		mpush(pl, st, ch.addr, end < ch.addr ? UINT64_MAX : end, HS_ROOT_NKINDS);
+		mpush(pl, st, ch.addr, end < ch.addr ? UINT64_MAX : end, HS_ROOT_NKINDS, r);
 	}
 }
 
 /* Read the words of item `it` (at most one piece of it; the rest goes back
  * on the stack) and push what they mark. */
-static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it,
-		  uint64_t counts[HS_ROOT_NKINDS], const struct hs_memory_range **last)
+static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_elocal *el,
+		  struct hs_mitem it, uint64_t counts[HS_ROOT_NKINDS],
+		  const struct hs_memory_range **last)
 {
 	struct hs_refgraph *g = pl->g;
 	struct hs_heap *heap = g->heap;
@@ -258,8 +365,8 @@ static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it,
 		 * pointers) can be all the work there is, and a stack of one
 		 * item is never shared below. */
 		if (pl->nthreads < 2 || __atomic_load_n(&pl->n, __ATOMIC_RELAXED) ||
-		    !mshare(pl, it.lo + HS_MARK_PIECE, it.hi, it.kind))
-			mpush(pl, st, it.lo + HS_MARK_PIECE, it.hi, it.kind);
+		    !mshare(pl, it.lo + HS_MARK_PIECE, it.hi, it.kind, it.src))
+			mpush(pl, st, it.lo + HS_MARK_PIECE, it.hi, it.kind, it.src);
 		it.hi = it.lo + HS_MARK_PIECE;
 	}
 	uint64_t lo = it.lo;
@@ -274,14 +381,16 @@ static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_mitem it,
 				continue;
 			if (it.kind < HS_ROOT_NKINDS)
 				counts[it.kind]++;
-			if (!hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK)) {
+			bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
+			uint32_t r = pl->log ? elog_hit(pl->log, el, it.src, id, &ch, won) : 0;
+			if (won) {
 				uint64_t end = ch.addr + hs_chunk_usable(heap, &ch);
 				if (end < ch.addr)
 					end = UINT64_MAX;
 				if (end - ch.addr <= HS_MARK_INLINE)
-					mscan_small(pl, st, last, ch.addr, end);
+					mscan_small(pl, st, el, last, ch.addr, end, r);
 				else
-					mpush(pl, st, ch.addr, end, HS_ROOT_NKINDS);
+					mpush(pl, st, ch.addr, end, HS_ROOT_NKINDS, r);
 			}
 		}
 		uint64_t next = first + 8 * (uint64_t)n;
@@ -301,6 +410,7 @@ static void *hs_mark_thread(void *arg)
 {
 	struct hs_mpool *pl = arg;
 	struct hs_mlocal st = {0};
+	struct hs_elocal el = {0};
 	uint64_t counts[HS_ROOT_NKINDS] = {0};
 	const struct hs_memory_range *last = NULL;
 	for (;;) {
@@ -322,13 +432,13 @@ static void *hs_mark_thread(void *arg)
 			size_t take = pl->n < HS_MARK_BATCH ? pl->n : HS_MARK_BATCH;
 			for (size_t i = 0; i < take; i++) {
 				const struct hs_mitem *t = &pl->v[--pl->n];
-				mpush(pl, &st, t->lo, t->hi, t->kind);
+				mpush(pl, &st, t->lo, t->hi, t->kind, t->src);
 			}
 			pthread_mutex_unlock(&pl->lock);
 			continue;
 		}
 		struct hs_mitem it = st.v[--st.n];
-		mwork(pl, &st, it, counts, &last);
+		mwork(pl, &st, &el, it, counts, &last);
 		if (it.kind < HS_ROOT_NKINDS)
 			hs_progress_add(pl->g->progress, it.hi - it.lo > HS_MARK_PIECE ? HS_MARK_PIECE
 										 : it.hi - it.lo);
@@ -351,14 +461,18 @@ static void *hs_mark_thread(void *arg)
 	for (int k = 0; k < HS_ROOT_NKINDS; k++)
 		pl->counts[k] += counts[k];
 	pl->overflow |= st.overflow;
+	if (pl->log)
+		elog_flush(pl->log, &el);
 	pthread_mutex_unlock(&pl->lock);
 	free(st.v);
 	return NULL;
 }
 
-static struct hs_error *hs_mark(struct hs_refgraph *g)
+static struct hs_error *hs_mark(struct hs_refgraph *g, struct hs_edge_log *log)
 {
-	struct hs_mpool pl = {.g = g, .nthreads = g->threads};
+	struct hs_mpool pl = {.g = g, .nthreads = g->threads, .log = log};
+	struct hs_elocal el = {0};
+	const struct hs_esrc roots = {log, &el, log ? log->root : 0};
 	/* The same 64 MiB in all, whatever the number of threads. */
 	pl.stack_max = HS_STACK_MAX * sizeof(hs_chunk_id) / sizeof(struct hs_mitem) /
 		       (pl.nthreads ? pl.nthreads : 1);
@@ -369,7 +483,7 @@ static struct hs_error *hs_mark(struct hs_refgraph *g)
 	for (size_t t = 0; t < g->proc->nthreads; t++) {
 		const struct hs_thread *th = &g->proc->threads[t];
 		mark_words(g, &st, (const uint8_t *)th->regs, HS_ARRAY_SIZE(th->regs),
-			   &g->counts[HS_ROOT_REGISTERS]);
+			   &g->counts[HS_ROOT_REGISTERS], &roots);
 	}
 	uint64_t total = 0;
 	size_t need = st.n + g->nroots;
@@ -381,12 +495,14 @@ static struct hs_error *hs_mark(struct hs_refgraph *g)
 		struct hs_chunk ch;
 		hs_heap_chunk(g->heap, st.v[i], &ch);
 		uint64_t end = ch.addr + hs_chunk_usable(g->heap, &ch);
+		uint32_t src = log ? (uint32_t)hs_chunk_rank(log->ranks, st.v[i]) : 0;
 		pl.v[pl.n++] = (struct hs_mitem){ch.addr, end < ch.addr ? UINT64_MAX : end,
-						 HS_ROOT_NKINDS};
+						 HS_ROOT_NKINDS, src};
 	}
 	free(st.v);
 	for (size_t i = g->nroots; i-- > 0;) {
-		pl.v[pl.n++] = (struct hs_mitem){g->roots[i].lo, g->roots[i].hi, g->roots[i].kind};
+		pl.v[pl.n++] = (struct hs_mitem){g->roots[i].lo, g->roots[i].hi, g->roots[i].kind,
+						 roots.from};
 		total += g->roots[i].hi - g->roots[i].lo;
 	}
 	hs_progress_phase(g->progress, "mark reachable", total);
@@ -410,12 +526,20 @@ static struct hs_error *hs_mark(struct hs_refgraph *g)
 		while (hs_chunk_iter_next(&it, &ch, &id)) {
 			if (!hs_graph_source(&ch) || !hs_heap_chunk_bit(g->heap, id, HS_CHUNK_BIT_MARK))
 				continue;
-			mark_chunk(g, &rs, id);
-			drain(g, &rs);
+			mark_chunk(g, &rs, id, log, &el);
+			drain(g, &rs, log, &el);
 		}
 	}
 	free(rs.v);
+	if (log)
+		elog_flush(log, &el);
+	g->marked = !err;
 	return err;
+}
+
+struct hs_error *hs_mark_edges(struct hs_refgraph *g, struct hs_edge_log *log)
+{
+	return hs_mark(g, log);
 }
 
 struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *heap,
@@ -433,13 +557,14 @@ struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *hea
 	if (!err && opts && opts->retained) {
 		err = hs_dominators_create(g, opts->retained_limit, &g->tree);
 		if (err && err->code == HS_ERR_OTHER) {
-			/* Over its limit: the marks without the tree. */
+			/* Over its limit: the marks without the tree (the tree
+			 * may have stopped after marking). */
 			g->tree_note = hs_strdup(err->message);
 			hs_error_destroy(err);
-			err = g->tree_note ? hs_mark(g) : HS_ENOMEM;
+			err = !g->tree_note ? HS_ENOMEM : g->marked ? NULL : hs_mark(g, NULL);
 		}
 	} else if (!err) {
-		err = hs_mark(g);
+		err = hs_mark(g, NULL);
 	}
 	if (err) {
 		hs_refgraph_destroy(g);

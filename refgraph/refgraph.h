@@ -118,12 +118,14 @@ void hs_refgraph_referrers(struct hs_refgraph *g, hs_chunk_id id, uint64_t *addr
 
 /*
  * Retained sizes: the dominator tree of the root and reachable-chunk graph
- * (dominators.c). Its search marks the reachable chunks afresh (as
- * hs_refgraph_create does); call it before hs_refgraph_indirect, whose
- * flipped marks it would undo. The tree takes about 60 bytes per reachable chunk
- * and 12 per reference; more than `limit` bytes of it (or an estimate from
- * the in-use chunks above it, checked before it starts) is an error
- * (HS_ERR_OTHER, saying how much) rather than a machine out of memory.
+ * (dominators.c). It marks the reachable chunks afresh, on every thread,
+ * recording the references as it goes (as hs_refgraph_create marks); call
+ * it before hs_refgraph_indirect, whose flipped marks it would undo. The
+ * tree takes about 75 bytes per in-use chunk and 20 per reference at its
+ * peak; more than `limit` bytes of it (or an estimate from the in-use chunks
+ * above it, checked before it starts) is an error (HS_ERR_OTHER, saying how
+ * much) rather than a machine out of memory. When the limit is hit after
+ * the marking, the marks stand. hs_dominators_bytes() is the peak.
  * Errors: HS_ERR_NOMEM, HS_ERR_OTHER.
  */
 struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,

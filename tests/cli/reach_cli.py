@@ -91,7 +91,8 @@ def case_leaks(hs, args, core):
 
 def case_threads(hs, args, core):
     """The report does not depend on the number of threads: with retained sizes (the marking
-    is the dominator tree's search, on one thread) and without (the parallel marking)."""
+    records the references, the tree is searched through them in an order the threads' timing
+    decides) and without."""
     for extra in ([], ["--no-retained"]):
         docs = []
         for n in ("1", "2", "3"):

@@ -5,6 +5,7 @@
 
 #include "../../analyzer/analyzer.h"
 #include "check.h"
+#include "check_process.h"
 
 static void put64(uint8_t *p, uint64_t v)
 {
@@ -100,17 +101,7 @@ static uint8_t modmem[0x100];
 
 static struct hs_process *make_process(void)
 {
-	struct hs_process *proc;
-	CHECK(!hs_process_create(&proc));
-	CHECK(!hs_memory_add(&proc->mem, BASE, sizeof(heapmem), heapmem, sizeof(heapmem), 6));
-	CHECK(!hs_memory_add(&proc->mem, MOD, sizeof(modmem), modmem, sizeof(modmem), 4));
-	CHECK(!hs_memory_seal(&proc->mem));
-	proc->modules = calloc(1, sizeof(*proc->modules));
-	proc->modules[0].name = strdup("/synthetic/module");
-	proc->modules[0].start = MOD;
-	proc->modules[0].end = MOD + sizeof(modmem);
-	proc->nmodules = 1;
-	return proc;
+	return check_process_create(BASE, heapmem, sizeof(heapmem), MOD, modmem, sizeof(modmem), 4);
 }
 
 /* The type of the chunk holding addr, into name; false if none. */

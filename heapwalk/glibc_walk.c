@@ -779,12 +779,45 @@ bool hs_glibc_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 	}
 }
 
+/* The end of the memory mapped without a gap from addr on (the ranges of a
+ * split mapping are joined). */
+static uint64_t gl_mapped_end(const struct gl_ctx *c, uint64_t addr)
+{
+	const struct hs_memory_range *r = hs_memory_find(c->mem, addr);
+	if (!r)
+		return addr;
+	uint64_t end = r->start + r->memsz;
+	for (unsigned n = 0; n < GL_MAX_HEAPS && end > r->start; n++) {
+		r = hs_memory_find(c->mem, end);
+		if (!r || r->start != end || r->start + r->memsz <= end)
+			break;
+		end = r->start + r->memsz;
+	}
+	return end;
+}
+
+/*
+ * Top's chunk record. Its size is the core's word: a hostile one reaching
+ * past top's heap (or the memory mapped from top on) would lay a chunk over
+ * the mmapped chunks and heaps above it. The statistics keep the core's
+ * figure (they are inexact then, and the diagnostic says why); the record
+ * stops where top's memory does.
+ */
 static bool gl_add_top(struct gl_ctx *c, struct gl_arena *ar)
 {
 	if (!ar->top_known)
 		return true;
-	return hs_heap_add_chunk(c->heap, ar->top + c->L->hdr_size, ar->top_size,
-				 HS_CHUNK_FREE, 0);
+	uint64_t size = ar->top_size, lim = gl_mapped_end(c, ar->top);
+	if (ar->top_heap_end && ar->top_heap_end < lim)
+		lim = ar->top_heap_end;
+	if (lim > ar->top && size > lim - ar->top) {
+		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
+			     "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64 " of 0x%" PRIx64
+			     " bytes reaches past its memory (0x%" PRIx64 "); recorded up to there",
+			     ar->addr, ar->top, size, lim);
+		size = lim - ar->top;
+	}
+	return hs_heap_add_chunk(c->heap, ar->top + c->L->hdr_size, size, HS_CHUNK_FREE, 0);
 }
 
 static bool gl_walk_main(struct gl_ctx *c, size_t ai)
@@ -904,6 +937,7 @@ static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
 					     h + hsize);
 			if (top_known && top_end < s.limit)
 				s.limit = top_end;
+			ar->top_heap_end = h + hsize;
 		} else {
 			s.kind = GL_SEG_FENCE;
 		}

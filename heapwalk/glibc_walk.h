@@ -25,6 +25,7 @@ struct gl_arena {
 	uint64_t nfast, fast_bytes;   /* from the fastbin lists (what int_mallinfo sums) */
 	uint64_t nfree, free_bytes;   /* from the chunk walk: chunks in the regular bins */
 	bool complete;                /* every heap segment walked to its end */
+	uint64_t top_heap_end;        /* a non-main arena: the end of top's heap */
 };
 
 struct gl_span {

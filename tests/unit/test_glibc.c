@@ -578,6 +578,19 @@ static void test_hostile_top_near_end(void)
 	hs_heap_destroy(heap);
 }
 
+/* A non-main top whose size reaches past its heap: recorded up to the
+ * heap's end, with a diagnostic, not laid over what lies above. */
+static void test_hostile_top_size(void)
+{
+	build();
+	chunk(TOP2, UINT64_C(0x6565656565000000) | 1);
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, TOP2, "reaches past its memory"));
+	EXPECT(heap, TOP2, H2 + H2_SIZE - TOP2, HS_CHUNK_FREE, 0);
+	EXPECT(heap, MM, MM_SIZE, HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED);
+	hs_heap_destroy(heap);
+}
+
 static void test_counters(void)
 {
 	build();
@@ -911,6 +924,7 @@ int main(void)
 	test_resync_over_unbacked();
 	test_hostile_rings();
 	test_hostile_top_near_end();
+	test_hostile_top_size();
 	test_counters();
 	test_mmap_memalign();
 	test_truncated();

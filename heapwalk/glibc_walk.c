@@ -805,7 +805,10 @@ static uint64_t gl_mapped_end(const struct gl_ctx *c, uint64_t addr)
  */
 static bool gl_add_top(struct gl_ctx *c, struct gl_arena *ar)
 {
-	if (!ar->top_known)
+	/* A non-main arena's top counts only inside the heap that holds it,
+	 * past its arena header: elsewhere (the walk said so) it would lie
+	 * over other chunks. */
+	if (!ar->top_known || (ar->addr != c->main_arena && !ar->top_heap_end))
 		return true;
 	uint64_t size = ar->top_size, lim = gl_mapped_end(c, ar->top);
 	if (ar->top_heap_end && ar->top_heap_end < lim)
@@ -818,6 +821,28 @@ static bool gl_add_top(struct gl_ctx *c, struct gl_arena *ar)
 		size = lim - ar->top;
 	}
 	return hs_heap_add_chunk(c->heap, ar->top + c->L->hdr_size, size, HS_CHUNK_FREE, 0);
+}
+
+/*
+ * The main arena's top, once every arena is walked: a hostile main_arena
+ * can point top into a heap of another arena, where it would lie over that
+ * arena's chunks. A real top is in the brk heap, apart from every other.
+ */
+static bool gl_add_main_top(struct gl_ctx *c, struct gl_arena *ar)
+{
+	uint64_t lo = ar->top, hi = ar->top + ar->top_size;
+	if (hi < lo)
+		hi = UINT64_MAX;
+	for (size_t i = 0; ar->top_known && i < c->nspans; i++) {
+		if ((c->main_span_set && i == c->main_span) || c->spans[i].end <= lo ||
+		    c->spans[i].start >= hi)
+			continue;
+		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
+			     "main arena: top chunk 0x%" PRIx64 " lies in the heap of another "
+			     "arena (0x%" PRIx64 "); not recorded", ar->top, c->spans[i].start);
+		return true;
+	}
+	return gl_add_top(c, ar);
 }
 
 static bool gl_walk_main(struct gl_ctx *c, size_t ai)
@@ -842,7 +867,7 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
 			     "main arena: heap start 0x%" PRIx64 " is above top 0x%"
 			     PRIx64 "; main heap not walked", start, ar->top);
-		return gl_add_top(c, ar);
+		return true; /* top: gl_add_main_top, once every arena is walked */
 	}
 	if (!(ar->flags & L->noncontiguous_bit) && c->mp_ok && ar->top_known &&
 	    c->mp_sbrk_base && top_end - c->mp_sbrk_base != ar->system_mem)
@@ -851,6 +876,8 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 			     PRIx64 " bytes but system_mem is 0x%" PRIx64,
 			     c->mp_sbrk_base, top_end, top_end - c->mp_sbrk_base,
 			     ar->system_mem);
+	c->main_span = c->nspans;
+	c->main_span_set = true;
 	if (!gl_add_span(c, start, top_end))
 		return false;
 	/* The main heap, from the break's start (alignment before the first
@@ -865,7 +892,7 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 	};
 	if (!hs_glibc_walk_split(c, &s, &ar->complete))
 		return false;
-	return gl_add_top(c, ar);
+	return true; /* top: gl_add_main_top, once every arena is walked */
 }
 
 static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
@@ -1359,6 +1386,10 @@ struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 		if (ar->complete)
 			gl_check_bins(&c, ar);
 	}
+	for (size_t i = 0; i < c.narenas; i++)
+		if (c.arenas[i].initialized && c.arenas[i].addr == c.main_arena &&
+		    !gl_add_main_top(&c, &c.arenas[i]))
+			goto nomem;
 	if (!gl_scan_mmapped(&c))
 		goto nomem;
 	gl_report_unseen(&c);

@@ -79,6 +79,8 @@ struct gl_ctx {
 	/* The split of a long segment between two walkers (glibc_split.c):
 	 * threads to use, the shortest segment split, and where the first
 	 * walker stops (stop_at, 0 for nowhere; `stopped` once it did). */
+	size_t main_span;  /* the main heap's entry in spans, when main_span_set */
+	bool main_span_set;
 	unsigned threads;
 	uint64_t split_min;
 	uint64_t stop_at;

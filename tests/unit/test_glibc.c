@@ -591,6 +591,19 @@ static void test_hostile_top_size(void)
 	hs_heap_destroy(heap);
 }
 
+/* main_arena's top pointed into a heap of the other arena: not recorded
+ * there (it would lie over that arena's chunks), with a diagnostic. */
+static void test_hostile_main_top(void)
+{
+	build();
+	w64(MA + 0x60, E0);
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, E0, "lies in the heap of another arena"));
+	EXPECT(heap, E0, 0x100, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, TOP2, TOP2_SIZE, HS_CHUNK_FREE, 0);
+	hs_heap_destroy(heap);
+}
+
 static void test_counters(void)
 {
 	build();
@@ -925,6 +938,7 @@ int main(void)
 	test_hostile_rings();
 	test_hostile_top_near_end();
 	test_hostile_top_size();
+	test_hostile_main_top();
 	test_counters();
 	test_mmap_memalign();
 	test_truncated();

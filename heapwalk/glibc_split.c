@@ -21,6 +21,14 @@
  * same chunks, diagnostics and statistics as a walk on one thread, always.
  */
 #define GL_SPLIT_MIN (UINT64_C(64) << 20)    /* the shortest segment split */
+/*
+ * The longest: the two walkers' bitmaps grow side by side in one heap, so
+ * each doubling copies (old and new bits at once), where one walker's grows
+ * in place at the heap's top. On the aliased core (64 GiB of main heap, 1 GiB
+ * of bits) that took the peak from 1038 MiB to 1.8 GiB, past its bound;
+ * below 4 GiB the bits are under 64 MiB and the copies cost little.
+ */
+#define GL_SPLIT_MAX (UINT64_C(4) << 30)
 #define GL_SPLIT_CHAIN 32                    /* sane chunks that make a start */
 #define GL_SPLIT_SCAN (UINT64_C(1) << 20)    /* how far past the middle to look */
 
@@ -126,7 +134,8 @@ bool hs_glibc_walk_split(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 {
 	uint64_t min = c->split_min ? c->split_min : GL_SPLIT_MIN, at;
 	if (c->threads < 2 || s->kind != GL_SEG_TOP || s->end <= s->start ||
-	    s->end - s->start < min || !gl_split_point(c, s, &at))
+	    s->end - s->start < min || s->end - s->start > GL_SPLIT_MAX ||
+	    !gl_split_point(c, s, &at))
 		return hs_glibc_walk_segment(c, s, complete);
 	struct gl_half *h = gl_half_create(c, s, at);
 	pthread_t thread;

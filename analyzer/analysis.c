@@ -304,6 +304,7 @@ struct hs_error *hs_analysis_run(const char *core_path,
 		struct hs_walk_options wopts = {
 			.no_debuginfo = opts->no_debuginfo,
 			.allocator = opts->allocator,
+			.threads = opts->threads,
 		};
 		hs_progress_phase(a->progress, "walk the allocator", 0);
 		/* The walk is one thread: the other maps the core ahead of it. */

@@ -92,6 +92,9 @@ void hs_diags_deinit(struct hs_diags *d);
 void hs_diags_add(struct hs_diags *d, enum hs_severity sev, bool has_address,
 		  uint64_t address, const char *fmt, ...) HS_PRINTF(5, 6);
 const char *hs_severity_name(enum hs_severity sev);
+/* Append every diagnostic of `from` to `to` (within to's limit; the rest
+ * count as dropped), leaving `from` empty. */
+void hs_diags_move(struct hs_diags *to, struct hs_diags *from);
 
 /*
  * Make room for `need` elements of `elem` bytes in *ptr (capacity *cap),

@@ -61,6 +61,24 @@ void hs_diags_deinit(struct hs_diags *d)
 	memset(d, 0, sizeof(*d));
 }
 
+void hs_diags_move(struct hs_diags *to, struct hs_diags *from)
+{
+	for (size_t i = 0; i < from->count; i++) {
+		if (to->count >= to->limit ||
+		    !hs_grow((void **)&to->items, &to->cap, to->count + 1, sizeof(*to->items))) {
+			to->dropped++;
+			free(from->items[i].message);
+			continue;
+		}
+		to->items[to->count++] = from->items[i];
+	}
+	to->dropped += from->dropped;
+	free(from->items);
+	size_t limit = from->limit;
+	memset(from, 0, sizeof(*from));
+	from->limit = limit;
+}
+
 void hs_one_line(char *s)
 {
 	for (; *s; s++)

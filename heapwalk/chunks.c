@@ -418,6 +418,43 @@ bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint
 	return true;
 }
 
+bool hs_heap_splice(struct hs_heap *dst, struct hs_heap *src)
+{
+	struct hs_chunk_store *d = dst->store, *s = src->store;
+	if (d->finished || s->finished || d->gshift != s->gshift)
+		return false;
+	if (!hs_grow((void **)&d->runs, &d->runs_cap, d->nruns + s->nruns, sizeof(*d->runs)))
+		return false;
+	for (size_t i = 0; i < s->sizes_cap; i++)
+		if (s->sizes[i].count && !store_size_add(d, s->sizes[i].size, s->sizes[i].count))
+			return false;
+	/* The bits move with their runs: src no longer frees them. */
+	memcpy(d->runs + d->nruns, s->runs, s->nruns * sizeof(*s->runs));
+	d->nruns += s->nruns;
+	d->open = s->open;
+	d->dirty[0] |= s->dirty[0];
+	d->dirty[1] |= s->dirty[1];
+	s->nruns = 0;
+	s->open = false;
+	if (src->nchunks) {
+		if (!dst->nchunks || src->lo < dst->lo)
+			dst->lo = src->lo;
+		if (src->hi > dst->hi)
+			dst->hi = src->hi;
+	}
+	dst->nchunks += src->nchunks;
+	for (int k = 0; k < HS_CHUNK_NSTATES; k++) {
+		dst->totals[k].count += src->totals[k].count;
+		dst->totals[k].bytes += src->totals[k].bytes;
+	}
+	dst->metadata.count += src->metadata.count;
+	dst->metadata.bytes += src->metadata.bytes;
+	src->nchunks = 0;
+	memset(src->totals, 0, sizeof(src->totals));
+	memset(&src->metadata, 0, sizeof(src->metadata));
+	return true;
+}
+
 static int run_cmp(const void *a, const void *b)
 {
 	const struct hs_run *x = a, *y = b;

@@ -627,7 +627,7 @@ static struct hs_error *gl_walk_row(struct hs_process *proc, struct hs_module *m
 		.ntcaches = known ? proc->nthreads : 0,
 		.tcaches_known = known,
 	};
-	err = hs_glibc_walk_at(proc, L, &where, heap);
+	err = hs_glibc_walk_at(proc, L, &where, opts, heap);
 	free(tc);
 	return err;
 }

@@ -34,10 +34,13 @@ struct hs_glibc_where {
  * diagnostics in heap->diags; the walk always terminates. Chunks are left
  * unsorted. Errors: HS_ERR_NOMEM; HS_ERR_FAULT if main_arena itself is not
  * readable. This is the entry point unit tests use to skip locating.
+ * opts (or NULL: one thread) says how many threads a long main heap may be
+ * walked with (glibc_split.c).
  */
 struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 				  const struct hs_glibc_layout *L,
 				  const struct hs_glibc_where *where,
+				  const struct hs_walk_options *opts,
 				  struct hs_heap *heap);
 
 /*

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/parallel.h"
 #include "glibc.h"
+#include "glibc_walk.h"
 
 /*
  * Hard bounds on every loop the core controls. They are far above anything
@@ -18,79 +20,6 @@
 #define GL_RESYNC_RUN 8             /* consecutive sane chunks that prove one */
 #define GL_MAX_RESYNCS 64           /* per heap segment */
 #define GL_PAGE UINT64_C(4096)
-
-enum gl_kind { GL_TCACHE = 1, GL_FASTBIN = 2 };
-
-/* A chunk some cache list says is cached; matched against the walk. */
-struct gl_cached {
-	uint64_t chunk; /* chunk header address */
-	uint32_t owner; /* thread id (tcache) or arena index (fastbin) */
-	uint8_t kind;
-	uint8_t bin;
-	bool seen;      /* the chunk walk found a chunk starting here */
-};
-
-struct gl_arena {
-	uint64_t addr;
-	uint64_t top, top_size;
-	uint64_t system_mem;
-	uint32_t flags;
-	bool initialized;             /* top is a real chunk */
-	bool top_known;               /* and its header is in the core */
-	uint64_t nfast, fast_bytes;   /* from the fastbin lists (what int_mallinfo sums) */
-	uint64_t nfree, free_bytes;   /* from the chunk walk: chunks in the regular bins */
-	bool complete;                /* every heap segment walked to its end */
-};
-
-struct gl_span {
-	uint64_t start, end;
-};
-
-struct gl_key {
-	uint64_t entry, key;
-};
-
-/*
- * A read window: the backed bytes of the memory range last read from. The
- * chunk walk reads two words per chunk; this makes that an inline bounds
- * check and a load instead of a range lookup per field.
- */
-struct gl_win {
-	const struct hs_memory *mem;
-	uint64_t lo, hi;
-	const uint8_t *base;
-};
-
-struct gl_ctx {
-	struct hs_process *proc;
-	const struct hs_memory *mem;
-	const struct hs_glibc_layout *L;
-	struct hs_heap *heap;
-	struct hs_diags *diags;
-	struct gl_win win;
-	uint64_t main_arena, mp;
-	uint64_t heap_max;
-	bool mp_ok;
-	uint64_t mp_n_mmaps, mp_mmapped_mem, mp_sbrk_base;
-	uint64_t mp_tcache_count; /* 0 if unknown */
-
-	struct gl_arena *arenas;
-	size_t narenas, arenas_cap;
-	struct gl_cached *cached;
-	size_t ncached, cached_cap;
-	uint64_t *meta; /* chunk addresses of tcache_perthread_structs, sorted */
-	size_t nmeta, meta_cap;
-	bool *meta_seen;
-	struct gl_span *spans; /* arena heap address ranges, for the mmap scan */
-	struct gl_key *keys;   /* one thread's tcache entries and their keys */
-	size_t nkeys, keys_cap;
-	size_t nspans, spans_cap;
-	uint64_t mmap_n, mmap_bytes;
-	/* Steps left for all tcache, fastbin and bin list walks together
-	 * (gl_list_step); list_capped once they ran out. */
-	uint64_t list_steps;
-	bool list_capped;
-};
 
 /*
  * One step of a free-list walk. Each list has its own bound and cycle
@@ -162,11 +91,6 @@ static inline void gl_prefetch(const struct gl_ctx *c, uint64_t addr)
 static bool gl_rd32(struct gl_ctx *c, uint64_t addr, uint32_t *ret)
 {
 	return hs_memory_u32(c->mem, addr, ret);
-}
-
-static inline uint64_t gl_align_up(uint64_t v, uint64_t a)
-{
-	return (v + a - 1) & ~(a - 1);
 }
 
 /* Safe-linking (PROTECT_PTR, malloc/malloc.c:344): a singly linked `next`
@@ -606,29 +530,12 @@ static void gl_prepare_sets(struct gl_ctx *c)
  * The chunk walk.
  * ------------------------------------------------------------------------ */
 
-enum gl_seg_kind {
-	GL_SEG_TOP,   /* ends at the arena's top chunk */
-	GL_SEG_FENCE, /* an old non-main heap: ends at a size-0 fencepost */
-};
-
-struct gl_seg {
-	size_t ai;
-	uint64_t start; /* first chunk */
-	uint64_t end;   /* GL_SEG_TOP: the top chunk */
-	uint64_t limit; /* no chunk header or body reaches past this */
-	enum gl_seg_kind kind;
-	/* cursors into the sorted sets, advanced in address order */
-	size_t ci, mi;
-};
-
-enum gl_check { GL_BAD, GL_OK, GL_END };
-
 /*
  * Is there a plausible chunk at p? GL_END if p is where the segment ends
  * (the top chunk, or a fencepost pair in an old heap). Arena chunks never
  * carry IS_MMAPPED, and main-arena chunks never NON_MAIN_ARENA.
  */
-static enum gl_check gl_check_at(struct gl_ctx *c, const struct gl_seg *s,
+enum gl_check hs_glibc_check_at(struct gl_ctx *c, const struct gl_seg *s,
 				 uint64_t p, uint64_t *size)
 {
 	const struct hs_glibc_layout *L = c->L;
@@ -687,7 +594,7 @@ static bool gl_resync(struct gl_ctx *c, const struct gl_seg *s, uint64_t bad,
 		}
 		bool ok = true;
 		for (unsigned k = 0; k < GL_RESYNC_RUN; k++) {
-			enum gl_check ck = gl_check_at(c, s, r, &sz);
+			enum gl_check ck = hs_glibc_check_at(c, s, r, &sz);
 			if (ck == GL_END)
 				break;
 			if (ck == GL_BAD) {
@@ -755,12 +662,7 @@ static size_t gl_lower_meta(const struct gl_ctx *c, uint64_t addr)
 	return lo;
 }
 
-/*
- * Walk the chunks of one heap segment in address order, classify each one
- * and append it. Returns false only when out of memory; *complete says
- * whether the walk reached the segment's end without skipping anything.
- */
-static bool gl_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
+bool hs_glibc_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 {
 	const struct hs_glibc_layout *L = c->L;
 	struct gl_arena *ar = &c->arenas[s->ai];
@@ -772,7 +674,16 @@ static bool gl_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 	s->mi = gl_lower_meta(c, p);
 	for (;;) {
 		uint64_t sz, raw_next, prev_next;
-		enum gl_check ck = gl_check_at(c, s, p, &sz);
+		if (c->stop_at && p >= c->stop_at) {
+			/* The second walker's start: met on the chain, with no
+			 * resync before it, its walk is this walk's rest. */
+			if (p == c->stop_at && !resyncs) {
+				c->stopped = true;
+				return true;
+			}
+			c->stop_at = 0; /* passed it: the rest alone */
+		}
+		enum gl_check ck = hs_glibc_check_at(c, s, p, &sz);
 		if (ck == GL_END) {
 			*complete = resyncs == 0;
 			return true;
@@ -868,12 +779,70 @@ static bool gl_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 	}
 }
 
+/* The end of the memory mapped without a gap from addr on (the ranges of a
+ * split mapping are joined). */
+static uint64_t gl_mapped_end(const struct gl_ctx *c, uint64_t addr)
+{
+	const struct hs_memory_range *r = hs_memory_find(c->mem, addr);
+	if (!r)
+		return addr;
+	uint64_t end = r->start + r->memsz;
+	for (unsigned n = 0; n < GL_MAX_HEAPS && end > r->start; n++) {
+		r = hs_memory_find(c->mem, end);
+		if (!r || r->start != end || r->start + r->memsz <= end)
+			break;
+		end = r->start + r->memsz;
+	}
+	return end;
+}
+
+/*
+ * Top's chunk record. Its size is the core's word: a hostile one reaching
+ * past top's heap (or the memory mapped from top on) would lay a chunk over
+ * the mmapped chunks and heaps above it. The statistics keep the core's
+ * figure (they are inexact then, and the diagnostic says why); the record
+ * stops where top's memory does.
+ */
 static bool gl_add_top(struct gl_ctx *c, struct gl_arena *ar)
 {
-	if (!ar->top_known)
+	/* A non-main arena's top counts only inside the heap that holds it,
+	 * past its arena header: elsewhere (the walk said so) it would lie
+	 * over other chunks. */
+	if (!ar->top_known || (ar->addr != c->main_arena && !ar->top_heap_end))
 		return true;
-	return hs_heap_add_chunk(c->heap, ar->top + c->L->hdr_size, ar->top_size,
-				 HS_CHUNK_FREE, 0);
+	uint64_t size = ar->top_size, lim = gl_mapped_end(c, ar->top);
+	if (ar->top_heap_end && ar->top_heap_end < lim)
+		lim = ar->top_heap_end;
+	if (lim > ar->top && size > lim - ar->top) {
+		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
+			     "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64 " of 0x%" PRIx64
+			     " bytes reaches past its memory (0x%" PRIx64 "); recorded up to there",
+			     ar->addr, ar->top, size, lim);
+		size = lim - ar->top;
+	}
+	return hs_heap_add_chunk(c->heap, ar->top + c->L->hdr_size, size, HS_CHUNK_FREE, 0);
+}
+
+/*
+ * The main arena's top, once every arena is walked: a hostile main_arena
+ * can point top into a heap of another arena, where it would lie over that
+ * arena's chunks. A real top is in the brk heap, apart from every other.
+ */
+static bool gl_add_main_top(struct gl_ctx *c, struct gl_arena *ar)
+{
+	uint64_t lo = ar->top, hi = ar->top + ar->top_size;
+	if (hi < lo)
+		hi = UINT64_MAX;
+	for (size_t i = 0; ar->top_known && i < c->nspans; i++) {
+		if ((c->main_span_set && i == c->main_span) || c->spans[i].end <= lo ||
+		    c->spans[i].start >= hi)
+			continue;
+		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
+			     "main arena: top chunk 0x%" PRIx64 " lies in the heap of another "
+			     "arena (0x%" PRIx64 "); not recorded", ar->top, c->spans[i].start);
+		return true;
+	}
+	return gl_add_top(c, ar);
 }
 
 static bool gl_walk_main(struct gl_ctx *c, size_t ai)
@@ -898,7 +867,7 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
 			     "main arena: heap start 0x%" PRIx64 " is above top 0x%"
 			     PRIx64 "; main heap not walked", start, ar->top);
-		return gl_add_top(c, ar);
+		return true; /* top: gl_add_main_top, once every arena is walked */
 	}
 	if (!(ar->flags & L->noncontiguous_bit) && c->mp_ok && ar->top_known &&
 	    c->mp_sbrk_base && top_end - c->mp_sbrk_base != ar->system_mem)
@@ -907,6 +876,8 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 			     PRIx64 " bytes but system_mem is 0x%" PRIx64,
 			     c->mp_sbrk_base, top_end, top_end - c->mp_sbrk_base,
 			     ar->system_mem);
+	c->main_span = c->nspans;
+	c->main_span_set = true;
 	if (!gl_add_span(c, start, top_end))
 		return false;
 	/* The main heap, from the break's start (alignment before the first
@@ -919,9 +890,9 @@ static bool gl_walk_main(struct gl_ctx *c, size_t ai)
 		.ai = ai, .start = start, .end = ar->top, .limit = top_end,
 		.kind = GL_SEG_TOP,
 	};
-	if (!gl_walk_segment(c, &s, &ar->complete))
+	if (!hs_glibc_walk_split(c, &s, &ar->complete))
 		return false;
-	return gl_add_top(c, ar);
+	return true; /* top: gl_add_main_top, once every arena is walked */
 }
 
 static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
@@ -993,11 +964,12 @@ static bool gl_walk_nonmain(struct gl_ctx *c, size_t ai)
 					     h + hsize);
 			if (top_known && top_end < s.limit)
 				s.limit = top_end;
+			ar->top_heap_end = h + hsize;
 		} else {
 			s.kind = GL_SEG_FENCE;
 		}
 		bool seg_complete;
-		if (!gl_walk_segment(c, &s, &seg_complete))
+		if (!hs_glibc_walk_segment(c, &s, &seg_complete))
 			return false;
 		complete = complete && seg_complete;
 next_heap:
@@ -1306,6 +1278,7 @@ static void gl_ctx_free(struct gl_ctx *c)
 struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 				  const struct hs_glibc_layout *L,
 				  const struct hs_glibc_where *where,
+				  const struct hs_walk_options *opts,
 				  struct hs_heap *heap)
 {
 	struct gl_ctx c = {
@@ -1318,6 +1291,8 @@ struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 		.main_arena = where->main_arena,
 		.mp = where->mp,
 	};
+	c.threads = opts ? hs_parallel_threads(opts->threads) : 1;
+	c.split_min = opts ? opts->split_min : 0;
 	c.list_steps = UINT64_C(1) << 20;
 	for (size_t i = 0; i < proc->mem.count; i++)
 		c.list_steps += proc->mem.ranges[i].filesz / 16;
@@ -1411,6 +1386,10 @@ struct hs_error *hs_glibc_walk_at(struct hs_process *proc,
 		if (ar->complete)
 			gl_check_bins(&c, ar);
 	}
+	for (size_t i = 0; i < c.narenas; i++)
+		if (c.arenas[i].initialized && c.arenas[i].addr == c.main_arena &&
+		    !gl_add_main_top(&c, &c.arenas[i]))
+			goto nomem;
 	if (!gl_scan_mmapped(&c))
 		goto nomem;
 	gl_report_unseen(&c);

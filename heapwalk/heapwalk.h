@@ -254,6 +254,14 @@ bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
  * they make one run of equal regions (a slab's stretch of in-use regions). */
 bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n,
 			enum hs_chunk_state state, unsigned flags) HS_MUST_CHECK;
+/*
+ * Move every chunk of `src` (a second walker's heap, unfinished, the same
+ * granule) to the end of `dst` (unfinished), as if dst's walk had added
+ * them: the runs, the totals and the size classes; src's diagnostics,
+ * regions and statistics stay where they are, and src keeps no chunk.
+ * false when out of memory (dst then holds a part: the walk must fail).
+ */
+bool hs_heap_splice(struct hs_heap *dst, struct hs_heap *src) HS_MUST_CHECK;
 /* Make the store queryable: order the runs by address and build the lookup
  * directory. Idempotent. Errors: HS_ERR_NOMEM. */
 struct hs_error *hs_heap_finish(struct hs_heap *heap);
@@ -339,6 +347,8 @@ struct hs_error *hs_heap_chunk_array(const struct hs_heap *heap, struct hs_chunk
 struct hs_walk_options {
 	bool no_debuginfo;    /* ignore allocator debug info even if present */
 	const char *allocator; /* force a walker by name, or NULL to detect */
+	unsigned threads;     /* for a walk that can split (0: one per CPU) */
+	uint64_t split_min;   /* the shortest heap segment split (0: the walker's own) */
 };
 
 /*

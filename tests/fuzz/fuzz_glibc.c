@@ -47,7 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hs_error *err = hs_heap_create(&heap);
 	if (err)
 		abort();
-	err = hs_glibc_walk_at(s.proc, L, &where, heap);
+	/* Flag 0x200: a main heap of any length walked by two threads
+	 * (glibc_split.c), which must change nothing. */
+	struct hs_walk_options wo = {.threads = (s.flags & 0x200) ? 2 : 1, .split_min = 1};
+	err = hs_glibc_walk_at(s.proc, L, &where, &wo, heap);
 	hs_fuzz_check_walk(s.proc, heap, err);
 	hs_heap_destroy(heap);
 	hs_fuzz_synth_deinit(&s);

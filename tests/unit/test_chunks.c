@@ -429,8 +429,47 @@ static void check_bulk(unsigned round)
 	hs_heap_destroy(b);
 }
 
+/*
+ * A variable run of 2^28 granules (65536 chunks of 4095 granules, 4 GiB of
+ * heap, 64 MiB of bits grown by doubling), and a second heap's chunks
+ * spliced on after it (hs_heap_splice, as glibc_split.c does): every chunk
+ * is where it was put, in its state.
+ */
+static void check_big_run(void)
+{
+	const uint64_t lo = UINT64_C(0x7f0000000000), size = 4095 * 16;
+	const unsigned n = 65536;
+	struct hs_heap *heap, *more;
+	CHECK(!hs_heap_create(&heap) && !hs_heap_create(&more));
+	hs_heap_set_granule(heap, 4);
+	hs_heap_set_granule(more, 4);
+	for (unsigned i = 0; i < n; i++)
+		CHECK(hs_heap_add_chunk(heap, lo + i * size, size,
+					i % 3 ? HS_CHUNK_IN_USE : HS_CHUNK_FREE, 0));
+	uint64_t hi = lo + n * size;
+	CHECK(hs_heap_add_chunk(more, hi, 32, HS_CHUNK_IN_USE, 0));
+	CHECK(hs_heap_splice(heap, more));
+	CHECK_EQ(more->nchunks, 0);
+	CHECK_EQ(heap->nchunks, n + 1);
+	CHECK(!hs_heap_finish(heap));
+	unsigned bad = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct hs_chunk c;
+		if (!hs_heap_find(heap, lo + i * size + 8, &c, NULL) || c.addr != lo + i * size ||
+		    hs_chunk_size(&c) != size ||
+		    hs_chunk_state(&c) != (i % 3 ? HS_CHUNK_IN_USE : HS_CHUNK_FREE))
+			bad++;
+	}
+	CHECK_EQ(bad, 0);
+	struct hs_chunk c;
+	CHECK(hs_heap_find(heap, hi, &c, NULL) && c.addr == hi && hs_chunk_size(&c) == 32);
+	hs_heap_destroy(more);
+	hs_heap_destroy(heap);
+}
+
 int main(void)
 {
+	check_big_run();
 	for (unsigned round = 0; round < 8; round++)
 		check_bulk(round);
 	check_parity();

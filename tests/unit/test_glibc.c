@@ -202,8 +202,9 @@ static const struct hs_glibc_layout *layout(void)
 	return L;
 }
 
-/* Walk the current synthetic memory. */
-static struct hs_heap *walk(uint64_t mp, bool tcaches_known)
+/* Walk the current synthetic memory with these options (NULL: one thread). */
+static struct hs_heap *walk_with(uint64_t mp, bool tcaches_known,
+				 const struct hs_walk_options *opts)
 {
 	struct hs_process *proc = make_process();
 	struct hs_glibc_tcache tc[2] = { { 1, T_MAIN }, { 2, T_AR } };
@@ -217,7 +218,7 @@ static struct hs_heap *walk(uint64_t mp, bool tcaches_known)
 	struct hs_heap *heap;
 	if (hs_heap_create(&heap))
 		abort();
-	struct hs_error *err = hs_glibc_walk_at(proc, layout(), &where, heap);
+	struct hs_error *err = hs_glibc_walk_at(proc, layout(), &where, opts, heap);
 	CHECK(err == NULL);
 	if (err) {
 		fprintf(stderr, "walk: %s\n", err->message);
@@ -226,6 +227,11 @@ static struct hs_heap *walk(uint64_t mp, bool tcaches_known)
 	CHECK(!hs_heap_finish(heap));
 	hs_process_destroy(proc);
 	return heap;
+}
+
+static struct hs_heap *walk(uint64_t mp, bool tcaches_known)
+{
+	return walk_with(mp, tcaches_known, NULL);
 }
 
 /* The chunk at chunk-header address p: size, state and flags. */
@@ -572,6 +578,32 @@ static void test_hostile_top_near_end(void)
 	hs_heap_destroy(heap);
 }
 
+/* A non-main top whose size reaches past its heap: recorded up to the
+ * heap's end, with a diagnostic, not laid over what lies above. */
+static void test_hostile_top_size(void)
+{
+	build();
+	chunk(TOP2, UINT64_C(0x6565656565000000) | 1);
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, TOP2, "reaches past its memory"));
+	EXPECT(heap, TOP2, H2 + H2_SIZE - TOP2, HS_CHUNK_FREE, 0);
+	EXPECT(heap, MM, MM_SIZE, HS_CHUNK_IN_USE, HS_CHUNK_F_MMAPPED);
+	hs_heap_destroy(heap);
+}
+
+/* main_arena's top pointed into a heap of the other arena: not recorded
+ * there (it would lie over that arena's chunks), with a diagnostic. */
+static void test_hostile_main_top(void)
+{
+	build();
+	w64(MA + 0x60, E0);
+	struct hs_heap *heap = walk(MP, true);
+	CHECK(has_diag(heap, E0, "lies in the heap of another arena"));
+	EXPECT(heap, E0, 0x100, HS_CHUNK_IN_USE, 0);
+	EXPECT(heap, TOP2, TOP2_SIZE, HS_CHUNK_FREE, 0);
+	hs_heap_destroy(heap);
+}
+
 static void test_counters(void)
 {
 	build();
@@ -684,7 +716,7 @@ static void test_bad_main_arena(void)
 	struct hs_glibc_where where = { .main_arena = 0x1000 };
 	struct hs_heap *heap;
 	CHECK(hs_heap_create(&heap) == NULL);
-	struct hs_error *err = hs_glibc_walk_at(proc, layout(), &where, heap);
+	struct hs_error *err = hs_glibc_walk_at(proc, layout(), &where, NULL, heap);
 	CHECK(err && err->code == HS_ERR_FAULT);
 	hs_error_destroy(err);
 	hs_heap_destroy(heap);
@@ -757,7 +789,7 @@ static void test_inference_arbiter(void)
 		struct hs_heap *heap;
 		if (hs_heap_create(&heap))
 			abort();
-		struct hs_error *err = hs_glibc_walk_at(proc, L, &where, heap);
+		struct hs_error *err = hs_glibc_walk_at(proc, L, &where, NULL, heap);
 		const char *why = err ? err->message : hs_infer_judge(heap);
 		bool same = L->minor >= 35 && L->minor <= 41;
 		if (same != (why == NULL))
@@ -793,6 +825,104 @@ static void test_inference_arbiter(void)
 	hs_heap_destroy(heap);
 }
 
+/* ------------------------------------------------------------------------
+ * The main heap walked by two threads (glibc_split.c): always the same
+ * chunks, statistics and diagnostics, in the same order, as one thread.
+ * ------------------------------------------------------------------------ */
+
+enum long_kind { LONG_CLEAN, LONG_FAKE_MIDDLE, LONG_BAD_SECOND, LONG_BAD_FIRST };
+
+/*
+ * The synthetic heap with its main heap grown to hundreds of chunks after
+ * C10 (sizes 0x20 to 0x110, every seventh free), top near the end. With
+ * LONG_FAKE_MIDDLE an in-use chunk of 0x2000 bytes spans the middle, its
+ * user bytes a run of fake 0x20-byte chunk headers: the second walker's
+ * start is found inside it, and the first walker's chain steps over it.
+ * LONG_BAD_* put a bad size field in the second or the first half. The four
+ * take each way glibc_split.c has: the halves joined (clean), the second
+ * walker's work thrown away because the first passed its start (the fake
+ * start) or resynchronised before it (bad in the first half), and the rest
+ * walked again by the first because the second resynchronised.
+ */
+static void build_long(enum long_kind kind)
+{
+	static const uint64_t sizes[] = {0x20, 0x30, 0x50, 0x110, 0x40, 0x20, 0x90};
+	build();
+	uint64_t end = S + S_SIZE - 0x800, p = TOP, mid = S + (end - S) / 2;
+	uint64_t big = kind == LONG_FAKE_MIDDLE ? (mid - 0x1000) & ~UINT64_C(0xf) : 0;
+	uint64_t bad = 0;
+	bool prev_free = false;
+	for (unsigned i = 0; p < end; i++) {
+		uint64_t sz = sizes[i % 7];
+		bool fake = big && p >= big;
+		if (fake) {
+			sz = 0x2000;
+			big = 0;
+		}
+		if (end - p < sz + 0x20)
+			sz = end - p;
+		chunk(p, sz | (prev_free ? 0 : 1));
+		if (fake)
+			for (uint64_t q = p + 0x10; q + 0x20 <= p + sz; q += 0x20)
+				w64(q + 8, 0x21);
+		prev_free = !fake && i % 7 == 3 && p + sz < end;
+		if (prev_free)
+			w64(p + sz, sz); /* the footer in the next chunk's prev_size */
+		if (!bad && ((kind == LONG_BAD_SECOND && p > mid + 0x4000) ||
+			     (kind == LONG_BAD_FIRST && p > S + 0x2000)))
+			bad = p;
+		p += sz;
+	}
+	chunk(end, (S + S_SIZE - end) | (prev_free ? 0 : 1));
+	w64(MA + 0x60, end);
+	if (bad)
+		w64(bad + 8, 0x7ffff1);
+}
+
+static void same_heaps(const struct hs_heap *a, const struct hs_heap *b, const char *what)
+{
+	size_t na, nb;
+	const struct hs_chunk *ca = check_heap_all(a, &na);
+	struct hs_chunk *copy = malloc((na ? na : 1) * sizeof(*copy));
+	memcpy(copy, ca, na * sizeof(*copy));
+	const struct hs_chunk *cb = check_heap_all(b, &nb);
+	bool same = na == nb && !memcmp(copy, cb, na * sizeof(*copy)) &&
+		    a->nstats == b->nstats && !memcmp(a->totals, b->totals, sizeof(a->totals)) &&
+		    a->diags.count == b->diags.count && a->diags.dropped == b->diags.dropped;
+	for (size_t i = 0; same && i < a->nstats; i++)
+		same = !strcmp(a->stats[i].name, b->stats[i].name) &&
+		       a->stats[i].value == b->stats[i].value;
+	for (size_t i = 0; same && i < a->diags.count; i++)
+		same = a->diags.items[i].address == b->diags.items[i].address &&
+		       !strcmp(a->diags.items[i].message, b->diags.items[i].message);
+	if (!same) {
+		fprintf(stderr, "%s: two threads walked another heap (%zu and %zu chunks)\n",
+			what, na, nb);
+		check_heap_dump_diags(b);
+	}
+	CHECK(same);
+	free(copy);
+}
+
+static void test_split(void)
+{
+	static const char *const names[] = {"clean", "fake start in the middle",
+					    "bad size in the second half",
+					    "bad size in the first half"};
+	struct hs_walk_options two = {.threads = 2, .split_min = 1};
+	for (int k = LONG_CLEAN; k <= LONG_BAD_FIRST; k++) {
+		build_long((enum long_kind)k);
+		struct hs_heap *one = walk(MP, true), *split = walk_with(MP, true, &two);
+		same_heaps(one, split, names[k]);
+		if (k == LONG_CLEAN)
+			CHECK(one->nchunks > 300);
+		if (k >= LONG_BAD_SECOND)
+			CHECK(has_diag(one, 0, "bad chunk size"));
+		hs_heap_destroy(one);
+		hs_heap_destroy(split);
+	}
+}
+
 int main(void)
 {
 	test_layout_table();
@@ -807,12 +937,15 @@ int main(void)
 	test_resync_over_unbacked();
 	test_hostile_rings();
 	test_hostile_top_near_end();
+	test_hostile_top_size();
+	test_hostile_main_top();
 	test_counters();
 	test_mmap_memalign();
 	test_truncated();
 	test_noncontiguous_main();
 	test_scan_main_arena();
 	test_bad_main_arena();
+	test_split();
 	check_regions_free(regions, NREGIONS);
 	return check_summary("test_glibc");
 }

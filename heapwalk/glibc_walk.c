@@ -824,12 +824,17 @@ static bool gl_add_top(struct gl_ctx *c, struct gl_arena *ar)
 }
 
 /*
- * The main arena's top, once every arena is walked: a hostile main_arena
- * can point top into a heap of another arena, where it would lie over that
- * arena's chunks. A real top is in the brk heap, apart from every other.
+ * The main arena's top, once every arena is walked and only when its heap
+ * was: a hostile main_arena can point top into a heap of another arena, or
+ * somewhere no heap is, where it would lie over other chunks. A real top
+ * ends the brk heap, apart from every other.
  */
 static bool gl_add_main_top(struct gl_ctx *c, struct gl_arena *ar)
 {
+	/* Only with its heap: a main heap not walked (the walk said why) has no
+	 * span either, and the mmapped-chunk scan reads the memory top claims. */
+	if (!c->main_span_set)
+		return true;
 	uint64_t lo = ar->top, hi = ar->top + ar->top_size;
 	if (hi < lo)
 		hi = UINT64_MAX;

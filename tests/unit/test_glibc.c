@@ -602,6 +602,16 @@ static void test_hostile_main_top(void)
 	EXPECT(heap, E0, 0x100, HS_CHUNK_IN_USE, 0);
 	EXPECT(heap, TOP2, TOP2_SIZE, HS_CHUNK_FREE, 0);
 	hs_heap_destroy(heap);
+
+	/* Without mp_, a system_mem below top's size puts the heap's start
+	 * above top: the main heap is not walked, and its top, in no heap's
+	 * span, is not recorded (the mmapped-chunk scan reads that memory). */
+	build();
+	w64(MA + 0x888, 0x100);
+	heap = walk(0, true);
+	CHECK(has_diag(heap, 0, "main heap not walked"));
+	CHECK(check_heap_chunk_at(heap, TOP + 0x10) == NULL);
+	hs_heap_destroy(heap);
 }
 
 static void test_counters(void)

@@ -40,22 +40,6 @@ struct hs_dominators {
 	bool over;          /* the limit was hit */
 };
 
-/* Growable arrays under one memory limit. */
-static bool dom_grow(struct hs_dominators *d, void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return true;
-	size_t old = *cap;
-	if (!hs_grow(p, cap, need, elem))
-		return false;
-	d->bytes += (*cap - old) * elem;
-	if (d->bytes > d->limit) {
-		d->over = true;
-		return false;
-	}
-	return true;
-}
-
 struct dom_build {
 	struct hs_dominators *d;
 	uint32_t *parent;
@@ -273,22 +257,18 @@ struct hs_error *hs_dominators_create(struct hs_refgraph *g, uint64_t limit,
 		d->over = true;
 		goto fail;
 	}
-	d->dfnum = d->bytes <= limit ? hs_calloc_big(nin, sizeof(*d->dfnum)) : NULL;
-	size_t cap = 0;
-	/* Every vertex at once (the root and at most every in-use chunk): growing
-	 * by doubling would copy and fault the arrays again at each step. */
-	if (!d->dfnum ||
-	    !dom_grow(d, (void **)&d->vertex, &cap, (size_t)nin + 2, sizeof(*d->vertex))) {
-		d->over = d->bytes > limit;
-		goto fail;
-	}
-	b.parent = hs_calloc_big(cap, sizeof(*b.parent));
-	d->retained = hs_calloc_big(cap, sizeof(*d->retained));
+	/* Every vertex at once: the root (1) and at most every in-use chunk. */
+	size_t nv = (size_t)nin + 2;
+	d->dfnum = hs_calloc_big(nin, sizeof(*d->dfnum));
+	d->vertex = hs_malloc_big(nv, sizeof(*d->vertex));
+	b.parent = hs_calloc_big(nv, sizeof(*b.parent));
+	d->retained = hs_calloc_big(nv, sizeof(*d->retained));
 	log.id_of = hs_calloc_big(nin, sizeof(*log.id_of));
 	log.size_of = hs_calloc_big(nin, sizeof(*log.size_of));
-	d->bytes += cap * (sizeof(*b.parent) + sizeof(*d->retained)) +
+	d->bytes += nv * (sizeof(*d->vertex) + sizeof(*b.parent) + sizeof(*d->retained)) +
 		    nin * (sizeof(*log.id_of) + sizeof(*log.size_of));
-	if (!b.parent || !d->retained || !log.id_of || !log.size_of || d->bytes > limit) {
+	if (!d->dfnum || !d->vertex || !b.parent || !d->retained || !log.id_of || !log.size_of ||
+	    d->bytes > limit) {
 		d->over = d->bytes > limit;
 		goto fail;
 	}

@@ -48,7 +48,7 @@ struct hs_edge_log {
 };
 
 /* Mark what the roots reach (as for verdicts), recording every reference
- * into log (mark.c). Sets g->marked and the root counts. The marks are
+ * into log, or none with log NULL (mark.c). Sets g->marked and the root counts. The marks are
  * complete even when log->over or log->nomem says the edges are not.
  * Errors: HS_ERR_NOMEM. */
 struct hs_error *hs_mark_edges(struct hs_refgraph *g, struct hs_edge_log *log);

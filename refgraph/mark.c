@@ -468,7 +468,7 @@ static void *hs_mark_thread(void *arg)
 	return NULL;
 }
 
-static struct hs_error *hs_mark(struct hs_refgraph *g, struct hs_edge_log *log)
+struct hs_error *hs_mark_edges(struct hs_refgraph *g, struct hs_edge_log *log)
 {
 	struct hs_mpool pl = {.g = g, .nthreads = g->threads, .log = log};
 	struct hs_elocal el = {0};
@@ -537,10 +537,6 @@ static struct hs_error *hs_mark(struct hs_refgraph *g, struct hs_edge_log *log)
 	return err;
 }
 
-struct hs_error *hs_mark_edges(struct hs_refgraph *g, struct hs_edge_log *log)
-{
-	return hs_mark(g, log);
-}
 
 struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *heap,
 				    const struct hs_refgraph_options *opts,
@@ -561,10 +557,10 @@ struct hs_error *hs_refgraph_create(struct hs_process *proc, struct hs_heap *hea
 			 * may have stopped after marking). */
 			g->tree_note = hs_strdup(err->message);
 			hs_error_destroy(err);
-			err = !g->tree_note ? HS_ENOMEM : g->marked ? NULL : hs_mark(g, NULL);
+			err = !g->tree_note ? HS_ENOMEM : g->marked ? NULL : hs_mark_edges(g, NULL);
 		}
 	} else if (!err) {
-		err = hs_mark(g, NULL);
+		err = hs_mark_edges(g, NULL);
 	}
 	if (err) {
 		hs_refgraph_destroy(g);

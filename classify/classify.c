@@ -255,8 +255,11 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 	if (k->p && (k->ref >= 0 ? k->ref : hs_heap_chunk_bit(c->heap, k->id, HS_CHUNK_BIT_REF)))
 		return hs_detect_refd(c, k, why, whylen);
 	if (k->p) {
-		if (hs_robj_detect(c, k, &d, why, whylen) ||
-		    hs_sds_detect(c, k, false, &d, why, whylen)) {
+		/* Without accept_weak a structure-only match is dropped below, and
+		 * an unreferenced sds is never more: skip what cannot count. */
+		if (((accept_weak || hs_robj_may_be_strong(k)) &&
+		     hs_robj_detect(c, k, &d, why, whylen)) ||
+		    (accept_weak && hs_sds_detect(c, k, false, &d, why, whylen))) {
 			if (d.strong) {
 				c->redis_strong++;
 				return d.type;

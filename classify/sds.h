@@ -32,6 +32,10 @@ int hs_sds_unique_type(const struct hs_classes *c, const struct hs_cchunk *k);
 /* Whether chunk k's first 8 bytes could be a robj header (a valid type and
  * encoding pair, a sane refcount): the cheap part of hs_robj_detect. */
 bool hs_robj_shaped(const struct hs_cchunk *k);
+/* Whether hs_robj_detect could call chunk k strong: a string robj, RAW or
+ * EMBSTR (only those are proved by what their ptr points at); any other
+ * match is structure only. */
+bool hs_robj_may_be_strong(const struct hs_cchunk *k);
 /* An EMBSTR robj at chunk k: string type, embstr encoding, ptr at its
  * inline sdshdr8, whose allocation fits the chunk. */
 bool hs_robj_embstr(const struct hs_classes *c, const struct hs_cchunk *k);

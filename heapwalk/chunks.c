@@ -366,11 +366,66 @@ bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
 	return true;
 }
 
+/* The counters n in-use chunks of one size add, in bulk. */
+static bool heap_add_totals(struct hs_heap *heap, uint64_t addr, uint64_t end, uint64_t size,
+			    uint64_t n, enum hs_chunk_state state, unsigned flags)
+{
+	if (state == HS_CHUNK_IN_USE && !(flags & HS_CHUNK_F_METADATA) &&
+	    !store_size_add(heap->store, size, n))
+		return false;
+	if (!heap->nchunks || addr < heap->lo)
+		heap->lo = addr;
+	if (end > heap->hi)
+		heap->hi = end;
+	heap->nchunks += n;
+	heap->totals[state].count += n;
+	heap->totals[state].bytes += n * size;
+	if (flags & HS_CHUNK_F_METADATA) {
+		heap->metadata.count += n;
+		heap->metadata.bytes += n * size;
+	}
+	return true;
+}
+
+/*
+ * n in-use chunks of k granules each into VAR runs: a start bit every k
+ * granules, the run filled up to HS_POS_MAX granules and then a new one
+ * opened, as single appends would (a glibc heap's runs of equal chunks).
+ */
+static bool store_add_var_in_use(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n)
+{
+	struct hs_chunk_store *st = heap->store;
+	uint64_t k = size >> st->gshift, start = addr;
+	while (n) {
+		struct hs_run *r = st->open ? &st->runs[st->nruns - 1] : NULL;
+		if (!r || r->hi != addr || r->kind != HS_RUN_VAR || r->n + k > HS_POS_MAX)
+			r = store_open_run(st, addr, HS_RUN_VAR, 0, 0);
+		if (!r)
+			return false;
+		uint64_t m = (HS_POS_MAX - r->n) / k;
+		if (m > n)
+			m = n;
+		uint64_t q = r->n, e = q + m * k;
+		if (!run_words(r, (size_t)(((e + 63) >> 6) * 2)))
+			return false;
+		for (uint64_t g = q; g < e; g += k)
+			r->w[(g >> 6) * 2] |= UINT64_C(1) << (g & 63);
+		r->n = e;
+		r->hi = addr + m * size;
+		addr = r->hi;
+		n -= m;
+	}
+	return heap_add_totals(heap, start, addr, size, (addr - start) / size, HS_CHUNK_IN_USE, 0);
+}
+
 bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n,
 			enum hs_chunk_state state, unsigned flags)
 {
 	struct hs_chunk_store *st = heap->store;
 	flags &= HS_CHUNK_F_METADATA | HS_CHUNK_F_MMAPPED;
+	if (n >= 2 && state == HS_CHUNK_IN_USE && !st->finished && var_fits(st, addr, size, flags) &&
+	    size <= (UINT64_MAX - addr) / n)
+		return store_add_var_in_use(heap, addr, size, n);
 	struct hs_run *r = st->open ? &st->runs[st->nruns - 1] : NULL;
 	bool append = r && r->hi == addr && r->kind == HS_RUN_UNI && r->rsize == size &&
 		      r->flags == flags;
@@ -401,21 +456,7 @@ bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint
 	}
 	r->n = e;
 	r->hi = addr + n * size;
-	if (state == HS_CHUNK_IN_USE && !(flags & HS_CHUNK_F_METADATA) &&
-	    !store_size_add(st, size, n))
-		return false;
-	if (!heap->nchunks || addr < heap->lo)
-		heap->lo = addr;
-	if (r->hi > heap->hi)
-		heap->hi = r->hi;
-	heap->nchunks += n;
-	heap->totals[state].count += n;
-	heap->totals[state].bytes += n * size;
-	if (flags & HS_CHUNK_F_METADATA) {
-		heap->metadata.count += n;
-		heap->metadata.bytes += n * size;
-	}
-	return true;
+	return heap_add_totals(heap, addr, r->hi, size, n, state, flags);
 }
 
 bool hs_heap_splice(struct hs_heap *dst, struct hs_heap *src)

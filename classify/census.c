@@ -110,6 +110,9 @@ static struct hs_tally *hs_thread_tally(struct hs_census_thread *th, uint32_t id
 	return &th->t[id];
 }
 
+/* Chunks taken from the store at once (hs_chunk_iter_many). */
+#define HS_CENSUS_BATCH 64
+
 static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, size_t pi)
 {
 	struct hs_classes *c = th->c;
@@ -138,7 +141,23 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 	part->thread = (unsigned)(th - cs->threads);
 	part->first_type = part->last_type = HS_TYPE_NONE;
 	hs_chunk_iter_init(&it, heap, cs->bounds[pi], cs->bounds[pi + 1]);
-	while (hs_chunk_iter_next(&it, &ch, &id)) {
+	struct hs_chunk chs[HS_CENSUS_BATCH];
+	hs_chunk_id ids[HS_CENSUS_BATCH];
+	uint8_t bitss[HS_CENSUS_BATCH];
+	size_t nb = 0, bi = 0;
+	for (;;) {
+		if (bi == nb) {
+			nb = hs_chunk_iter_many(&it, chs, ids, bitss, HS_CENSUS_BATCH);
+			bi = 0;
+			if (!nb)
+				break;
+		}
+		/* Field by field: a struct copy is stored 16 bytes at once,
+		 * which the 8-byte loads of its fields wait on. */
+		ch.addr = chs[bi].addr;
+		ch.info = chs[bi].info;
+		id = ids[bi];
+		unsigned bits = bitss[bi++];
 		uint64_t size = hs_chunk_size(&ch);
 		uint32_t t = HS_TYPE_NONE;
 		bool run = false;
@@ -149,9 +168,6 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 			struct hs_cchunk k;
 			bool weak;
 			hs_classes_load(c, &ch, id, &k);
-			/* Both bits in one call: three calls a chunk were a
-			 * twentieth of the census. */
-			unsigned bits = hs_heap_chunk_bits(heap, id);
 			bool ref = bits & (1u << HS_CHUNK_BIT_REF);
 			k.ref = ref;
 			if (last.type != HS_TYPE_NONE && k.p && last.size == size && last.ref == ref &&

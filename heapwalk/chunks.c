@@ -911,6 +911,65 @@ bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk
 	return false;
 }
 
+size_t hs_chunk_iter_many(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *ids,
+			  uint8_t *bits, size_t max)
+{
+	const struct hs_chunk_store *st = it->heap->store;
+	size_t n = 0;
+	while (n < max && it->run < st->nruns) {
+		const struct hs_run *r = &st->runs[it->run];
+		uint64_t pos = it->pos;
+		if (pos >= r->n) {
+			it->run++;
+			it->pos = 0;
+			continue;
+		}
+		if (r->lo + (r->kind == HS_RUN_VAR ? pos << st->gshift : pos * r->rsize) >= it->to)
+			break;
+		if (r->kind == HS_RUN_VAR) {
+			for (; n < max && pos < r->n; n++) {
+				uint64_t addr = r->lo + (pos << st->gshift);
+				if (addr >= it->to) {
+					it->run = st->nruns;
+					return n;
+				}
+				bool in_use = pos + 1 >= r->n || !S_(r, pos + 1);
+				uint64_t end = var_next_s(r, pos + 2);
+				enum hs_chunk_state s = in_use ? HS_CHUNK_IN_USE
+							: T_(r, pos) ? HS_CHUNK_CACHED : HS_CHUNK_FREE;
+				ret[n] = hs_chunk_make(addr, (end - pos) << st->gshift, s, 0);
+				ids[n] = make_id(it->run, pos);
+				bits[n] = in_use ? (uint8_t)(T_(r, pos) << HS_CHUNK_BIT_MARK |
+							     (pos + 1 < r->n && T_(r, pos + 1))
+								     << HS_CHUNK_BIT_REF)
+						 : 0;
+				pos = end;
+			}
+		} else {
+			for (; n < max && pos < r->n; n++, pos++) {
+				uint64_t addr = r->lo + pos * r->rsize;
+				if (addr >= it->to) {
+					it->run = st->nruns;
+					return n;
+				}
+				bool in_use = bit_get(r->w, 3, 0, pos);
+				enum hs_chunk_state s = in_use ? HS_CHUNK_IN_USE
+							: bit_get(r->w, 3, 1, pos) ? HS_CHUNK_CACHED
+							: HS_CHUNK_FREE;
+				ret[n] = hs_chunk_make(addr, r->rsize, s, r->flags);
+				ids[n] = make_id(it->run, pos);
+				bits[n] = in_use ? (uint8_t)(bit_get(r->w, 3, 1, pos) << HS_CHUNK_BIT_MARK |
+							     bit_get(r->w, 3, 2, pos) << HS_CHUNK_BIT_REF)
+						 : 0;
+			}
+		}
+		it->pos = pos;
+	}
+	if (n < max)
+		it->run = st->nruns;
+	return n;
+}
+
 /* What the word-at-a-time iterations look for. */
 enum iter_want { WANT_IDLE, WANT_UNMARKED };
 

@@ -535,8 +535,8 @@ static void gl_prepare_sets(struct gl_ctx *c)
  * (the top chunk, or a fencepost pair in an old heap). Arena chunks never
  * carry IS_MMAPPED, and main-arena chunks never NON_MAIN_ARENA.
  */
-enum gl_check hs_glibc_check_at(struct gl_ctx *c, const struct gl_seg *s,
-				 uint64_t p, uint64_t *size)
+static inline enum gl_check gl_check_at(struct gl_ctx *c, const struct gl_seg *s, uint64_t p,
+					uint64_t *size)
 {
 	const struct hs_glibc_layout *L = c->L;
 	uint64_t raw, raw2;
@@ -561,6 +561,13 @@ enum gl_check hs_glibc_check_at(struct gl_ctx *c, const struct gl_seg *s,
 		return GL_BAD;
 	*size = sz;
 	return GL_OK;
+}
+
+/* The same out of line, for the searches of a start (glibc_split.c). */
+enum gl_check hs_glibc_check_at(struct gl_ctx *c, const struct gl_seg *s, uint64_t p,
+				uint64_t *size)
+{
+	return gl_check_at(c, s, p, size);
 }
 
 /* After a bad size at `bad`: the next address from which GL_RESYNC_RUN
@@ -720,7 +727,7 @@ static bool gl_walk_chain(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 			}
 			c->stop_at = 0; /* passed it: the rest alone */
 		}
-		enum gl_check ck = hs_glibc_check_at(c, s, p, &sz);
+		enum gl_check ck = gl_check_at(c, s, p, &sz);
 		if (ck == GL_END) {
 			*complete = resyncs == 0;
 			return true;

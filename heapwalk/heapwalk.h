@@ -297,6 +297,12 @@ struct hs_chunk_iter {
 void hs_chunk_iter_init(struct hs_chunk_iter *it, const struct hs_heap *heap,
 			uint64_t from, uint64_t to);
 bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id);
+/* Up to max chunks at once, as that many calls of hs_chunk_iter_next would
+ * give them, with their ids and, for in-use chunks, their bits as
+ * hs_heap_chunk_bits reads them (0 for the others): the loop of a pass over
+ * every chunk, a call per chunk less. Returns how many; 0 at the end. */
+size_t hs_chunk_iter_many(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *ids,
+			  uint8_t *bits, size_t max);
 /* The next chunk that is not in use (free or cached), as hs_chunk_iter_next
  * would reach it, stepping over in-use chunks a bitmap word at a time. */
 bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret);

@@ -243,7 +243,9 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 	if (c->cl->containers.count && hs_u64map_get(&c->cl->containers, k->id, &(uint32_t){0}) &&
 	    hs_container_detect(c, k, &d, why, whylen))
 		return d.type;
-	if (k->p && k->avail >= 8) {
+	/* Each detector's cheapest test first, here, before its call: most
+	 * chunks of a big heap fail them all and end as a pattern. */
+	if (k->p && k->avail >= 8 && hs_le64(k->p) - c->cl->mod_lo < c->cl->mod_hi - c->cl->mod_lo) {
 		uint64_t v = hs_le64(k->p);
 		uint32_t id = hs_vtables_classify(c->cl->vtables, c, v);
 		if (id != HS_TYPE_NONE) {
@@ -269,9 +271,10 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 				return d.type;
 			}
 		}
-		if (hs_cstring_detect(c, k, &d, why, whylen))
+		if (hs_cstring_maybe(k) && hs_cstring_detect(c, k, &d, why, whylen))
 			return d.type;
-		if (hs_container_detect(c, k, &d, why, whylen))
+		if ((c->cl->cxx || c->cl->containers.count) &&
+		    hs_container_detect(c, k, &d, why, whylen))
 			return d.type;
 	}
 	if (!hs_pattern_detect(c, k, &d, why, whylen))

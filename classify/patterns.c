@@ -15,9 +15,11 @@ static unsigned hs_word_shape(struct hs_process *proc, const struct hs_heap *hea
 	uint64_t v = hs_le64(w);
 	if (!v)
 		return SHAPE_ZERO;
-	if (heap && hs_heap_contains(heap, v))
+	/* The spans first, inline: most words are neither. */
+	if (heap && v - heap->lo < heap->hi - heap->lo && hs_heap_contains(heap, v))
 		return SHAPE_HEAP;
-	if (proc && hs_process_module_at(proc, v))
+	if (proc && proc->nmodules && v >= proc->modules[0].start &&
+	    v < proc->modules[proc->nmodules - 1].end && hs_process_module_at(proc, v))
 		return SHAPE_MODULE;
 	/* Small: fits 32 bits, or a small negative number. */
 	if (v <= 0xffffffffull || (v >> 63 && (int64_t)v >= -65536))

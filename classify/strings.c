@@ -385,13 +385,8 @@ bool hs_cstring_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		       struct hs_detect *ret, char *why, size_t whylen)
 {
 	const uint8_t *p = k->p;
-	/* Four characters or no C string: most chunks fail on their first
-	 * bytes, before any search for the NUL. */
-	if (k->avail < 5)
+	if (!hs_cstring_maybe(k))
 		return false;
-	for (unsigned i = 0; i < 4; i++)
-		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
-			return false;
 	const void *nul = memchr(p, 0, k->avail);
 	if (!nul)
 		return false;

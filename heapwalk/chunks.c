@@ -78,6 +78,7 @@ struct hs_chunk_store {
 	size_t sizes_cap, nsizes;
 	struct hs_size_count *last_size; /* the slot the last chunk used */
 	bool dirty[2]; /* a chunk's bit of that kind may be set */
+	bool disjoint; /* no two runs overlap (a sane walk): lookup hints hold */
 	struct hs_size_count *sorted;
 	uint64_t span;
 };
@@ -530,6 +531,9 @@ struct hs_error *hs_heap_finish(struct hs_heap *heap)
 		sorted = st->runs[i - 1].lo <= st->runs[i].lo;
 	if (!sorted)
 		qsort(st->runs, st->nruns, sizeof(*st->runs), run_cmp);
+	st->disjoint = true;
+	for (size_t i = 1; i < st->nruns && st->disjoint; i++)
+		st->disjoint = st->runs[i - 1].hi <= st->runs[i].lo;
 	/* Give back what doubling over-allocated. */
 	st->span = 0;
 	for (size_t i = 0; i < st->nruns; i++) {
@@ -745,6 +749,50 @@ hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr, struc
 	if (ret)
 		*ret = hs_chunk_make(r->lo + j * r->rsize, r->rsize, HS_CHUNK_IN_USE, r->flags);
 	return make_id(i, j);
+}
+
+hs_chunk_id hs_heap_mark_at(struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret,
+			    bool *was, size_t *hint)
+{
+	struct hs_chunk_store *st = heap->store;
+	size_t i = *hint;
+	/* Runs that overlap could hold addr twice: then the lookup decides. */
+	if (!st->disjoint || i >= st->nruns || addr < st->runs[i].lo || addr >= st->runs[i].hi) {
+		i = store_run_at(st, addr);
+		if (i == SIZE_MAX)
+			return HS_CHUNK_ID_NONE;
+		*hint = i;
+	}
+	const struct hs_run *r = &st->runs[i];
+	struct hs_chunk ch;
+	uint64_t pos, *w;
+	if (r->kind == HS_RUN_VAR) {
+		uint64_t end;
+		bool in_use;
+		var_chunk_at(r, (addr - r->lo) >> st->gshift, &pos, &end, &in_use);
+		if (!in_use)
+			return HS_CHUNK_ID_NONE;
+		ch = hs_chunk_make(r->lo + (pos << st->gshift), (end - pos) << st->gshift,
+				   HS_CHUNK_IN_USE, 0);
+		w = &r->w[(pos >> 6) * 2 + 1];
+	} else {
+		if (!r->rsize)
+			return HS_CHUNK_ID_NONE;
+		pos = run_div(r, addr - r->lo);
+		if (pos >= r->n || !bit_get(r->w, 3, 0, pos))
+			return HS_CHUNK_ID_NONE;
+		ch = hs_chunk_make(r->lo + pos * r->rsize, r->rsize, HS_CHUNK_IN_USE, r->flags);
+		w = &r->w[(pos >> 6) * 3 + 1];
+	}
+	if ((hs_chunk_flags(&ch) & HS_CHUNK_F_METADATA) || addr - ch.addr >= hs_chunk_usable(heap, &ch))
+		return HS_CHUNK_ID_NONE;
+	if (!__atomic_load_n(&st->dirty[HS_CHUNK_BIT_MARK], __ATOMIC_RELAXED))
+		__atomic_store_n(&st->dirty[HS_CHUNK_BIT_MARK], true, __ATOMIC_RELAXED);
+	uint64_t mask = UINT64_C(1) << (pos & 63);
+	*was = (__atomic_load_n(w, __ATOMIC_RELAXED) & mask) ||
+	       (__atomic_fetch_or(w, mask, __ATOMIC_RELAXED) & mask);
+	*ret = ch;
+	return make_id(i, pos);
 }
 
 bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *ret)

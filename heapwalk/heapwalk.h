@@ -276,6 +276,15 @@ bool hs_heap_contains(const struct hs_heap *heap, uint64_t addr);
  * or HS_CHUNK_ID_NONE (not in a chunk, or in one not in use). */
 hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr,
 				struct hs_chunk *ret);
+/*
+ * The marking's step in one call: the in-use chunk whose user bytes hold addr
+ * (not allocator metadata), as hs_heap_find_in_use finds it, with its MARK
+ * bit set as hs_heap_chunk_bit_set sets it; *was is the bit's old value.
+ * HS_CHUNK_ID_NONE, and nothing set, if there is none. *hint is the caller's
+ * (one per thread, 0 at first): the run of the last call, tried first.
+ */
+hs_chunk_id hs_heap_mark_at(struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret,
+			    bool *was, size_t *hint);
 /* The chunk with this id. */
 bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *ret);
 /* An in-use chunk's bit, and setting it (atomically; returns its old value).

@@ -18,6 +18,7 @@ struct hs_stack {
 	hs_chunk_id *v;
 	size_t n, cap;
 	bool overflow;
+	size_t hint; /* hs_heap_mark_at's */
 };
 
 static void push(struct hs_stack *st, hs_chunk_id id)
@@ -153,12 +154,12 @@ static void mark_words(struct hs_refgraph *g, struct hs_stack *st, const uint8_t
 	struct hs_heap *heap = g->heap;
 	for (size_t i = 0; i < n; i++) {
 		struct hs_chunk ch;
-		hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+		bool won;
+		hs_chunk_id id = hs_graph_mark(heap, hs_word_at(p, i), &ch, &won, &st->hint);
 		if (id == HS_CHUNK_ID_NONE)
 			continue;
 		if (hits)
 			(*hits)++;
-		bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
 		if (es->log)
 			elog_hit(es->log, es->loc, es->from, id, &ch, won);
 		if (won)
@@ -250,6 +251,7 @@ struct hs_mlocal {
 	struct hs_mitem *v;
 	size_t n, cap;
 	bool overflow;
+	size_t hint; /* hs_heap_mark_at's */
 };
 
 static void mgrow_push(struct hs_mpool *pl, struct hs_mlocal *st, uint64_t lo, uint64_t hi,
@@ -339,10 +341,10 @@ static void mscan_small(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_elo
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct hs_chunk ch;
-		hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+		bool won;
+		hs_chunk_id id = hs_graph_mark(heap, hs_word_at(p, i), &ch, &won, &st->hint);
 		if (id == HS_CHUNK_ID_NONE)
 			continue;
-		bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
 		uint32_t r = pl->log ? elog_hit(pl->log, el, src, id, &ch, won) : 0;
 		if (!won)
 			continue;
@@ -376,12 +378,12 @@ static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_elocal *e
 		const uint8_t *p = mwords(g, last, lo, it.hi, &first, &n);
 		for (size_t i = 0; i < n; i++) {
 			struct hs_chunk ch;
-			hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+			bool won;
+			hs_chunk_id id = hs_graph_mark(heap, hs_word_at(p, i), &ch, &won, &st->hint);
 			if (id == HS_CHUNK_ID_NONE)
 				continue;
 			if (it.kind < HS_ROOT_NKINDS)
 				counts[it.kind]++;
-			bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
 			uint32_t r = pl->log ? elog_hit(pl->log, el, it.src, id, &ch, won) : 0;
 			if (won) {
 				uint64_t end = ch.addr + hs_chunk_usable(heap, &ch);

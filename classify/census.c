@@ -81,21 +81,26 @@ struct hs_census {
 	bool nomem;
 };
 
-static void hs_keep_lowest(uint64_t *arr, unsigned *n, unsigned cap, uint64_t v)
+static void hs_keep_lowest_slow(uint64_t *arr, unsigned *n, unsigned cap, uint64_t v)
 {
 	unsigned i = *n;
-	if (i == cap) {
-		if (v >= arr[cap - 1])
-			return;
+	if (i == cap)
 		i = cap - 1;
-	} else {
+	else
 		(*n)++;
-	}
 	while (i > 0 && arr[i - 1] > v) {
 		arr[i] = arr[i - 1];
 		i--;
 	}
 	arr[i] = v;
+}
+
+/* The cap lowest of the values seen, in order. Inline, the test that turns
+ * away almost every chunk of a part (it comes in address order). */
+static inline void hs_keep_lowest(uint64_t *arr, unsigned *n, unsigned cap, uint64_t v)
+{
+	if (*n < cap || v < arr[cap - 1])
+		hs_keep_lowest_slow(arr, n, cap, v);
 }
 
 static struct hs_tally *hs_thread_tally(struct hs_census_thread *th, uint32_t id)

@@ -186,28 +186,6 @@ void hs_classes_destroy(struct hs_classes *c)
 	free(c);
 }
 
-void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
-		     struct hs_cchunk *k)
-{
-	/* Field by field: the chunk was just written 8 bytes at a time, and a
-	 * 16-byte copy of it waited for the stores to retire (store
-	 * forwarding), a few per cent of the census. */
-	k->c.addr = ch->addr;
-	k->c.info = ch->info;
-	k->id = id;
-	k->p = NULL;
-	k->avail = 0;
-	k->ref = -1;
-	const struct hs_memory_range *r = c->last_range;
-	if (!r || ch->addr < r->start || ch->addr - r->start >= r->memsz)
-		r = c->last_range = hs_memory_find(&c->proc->mem, ch->addr);
-	if (!r || ch->addr - r->start >= r->filesz)
-		return;
-	uint64_t n = r->filesz - (ch->addr - r->start);
-	uint64_t usable = hs_sizing_usable(c->sizing, ch);
-	k->avail = (size_t)(n < usable ? n : usable);
-	k->p = r->data + (ch->addr - r->start);
-}
 
 /* ------------------------------------------------------------------ detection */
 

@@ -201,13 +201,6 @@ bool hs_robj_shaped(const struct hs_cchunk *k)
 	       hs_refcount_ok((int32_t)hs_le32(k->p + 4));
 }
 
-bool hs_robj_may_be_strong(const struct hs_cchunk *k)
-{
-	if (!k->p || k->avail < 16)
-		return false;
-	unsigned te = k->p[0];
-	return te == (OBJ_STRING | ENC_RAW << 4) || te == (OBJ_STRING | ENC_EMBSTR << 4);
-}
 
 bool hs_robj_embstr(const struct hs_classes *c, const struct hs_cchunk *k)
 {

@@ -604,6 +604,7 @@ struct hs_flip {
 	void *arg;
 	struct hs_error *err;
 	bool push; /* the sweep, not the fallback pass */
+	const struct hs_memory_range *last; /* mwords' */
 };
 
 /* The leaked chunks chunk `src` refers to become indirect. */
@@ -616,7 +617,7 @@ static void flip_chunk(struct hs_flip *f, hs_chunk_id src, const struct hs_chunk
 	while (lo < hi && !f->err) {
 		uint64_t first;
 		size_t n;
-		const uint8_t *p = hs_graph_words(f->g, lo, hi, &first, &n);
+		const uint8_t *p = mwords(f->g, &f->last, lo, hi, &first, &n);
 		for (size_t i = 0; i < n && !f->err; i++) {
 			struct hs_chunk ch;
 			hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);

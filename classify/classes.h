@@ -126,6 +126,8 @@ struct hs_classes {
 	/* The core range the last chunk's bytes were in: chunks come in
 	 * address order, mostly from one range. */
 	const struct hs_memory_range *last_range;
+	/* The chunk store's run of the last lookup (hs_heap_find_in_use_near). */
+	size_t find_hint;
 };
 
 struct hs_error *hs_classes_create(const struct hs_classifier *cl, struct hs_classes **ret);

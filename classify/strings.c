@@ -145,7 +145,7 @@ static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *ra
 		    !(c->cl->cxx && hs_containers_maybe_owner(w, end_data - a)))
 			continue;
 		struct hs_chunk tc;
-		hs_chunk_id id = hs_heap_find_in_use(heap, v, &tc);
+		hs_chunk_id id = hs_heap_find_in_use_near(heap, v, &tc, &c->find_hint);
 		if (id == HS_CHUNK_ID_NONE || !hs_classes_wanted(&tc))
 			continue;
 		uint64_t off = v - tc.addr;

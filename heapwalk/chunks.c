@@ -723,12 +723,41 @@ bool hs_heap_contains(const struct hs_heap *heap, uint64_t addr)
 				 heap->store->runs[i].rsize);
 }
 
+/* store_run_at, trying *hint first (the run of the caller's last lookup)
+ * where no two runs overlap: then the run holding addr is the only one. */
+static inline size_t store_run_near(const struct hs_chunk_store *st, uint64_t addr, size_t *hint)
+{
+	size_t i = *hint;
+	if (st->disjoint && i < st->nruns && addr >= st->runs[i].lo && addr < st->runs[i].hi)
+		return i;
+	i = store_run_at(st, addr);
+	if (i != SIZE_MAX)
+		*hint = i;
+	return i;
+}
+
+static hs_chunk_id find_in_use_in(const struct hs_chunk_store *st, size_t i, uint64_t addr,
+				  struct hs_chunk *ret);
+
 hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret)
 {
 	const struct hs_chunk_store *st = heap->store;
 	size_t i = store_run_at(st, addr);
-	if (i == SIZE_MAX)
-		return HS_CHUNK_ID_NONE;
+	return i == SIZE_MAX ? HS_CHUNK_ID_NONE : find_in_use_in(st, i, addr, ret);
+}
+
+hs_chunk_id hs_heap_find_in_use_near(const struct hs_heap *heap, uint64_t addr,
+				     struct hs_chunk *ret, size_t *hint)
+{
+	const struct hs_chunk_store *st = heap->store;
+	size_t i = store_run_near(st, addr, hint);
+	return i == SIZE_MAX ? HS_CHUNK_ID_NONE : find_in_use_in(st, i, addr, ret);
+}
+
+/* The in-use chunk of run i holding addr (which the run spans). */
+static hs_chunk_id find_in_use_in(const struct hs_chunk_store *st, size_t i, uint64_t addr,
+				  struct hs_chunk *ret)
+{
 	const struct hs_run *r = &st->runs[i];
 	if (r->kind == HS_RUN_VAR) {
 		uint64_t g, end;
@@ -755,14 +784,9 @@ hs_chunk_id hs_heap_mark_at(struct hs_heap *heap, uint64_t addr, struct hs_chunk
 			    bool *was, size_t *hint)
 {
 	struct hs_chunk_store *st = heap->store;
-	size_t i = *hint;
-	/* Runs that overlap could hold addr twice: then the lookup decides. */
-	if (!st->disjoint || i >= st->nruns || addr < st->runs[i].lo || addr >= st->runs[i].hi) {
-		i = store_run_at(st, addr);
-		if (i == SIZE_MAX)
-			return HS_CHUNK_ID_NONE;
-		*hint = i;
-	}
+	size_t i = store_run_near(st, addr, hint);
+	if (i == SIZE_MAX)
+		return HS_CHUNK_ID_NONE;
 	const struct hs_run *r = &st->runs[i];
 	struct hs_chunk ch;
 	uint64_t pos, *w;

@@ -276,6 +276,11 @@ bool hs_heap_contains(const struct hs_heap *heap, uint64_t addr);
  * or HS_CHUNK_ID_NONE (not in a chunk, or in one not in use). */
 hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr,
 				struct hs_chunk *ret);
+/* The same for a scan that looks up address after address: *hint (the
+ * caller's, one per thread, 0 at first) keeps the run of the last lookup,
+ * tried first. */
+hs_chunk_id hs_heap_find_in_use_near(const struct hs_heap *heap, uint64_t addr,
+				     struct hs_chunk *ret, size_t *hint);
 /*
  * The marking's step in one call: the in-use chunk whose user bytes hold addr
  * (not allocator metadata), as hs_heap_find_in_use finds it, with its MARK

@@ -166,6 +166,7 @@ static void check_store(bool glibc, unsigned round)
 
 	/* Lookups: inside chunks, at their edges, in gaps. */
 	bool found_ok = true;
+	size_t find_hint = 0;
 	for (unsigned k = 0; k < 20000; k++) {
 		const struct hs_chunk *rc = &r.c[rnd() % r.n];
 		uint64_t probe;
@@ -184,6 +185,9 @@ static void check_store(bool glibc, unsigned round)
 		}
 		CHECK(hs_heap_contains(heap, probe) == (want != NULL));
 		hs_chunk_id iu = hs_heap_find_in_use(heap, probe, &c);
+		struct hs_chunk cn;
+		hs_chunk_id near = hs_heap_find_in_use_near(heap, probe, &cn, &find_hint);
+		CHECK(near == iu && (iu == HS_CHUNK_ID_NONE || (cn.addr == c.addr && cn.info == c.info)));
 		bool want_iu = want && hs_chunk_state(want) == HS_CHUNK_IN_USE;
 		CHECK((iu != HS_CHUNK_ID_NONE) == want_iu);
 		if (want_iu && iu != HS_CHUNK_ID_NONE)

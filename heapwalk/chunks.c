@@ -120,7 +120,9 @@ static uint64_t var_prev_s(const struct hs_run *r, uint64_t q)
 }
 
 /* The smallest y >= from with S[y] set, or n. */
-static uint64_t var_next_s(const struct hs_run *r, uint64_t from)
+/* Inline everywhere: the marking and the census call it once a chunk. */
+static inline __attribute__((always_inline)) uint64_t var_next_s(const struct hs_run *r,
+								  uint64_t from)
 {
 	if (from >= r->n)
 		return r->n;
@@ -157,8 +159,9 @@ static bool var_is_start(const struct hs_run *r, uint64_t y)
 }
 
 /* The chunk holding granule q of a VAR run: its start, end and state. */
-static void var_chunk_at(const struct hs_run *r, uint64_t q, uint64_t *g, uint64_t *end,
-			 bool *in_use)
+static inline __attribute__((always_inline)) void var_chunk_at(const struct hs_run *r, uint64_t q,
+								 uint64_t *g, uint64_t *end,
+								 bool *in_use)
 {
 	uint64_t s;
 	if (S_(r, q) && (q == 0 || !S_(r, q - 1))) {

@@ -119,8 +119,8 @@ static uint64_t var_prev_s(const struct hs_run *r, uint64_t q)
 	}
 }
 
-/* The smallest y >= from with S[y] set, or n. */
-/* Inline everywhere: the marking and the census call it once a chunk. */
+/* The smallest y >= from with S[y] set, or n. Inline everywhere: the
+ * marking and the census call it once a chunk. */
 static inline __attribute__((always_inline)) uint64_t var_next_s(const struct hs_run *r,
 								  uint64_t from)
 {

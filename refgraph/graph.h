@@ -82,7 +82,7 @@ static inline hs_chunk_id hs_graph_mark(struct hs_heap *heap, uint64_t v, struct
 {
 	if (v < heap->lo || v >= heap->hi)
 		return HS_CHUNK_ID_NONE;
-	bool was;
+	bool was = true; /* set only when there is a chunk */
 	hs_chunk_id id = hs_heap_mark_at(heap, v, ch, &was, hint);
 	*won = !was;
 	return id;

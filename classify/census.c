@@ -81,21 +81,26 @@ struct hs_census {
 	bool nomem;
 };
 
-static void hs_keep_lowest(uint64_t *arr, unsigned *n, unsigned cap, uint64_t v)
+static void hs_keep_lowest_slow(uint64_t *arr, unsigned *n, unsigned cap, uint64_t v)
 {
 	unsigned i = *n;
-	if (i == cap) {
-		if (v >= arr[cap - 1])
-			return;
+	if (i == cap)
 		i = cap - 1;
-	} else {
+	else
 		(*n)++;
-	}
 	while (i > 0 && arr[i - 1] > v) {
 		arr[i] = arr[i - 1];
 		i--;
 	}
 	arr[i] = v;
+}
+
+/* The cap lowest of the values seen, in order. Inline, the test that turns
+ * away almost every chunk of a part (it comes in address order). */
+static inline void hs_keep_lowest(uint64_t *arr, unsigned *n, unsigned cap, uint64_t v)
+{
+	if (*n < cap || v < arr[cap - 1])
+		hs_keep_lowest_slow(arr, n, cap, v);
 }
 
 static struct hs_tally *hs_thread_tally(struct hs_census_thread *th, uint32_t id)
@@ -109,6 +114,9 @@ static struct hs_tally *hs_thread_tally(struct hs_census_thread *th, uint32_t id
 	}
 	return &th->t[id];
 }
+
+/* Chunks taken from the store at once (hs_chunk_iter_many). */
+#define HS_CENSUS_BATCH 64
 
 static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, size_t pi)
 {
@@ -138,7 +146,23 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 	part->thread = (unsigned)(th - cs->threads);
 	part->first_type = part->last_type = HS_TYPE_NONE;
 	hs_chunk_iter_init(&it, heap, cs->bounds[pi], cs->bounds[pi + 1]);
-	while (hs_chunk_iter_next(&it, &ch, &id)) {
+	struct hs_chunk chs[HS_CENSUS_BATCH];
+	hs_chunk_id ids[HS_CENSUS_BATCH];
+	uint8_t bitss[HS_CENSUS_BATCH];
+	size_t nb = 0, bi = 0;
+	for (;;) {
+		if (bi == nb) {
+			nb = hs_chunk_iter_many(&it, chs, ids, bitss, HS_CENSUS_BATCH);
+			bi = 0;
+			if (!nb)
+				break;
+		}
+		/* Field by field: a struct copy is stored 16 bytes at once,
+		 * which the 8-byte loads of its fields wait on. */
+		ch.addr = chs[bi].addr;
+		ch.info = chs[bi].info;
+		id = ids[bi];
+		unsigned bits = bitss[bi++];
 		uint64_t size = hs_chunk_size(&ch);
 		uint32_t t = HS_TYPE_NONE;
 		bool run = false;
@@ -149,9 +173,6 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 			struct hs_cchunk k;
 			bool weak;
 			hs_classes_load(c, &ch, id, &k);
-			/* Both bits in one call: three calls a chunk were a
-			 * twentieth of the census. */
-			unsigned bits = hs_heap_chunk_bits(heap, id);
 			bool ref = bits & (1u << HS_CHUNK_BIT_REF);
 			k.ref = ref;
 			if (last.type != HS_TYPE_NONE && k.p && last.size == size && last.ref == ref &&

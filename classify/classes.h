@@ -126,6 +126,8 @@ struct hs_classes {
 	/* The core range the last chunk's bytes were in: chunks come in
 	 * address order, mostly from one range. */
 	const struct hs_memory_range *last_range;
+	/* The chunk store's run of the last lookup (hs_heap_find_in_use_near). */
+	size_t find_hint;
 };
 
 struct hs_error *hs_classes_create(const struct hs_classifier *cl, struct hs_classes **ret);
@@ -135,8 +137,29 @@ void hs_classes_destroy(struct hs_classes *c);
 uint32_t hs_classes_type(struct hs_classes *c, const char *name, enum hs_kind kind,
 			 double confidence);
 /* Fill k from a chunk and its id: its readable bytes. */
-void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
-		     struct hs_cchunk *k);
+static inline void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch,
+				   hs_chunk_id id, struct hs_cchunk *k)
+{
+	/* Field by field: the chunk was just written 8 bytes at a time, and a
+	 * 16-byte copy of it waited for the stores to retire (store
+	 * forwarding), a few per cent of the census. */
+	k->c.addr = ch->addr;
+	k->c.info = ch->info;
+	k->id = id;
+	k->p = NULL;
+	k->avail = 0;
+	k->ref = -1;
+	const struct hs_memory_range *r = c->last_range;
+	if (!r || ch->addr < r->start || ch->addr - r->start >= r->memsz)
+		r = c->last_range = hs_memory_find(&c->proc->mem, ch->addr);
+	if (!r || ch->addr - r->start >= r->filesz)
+		return;
+	uint64_t n = r->filesz - (ch->addr - r->start);
+	uint64_t usable = hs_sizing_usable(c->sizing, ch);
+	k->avail = (size_t)(n < usable ? n : usable);
+	k->p = r->data + (ch->addr - r->start);
+}
+
 /*
  * The type of in-use chunk k. Detectors run from the most certain to the
  * least: a vptr, the evidence bit (COW, sds, std::string), Redis objects,

@@ -186,28 +186,6 @@ void hs_classes_destroy(struct hs_classes *c)
 	free(c);
 }
 
-void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch, hs_chunk_id id,
-		     struct hs_cchunk *k)
-{
-	/* Field by field: the chunk was just written 8 bytes at a time, and a
-	 * 16-byte copy of it waited for the stores to retire (store
-	 * forwarding), a few per cent of the census. */
-	k->c.addr = ch->addr;
-	k->c.info = ch->info;
-	k->id = id;
-	k->p = NULL;
-	k->avail = 0;
-	k->ref = -1;
-	const struct hs_memory_range *r = c->last_range;
-	if (!r || ch->addr < r->start || ch->addr - r->start >= r->memsz)
-		r = c->last_range = hs_memory_find(&c->proc->mem, ch->addr);
-	if (!r || ch->addr - r->start >= r->filesz)
-		return;
-	uint64_t n = r->filesz - (ch->addr - r->start);
-	uint64_t usable = hs_sizing_usable(c->sizing, ch);
-	k->avail = (size_t)(n < usable ? n : usable);
-	k->p = r->data + (ch->addr - r->start);
-}
 
 /* ------------------------------------------------------------------ detection */
 
@@ -243,7 +221,9 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 	if (c->cl->containers.count && hs_u64map_get(&c->cl->containers, k->id, &(uint32_t){0}) &&
 	    hs_container_detect(c, k, &d, why, whylen))
 		return d.type;
-	if (k->p && k->avail >= 8) {
+	/* Each detector's cheapest test first, here, before its call: most
+	 * chunks of a big heap fail them all and end as a pattern. */
+	if (k->p && k->avail >= 8 && hs_le64(k->p) - c->cl->mod_lo < c->cl->mod_hi - c->cl->mod_lo) {
 		uint64_t v = hs_le64(k->p);
 		uint32_t id = hs_vtables_classify(c->cl->vtables, c, v);
 		if (id != HS_TYPE_NONE) {
@@ -255,8 +235,11 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 	if (k->p && (k->ref >= 0 ? k->ref : hs_heap_chunk_bit(c->heap, k->id, HS_CHUNK_BIT_REF)))
 		return hs_detect_refd(c, k, why, whylen);
 	if (k->p) {
-		if (hs_robj_detect(c, k, &d, why, whylen) ||
-		    hs_sds_detect(c, k, false, &d, why, whylen)) {
+		/* Without accept_weak a structure-only match is dropped below, and
+		 * an unreferenced sds is never more: skip what cannot count. */
+		if (((accept_weak || hs_robj_may_be_strong(k)) &&
+		     hs_robj_detect(c, k, &d, why, whylen)) ||
+		    (accept_weak && hs_sds_detect(c, k, false, &d, why, whylen))) {
 			if (d.strong) {
 				c->redis_strong++;
 				return d.type;
@@ -266,9 +249,10 @@ uint32_t hs_classes_detect(struct hs_classes *c, const struct hs_cchunk *k, bool
 				return d.type;
 			}
 		}
-		if (hs_cstring_detect(c, k, &d, why, whylen))
+		if (hs_cstring_maybe(k) && hs_cstring_detect(c, k, &d, why, whylen))
 			return d.type;
-		if (hs_container_detect(c, k, &d, why, whylen))
+		if ((c->cl->cxx || c->cl->containers.count) &&
+		    hs_container_detect(c, k, &d, why, whylen))
 			return d.type;
 	}
 	if (!hs_pattern_detect(c, k, &d, why, whylen))

@@ -9,15 +9,17 @@
 static const char hs_shape_letters[] = "0HMit?";
 enum { SHAPE_ZERO, SHAPE_HEAP, SHAPE_MODULE, SHAPE_INT, SHAPE_TEXT, SHAPE_OTHER };
 
-static unsigned hs_word_shape(struct hs_process *proc, const struct hs_heap *heap,
-			      const uint8_t *w)
+static inline unsigned hs_word_shape(struct hs_process *proc, const struct hs_heap *heap,
+				     const uint8_t *w)
 {
 	uint64_t v = hs_le64(w);
 	if (!v)
 		return SHAPE_ZERO;
-	if (heap && hs_heap_contains(heap, v))
+	/* The spans first, inline: most words are neither. */
+	if (heap && v - heap->lo < heap->hi - heap->lo && hs_heap_contains(heap, v))
 		return SHAPE_HEAP;
-	if (proc && hs_process_module_at(proc, v))
+	if (proc && proc->nmodules && v >= proc->modules[0].start &&
+	    v < proc->modules[proc->nmodules - 1].end && hs_process_module_at(proc, v))
 		return SHAPE_MODULE;
 	/* Small: fits 32 bits, or a small negative number. */
 	if (v <= 0xffffffffull || (v >> 63 && (int64_t)v >= -65536))
@@ -34,8 +36,8 @@ static unsigned hs_word_shape(struct hs_process *proc, const struct hs_heap *hea
 	return SHAPE_OTHER;
 }
 
-uint32_t hs_pattern_code(struct hs_process *proc, const struct hs_heap *heap,
-			 const uint8_t *p, size_t nwords)
+static inline uint32_t pattern_code(struct hs_process *proc, const struct hs_heap *heap,
+				    const uint8_t *p, size_t nwords)
 {
 	if (nwords > HS_PATTERN_MAX_WORDS)
 		nwords = HS_PATTERN_MAX_WORDS;
@@ -43,6 +45,12 @@ uint32_t hs_pattern_code(struct hs_process *proc, const struct hs_heap *heap,
 	for (size_t k = 0; k < nwords; k++)
 		code |= hs_word_shape(proc, heap, p + 8 * k) << (3 * k);
 	return code;
+}
+
+uint32_t hs_pattern_code(struct hs_process *proc, const struct hs_heap *heap,
+			 const uint8_t *p, size_t nwords)
+{
+	return pattern_code(proc, heap, p, nwords);
 }
 
 const char *hs_pattern_format(uint32_t code, char *buf, size_t len)
@@ -89,7 +97,7 @@ bool hs_pattern_detect(struct hs_classes *c, const struct hs_cchunk *k,
 {
 	const struct hs_chunk *ch = &k->c;
 	size_t nwords = k->p ? hs_signature_words(c, ch, k->avail) : 0;
-	uint32_t code = hs_pattern_code(c->proc, c->heap, k->p, nwords);
+	uint32_t code = pattern_code(c->proc, c->heap, k->p, nwords);
 	uint64_t size = hs_chunk_size(ch);
 	uint64_t key = size << 28 | code;
 	uint32_t id;

@@ -201,6 +201,7 @@ bool hs_robj_shaped(const struct hs_cchunk *k)
 	       hs_refcount_ok((int32_t)hs_le32(k->p + 4));
 }
 
+
 bool hs_robj_embstr(const struct hs_classes *c, const struct hs_cchunk *k)
 {
 	struct hs_sds s;
@@ -258,7 +259,7 @@ bool hs_robj_detect(struct hs_classes *c, const struct hs_cchunk *k,
 				snprintf(detail, sizeof(detail), "an integer value in ptr");
 		} else {
 			struct hs_chunk tc;
-			hs_chunk_id tid = hs_heap_find_in_use(c->heap, ptr, &tc);
+			hs_chunk_id tid = hs_heap_find_in_use_near(c->heap, ptr, &tc, &c->find_hint);
 			if (tid == HS_CHUNK_ID_NONE)
 				return false;
 			uint64_t off = ptr - tc.addr;

@@ -32,6 +32,17 @@ int hs_sds_unique_type(const struct hs_classes *c, const struct hs_cchunk *k);
 /* Whether chunk k's first 8 bytes could be a robj header (a valid type and
  * encoding pair, a sane refcount): the cheap part of hs_robj_detect. */
 bool hs_robj_shaped(const struct hs_cchunk *k);
+/* Whether hs_robj_detect could call chunk k strong: a string robj, RAW or
+ * EMBSTR (only those are proved by what their ptr points at); any other
+ * match is structure only. */
+static inline bool hs_robj_may_be_strong(const struct hs_cchunk *k)
+{
+	if (!k->p || k->avail < 16)
+		return false;
+	/* The first byte: type (low 4 bits) and encoding: OBJ_STRING (0) with
+	 * OBJ_ENCODING_RAW (0) or OBJ_ENCODING_EMBSTR (8) (server.h). */
+	return k->p[0] == 0x00 || k->p[0] == 0x80;
+}
 /* An EMBSTR robj at chunk k: string type, embstr encoding, ptr at its
  * inline sdshdr8, whose allocation fits the chunk. */
 bool hs_robj_embstr(const struct hs_classes *c, const struct hs_cchunk *k);

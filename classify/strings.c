@@ -145,7 +145,7 @@ static void hs_scan_words(struct hs_classes *c, const struct hs_memory_range *ra
 		    !(c->cl->cxx && hs_containers_maybe_owner(w, end_data - a)))
 			continue;
 		struct hs_chunk tc;
-		hs_chunk_id id = hs_heap_find_in_use(heap, v, &tc);
+		hs_chunk_id id = hs_heap_find_in_use_near(heap, v, &tc, &c->find_hint);
 		if (id == HS_CHUNK_ID_NONE || !hs_classes_wanted(&tc))
 			continue;
 		uint64_t off = v - tc.addr;
@@ -385,6 +385,8 @@ bool hs_cstring_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		       struct hs_detect *ret, char *why, size_t whylen)
 {
 	const uint8_t *p = k->p;
+	if (!hs_cstring_maybe(k))
+		return false;
 	const void *nul = memchr(p, 0, k->avail);
 	if (!nul)
 		return false;

@@ -29,6 +29,19 @@ bool hs_cow_valid(const struct hs_classes *c, const struct hs_cchunk *k);
 bool hs_cow_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		   struct hs_detect *ret, char *why, size_t whylen);
 /* NUL-terminated printable text filling the chunk. */
+/* Four characters or no C string: the first bytes of most chunks say no,
+ * before any search for the NUL (the test hs_cstring_detect starts with). */
+static inline bool hs_cstring_maybe(const struct hs_cchunk *k)
+{
+	if (!k->p || k->avail < 5)
+		return false;
+	for (unsigned i = 0; i < 4; i++) {
+		uint8_t b = k->p[i];
+		if (b < 0x20 && b != '\t' && b != '\n' && b != '\r')
+			return false;
+	}
+	return true;
+}
 bool hs_cstring_detect(struct hs_classes *c, const struct hs_cchunk *k,
 		       struct hs_detect *ret, char *why, size_t whylen);
 /* Whether n bytes read as text: printable ASCII, tab/newline/CR, or UTF-8

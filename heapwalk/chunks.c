@@ -78,6 +78,7 @@ struct hs_chunk_store {
 	size_t sizes_cap, nsizes;
 	struct hs_size_count *last_size; /* the slot the last chunk used */
 	bool dirty[2]; /* a chunk's bit of that kind may be set */
+	bool disjoint; /* no two runs overlap (a sane walk): lookup hints hold */
 	struct hs_size_count *sorted;
 	uint64_t span;
 };
@@ -118,8 +119,10 @@ static uint64_t var_prev_s(const struct hs_run *r, uint64_t q)
 	}
 }
 
-/* The smallest y >= from with S[y] set, or n. */
-static uint64_t var_next_s(const struct hs_run *r, uint64_t from)
+/* The smallest y >= from with S[y] set, or n. Inline everywhere: the
+ * marking and the census call it once a chunk. */
+static inline __attribute__((always_inline)) uint64_t var_next_s(const struct hs_run *r,
+								  uint64_t from)
 {
 	if (from >= r->n)
 		return r->n;
@@ -156,8 +159,9 @@ static bool var_is_start(const struct hs_run *r, uint64_t y)
 }
 
 /* The chunk holding granule q of a VAR run: its start, end and state. */
-static void var_chunk_at(const struct hs_run *r, uint64_t q, uint64_t *g, uint64_t *end,
-			 bool *in_use)
+static inline __attribute__((always_inline)) void var_chunk_at(const struct hs_run *r, uint64_t q,
+								 uint64_t *g, uint64_t *end,
+								 bool *in_use)
 {
 	uint64_t s;
 	if (S_(r, q) && (q == 0 || !S_(r, q - 1))) {
@@ -366,11 +370,66 @@ bool hs_heap_add_chunk(struct hs_heap *heap, uint64_t addr, uint64_t size,
 	return true;
 }
 
+/* The counters n in-use chunks of one size add, in bulk. */
+static bool heap_add_totals(struct hs_heap *heap, uint64_t addr, uint64_t end, uint64_t size,
+			    uint64_t n, enum hs_chunk_state state, unsigned flags)
+{
+	if (state == HS_CHUNK_IN_USE && !(flags & HS_CHUNK_F_METADATA) &&
+	    !store_size_add(heap->store, size, n))
+		return false;
+	if (!heap->nchunks || addr < heap->lo)
+		heap->lo = addr;
+	if (end > heap->hi)
+		heap->hi = end;
+	heap->nchunks += n;
+	heap->totals[state].count += n;
+	heap->totals[state].bytes += n * size;
+	if (flags & HS_CHUNK_F_METADATA) {
+		heap->metadata.count += n;
+		heap->metadata.bytes += n * size;
+	}
+	return true;
+}
+
+/*
+ * n in-use chunks of k granules each into VAR runs: a start bit every k
+ * granules, the run filled up to HS_POS_MAX granules and then a new one
+ * opened, as single appends would (a glibc heap's runs of equal chunks).
+ */
+static bool store_add_var_in_use(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n)
+{
+	struct hs_chunk_store *st = heap->store;
+	uint64_t k = size >> st->gshift, start = addr;
+	while (n) {
+		struct hs_run *r = st->open ? &st->runs[st->nruns - 1] : NULL;
+		if (!r || r->hi != addr || r->kind != HS_RUN_VAR || r->n + k > HS_POS_MAX)
+			r = store_open_run(st, addr, HS_RUN_VAR, 0, 0);
+		if (!r)
+			return false;
+		uint64_t m = (HS_POS_MAX - r->n) / k;
+		if (m > n)
+			m = n;
+		uint64_t q = r->n, e = q + m * k;
+		if (!run_words(r, (size_t)(((e + 63) >> 6) * 2)))
+			return false;
+		for (uint64_t g = q; g < e; g += k)
+			r->w[(g >> 6) * 2] |= UINT64_C(1) << (g & 63);
+		r->n = e;
+		r->hi = addr + m * size;
+		addr = r->hi;
+		n -= m;
+	}
+	return heap_add_totals(heap, start, addr, size, (addr - start) / size, HS_CHUNK_IN_USE, 0);
+}
+
 bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint64_t n,
 			enum hs_chunk_state state, unsigned flags)
 {
 	struct hs_chunk_store *st = heap->store;
 	flags &= HS_CHUNK_F_METADATA | HS_CHUNK_F_MMAPPED;
+	if (n >= 2 && state == HS_CHUNK_IN_USE && !st->finished && var_fits(st, addr, size, flags) &&
+	    size <= (UINT64_MAX - addr) / n)
+		return store_add_var_in_use(heap, addr, size, n);
 	struct hs_run *r = st->open ? &st->runs[st->nruns - 1] : NULL;
 	bool append = r && r->hi == addr && r->kind == HS_RUN_UNI && r->rsize == size &&
 		      r->flags == flags;
@@ -401,21 +460,7 @@ bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint
 	}
 	r->n = e;
 	r->hi = addr + n * size;
-	if (state == HS_CHUNK_IN_USE && !(flags & HS_CHUNK_F_METADATA) &&
-	    !store_size_add(st, size, n))
-		return false;
-	if (!heap->nchunks || addr < heap->lo)
-		heap->lo = addr;
-	if (r->hi > heap->hi)
-		heap->hi = r->hi;
-	heap->nchunks += n;
-	heap->totals[state].count += n;
-	heap->totals[state].bytes += n * size;
-	if (flags & HS_CHUNK_F_METADATA) {
-		heap->metadata.count += n;
-		heap->metadata.bytes += n * size;
-	}
-	return true;
+	return heap_add_totals(heap, addr, r->hi, size, n, state, flags);
 }
 
 bool hs_heap_splice(struct hs_heap *dst, struct hs_heap *src)
@@ -489,6 +534,9 @@ struct hs_error *hs_heap_finish(struct hs_heap *heap)
 		sorted = st->runs[i - 1].lo <= st->runs[i].lo;
 	if (!sorted)
 		qsort(st->runs, st->nruns, sizeof(*st->runs), run_cmp);
+	st->disjoint = true;
+	for (size_t i = 1; i < st->nruns && st->disjoint; i++)
+		st->disjoint = st->runs[i - 1].hi <= st->runs[i].lo;
 	/* Give back what doubling over-allocated. */
 	st->span = 0;
 	for (size_t i = 0; i < st->nruns; i++) {
@@ -678,12 +726,41 @@ bool hs_heap_contains(const struct hs_heap *heap, uint64_t addr)
 				 heap->store->runs[i].rsize);
 }
 
+/* store_run_at, trying *hint first (the run of the caller's last lookup)
+ * where no two runs overlap: then the run holding addr is the only one. */
+static inline size_t store_run_near(const struct hs_chunk_store *st, uint64_t addr, size_t *hint)
+{
+	size_t i = *hint;
+	if (st->disjoint && i < st->nruns && addr >= st->runs[i].lo && addr < st->runs[i].hi)
+		return i;
+	i = store_run_at(st, addr);
+	if (i != SIZE_MAX)
+		*hint = i;
+	return i;
+}
+
+static hs_chunk_id find_in_use_in(const struct hs_chunk_store *st, size_t i, uint64_t addr,
+				  struct hs_chunk *ret);
+
 hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret)
 {
 	const struct hs_chunk_store *st = heap->store;
 	size_t i = store_run_at(st, addr);
-	if (i == SIZE_MAX)
-		return HS_CHUNK_ID_NONE;
+	return i == SIZE_MAX ? HS_CHUNK_ID_NONE : find_in_use_in(st, i, addr, ret);
+}
+
+hs_chunk_id hs_heap_find_in_use_near(const struct hs_heap *heap, uint64_t addr,
+				     struct hs_chunk *ret, size_t *hint)
+{
+	const struct hs_chunk_store *st = heap->store;
+	size_t i = store_run_near(st, addr, hint);
+	return i == SIZE_MAX ? HS_CHUNK_ID_NONE : find_in_use_in(st, i, addr, ret);
+}
+
+/* The in-use chunk of run i holding addr (which the run spans). */
+static hs_chunk_id find_in_use_in(const struct hs_chunk_store *st, size_t i, uint64_t addr,
+				  struct hs_chunk *ret)
+{
 	const struct hs_run *r = &st->runs[i];
 	if (r->kind == HS_RUN_VAR) {
 		uint64_t g, end;
@@ -704,6 +781,45 @@ hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr, struc
 	if (ret)
 		*ret = hs_chunk_make(r->lo + j * r->rsize, r->rsize, HS_CHUNK_IN_USE, r->flags);
 	return make_id(i, j);
+}
+
+hs_chunk_id hs_heap_mark_at(struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret,
+			    bool *was, size_t *hint)
+{
+	struct hs_chunk_store *st = heap->store;
+	size_t i = store_run_near(st, addr, hint);
+	if (i == SIZE_MAX)
+		return HS_CHUNK_ID_NONE;
+	const struct hs_run *r = &st->runs[i];
+	struct hs_chunk ch;
+	uint64_t pos, *w;
+	if (r->kind == HS_RUN_VAR) {
+		uint64_t end;
+		bool in_use;
+		var_chunk_at(r, (addr - r->lo) >> st->gshift, &pos, &end, &in_use);
+		if (!in_use)
+			return HS_CHUNK_ID_NONE;
+		ch = hs_chunk_make(r->lo + (pos << st->gshift), (end - pos) << st->gshift,
+				   HS_CHUNK_IN_USE, 0);
+		w = &r->w[(pos >> 6) * 2 + 1];
+	} else {
+		if (!r->rsize)
+			return HS_CHUNK_ID_NONE;
+		pos = run_div(r, addr - r->lo);
+		if (pos >= r->n || !bit_get(r->w, 3, 0, pos))
+			return HS_CHUNK_ID_NONE;
+		ch = hs_chunk_make(r->lo + pos * r->rsize, r->rsize, HS_CHUNK_IN_USE, r->flags);
+		w = &r->w[(pos >> 6) * 3 + 1];
+	}
+	if ((hs_chunk_flags(&ch) & HS_CHUNK_F_METADATA) || addr - ch.addr >= hs_chunk_usable(heap, &ch))
+		return HS_CHUNK_ID_NONE;
+	if (!__atomic_load_n(&st->dirty[HS_CHUNK_BIT_MARK], __ATOMIC_RELAXED))
+		__atomic_store_n(&st->dirty[HS_CHUNK_BIT_MARK], true, __ATOMIC_RELAXED);
+	uint64_t mask = UINT64_C(1) << (pos & 63);
+	*was = (__atomic_load_n(w, __ATOMIC_RELAXED) & mask) ||
+	       (__atomic_fetch_or(w, mask, __ATOMIC_RELAXED) & mask);
+	*ret = ch;
+	return make_id(i, pos);
 }
 
 bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *ret)
@@ -868,6 +984,65 @@ bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk
 		it->pos = 0;
 	}
 	return false;
+}
+
+size_t hs_chunk_iter_many(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *ids,
+			  uint8_t *bits, size_t max)
+{
+	const struct hs_chunk_store *st = it->heap->store;
+	size_t n = 0;
+	while (n < max && it->run < st->nruns) {
+		const struct hs_run *r = &st->runs[it->run];
+		uint64_t pos = it->pos;
+		if (pos >= r->n) {
+			it->run++;
+			it->pos = 0;
+			continue;
+		}
+		if (r->lo + (r->kind == HS_RUN_VAR ? pos << st->gshift : pos * r->rsize) >= it->to)
+			break;
+		if (r->kind == HS_RUN_VAR) {
+			for (; n < max && pos < r->n; n++) {
+				uint64_t addr = r->lo + (pos << st->gshift);
+				if (addr >= it->to) {
+					it->run = st->nruns;
+					return n;
+				}
+				bool in_use = pos + 1 >= r->n || !S_(r, pos + 1);
+				uint64_t end = var_next_s(r, pos + 2);
+				enum hs_chunk_state s = in_use ? HS_CHUNK_IN_USE
+							: T_(r, pos) ? HS_CHUNK_CACHED : HS_CHUNK_FREE;
+				ret[n] = hs_chunk_make(addr, (end - pos) << st->gshift, s, 0);
+				ids[n] = make_id(it->run, pos);
+				bits[n] = in_use ? (uint8_t)(T_(r, pos) << HS_CHUNK_BIT_MARK |
+							     (pos + 1 < r->n && T_(r, pos + 1))
+								     << HS_CHUNK_BIT_REF)
+						 : 0;
+				pos = end;
+			}
+		} else {
+			for (; n < max && pos < r->n; n++, pos++) {
+				uint64_t addr = r->lo + pos * r->rsize;
+				if (addr >= it->to) {
+					it->run = st->nruns;
+					return n;
+				}
+				bool in_use = bit_get(r->w, 3, 0, pos);
+				enum hs_chunk_state s = in_use ? HS_CHUNK_IN_USE
+							: bit_get(r->w, 3, 1, pos) ? HS_CHUNK_CACHED
+							: HS_CHUNK_FREE;
+				ret[n] = hs_chunk_make(addr, r->rsize, s, r->flags);
+				ids[n] = make_id(it->run, pos);
+				bits[n] = in_use ? (uint8_t)(bit_get(r->w, 3, 1, pos) << HS_CHUNK_BIT_MARK |
+							     bit_get(r->w, 3, 2, pos) << HS_CHUNK_BIT_REF)
+						 : 0;
+			}
+		}
+		it->pos = pos;
+	}
+	if (n < max)
+		it->run = st->nruns;
+	return n;
 }
 
 /* What the word-at-a-time iterations look for. */

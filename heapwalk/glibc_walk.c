@@ -535,8 +535,8 @@ static void gl_prepare_sets(struct gl_ctx *c)
  * (the top chunk, or a fencepost pair in an old heap). Arena chunks never
  * carry IS_MMAPPED, and main-arena chunks never NON_MAIN_ARENA.
  */
-enum gl_check hs_glibc_check_at(struct gl_ctx *c, const struct gl_seg *s,
-				 uint64_t p, uint64_t *size)
+static inline enum gl_check gl_check_at(struct gl_ctx *c, const struct gl_seg *s, uint64_t p,
+					uint64_t *size)
 {
 	const struct hs_glibc_layout *L = c->L;
 	uint64_t raw, raw2;
@@ -561,6 +561,13 @@ enum gl_check hs_glibc_check_at(struct gl_ctx *c, const struct gl_seg *s,
 		return GL_BAD;
 	*size = sz;
 	return GL_OK;
+}
+
+/* The same out of line, for the searches of a start (glibc_split.c). */
+enum gl_check hs_glibc_check_at(struct gl_ctx *c, const struct gl_seg *s, uint64_t p,
+				uint64_t *size)
+{
+	return gl_check_at(c, s, p, size);
 }
 
 /* After a bad size at `bad`: the next address from which GL_RESYNC_RUN
@@ -662,7 +669,116 @@ static size_t gl_lower_meta(const struct gl_ctx *c, uint64_t addr)
 	return lo;
 }
 
+static bool gl_flush(struct gl_ctx *c)
+{
+	uint64_t n = c->pend_n;
+	c->pend_n = 0;
+	return !n || hs_heap_add_chunks(c->heap, c->pend_addr, c->pend_size, n, HS_CHUNK_IN_USE, 0);
+}
+
+/* n plain in-use chunks of one size from addr on, after the pending ones. */
+static bool gl_add_run(struct gl_ctx *c, uint64_t addr, uint64_t size, uint64_t n)
+{
+	if (!(c->pend_n && size == c->pend_size && addr == c->pend_addr + c->pend_n * size)) {
+		if (!gl_flush(c))
+			return false;
+		c->pend_addr = addr;
+		c->pend_size = size;
+	}
+	c->pend_n += n;
+	return true;
+}
+
+/* Append a chunk the walk found; a plain in-use chunk that continues the
+ * pending stretch of its size only counts (millions of equal chunks made
+ * millions of calls, a third of the walk). */
+static inline bool gl_add(struct gl_ctx *c, uint64_t addr, uint64_t size,
+			  enum hs_chunk_state state, unsigned flags)
+{
+	if (state == HS_CHUNK_IN_USE && !flags) {
+		if (c->pend_n && size == c->pend_size &&
+		    addr == c->pend_addr + c->pend_n * size) {
+			c->pend_n++;
+			return true;
+		}
+		if (!gl_flush(c))
+			return false;
+		c->pend_addr = addr;
+		c->pend_size = size;
+		c->pend_n = 1;
+		return true;
+	}
+	return gl_flush(c) && hs_heap_add_chunk(c->heap, addr, size, state, flags);
+}
+
+static bool gl_walk_chain(struct gl_ctx *c, struct gl_seg *s, bool *complete);
+
+static inline uint64_t gl_sat_sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/*
+ * After an in-use chunk of size sz: the plain in-use chunks of the same size
+ * field from q on, taken in a tight loop (a heap of millions of equal objects
+ * is mostly such runs), and added in bulk; returns where the walk goes on.
+ * A chunk joins only if the chain walk would take it the same way: its size
+ * field equals the previous chunk's (so the same checks pass), the next
+ * header says it is in use, it lies where every room check passes and both
+ * header reads of its successor fall in the read window, and it is before
+ * the next cached or metadata chunk and before the second walker's start
+ * (those the chain walk handles one by one). false only when out of memory.
+ */
+static bool gl_same_run(struct gl_ctx *c, struct gl_seg *s, uint64_t *at, uint64_t sz)
+{
+	const struct hs_glibc_layout *L = c->L;
+	const struct gl_win *w = &c->win;
+	uint64_t q = *at, raw;
+	if (!gl_rd(c, q - sz + 8, &raw) || q < w->lo)
+		return true;
+	/* q < end for every chunk start q taken. */
+	uint64_t end = s->kind == GL_SEG_TOP
+			       ? gl_sat_sub(s->end, sz) + (s->end >= sz)
+			       : gl_sat_sub(s->limit, sz + L->hdr_size) + (s->limit >= sz + L->hdr_size);
+	uint64_t e2 = gl_sat_sub(s->limit, 2 * L->hdr_size) + (s->limit >= 2 * L->hdr_size);
+	uint64_t e3 = gl_sat_sub(w->hi, sz + 16) + (w->hi >= sz + 16);
+	end = end < e2 ? end : e2;
+	end = end < e3 ? end : e3;
+	uint64_t prev = q - sz;
+	size_t ci = s->ci, mi = s->mi;
+	while (ci < c->ncached && c->cached[ci].chunk <= prev)
+		ci++;
+	while (mi < c->nmeta && c->meta[mi] <= prev)
+		mi++;
+	if (ci < c->ncached && c->cached[ci].chunk < end)
+		end = c->cached[ci].chunk;
+	if (mi < c->nmeta && c->meta[mi] < end)
+		end = c->meta[mi];
+	if (c->stop_at && c->stop_at < end)
+		end = c->stop_at;
+	uint64_t start = q, r1, r2;
+	if (q >= end)
+		return true;
+	memcpy(&r1, w->base + (q + 8 - w->lo), 8);
+	while (q < end && r1 == raw) {
+		__builtin_prefetch(w->base + (q - w->lo) + GL_PREFETCH_AHEAD);
+		memcpy(&r2, w->base + (q + sz + 8 - w->lo), 8);
+		if (!(r2 & HS_GLIBC_PREV_INUSE))
+			break;
+		q += sz;
+		r1 = r2;
+	}
+	*at = q;
+	return q == start || gl_add_run(c, start + L->hdr_size, sz, (q - start) / sz);
+}
+
 bool hs_glibc_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
+{
+	bool ok = gl_walk_chain(c, s, complete);
+	return gl_flush(c) && ok;
+}
+
+static bool gl_walk_chain(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 {
 	const struct hs_glibc_layout *L = c->L;
 	struct gl_arena *ar = &c->arenas[s->ai];
@@ -683,7 +799,7 @@ bool hs_glibc_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 			}
 			c->stop_at = 0; /* passed it: the rest alone */
 		}
-		enum gl_check ck = hs_glibc_check_at(c, s, p, &sz);
+		enum gl_check ck = gl_check_at(c, s, p, &sz);
 		if (ck == GL_END) {
 			*complete = resyncs == 0;
 			return true;
@@ -773,9 +889,11 @@ bool hs_glibc_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 			if (c->nmeta && gl_lookup_meta(c, s, p))
 				flags |= HS_CHUNK_F_METADATA;
 		}
-		if (!hs_heap_add_chunk(c->heap, p + L->hdr_size, sz, state, flags))
+		if (!gl_add(c, p + L->hdr_size, sz, state, flags))
 			return false;
 		p = next;
+		if (state == HS_CHUNK_IN_USE && !flags && !gl_same_run(c, s, &p, sz))
+			return false;
 	}
 }
 

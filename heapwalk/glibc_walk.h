@@ -85,6 +85,9 @@ struct gl_ctx {
 	uint64_t split_min;
 	uint64_t stop_at;
 	bool stopped;
+	/* In-use chunks of one size, one after the other, not yet in heap:
+	 * the segment walk adds them in bulk (gl_add). */
+	uint64_t pend_addr, pend_size, pend_n;
 };
 
 enum gl_seg_kind {

@@ -276,6 +276,20 @@ bool hs_heap_contains(const struct hs_heap *heap, uint64_t addr);
  * or HS_CHUNK_ID_NONE (not in a chunk, or in one not in use). */
 hs_chunk_id hs_heap_find_in_use(const struct hs_heap *heap, uint64_t addr,
 				struct hs_chunk *ret);
+/* The same for a scan that looks up address after address: *hint (the
+ * caller's, one per thread, 0 at first) keeps the run of the last lookup,
+ * tried first. */
+hs_chunk_id hs_heap_find_in_use_near(const struct hs_heap *heap, uint64_t addr,
+				     struct hs_chunk *ret, size_t *hint);
+/*
+ * The marking's step in one call: the in-use chunk whose user bytes hold addr
+ * (not allocator metadata), as hs_heap_find_in_use finds it, with its MARK
+ * bit set as hs_heap_chunk_bit_set sets it; *was is the bit's old value.
+ * HS_CHUNK_ID_NONE, and nothing set, if there is none. *hint is the caller's
+ * (one per thread, 0 at first): the run of the last call, tried first.
+ */
+hs_chunk_id hs_heap_mark_at(struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret,
+			    bool *was, size_t *hint);
 /* The chunk with this id. */
 bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *ret);
 /* An in-use chunk's bit, and setting it (atomically; returns its old value).
@@ -297,6 +311,12 @@ struct hs_chunk_iter {
 void hs_chunk_iter_init(struct hs_chunk_iter *it, const struct hs_heap *heap,
 			uint64_t from, uint64_t to);
 bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id);
+/* Up to max chunks at once, as that many calls of hs_chunk_iter_next would
+ * give them, with their ids and, for in-use chunks, their bits as
+ * hs_heap_chunk_bits reads them (0 for the others): the loop of a pass over
+ * every chunk, a call per chunk less. Returns how many; 0 at the end. */
+size_t hs_chunk_iter_many(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *ids,
+			  uint8_t *bits, size_t max);
 /* The next chunk that is not in use (free or cached), as hs_chunk_iter_next
  * would reach it, stepping over in-use chunks a bitmap word at a time. */
 bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret);

@@ -75,6 +75,19 @@ static inline hs_chunk_id hs_graph_target(const struct hs_heap *heap, uint64_t v
 	return id;
 }
 
+/* hs_graph_target's chunk with its MARK bit set in the same step; *won
+ * if this call set it (hs_heap_mark_at). */
+static inline hs_chunk_id hs_graph_mark(struct hs_heap *heap, uint64_t v, struct hs_chunk *ch,
+					bool *won, size_t *hint)
+{
+	if (v < heap->lo || v >= heap->hi)
+		return HS_CHUNK_ID_NONE;
+	bool was = true; /* set only when there is a chunk */
+	hs_chunk_id id = hs_heap_mark_at(heap, v, ch, &was, hint);
+	*won = !was;
+	return id;
+}
+
 /* The core's bytes of [lo, hi) as 8-byte words: *n words at the returned
  * pointer (the part the core holds, from lo rounded up). */
 const uint8_t *hs_graph_words(const struct hs_refgraph *g, uint64_t lo, uint64_t hi,

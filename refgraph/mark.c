@@ -18,6 +18,7 @@ struct hs_stack {
 	hs_chunk_id *v;
 	size_t n, cap;
 	bool overflow;
+	size_t hint; /* hs_heap_mark_at's */
 };
 
 static void push(struct hs_stack *st, hs_chunk_id id)
@@ -153,12 +154,12 @@ static void mark_words(struct hs_refgraph *g, struct hs_stack *st, const uint8_t
 	struct hs_heap *heap = g->heap;
 	for (size_t i = 0; i < n; i++) {
 		struct hs_chunk ch;
-		hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+		bool won;
+		hs_chunk_id id = hs_graph_mark(heap, hs_word_at(p, i), &ch, &won, &st->hint);
 		if (id == HS_CHUNK_ID_NONE)
 			continue;
 		if (hits)
 			(*hits)++;
-		bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
 		if (es->log)
 			elog_hit(es->log, es->loc, es->from, id, &ch, won);
 		if (won)
@@ -250,6 +251,7 @@ struct hs_mlocal {
 	struct hs_mitem *v;
 	size_t n, cap;
 	bool overflow;
+	size_t hint; /* hs_heap_mark_at's */
 };
 
 static void mgrow_push(struct hs_mpool *pl, struct hs_mlocal *st, uint64_t lo, uint64_t hi,
@@ -339,10 +341,10 @@ static void mscan_small(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_elo
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct hs_chunk ch;
-		hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+		bool won;
+		hs_chunk_id id = hs_graph_mark(heap, hs_word_at(p, i), &ch, &won, &st->hint);
 		if (id == HS_CHUNK_ID_NONE)
 			continue;
-		bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
 		uint32_t r = pl->log ? elog_hit(pl->log, el, src, id, &ch, won) : 0;
 		if (!won)
 			continue;
@@ -376,12 +378,12 @@ static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_elocal *e
 		const uint8_t *p = mwords(g, last, lo, it.hi, &first, &n);
 		for (size_t i = 0; i < n; i++) {
 			struct hs_chunk ch;
-			hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
+			bool won;
+			hs_chunk_id id = hs_graph_mark(heap, hs_word_at(p, i), &ch, &won, &st->hint);
 			if (id == HS_CHUNK_ID_NONE)
 				continue;
 			if (it.kind < HS_ROOT_NKINDS)
 				counts[it.kind]++;
-			bool won = !hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
 			uint32_t r = pl->log ? elog_hit(pl->log, el, it.src, id, &ch, won) : 0;
 			if (won) {
 				uint64_t end = ch.addr + hs_chunk_usable(heap, &ch);
@@ -594,35 +596,79 @@ void hs_refgraph_root_counts(const struct hs_refgraph *g, uint64_t counts[HS_ROO
 
 /* ------------------------------------------------------------------ indirect leaks */
 
-struct hs_flip {
+/*
+ * The sweep for indirect leaks on every thread: each takes parts of the
+ * heap (of about equal bytes) and scans the leaked chunks in them; a leaked
+ * chunk one of them refers to is flipped (its MARK bit set, the one winner
+ * of the test-and-set reports it through fn) and scanned by the thread that
+ * flipped it, unless that thread's own sweep passed it already (then it
+ * was scanned as a source: it was unmarked then, or it could not be flipped
+ * now). fn is not thread-safe: the flipped ids go to it in batches, under
+ * a lock. The set of flipped chunks does not depend on the order: it is the
+ * leaked chunks some other leaked chunk refers to.
+ */
+#define HS_FLIP_PARTS_PER_THREAD 16
+#define HS_FLIP_BATCH 256
+
+struct hs_flip_pool {
 	struct hs_refgraph *g;
-	struct hs_stack st;
-	uint64_t sweep; /* the sweep's current chunk: later ones are not scanned yet */
+	uint64_t *bounds;
+	size_t nparts;
+	size_t next; /* atomic: the next part to take */
 	struct hs_error *(*fn)(hs_chunk_id id, void *arg);
 	void *arg;
+	pthread_mutex_t lock; /* fn, err */
 	struct hs_error *err;
-	bool push; /* the sweep, not the fallback pass */
+	bool failed;   /* atomic: err is set, stop */
+	bool overflow; /* atomic: a stack was full, some flipped chunk unscanned */
 };
+
+struct hs_flip {
+	struct hs_flip_pool *pl;
+	struct hs_stack st;
+	uint64_t lo, sweep; /* the part at hand, from lo: chunks up to sweep scanned */
+	bool push; /* the sweep, not the fallback pass */
+	const struct hs_memory_range *last; /* mwords' */
+	hs_chunk_id pend[HS_FLIP_BATCH];
+	size_t npend;
+};
+
+static void flip_report(struct hs_flip *f)
+{
+	struct hs_flip_pool *pl = f->pl;
+	if (!f->npend)
+		return;
+	pthread_mutex_lock(&pl->lock);
+	for (size_t i = 0; i < f->npend && !pl->err; i++)
+		pl->err = pl->fn(f->pend[i], pl->arg);
+	if (pl->err)
+		__atomic_store_n(&pl->failed, true, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&pl->lock);
+	f->npend = 0;
+}
 
 /* The leaked chunks chunk `src` refers to become indirect. */
 static void flip_chunk(struct hs_flip *f, hs_chunk_id src, const struct hs_chunk *sch)
 {
-	struct hs_heap *heap = f->g->heap;
+	struct hs_refgraph *g = f->pl->g;
+	struct hs_heap *heap = g->heap;
 	uint64_t lo = sch->addr, hi = lo + hs_chunk_usable(heap, sch);
 	if (hi < lo)
 		hi = UINT64_MAX;
-	while (lo < hi && !f->err) {
+	while (lo < hi) {
 		uint64_t first;
 		size_t n;
-		const uint8_t *p = hs_graph_words(f->g, lo, hi, &first, &n);
-		for (size_t i = 0; i < n && !f->err; i++) {
+		const uint8_t *p = mwords(g, &f->last, lo, hi, &first, &n);
+		for (size_t i = 0; i < n; i++) {
 			struct hs_chunk ch;
 			hs_chunk_id id = hs_graph_target(heap, hs_word_at(p, i), &ch);
 			if (id == HS_CHUNK_ID_NONE || id == src ||
 			    hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK))
 				continue;
-			f->err = f->fn(id, f->arg);
-			if (f->push && ch.addr > f->sweep)
+			f->pend[f->npend++] = id;
+			if (f->npend == HS_FLIP_BATCH)
+				flip_report(f);
+			if (f->push && !(ch.addr >= f->lo && ch.addr <= f->sweep))
 				push(&f->st, id);
 		}
 		if (!n)
@@ -631,52 +677,87 @@ static void flip_chunk(struct hs_flip *f, hs_chunk_id src, const struct hs_chunk
 	}
 }
 
+static void *flip_thread(void *arg)
+{
+	struct hs_flip_pool *pl = arg;
+	struct hs_heap *heap = pl->g->heap;
+	struct hs_flip f = {.pl = pl, .push = true};
+	for (;;) {
+		size_t pi = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED);
+		if (pi >= pl->nparts || __atomic_load_n(&pl->failed, __ATOMIC_RELAXED))
+			break;
+		struct hs_chunk_iter it;
+		struct hs_chunk ch;
+		hs_chunk_id id;
+		uint64_t done = pl->bounds[pi];
+		f.lo = pl->bounds[pi];
+		f.sweep = 0;
+		/* Only the unmarked chunks matter: stepped to a bitmap word at a time. */
+		hs_chunk_iter_init(&it, heap, pl->bounds[pi], pl->bounds[pi + 1]);
+		while (hs_chunk_iter_next_unmarked(&it, &ch, &id)) {
+			if (ch.addr > done) {
+				hs_progress_add(pl->g->progress, ch.addr - done);
+				done = ch.addr;
+			}
+			if (!hs_graph_source(&ch))
+				continue;
+			f.sweep = ch.addr;
+			flip_chunk(&f, id, &ch);
+			while (f.st.n) {
+				hs_chunk_id y = f.st.v[--f.st.n];
+				struct hs_chunk ych;
+				if (hs_heap_chunk(heap, y, &ych))
+					flip_chunk(&f, y, &ych);
+			}
+			if (__atomic_load_n(&pl->failed, __ATOMIC_RELAXED))
+				break;
+		}
+	}
+	flip_report(&f);
+	if (f.st.overflow)
+		__atomic_store_n(&pl->overflow, true, __ATOMIC_RELAXED);
+	free(f.st.v);
+	return NULL;
+}
+
 struct hs_error *hs_refgraph_indirect(struct hs_refgraph *g,
 				      struct hs_error *(*fn)(hs_chunk_id id, void *arg),
 				      void *arg)
 {
-	struct hs_flip f = {.g = g, .fn = fn, .arg = arg, .push = true};
-	struct hs_chunk_iter it;
-	struct hs_chunk ch;
-	hs_chunk_id id;
+	struct hs_flip_pool pl = {.g = g, .fn = fn, .arg = arg};
+	size_t want = (size_t)g->threads * HS_FLIP_PARTS_PER_THREAD;
+	pl.bounds = malloc((want + 1) * sizeof(*pl.bounds));
+	if (!pl.bounds)
+		return HS_ENOMEM;
+	pl.nparts = hs_heap_split(g->heap, want, pl.bounds);
+	pthread_mutex_init(&pl.lock, NULL);
 	/* Progress by address: the sweep steps over marked chunks unseen. */
 	hs_progress_phase(g->progress, "find indirect leaks", g->heap->hi - g->heap->lo);
 	/*
 	 * A leaked chunk's referrers are all leaked (a reachable one would make
 	 * it reachable), so sweeping the leaked chunks sees every edge between
-	 * leaks. A chunk flipped ahead of the sweep is scanned at once (its
-	 * MARK bit hides it from the sweep); one behind was scanned already.
+	 * leaks.
 	 */
-	hs_chunk_iter_init(&it, g->heap, 0, UINT64_MAX);
-	uint64_t done = g->heap->lo;
-	/* Only the unmarked chunks matter: stepped to a bitmap word at a time. */
-	while (!f.err && hs_chunk_iter_next_unmarked(&it, &ch, &id)) {
-		if (ch.addr > done) {
-			hs_progress_add(g->progress, ch.addr - done);
-			done = ch.addr;
-		}
-		if (!hs_graph_source(&ch))
-			continue;
-		f.sweep = ch.addr;
-		flip_chunk(&f, id, &ch);
-		while (f.st.n && !f.err) {
-			hs_chunk_id y = f.st.v[--f.st.n];
-			struct hs_chunk ych;
-			if (hs_heap_chunk(g->heap, y, &ych))
-				flip_chunk(&f, y, &ych);
-		}
-	}
-	/* A chunk that found the stack full was flipped but not scanned: one
+	struct hs_error *err = hs_parallel(g->threads, flip_thread, &pl);
+	if (!err)
+		err = pl.err;
+	/* A chunk that found a stack full was flipped but not scanned: one
 	 * pass over every chunk sees every remaining edge. */
-	if (!f.err && f.st.overflow) {
-		f.push = false;
+	if (!err && pl.overflow) {
+		struct hs_flip f = {.pl = &pl, .push = false};
+		struct hs_chunk_iter it;
+		struct hs_chunk ch;
+		hs_chunk_id id;
 		hs_chunk_iter_init(&it, g->heap, 0, UINT64_MAX);
-		while (!f.err && hs_chunk_iter_next(&it, &ch, &id))
+		while (!pl.err && hs_chunk_iter_next(&it, &ch, &id))
 			if (hs_graph_source(&ch))
 				flip_chunk(&f, id, &ch);
+		flip_report(&f);
+		err = pl.err;
 	}
-	free(f.st.v);
-	return f.err;
+	pthread_mutex_destroy(&pl.lock);
+	free(pl.bounds);
+	return err;
 }
 
 /* ------------------------------------------------------------------ referrers */

@@ -166,6 +166,7 @@ static void check_store(bool glibc, unsigned round)
 
 	/* Lookups: inside chunks, at their edges, in gaps. */
 	bool found_ok = true;
+	size_t find_hint = 0;
 	for (unsigned k = 0; k < 20000; k++) {
 		const struct hs_chunk *rc = &r.c[rnd() % r.n];
 		uint64_t probe;
@@ -184,6 +185,9 @@ static void check_store(bool glibc, unsigned round)
 		}
 		CHECK(hs_heap_contains(heap, probe) == (want != NULL));
 		hs_chunk_id iu = hs_heap_find_in_use(heap, probe, &c);
+		struct hs_chunk cn;
+		hs_chunk_id near = hs_heap_find_in_use_near(heap, probe, &cn, &find_hint);
+		CHECK(near == iu && (iu == HS_CHUNK_ID_NONE || (cn.addr == c.addr && cn.info == c.info)));
 		bool want_iu = want && hs_chunk_state(want) == HS_CHUNK_IN_USE;
 		CHECK((iu != HS_CHUNK_ID_NONE) == want_iu);
 		if (want_iu && iu != HS_CHUNK_ID_NONE)
@@ -318,6 +322,68 @@ static void check_store(bool glibc, unsigned round)
 			CHECK_EQ(hs_chunk_size(&cb), hs_chunk_size(&ca));
 		}
 	}
+
+	/* Many at a time: what one at a time gives, with the bits, in batches
+	 * of any size, over the parts and over ranges from anywhere. */
+	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+	while (hs_chunk_iter_next(&it, &c, &id))
+		if (hs_chunk_state(&c) == HS_CHUNK_IN_USE && rnd() % 3 == 0)
+			hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_REF);
+	for (size_t p = 0; p < parts + 8; p++) {
+		uint64_t lo = bounds[p < parts ? p : 0], hi = bounds[p < parts ? p + 1 : parts];
+		if (p >= parts && r.n) {
+			lo = r.c[rnd() % r.n].addr + rnd() % 64;
+			hi = lo + rnd() % (UINT64_C(1) << (rnd() % 24));
+		}
+		struct hs_chunk_iter a, b;
+		hs_chunk_iter_init(&a, heap, lo, hi);
+		hs_chunk_iter_init(&b, heap, lo, hi);
+		struct hs_chunk many[37], ca;
+		hs_chunk_id ids[37], ia;
+		uint8_t bits[37];
+		bool ok = true;
+		for (;;) {
+			size_t want = 1 + rnd() % 37, got = hs_chunk_iter_many(&b, many, ids, bits, want);
+			size_t k = 0;
+			for (; k < got && hs_chunk_iter_next(&a, &ca, &ia); k++) {
+				unsigned bb = hs_chunk_state(&ca) == HS_CHUNK_IN_USE
+						      ? hs_heap_chunk_bits(heap, ia) : 0;
+				ok &= many[k].addr == ca.addr && many[k].info == ca.info &&
+				      ids[k] == ia && bits[k] == bb;
+			}
+			ok &= k == got;
+			if (got < want) {
+				ok &= !hs_chunk_iter_next(&a, &ca, &ia);
+				break;
+			}
+		}
+		CHECK(ok);
+	}
+	hs_heap_chunk_bits_clear(heap, HS_CHUNK_BIT_MARK);
+	hs_heap_chunk_bits_clear(heap, HS_CHUNK_BIT_REF);
+
+	/* The marking's step: the in-use chunk whose user bytes hold the
+	 * address, its MARK bit set once, with a hint carried along. */
+	size_t hint = 0;
+	bool mark_ok = true;
+	for (unsigned k = 0; k < 20000; k++) {
+		const struct hs_chunk *rc = &r.c[rnd() % r.n];
+		uint64_t probe = rc->addr + rnd() % (hs_chunk_size(rc) + 64) - 32;
+		hs_chunk_id want = hs_heap_find_in_use(heap, probe, &c);
+		if (want != HS_CHUNK_ID_NONE &&
+		    ((hs_chunk_flags(&c) & HS_CHUNK_F_METADATA) ||
+		     probe - c.addr >= hs_chunk_usable(heap, &c)))
+			want = HS_CHUNK_ID_NONE;
+		bool before = want != HS_CHUNK_ID_NONE && hs_heap_chunk_bit(heap, want, HS_CHUNK_BIT_MARK);
+		struct hs_chunk mc;
+		bool was = false;
+		hs_chunk_id got = hs_heap_mark_at(heap, probe, &mc, &was, &hint);
+		mark_ok &= got == want;
+		if (got != HS_CHUNK_ID_NONE && got == want)
+			mark_ok &= mc.addr == c.addr && mc.info == c.info && was == before &&
+				   hs_heap_chunk_bit(heap, got, HS_CHUNK_BIT_MARK);
+	}
+	CHECK(mark_ok);
 	hs_heap_chunk_bits_clear(heap, HS_CHUNK_BIT_MARK);
 
 	/* Iteration from the middle of a chunk starts at the next one. */

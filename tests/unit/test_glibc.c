@@ -933,6 +933,87 @@ static void test_split(void)
 	}
 }
 
+/*
+ * Runs of equal in-use chunks, which the walk takes in a tight loop
+ * (gl_same_run): every place where that loop must hand over to the chunk by
+ * chunk walk. The clean heap's top becomes RUN_N chunks of 0x30, among them
+ * a cached one (tcache), a free one (small bin), one of a different size,
+ * and, with `cut`, the boundary between two memory ranges; top follows.
+ */
+#define RUN_N 120
+#define RUN_AT(k) (TOP + 0x30 * (uint64_t)(k))
+#define RUN_CACHED 20
+#define RUN_FREE 50
+#define RUN_OTHER 80 /* 0x60: two slots */
+#define RUN_TOP RUN_AT(RUN_N)
+
+static void build_runs(bool cut)
+{
+	build();
+	if (cut) {
+		/* The main heap as two ranges, split inside the run (at a
+		 * chunk's user bytes: its successor's header is in the next). */
+		uint64_t at = RUN_AT(33) + 0x10;
+		uint8_t *old = regions[1].buf;
+		regions[1].buf = NULL;
+		add_region(1, S, at - S);
+		add_region(5, at, S + S_SIZE - at);
+		memcpy(regions[1].buf, old, at - S);
+		memcpy(regions[5].buf, old + (at - S), S + S_SIZE - at);
+		free(old);
+	}
+	for (unsigned k = 0; k < RUN_N; k++) {
+		if (k == RUN_OTHER + 1)
+			continue;
+		chunk(RUN_AT(k), (k == RUN_OTHER ? 0x60 : 0x30) | (k == RUN_FREE + 1 ? 0 : 1));
+	}
+	w64(RUN_AT(RUN_FREE + 1), 0x30); /* the free chunk's footer */
+	bin_one(MA, 3, RUN_AT(RUN_FREE));
+	chunk(RUN_TOP, (S + S_SIZE - RUN_TOP) | 1);
+	w64(MA + 0x60, RUN_TOP);
+	/* tcache bin 1 (0x30): C2 -> C3 -> the cached run chunk */
+	w16(T_MAIN + 2 * 1, 3);
+	w64(C3 + 0x10, protect(C3 + 0x10, RUN_AT(RUN_CACHED) + 0x10));
+	w64(RUN_AT(RUN_CACHED) + 0x10, protect(RUN_AT(RUN_CACHED) + 0x10, 0));
+}
+
+static void test_equal_runs(void)
+{
+	struct hs_walk_options two = {.threads = 2, .split_min = 1};
+	for (int cut = 0; cut < 2; cut++) {
+		build_runs(cut);
+		struct hs_heap *heap = walk(MP, true);
+		if (heap->diags.count) {
+			fprintf(stderr, "test_equal_runs: unexpected diagnostics\n");
+			check_heap_dump_diags(heap);
+			check_failures++;
+		}
+		CHECK_EQ(heap->nchunks, 11 + (RUN_N - 1) + 1 + 5 + 2 + 1);
+		for (unsigned k = 0; k < RUN_N; k++) {
+			if (k == RUN_OTHER + 1)
+				continue;
+			EXPECT(heap, RUN_AT(k), k == RUN_OTHER ? 0x60 : 0x30,
+			       k == RUN_CACHED ? HS_CHUNK_CACHED
+			       : k == RUN_FREE ? HS_CHUNK_FREE
+			       : HS_CHUNK_IN_USE, 0);
+		}
+		EXPECT(heap, RUN_TOP, S + S_SIZE - RUN_TOP, HS_CHUNK_FREE, 0);
+		EXPECT(heap, C10, 0x50, HS_CHUNK_IN_USE, 0);
+		/* In use at 0x30: C1, D3 and the run's plain chunks. */
+		size_t n;
+		const struct hs_size_count *sz = hs_heap_size_classes(heap, &n);
+		uint64_t in_use_30 = 0;
+		for (size_t i = 0; i < n; i++)
+			if (sz[i].size == 0x30)
+				in_use_30 = sz[i].count;
+		CHECK_EQ(in_use_30, 2 + (RUN_N - 1) - 3);
+		struct hs_heap *split = walk_with(MP, true, &two);
+		same_heaps(heap, split, cut ? "equal runs over two ranges" : "equal runs");
+		hs_heap_destroy(split);
+		hs_heap_destroy(heap);
+	}
+}
+
 int main(void)
 {
 	test_layout_table();
@@ -956,6 +1037,7 @@ int main(void)
 	test_scan_main_arena();
 	test_bad_main_arena();
 	test_split();
+	test_equal_runs();
 	check_regions_free(regions, NREGIONS);
 	return check_summary("test_glibc");
 }

@@ -356,8 +356,12 @@ static void check_store(bool glibc, unsigned round)
 			size_t want = 1 + rnd() % 37, got = hs_chunk_iter_many(&b, many, ids, bits, want);
 			size_t k = 0;
 			for (; k < got && hs_chunk_iter_next(&a, &ca, &ia); k++) {
-				unsigned bb = hs_chunk_state(&ca) == HS_CHUNK_IN_USE
-						      ? hs_heap_chunk_bits(heap, ia) : 0;
+				unsigned bb = 0;
+				if (hs_chunk_state(&ca) == HS_CHUNK_IN_USE)
+					bb = hs_heap_chunk_bit(heap, ia, HS_CHUNK_BIT_MARK)
+						     << HS_CHUNK_BIT_MARK |
+					     hs_heap_chunk_bit(heap, ia, HS_CHUNK_BIT_REF)
+						     << HS_CHUNK_BIT_REF;
 				ok &= many[k].addr == ca.addr && many[k].info == ca.info &&
 				      ids[k] == ia && bits[k] == bb;
 			}

@@ -783,6 +783,8 @@ static hs_chunk_id find_in_use_in(const struct hs_chunk_store *st, size_t i, uin
 	return make_id(i, j);
 }
 
+/* find_in_use_in and chunk_bit_word in one, not calls of them: those made
+ * the marking of 40 M small chunks a fifth slower. */
 hs_chunk_id hs_heap_mark_at(struct hs_heap *heap, uint64_t addr, struct hs_chunk *ret,
 			    bool *was, size_t *hint)
 {
@@ -852,23 +854,6 @@ bool hs_heap_chunk_bit(const struct hs_heap *heap, hs_chunk_id id, enum hs_chunk
 	uint64_t mask;
 	const uint64_t *w = chunk_bit_word(heap->store, id, bit, &mask);
 	return (__atomic_load_n(w, __ATOMIC_RELAXED) & mask) != 0;
-}
-
-unsigned hs_heap_chunk_bits(const struct hs_heap *heap, hs_chunk_id id)
-{
-	const struct hs_chunk_store *st = heap->store;
-	const struct hs_run *r = &st->runs[id >> HS_ID_POS_BITS];
-	uint64_t pos = id & HS_POS_MAX;
-	uint64_t mark, ref;
-	if (r->kind == HS_RUN_VAR) {
-		mark = __atomic_load_n(&r->w[(pos >> 6) * 2 + 1], __ATOMIC_RELAXED) >> (pos & 63);
-		ref = __atomic_load_n(&r->w[((pos + 1) >> 6) * 2 + 1], __ATOMIC_RELAXED) >>
-		      ((pos + 1) & 63);
-	} else {
-		mark = __atomic_load_n(&r->w[(pos >> 6) * 3 + 1], __ATOMIC_RELAXED) >> (pos & 63);
-		ref = __atomic_load_n(&r->w[(pos >> 6) * 3 + 2], __ATOMIC_RELAXED) >> (pos & 63);
-	}
-	return (unsigned)((mark & 1) << HS_CHUNK_BIT_MARK | (ref & 1) << HS_CHUNK_BIT_REF);
 }
 
 bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit)

@@ -676,8 +676,9 @@ static bool gl_flush(struct gl_ctx *c)
 	return !n || hs_heap_add_chunks(c->heap, c->pend_addr, c->pend_size, n, HS_CHUNK_IN_USE, 0);
 }
 
-/* n plain in-use chunks of one size from addr on, after the pending ones. */
-static bool gl_add_run(struct gl_ctx *c, uint64_t addr, uint64_t size, uint64_t n)
+/* n plain in-use chunks of one size from addr on, after the pending ones:
+ * millions of equal chunks made millions of calls, a third of the walk. */
+static inline bool gl_add_run(struct gl_ctx *c, uint64_t addr, uint64_t size, uint64_t n)
 {
 	if (!(c->pend_n && size == c->pend_size && addr == c->pend_addr + c->pend_n * size)) {
 		if (!gl_flush(c))
@@ -689,29 +690,14 @@ static bool gl_add_run(struct gl_ctx *c, uint64_t addr, uint64_t size, uint64_t 
 	return true;
 }
 
-/* Append a chunk the walk found; a plain in-use chunk that continues the
- * pending stretch of its size only counts (millions of equal chunks made
- * millions of calls, a third of the walk). */
+/* Append a chunk the walk found: a plain in-use one joins the pending ones. */
 static inline bool gl_add(struct gl_ctx *c, uint64_t addr, uint64_t size,
 			  enum hs_chunk_state state, unsigned flags)
 {
-	if (state == HS_CHUNK_IN_USE && !flags) {
-		if (c->pend_n && size == c->pend_size &&
-		    addr == c->pend_addr + c->pend_n * size) {
-			c->pend_n++;
-			return true;
-		}
-		if (!gl_flush(c))
-			return false;
-		c->pend_addr = addr;
-		c->pend_size = size;
-		c->pend_n = 1;
-		return true;
-	}
+	if (state == HS_CHUNK_IN_USE && !flags)
+		return gl_add_run(c, addr, size, 1);
 	return gl_flush(c) && hs_heap_add_chunk(c->heap, addr, size, state, flags);
 }
-
-static bool gl_walk_chain(struct gl_ctx *c, struct gl_seg *s, bool *complete);
 
 static inline uint64_t gl_sat_sub(uint64_t a, uint64_t b)
 {
@@ -720,7 +706,7 @@ static inline uint64_t gl_sat_sub(uint64_t a, uint64_t b)
 
 /*
  * After an in-use chunk of size sz: the plain in-use chunks of the same size
- * field from q on, taken in a tight loop (a heap of millions of equal objects
+ * field from *at on, taken in a tight loop (a heap of millions of equal objects
  * is mostly such runs), and added in bulk; returns where the walk goes on.
  * A chunk joins only if the chain walk would take it the same way: its size
  * field equals the previous chunk's (so the same checks pass), the next
@@ -772,12 +758,7 @@ static bool gl_same_run(struct gl_ctx *c, struct gl_seg *s, uint64_t *at, uint64
 	return q == start || gl_add_run(c, start + L->hdr_size, sz, (q - start) / sz);
 }
 
-bool hs_glibc_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
-{
-	bool ok = gl_walk_chain(c, s, complete);
-	return gl_flush(c) && ok;
-}
-
+/* hs_glibc_walk_segment's loop; the caller adds what is still pending. */
 static bool gl_walk_chain(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 {
 	const struct hs_glibc_layout *L = c->L;
@@ -895,6 +876,12 @@ static bool gl_walk_chain(struct gl_ctx *c, struct gl_seg *s, bool *complete)
 		if (state == HS_CHUNK_IN_USE && !flags && !gl_same_run(c, s, &p, sz))
 			return false;
 	}
+}
+
+bool hs_glibc_walk_segment(struct gl_ctx *c, struct gl_seg *s, bool *complete)
+{
+	bool ok = gl_walk_chain(c, s, complete);
+	return gl_flush(c) && ok;
 }
 
 /* The end of the memory mapped without a gap from addr on (the ranges of a

@@ -295,9 +295,6 @@ bool hs_heap_chunk(const struct hs_heap *heap, hs_chunk_id id, struct hs_chunk *
 /* An in-use chunk's bit, and setting it (atomically; returns its old value).
  * Bits of chunks that are not in use must not be set. */
 bool hs_heap_chunk_bit(const struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit);
-/* Both bits of an in-use chunk at once: 1 << HS_CHUNK_BIT_MARK and
- * 1 << HS_CHUNK_BIT_REF, as set. */
-unsigned hs_heap_chunk_bits(const struct hs_heap *heap, hs_chunk_id id);
 bool hs_heap_chunk_bit_set(struct hs_heap *heap, hs_chunk_id id, enum hs_chunk_bit bit);
 /* Clear one bit of every chunk. */
 void hs_heap_chunk_bits_clear(struct hs_heap *heap, enum hs_chunk_bit bit);
@@ -312,9 +309,10 @@ void hs_chunk_iter_init(struct hs_chunk_iter *it, const struct hs_heap *heap,
 			uint64_t from, uint64_t to);
 bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *id);
 /* Up to max chunks at once, as that many calls of hs_chunk_iter_next would
- * give them, with their ids and, for in-use chunks, their bits as
- * hs_heap_chunk_bits reads them (0 for the others): the loop of a pass over
- * every chunk, a call per chunk less. Returns how many; 0 at the end. */
+ * give them, with their ids and, for in-use chunks, their bits (1 <<
+ * HS_CHUNK_BIT_MARK and 1 << HS_CHUNK_BIT_REF, as set; 0 for the others):
+ * the loop of a pass over every chunk, a call per chunk less. Returns how
+ * many; 0 at the end. */
 size_t hs_chunk_iter_many(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *ids,
 			  uint8_t *bits, size_t max);
 /* The next chunk that is not in use (free or cached), as hs_chunk_iter_next

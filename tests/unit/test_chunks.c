@@ -125,6 +125,31 @@ static void build(struct hs_heap *heap, struct ref *r, bool glibc, unsigned nseg
 	qsort(r->c, r->n, sizeof(*r->c), ref_cmp);
 }
 
+/* Range p of the checks over ranges: the split's parts, then 8 from
+ * anywhere (inside a chunk or not) of any length. */
+static void pick_range(const struct ref *r, const uint64_t *bounds, size_t parts, size_t p,
+		       uint64_t *lo, uint64_t *hi)
+{
+	*lo = bounds[p < parts ? p : 0];
+	*hi = bounds[p < parts ? p + 1 : parts];
+	if (p >= parts && r->n) {
+		*lo = r->c[rnd() % r->n].addr + rnd() % 64;
+		*hi = *lo + rnd() % (UINT64_C(1) << (rnd() % 24));
+	}
+}
+
+/* Set a bit of one in-use chunk in `one_in`, at random. */
+static void set_some_bits(struct hs_heap *heap, enum hs_chunk_bit bit, unsigned one_in)
+{
+	struct hs_chunk_iter it;
+	struct hs_chunk c;
+	hs_chunk_id id;
+	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+	while (hs_chunk_iter_next(&it, &c, &id))
+		if (hs_chunk_state(&c) == HS_CHUNK_IN_USE && rnd() % one_in == 0)
+			hs_heap_chunk_bit_set(heap, id, bit);
+}
+
 static void check_store(bool glibc, unsigned round)
 {
 	struct hs_heap *heap;
@@ -268,11 +293,8 @@ static void check_store(bool glibc, unsigned round)
 	/* Chunks not in use, a word at a time: those the plain iteration finds,
 	 * over the parts and over ranges from anywhere to anywhere. */
 	for (size_t p = 0; p < parts + 8; p++) {
-		uint64_t lo = bounds[p < parts ? p : 0], hi = bounds[p < parts ? p + 1 : parts];
-		if (p >= parts && r.n) {
-			lo = r.c[rnd() % r.n].addr + rnd() % 64;
-			hi = lo + rnd() % (UINT64_C(1) << (rnd() % 24));
-		}
+		uint64_t lo, hi;
+		pick_range(&r, bounds, parts, p, &lo, &hi);
 		struct hs_chunk_iter a, b;
 		struct hs_chunk ca, cb;
 		hs_chunk_iter_init(&a, heap, lo, hi);
@@ -293,16 +315,10 @@ static void check_store(bool glibc, unsigned round)
 
 	/* In-use chunks whose MARK bit is clear, a word at a time: with a
 	 * random half of them marked, those the plain iteration finds. */
-	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
-	while (hs_chunk_iter_next(&it, &c, &id))
-		if (hs_chunk_state(&c) == HS_CHUNK_IN_USE && rnd() % 2)
-			hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
+	set_some_bits(heap, HS_CHUNK_BIT_MARK, 2);
 	for (size_t p = 0; p < parts + 8; p++) {
-		uint64_t lo = bounds[p < parts ? p : 0], hi = bounds[p < parts ? p + 1 : parts];
-		if (p >= parts && r.n) {
-			lo = r.c[rnd() % r.n].addr + rnd() % 64;
-			hi = lo + rnd() % (UINT64_C(1) << (rnd() % 24));
-		}
+		uint64_t lo, hi;
+		pick_range(&r, bounds, parts, p, &lo, &hi);
 		struct hs_chunk_iter a, b;
 		struct hs_chunk ca, cb;
 		hs_chunk_id ia, ib;
@@ -325,16 +341,10 @@ static void check_store(bool glibc, unsigned round)
 
 	/* Many at a time: what one at a time gives, with the bits, in batches
 	 * of any size, over the parts and over ranges from anywhere. */
-	hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
-	while (hs_chunk_iter_next(&it, &c, &id))
-		if (hs_chunk_state(&c) == HS_CHUNK_IN_USE && rnd() % 3 == 0)
-			hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_REF);
+	set_some_bits(heap, HS_CHUNK_BIT_REF, 3);
 	for (size_t p = 0; p < parts + 8; p++) {
-		uint64_t lo = bounds[p < parts ? p : 0], hi = bounds[p < parts ? p + 1 : parts];
-		if (p >= parts && r.n) {
-			lo = r.c[rnd() % r.n].addr + rnd() % 64;
-			hi = lo + rnd() % (UINT64_C(1) << (rnd() % 24));
-		}
+		uint64_t lo, hi;
+		pick_range(&r, bounds, parts, p, &lo, &hi);
 		struct hs_chunk_iter a, b;
 		hs_chunk_iter_init(&a, heap, lo, hi);
 		hs_chunk_iter_init(&b, heap, lo, hi);
@@ -346,8 +356,12 @@ static void check_store(bool glibc, unsigned round)
 			size_t want = 1 + rnd() % 37, got = hs_chunk_iter_many(&b, many, ids, bits, want);
 			size_t k = 0;
 			for (; k < got && hs_chunk_iter_next(&a, &ca, &ia); k++) {
-				unsigned bb = hs_chunk_state(&ca) == HS_CHUNK_IN_USE
-						      ? hs_heap_chunk_bits(heap, ia) : 0;
+				unsigned bb = 0;
+				if (hs_chunk_state(&ca) == HS_CHUNK_IN_USE)
+					bb = hs_heap_chunk_bit(heap, ia, HS_CHUNK_BIT_MARK)
+						     << HS_CHUNK_BIT_MARK |
+					     hs_heap_chunk_bit(heap, ia, HS_CHUNK_BIT_REF)
+						     << HS_CHUNK_BIT_REF;
 				ok &= many[k].addr == ca.addr && many[k].info == ca.info &&
 				      ids[k] == ia && bits[k] == bb;
 			}

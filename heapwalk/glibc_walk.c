@@ -944,8 +944,7 @@ static bool gl_add_main_top(struct gl_ctx *c, struct gl_arena *ar)
 	if (hi < lo)
 		hi = UINT64_MAX;
 	for (size_t i = 0; ar->top_known && i < c->nspans; i++) {
-		if ((c->main_span_set && i == c->main_span) || c->spans[i].end <= lo ||
-		    c->spans[i].start >= hi)
+		if (i == c->main_span || c->spans[i].end <= lo || c->spans[i].start >= hi)
 			continue;
 		hs_diags_add(c->diags, HS_DIAG_ERROR, true, ar->top,
 			     "main arena: top chunk 0x%" PRIx64 " lies in the heap of another "

@@ -48,9 +48,9 @@ struct hs_edge_log {
 };
 
 /* Mark what the roots reach (as for verdicts), recording every reference
- * into log, or none with log NULL (mark.c). Sets g->marked and the root counts. The marks are
- * complete even when log->over or log->nomem says the edges are not.
- * Errors: HS_ERR_NOMEM. */
+ * into log, or none with log NULL (mark.c). Sets g->marked and the root
+ * counts. The marks are complete even when log->over or log->nomem says the
+ * edges are not. Errors: HS_ERR_NOMEM. */
 struct hs_error *hs_mark_edges(struct hs_refgraph *g, struct hs_edge_log *log);
 
 /* Build g->roots from the process's memory map, threads and modules

@@ -115,6 +115,30 @@ static struct hs_tally *hs_thread_tally(struct hs_census_thread *th, uint32_t id
 	return &th->t[id];
 }
 
+/* The sums of the type at hand, kept apart while its chunks follow one
+ * another: the tally's fields in memory were read and written back once a
+ * chunk (3-5% of the census on a heap of one type). */
+struct hs_tally_acc {
+	uint32_t type;
+	bool pattern;
+	uint64_t count, bytes, weak;
+	struct hs_report_count leaked;
+};
+
+static inline void hs_tally_flush(struct hs_census_thread *th, struct hs_tally_acc *a)
+{
+	if (a->type == HS_TYPE_NONE || !a->count)
+		return;
+	struct hs_tally *ty = &th->t[a->type];
+	ty->count += a->count;
+	ty->bytes += a->bytes;
+	ty->weak += a->weak;
+	ty->leaked.count += a->leaked.count;
+	ty->leaked.bytes += a->leaked.bytes;
+	a->count = a->bytes = a->weak = 0;
+	a->leaked = (struct hs_report_count){0};
+}
+
 /* Chunks taken from the store at once (hs_chunk_iter_many). */
 #define HS_CENSUS_BATCH 64
 
@@ -143,6 +167,8 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 		bool ref, weak;
 		uint32_t type;
 	} last = {.type = HS_TYPE_NONE};
+	struct hs_tally_acc acc = {.type = HS_TYPE_NONE};
+	struct hs_tally *ty = NULL; /* acc.type's */
 	part->thread = (unsigned)(th - cs->threads);
 	part->first_type = part->last_type = HS_TYPE_NONE;
 	hs_chunk_iter_init(&it, heap, cs->bounds[pi], cs->bounds[pi + 1]);
@@ -190,14 +216,21 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 				last.ref = ref;
 				last.weak = weak;
 			}
-			struct hs_tally *ty = t == HS_TYPE_NONE ? NULL : hs_thread_tally(th, t);
-			if (!ty) {
-				__atomic_store_n(&cs->nomem, true, __ATOMIC_RELAXED);
-				return;
+			if (t != acc.type || t == HS_TYPE_NONE) {
+				/* hs_thread_tally may move the tallies: a new type's is
+				 * looked up after the last one's sums are added. */
+				hs_tally_flush(th, &acc);
+				ty = t == HS_TYPE_NONE ? NULL : hs_thread_tally(th, t);
+				if (!ty) {
+					__atomic_store_n(&cs->nomem, true, __ATOMIC_RELAXED);
+					return;
+				}
+				acc.type = t;
+				acc.pattern = c->types[t].kind == HS_KIND_PATTERN;
 			}
-			ty->count++;
-			ty->bytes += size;
-			ty->weak += weak;
+			acc.count++;
+			acc.bytes += size;
+			acc.weak += weak;
 			if (cs->sink)
 				cs->sink(cs->sink_arg, id,
 					 t < (1u << HS_TAG_BITS)
@@ -205,10 +238,10 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 						 : UINT32_MAX);
 			hs_keep_lowest(ty->examples, &ty->nexamples, HS_EXAMPLES, ch.addr);
 			if (cs->leaks && !(bits & (1u << HS_CHUNK_BIT_MARK))) {
-				ty->leaked.count++;
-				ty->leaked.bytes += size;
+				acc.leaked.count++;
+				acc.leaked.bytes += size;
 			}
-			if (c->types[t].kind == HS_KIND_PATTERN) {
+			if (acc.pattern) {
 				hs_keep_lowest(ty->samples, &ty->nsamples, HS_SAMPLES, ch.addr);
 				/* A run: adjacent chunks of one cluster, as seeds/001's
 				 * leak looked. */
@@ -230,6 +263,7 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 		prev_end = ch.addr + size;
 		prev_run = run;
 	}
+	hs_tally_flush(th, &acc);
 	hs_progress_add(cs->cl->progress, done & ((UINT64_C(1) << 24) - 1));
 	cs->parts[pi] = local;
 }

@@ -169,6 +169,14 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 	} last = {.type = HS_TYPE_NONE};
 	struct hs_tally_acc acc = {.type = HS_TYPE_NONE};
 	struct hs_tally *ty = NULL; /* acc.type's */
+	/* What the loop reads of cs, in locals: stores through the tallies
+	 * could alias cs, and each was loaded again once a chunk. */
+	void (*sink)(void *arg, hs_chunk_id id, uint32_t tag) = cs->sink;
+	void *sink_arg = cs->sink_arg;
+	struct hs_progress *progress = cs->cl->progress;
+	const bool leaks = cs->leaks, accept_weak = cs->cl->accept_weak,
+		   memo = !cs->cl->containers.count;
+	uint64_t nchunks = 0;
 	part->thread = (unsigned)(th - cs->threads);
 	part->first_type = part->last_type = HS_TYPE_NONE;
 	hs_chunk_iter_init(&it, heap, cs->bounds[pi], cs->bounds[pi + 1]);
@@ -194,7 +202,7 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 		bool run = false;
 		done += size;
 		if ((done >> 24) != ((done - size) >> 24))
-			hs_progress_add(cs->cl->progress, UINT64_C(1) << 24);
+			hs_progress_add(progress, UINT64_C(1) << 24);
 		if (hs_classes_wanted(&ch)) {
 			struct hs_cchunk k;
 			bool weak;
@@ -204,11 +212,11 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 			if (last.type != HS_TYPE_NONE && k.p && last.size == size && last.ref == ref &&
 			    last.avail == k.avail && k.avail <= HS_SAME_BYTES &&
 			    (k.avail < 8 || hs_le64(last.p) == hs_le64(k.p)) &&
-			    !memcmp(last.p, k.p, k.avail) && !cs->cl->containers.count) {
+			    !memcmp(last.p, k.p, k.avail) && memo) {
 				t = last.type;
 				weak = last.weak;
 			} else {
-				t = hs_classes_detect(c, &k, cs->cl->accept_weak, &weak, NULL, 0);
+				t = hs_classes_detect(c, &k, accept_weak, &weak, NULL, 0);
 				last.type = k.p && k.avail <= HS_SAME_BYTES ? t : HS_TYPE_NONE;
 				last.p = k.p;
 				last.avail = k.avail;
@@ -231,13 +239,13 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 			acc.count++;
 			acc.bytes += size;
 			acc.weak += weak;
-			if (cs->sink)
-				cs->sink(cs->sink_arg, id,
+			if (sink)
+				sink(sink_arg, id,
 					 t < (1u << HS_TAG_BITS)
 						 ? (uint32_t)part->thread << HS_TAG_BITS | t
 						 : UINT32_MAX);
 			hs_keep_lowest(ty->examples, &ty->nexamples, HS_EXAMPLES, ch.addr);
-			if (cs->leaks && !(bits & (1u << HS_CHUNK_BIT_MARK))) {
+			if (leaks && !(bits & (1u << HS_CHUNK_BIT_MARK))) {
 				acc.leaked.count++;
 				acc.leaked.bytes += size;
 			}
@@ -250,21 +258,23 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 					ty->runs++;
 			}
 		}
-		if (!part->nchunks++) {
+		if (!nchunks++) {
 			part->first_type = t;
 			part->first_addr = ch.addr;
-		} else if (part->nchunks == 2) {
+		} else if (nchunks == 2) {
 			part->first_linked = run;
 		}
-		part->last_type = t;
-		part->last_end = ch.addr + size;
-		part->last_linked = run;
 		prev = t;
 		prev_end = ch.addr + size;
 		prev_run = run;
 	}
 	hs_tally_flush(th, &acc);
-	hs_progress_add(cs->cl->progress, done & ((UINT64_C(1) << 24) - 1));
+	/* The last chunk's: */
+	part->nchunks = nchunks;
+	part->last_type = prev;
+	part->last_end = prev_end;
+	part->last_linked = prev_run;
+	hs_progress_add(progress, done & ((UINT64_C(1) << 24) - 1));
 	cs->parts[pi] = local;
 }
 

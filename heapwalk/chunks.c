@@ -1040,6 +1040,41 @@ size_t hs_chunk_iter_many(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chu
 	return n;
 }
 
+bool hs_chunk_iter_stretch(struct hs_chunk_iter *it, struct hs_chunk_stretch *ret)
+{
+	const struct hs_chunk_store *st = it->heap->store;
+	while (it->run < st->nruns && it->pos >= st->runs[it->run].n) {
+		it->run++;
+		it->pos = 0;
+	}
+	if (it->run >= st->nruns)
+		return false;
+	const struct hs_run *r = &st->runs[it->run];
+	uint64_t pos = it->pos;
+	if (r->kind != HS_RUN_UNI || !r->rsize || r->lo + pos * r->rsize >= it->to)
+		return false;
+	uint64_t addr = r->lo + pos * r->rsize, b = pos & 63, m = 64 - b;
+	/* To the end of the bitmap word, the run, and the chunks before `to`. */
+	if (m > r->n - pos)
+		m = r->n - pos;
+	if (m > (it->to - addr - 1) / r->rsize + 1)
+		m = (it->to - addr - 1) / r->rsize + 1;
+	uint64_t mask = m == 64 ? ~UINT64_C(0) : (UINT64_C(1) << m) - 1;
+	const uint64_t *w = &r->w[(pos >> 6) * 3];
+	uint64_t u = (w[0] >> b) & mask, a = (w[1] >> b) & mask;
+	ret->addr = addr;
+	ret->size = r->rsize;
+	ret->id = make_id(it->run, pos);
+	ret->n = (unsigned)m;
+	ret->flags = r->flags;
+	ret->in_use = u;
+	ret->cached = a & ~u;
+	ret->mark = a & u;
+	ret->ref = (w[2] >> b) & mask & u;
+	it->pos = pos + m;
+	return true;
+}
+
 /* What the word-at-a-time iterations look for. */
 enum iter_want { WANT_IDLE, WANT_UNMARKED };
 

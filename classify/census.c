@@ -115,23 +115,39 @@ static struct hs_tally *hs_thread_tally(struct hs_census_thread *th, uint32_t id
 	return &th->t[id];
 }
 
+/* The sums of the type at hand, kept apart while its chunks follow one
+ * another: the tally's fields in memory were read and written back once a
+ * chunk (3-5% of the census on a heap of one type). */
+struct hs_tally_acc {
+	uint32_t type;
+	bool pattern;
+	uint64_t count, bytes, weak;
+	struct hs_report_count leaked;
+};
+
+static inline void hs_tally_flush(struct hs_census_thread *th, struct hs_tally_acc *a)
+{
+	if (a->type == HS_TYPE_NONE || !a->count)
+		return;
+	struct hs_tally *ty = &th->t[a->type];
+	ty->count += a->count;
+	ty->bytes += a->bytes;
+	ty->weak += a->weak;
+	ty->leaked.count += a->leaked.count;
+	ty->leaked.bytes += a->leaked.bytes;
+	a->count = a->bytes = a->weak = 0;
+	a->leaked = (struct hs_report_count){0};
+}
+
 /* Chunks taken from the store at once (hs_chunk_iter_many). */
 #define HS_CENSUS_BATCH 64
 
-static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, size_t pi)
-{
-	struct hs_classes *c = th->c;
-	/* The part's record is filled here and copied out at the end: parts
-	 * are neighbours in one array, and threads writing theirs chunk by
-	 * chunk shared cache lines (two threads took as long as one). */
-	struct hs_part local = {0}, *part = &local;
-	const struct hs_heap *heap = cs->cl->heap;
-	struct hs_chunk_iter it;
-	struct hs_chunk ch;
-	hs_chunk_id id;
-	uint32_t prev = HS_TYPE_NONE;
-	uint64_t prev_end = 0, done = 0;
-	bool prev_run = false;
+/* A part's pass: what it keeps from chunk to chunk. */
+struct hs_cloop {
+	struct hs_census *cs;
+	struct hs_census_thread *th;
+	struct hs_classes *c;
+	struct hs_part *part;
 	/* The last chunk detected: a chunk of the same size, evidence bit and
 	 * bytes is of the same type (every detector reads only those, and the
 	 * memory they point at), which spares billions of identical leaked
@@ -142,16 +158,185 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 		uint64_t size;
 		bool ref, weak;
 		uint32_t type;
-	} last = {.type = HS_TYPE_NONE};
-	part->thread = (unsigned)(th - cs->threads);
-	part->first_type = part->last_type = HS_TYPE_NONE;
-	hs_chunk_iter_init(&it, heap, cs->bounds[pi], cs->bounds[pi + 1]);
+	} last;
+	struct hs_tally_acc acc;
+	struct hs_tally *ty; /* acc.type's */
+	/* What the loop reads of cs, in locals: stores through the tallies
+	 * could alias cs, and each was loaded again once a chunk. */
+	void (*sink)(void *arg, hs_chunk_id id, uint32_t tag);
+	void *sink_arg;
+	bool leaks, accept_weak, memo;
+	uint32_t prev;
+	uint64_t prev_end, done, nchunks;
+	bool prev_run;
+};
+
+/* The type of in-use chunk k, whose REF bit is k->ref. */
+static inline uint32_t hs_cloop_type(struct hs_cloop *L, const struct hs_cchunk *k, bool *weak)
+{
+	uint64_t size = hs_chunk_size(&k->c);
+	bool ref = k->ref;
+	if (L->last.type != HS_TYPE_NONE && k->p && L->last.size == size && L->last.ref == ref &&
+	    L->last.avail == k->avail && k->avail <= HS_SAME_BYTES &&
+	    (k->avail < 8 || hs_le64(L->last.p) == hs_le64(k->p)) &&
+	    !memcmp(L->last.p, k->p, k->avail) && L->memo) {
+		*weak = L->last.weak;
+		return L->last.type;
+	}
+	uint32_t t = hs_classes_detect(L->c, k, L->accept_weak, weak, NULL, 0);
+	L->last.type = k->p && k->avail <= HS_SAME_BYTES ? t : HS_TYPE_NONE;
+	L->last.p = k->p;
+	L->last.avail = k->avail;
+	L->last.size = size;
+	L->last.ref = ref;
+	L->last.weak = *weak;
+	return t;
+}
+
+/* Where the part begins, and the chunk before the next one. */
+static inline void hs_cloop_next(struct hs_cloop *L, uint32_t t, uint64_t addr, uint64_t end,
+				 bool run)
+{
+	if (!L->nchunks++) {
+		L->part->first_type = t;
+		L->part->first_addr = addr;
+	} else if (L->nchunks == 2) {
+		L->part->first_linked = run;
+	}
+	L->prev = t;
+	L->prev_end = end;
+	L->prev_run = run;
+}
+
+/* Count in-use chunk (addr, size) of type t; false when out of memory.
+ * Inline in both loops: a call once a chunk was 8% of the census. */
+static inline __attribute__((always_inline)) bool
+hs_cloop_count(struct hs_cloop *L, uint32_t t, bool weak, uint64_t addr, uint64_t size,
+	       hs_chunk_id id, bool marked)
+{
+	if (t != L->acc.type || t == HS_TYPE_NONE) {
+		/* hs_thread_tally may move the tallies: a new type's is looked
+		 * up after the last one's sums are added. */
+		hs_tally_flush(L->th, &L->acc);
+		L->ty = t == HS_TYPE_NONE ? NULL : hs_thread_tally(L->th, t);
+		if (!L->ty)
+			return false;
+		L->acc.type = t;
+		L->acc.pattern = L->c->types[t].kind == HS_KIND_PATTERN;
+	}
+	struct hs_tally *ty = L->ty;
+	L->acc.count++;
+	L->acc.bytes += size;
+	L->acc.weak += weak;
+	if (L->sink)
+		L->sink(L->sink_arg, id,
+			t < (1u << HS_TAG_BITS) ? (uint32_t)L->part->thread << HS_TAG_BITS | t
+						: UINT32_MAX);
+	hs_keep_lowest(ty->examples, &ty->nexamples, HS_EXAMPLES, addr);
+	if (L->leaks && !marked) {
+		L->acc.leaked.count++;
+		L->acc.leaked.bytes += size;
+	}
+	bool run = false;
+	if (L->acc.pattern) {
+		hs_keep_lowest(ty->samples, &ty->nsamples, HS_SAMPLES, addr);
+		/* A run: adjacent chunks of one cluster, as seeds/001's leak
+		 * looked. */
+		run = L->prev == t && L->prev_end == addr;
+		if (run && !L->prev_run)
+			ty->runs++;
+	}
+	hs_cloop_next(L, t, addr, addr + size, run);
+	return true;
+}
+
+/* The progress of `size` more bytes, a report every 16 MiB. */
+static inline void hs_cloop_done(struct hs_cloop *L, uint64_t size)
+{
+	uint64_t was = L->done;
+	L->done += size;
+	if ((L->done >> 24) != (was >> 24))
+		hs_progress_add(L->cs->cl->progress, ((L->done >> 24) - (was >> 24)) << 24);
+}
+
+/* A uniform stretch's chunks, as the general loop would count them: their
+ * size, flags and core range are the stretch's, so each chunk's bytes are
+ * an add away, not a lookup. False when out of memory. */
+static bool hs_cloop_stretch(struct hs_cloop *L, const struct hs_chunk_stretch *sx)
+{
+	struct hs_classes *c = L->c;
+	uint64_t size = sx->size, end = sx->addr + (uint64_t)sx->n * size;
+	hs_cloop_done(L, (uint64_t)sx->n * size);
+	uint64_t wanted = (sx->flags & HS_CHUNK_F_METADATA) ? 0 : sx->in_use;
+	struct hs_cchunk k;
+	k.c = hs_chunk_make(sx->addr, size, HS_CHUNK_IN_USE, sx->flags);
+	/* The bytes: the whole stretch in one range of the core, each chunk
+	 * with all of its usable bytes; else chunk by chunk. */
+	const struct hs_memory_range *r = c->last_range;
+	if (!r || sx->addr < r->start || sx->addr - r->start >= r->memsz)
+		r = c->last_range = hs_memory_find(&c->proc->mem, sx->addr);
+	uint64_t usable = hs_sizing_usable(c->sizing, &k.c);
+	bool whole = r && end > sx->addr && end - r->start <= r->filesz && usable <= size;
+	for (unsigned i = 0; i < sx->n; i++) {
+		uint64_t addr = sx->addr + i * size;
+		if (!((wanted >> i) & 1)) {
+			hs_cloop_next(L, HS_TYPE_NONE, addr, addr + size, false);
+			continue;
+		}
+		if (whole) {
+			k.c.addr = addr;
+			k.id = sx->id + i;
+			k.p = r->data + (addr - r->start);
+			k.avail = (size_t)usable;
+		} else {
+			struct hs_chunk ch = hs_chunk_make(addr, size, HS_CHUNK_IN_USE, sx->flags);
+			hs_classes_load(c, &ch, sx->id + i, &k);
+		}
+		k.ref = (int)((sx->ref >> i) & 1);
+		bool weak;
+		uint32_t t = hs_cloop_type(L, &k, &weak);
+		if (!hs_cloop_count(L, t, weak, addr, size, sx->id + i, (sx->mark >> i) & 1))
+			return false;
+	}
+	return true;
+}
+
+static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, size_t pi)
+{
+	/* The part's record is filled here and copied out at the end: parts
+	 * are neighbours in one array, and threads writing theirs chunk by
+	 * chunk shared cache lines (two threads took as long as one). */
+	struct hs_part local = {0};
+	struct hs_cloop L = {
+		.cs = cs,
+		.th = th,
+		.c = th->c,
+		.part = &local,
+		.last = {.type = HS_TYPE_NONE},
+		.acc = {.type = HS_TYPE_NONE},
+		.sink = cs->sink,
+		.sink_arg = cs->sink_arg,
+		.leaks = cs->leaks,
+		.accept_weak = cs->cl->accept_weak,
+		.memo = !cs->cl->containers.count,
+		.prev = HS_TYPE_NONE,
+	};
+	struct hs_chunk_iter it;
+	local.thread = (unsigned)(th - cs->threads);
+	local.first_type = local.last_type = HS_TYPE_NONE;
+	hs_chunk_iter_init(&it, cs->cl->heap, cs->bounds[pi], cs->bounds[pi + 1]);
 	struct hs_chunk chs[HS_CENSUS_BATCH];
 	hs_chunk_id ids[HS_CENSUS_BATCH];
 	uint8_t bitss[HS_CENSUS_BATCH];
 	size_t nb = 0, bi = 0;
 	for (;;) {
 		if (bi == nb) {
+			struct hs_chunk_stretch sx;
+			if (!L.sink && hs_chunk_iter_stretch(&it, &sx)) {
+				if (!hs_cloop_stretch(&L, &sx))
+					goto nomem;
+				continue;
+			}
 			nb = hs_chunk_iter_many(&it, chs, ids, bitss, HS_CENSUS_BATCH);
 			bi = 0;
 			if (!nb)
@@ -159,79 +344,37 @@ static void hs_census_part(struct hs_census *cs, struct hs_census_thread *th, si
 		}
 		/* Field by field: a struct copy is stored 16 bytes at once,
 		 * which the 8-byte loads of its fields wait on. */
+		struct hs_chunk ch;
 		ch.addr = chs[bi].addr;
 		ch.info = chs[bi].info;
-		id = ids[bi];
+		hs_chunk_id id = ids[bi];
 		unsigned bits = bitss[bi++];
 		uint64_t size = hs_chunk_size(&ch);
-		uint32_t t = HS_TYPE_NONE;
-		bool run = false;
-		done += size;
-		if ((done >> 24) != ((done - size) >> 24))
-			hs_progress_add(cs->cl->progress, UINT64_C(1) << 24);
-		if (hs_classes_wanted(&ch)) {
-			struct hs_cchunk k;
-			bool weak;
-			hs_classes_load(c, &ch, id, &k);
-			bool ref = bits & (1u << HS_CHUNK_BIT_REF);
-			k.ref = ref;
-			if (last.type != HS_TYPE_NONE && k.p && last.size == size && last.ref == ref &&
-			    last.avail == k.avail && k.avail <= HS_SAME_BYTES &&
-			    (k.avail < 8 || hs_le64(last.p) == hs_le64(k.p)) &&
-			    !memcmp(last.p, k.p, k.avail) && !cs->cl->containers.count) {
-				t = last.type;
-				weak = last.weak;
-			} else {
-				t = hs_classes_detect(c, &k, cs->cl->accept_weak, &weak, NULL, 0);
-				last.type = k.p && k.avail <= HS_SAME_BYTES ? t : HS_TYPE_NONE;
-				last.p = k.p;
-				last.avail = k.avail;
-				last.size = size;
-				last.ref = ref;
-				last.weak = weak;
-			}
-			struct hs_tally *ty = t == HS_TYPE_NONE ? NULL : hs_thread_tally(th, t);
-			if (!ty) {
-				__atomic_store_n(&cs->nomem, true, __ATOMIC_RELAXED);
-				return;
-			}
-			ty->count++;
-			ty->bytes += size;
-			ty->weak += weak;
-			if (cs->sink)
-				cs->sink(cs->sink_arg, id,
-					 t < (1u << HS_TAG_BITS)
-						 ? (uint32_t)part->thread << HS_TAG_BITS | t
-						 : UINT32_MAX);
-			hs_keep_lowest(ty->examples, &ty->nexamples, HS_EXAMPLES, ch.addr);
-			if (cs->leaks && !(bits & (1u << HS_CHUNK_BIT_MARK))) {
-				ty->leaked.count++;
-				ty->leaked.bytes += size;
-			}
-			if (c->types[t].kind == HS_KIND_PATTERN) {
-				hs_keep_lowest(ty->samples, &ty->nsamples, HS_SAMPLES, ch.addr);
-				/* A run: adjacent chunks of one cluster, as seeds/001's
-				 * leak looked. */
-				run = prev == t && prev_end == ch.addr;
-				if (run && !prev_run)
-					ty->runs++;
-			}
+		hs_cloop_done(&L, size);
+		if (!hs_classes_wanted(&ch)) {
+			hs_cloop_next(&L, HS_TYPE_NONE, ch.addr, ch.addr + size, false);
+			continue;
 		}
-		if (!part->nchunks++) {
-			part->first_type = t;
-			part->first_addr = ch.addr;
-		} else if (part->nchunks == 2) {
-			part->first_linked = run;
-		}
-		part->last_type = t;
-		part->last_end = ch.addr + size;
-		part->last_linked = run;
-		prev = t;
-		prev_end = ch.addr + size;
-		prev_run = run;
+		struct hs_cchunk k;
+		bool weak;
+		hs_classes_load(L.c, &ch, id, &k);
+		k.ref = (bits & (1u << HS_CHUNK_BIT_REF)) != 0;
+		uint32_t t = hs_cloop_type(&L, &k, &weak);
+		if (!hs_cloop_count(&L, t, weak, ch.addr, size, id,
+				    bits & (1u << HS_CHUNK_BIT_MARK)))
+			goto nomem;
 	}
-	hs_progress_add(cs->cl->progress, done & ((UINT64_C(1) << 24) - 1));
+	hs_tally_flush(th, &L.acc);
+	/* The last chunk's: */
+	local.nchunks = L.nchunks;
+	local.last_type = L.prev;
+	local.last_end = L.prev_end;
+	local.last_linked = L.prev_run;
+	hs_progress_add(cs->cl->progress, L.done & ((UINT64_C(1) << 24) - 1));
 	cs->parts[pi] = local;
+	return;
+nomem:
+	__atomic_store_n(&cs->nomem, true, __ATOMIC_RELAXED);
 }
 
 static void *hs_census_thread_main(void *arg)

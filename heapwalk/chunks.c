@@ -22,9 +22,10 @@
  * and markers alternate, so the parity of the ones below decides. Chunks of
  * 4096 granules or more get a run of their own, which bounds every scan.
  *
- * A uniform run (UNI) holds n equal regions (a slab, a span, or one big
- * chunk) in three bitmaps, interleaved a word each: U (in use), A (in use:
- * mark; not in use: cached), B (in use: ref). Its chunks share their flags.
+ * A uniform run (UNI) holds n equal regions (a slab, a span, one big chunk,
+ * or a long stretch of equal in-use glibc chunks) in three bitmaps,
+ * interleaved a word each: U (in use), A (in use: mark; not in use: cached),
+ * B (in use: ref). Its chunks share their flags.
  *
  * A chunk id is the run's index (28 bits) and the granule or region (36).
  */
@@ -32,6 +33,10 @@
 #define HS_POS_MAX ((UINT64_C(1) << HS_ID_POS_BITS) - 1)
 #define HS_RUNS_MAX ((UINT64_C(1) << 28) - 1)
 #define HS_VAR_MAX_GRANULES 4096
+/* Equal in-use chunks in a row that a bulk append puts in a uniform run
+ * rather than a variable one (hs_heap_add_chunks): from there on the bits
+ * it saves pay for the run records (its own, and the next run's). */
+#define HS_UNI_MIN 1024
 /* Runs closer than this share a cluster, which has one directory entry
  * (the first run that reaches it) per 64 KiB of its span, or per more when
  * that would take more than HS_DIR_PER_RUN entries a run (a hostile core's
@@ -427,18 +432,23 @@ bool hs_heap_add_chunks(struct hs_heap *heap, uint64_t addr, uint64_t size, uint
 {
 	struct hs_chunk_store *st = heap->store;
 	flags &= HS_CHUNK_F_METADATA | HS_CHUNK_F_MMAPPED;
-	if (n >= 2 && state == HS_CHUNK_IN_USE && !st->finished && var_fits(st, addr, size, flags) &&
-	    size <= (UINT64_MAX - addr) / n)
-		return store_add_var_in_use(heap, addr, size, n);
 	struct hs_run *r = st->open ? &st->runs[st->nruns - 1] : NULL;
 	bool append = r && r->hi == addr && r->kind == HS_RUN_UNI && r->rsize == size &&
 		      r->flags == flags;
+	/* Granule-sized chunks go to a uniform run only in a long stretch of
+	 * in-use ones (or after one): there it takes fewer bits, and finding a
+	 * chunk is a multiply rather than bit scans, which the marking and the
+	 * census do once a chunk. */
+	bool var = var_fits(st, addr, size, flags) &&
+		   !(state == HS_CHUNK_IN_USE && (append || n >= HS_UNI_MIN));
+	if (n >= 2 && state == HS_CHUNK_IN_USE && !st->finished && var &&
+	    size <= (UINT64_MAX - addr) / n)
+		return store_add_var_in_use(heap, addr, size, n);
 	/* In bulk only what n single appends would put in one uniform run;
 	 * the rest one by one, the same way. */
 	if (n < 2 || !size || size > HS_CHUNK_MAX_SIZE || n > HS_POS_MAX ||
 	    size > (UINT64_MAX - addr) / n || st->finished ||
-	    (unsigned)state >= HS_CHUNK_NSTATES || var_fits(st, addr, size, flags) ||
-	    (append && r->n + n > HS_POS_MAX)) {
+	    (unsigned)state >= HS_CHUNK_NSTATES || var || (append && r->n + n > HS_POS_MAX)) {
 		for (uint64_t i = 0; i < n; i++)
 			if (!hs_heap_add_chunk(heap, addr + i * size, size, state, flags))
 				return false;
@@ -1028,6 +1038,41 @@ size_t hs_chunk_iter_many(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chu
 	if (n < max)
 		it->run = st->nruns;
 	return n;
+}
+
+bool hs_chunk_iter_stretch(struct hs_chunk_iter *it, struct hs_chunk_stretch *ret)
+{
+	const struct hs_chunk_store *st = it->heap->store;
+	while (it->run < st->nruns && it->pos >= st->runs[it->run].n) {
+		it->run++;
+		it->pos = 0;
+	}
+	if (it->run >= st->nruns)
+		return false;
+	const struct hs_run *r = &st->runs[it->run];
+	uint64_t pos = it->pos;
+	if (r->kind != HS_RUN_UNI || !r->rsize || r->lo + pos * r->rsize >= it->to)
+		return false;
+	uint64_t addr = r->lo + pos * r->rsize, b = pos & 63, m = 64 - b;
+	/* To the end of the bitmap word, the run, and the chunks before `to`. */
+	if (m > r->n - pos)
+		m = r->n - pos;
+	if (m > (it->to - addr - 1) / r->rsize + 1)
+		m = (it->to - addr - 1) / r->rsize + 1;
+	uint64_t mask = m == 64 ? ~UINT64_C(0) : (UINT64_C(1) << m) - 1;
+	const uint64_t *w = &r->w[(pos >> 6) * 3];
+	uint64_t u = (w[0] >> b) & mask, a = (w[1] >> b) & mask;
+	ret->addr = addr;
+	ret->size = r->rsize;
+	ret->id = make_id(it->run, pos);
+	ret->n = (unsigned)m;
+	ret->flags = r->flags;
+	ret->in_use = u;
+	ret->cached = a & ~u;
+	ret->mark = a & u;
+	ret->ref = (w[2] >> b) & mask & u;
+	it->pos = pos + m;
+	return true;
 }
 
 /* What the word-at-a-time iterations look for. */

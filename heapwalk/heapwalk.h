@@ -315,6 +315,22 @@ bool hs_chunk_iter_next(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk
  * many; 0 at the end. */
 size_t hs_chunk_iter_many(struct hs_chunk_iter *it, struct hs_chunk *ret, hs_chunk_id *ids,
 			  uint8_t *bits, size_t max);
+/*
+ * Chunks of one uniform run (a slab, a span, a stretch of equal glibc
+ * chunks) at once: up to 64 that hs_chunk_iter_next would give next, all of
+ * one size and flags, each starting where the one before ends. Chunk i is
+ * at addr + i * size with id `id + i`; bit i of in_use, cached, mark and
+ * ref gives its state and bits (cached only when not in use; mark and ref
+ * only in use). Returns false, and takes nothing, where the next chunk is
+ * not in a uniform run or there is none: hs_chunk_iter_many then goes on.
+ */
+struct hs_chunk_stretch {
+	uint64_t addr, size;
+	hs_chunk_id id;
+	unsigned n, flags;
+	uint64_t in_use, cached, mark, ref;
+};
+bool hs_chunk_iter_stretch(struct hs_chunk_iter *it, struct hs_chunk_stretch *ret);
 /* The next chunk that is not in use (free or cached), as hs_chunk_iter_next
  * would reach it, stepping over in-use chunks a bitmap word at a time. */
 bool hs_chunk_iter_next_idle(struct hs_chunk_iter *it, struct hs_chunk *ret);

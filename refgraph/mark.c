@@ -354,10 +354,13 @@ static void mscan_small(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_elo
 }
 
 /* Read the words of item `it` (at most one piece of it; the rest goes back
- * on the stack) and push what they mark. */
-static void mwork(struct hs_mpool *pl, struct hs_mlocal *st, struct hs_elocal *el,
-		  struct hs_mitem it, uint64_t counts[HS_ROOT_NKINDS],
-		  const struct hs_memory_range **last)
+ * on the stack) and push what they mark. Flattened: with link-time
+ * optimization that inlines hs_heap_mark_at from the store's library too,
+ * whose call once a word was a fifth of the marking of 40 M small chunks. */
+__attribute__((flatten)) static void mwork(struct hs_mpool *pl, struct hs_mlocal *st,
+					   struct hs_elocal *el, struct hs_mitem it,
+					   uint64_t counts[HS_ROOT_NKINDS],
+					   const struct hs_memory_range **last)
 {
 	struct hs_refgraph *g = pl->g;
 	struct hs_heap *heap = g->heap;

@@ -332,6 +332,161 @@ static void test_top_of_space(void)
 	hs_process_destroy(proc);
 }
 
+/* ------------------------------------------------------------------ census paths */
+
+static uint64_t census_seed = 88172645463325252ull;
+static uint64_t census_rnd(void)
+{
+	census_seed ^= census_seed << 13;
+	census_seed ^= census_seed >> 7;
+	census_seed ^= census_seed << 17;
+	return census_seed;
+}
+
+static void census_sink(void *arg, hs_chunk_id id, uint32_t tag)
+{
+	(void)arg;
+	(void)id;
+	(void)tag;
+}
+
+/* The census of cl, on `threads` threads; with a sink it takes every chunk
+ * one at a time (no uniform stretches). */
+static void census_of(struct hs_process *proc, struct hs_heap *heap, unsigned threads,
+		      bool sink, struct hs_report *r)
+{
+	struct hs_classifier *cl = NULL;
+	struct hs_classify_options opts = {.threads = threads};
+	CHECK(!hs_classifier_create(proc, heap, &opts, &cl));
+	struct hs_census_options co = {.leaks = true, .sink = sink ? census_sink : NULL};
+	struct hs_census *cs = NULL;
+	hs_report_init(r);
+	CHECK(cl && !hs_census_run(cl, &co, &cs));
+	CHECK(cs && !hs_census_report(cs, r));
+	hs_census_destroy(cs);
+	hs_classifier_destroy(cl);
+}
+
+static void census_same(const struct hs_report *a, const struct hs_report *b)
+{
+	CHECK_EQ(a->ntypes, b->ntypes);
+	for (size_t k = 0; k < a->ntypes && k < b->ntypes; k++) {
+		const struct hs_report_type *x = &a->types[k], *y = &b->types[k];
+		CHECK(!strcmp(x->name, y->name));
+		CHECK_EQ(x->count, y->count);
+		CHECK_EQ(x->bytes, y->bytes);
+		CHECK_EQ(x->leaked.count, y->leaked.count);
+		CHECK_EQ(x->leaked.bytes, y->leaked.bytes);
+		CHECK_EQ(x->nexamples, y->nexamples);
+		for (size_t e = 0; e < x->nexamples && e < y->nexamples; e++)
+			CHECK_EQ(x->examples[e], y->examples[e]);
+	}
+	CHECK_EQ(a->npatterns, b->npatterns);
+	for (size_t k = 0; k < a->npatterns && k < b->npatterns; k++) {
+		const struct hs_report_pattern *x = &a->patterns[k], *y = &b->patterns[k];
+		CHECK(!strcmp(x->signature, y->signature));
+		CHECK_EQ(x->size, y->size);
+		CHECK_EQ(x->count, y->count);
+		CHECK_EQ(x->runs, y->runs);
+		CHECK_EQ(x->nsamples, y->nsamples);
+		for (size_t e = 0; e < x->nsamples && e < y->nsamples; e++)
+			CHECK_EQ(x->samples[e].address, y->samples[e].address);
+	}
+}
+
+#define CENSUS_HEAP (UINT64_C(1) << 20)
+static uint8_t census_mem[CENSUS_HEAP];
+
+/*
+ * The census takes chunks of uniform runs a stretch at a time; the same
+ * heap counted one chunk at a time (a sink makes it) must give the same
+ * report, on one thread and on two. The heap mixes long stretches of equal
+ * glibc chunks (uniform runs), chunks of any size (variable runs), slabs of
+ * free, cached and metadata regions, and a core that holds only part of the
+ * heap; the chunks hold indexes, copies of one object, heap pointers and
+ * text, with random MARK bits.
+ */
+static void test_census_stretches(void)
+{
+	for (unsigned round = 0; round < 6; round++) {
+		bool glibc = round & 1;
+		/* Rounds 4 and 5: the core stops short of the heap's end. */
+		size_t held = round >= 4 ? CENSUS_HEAP - 40000 - 8 * (census_rnd() % 64) : CENSUS_HEAP;
+		struct hs_process *proc = check_process_create(BASE, census_mem, held, MOD, modmem,
+							       sizeof(modmem), 4);
+		struct hs_heap *heap;
+		CHECK(!hs_heap_create(&heap));
+		snprintf(heap->allocator, sizeof(heap->allocator), glibc ? "glibc" : "jemalloc");
+		if (glibc)
+			hs_heap_set_granule(heap, 4);
+		uint64_t off = 0;
+		while (off < CENSUS_HEAP - 4096) {
+			uint64_t size = 16 * (2 + census_rnd() % 4), n;
+			enum hs_chunk_state st = HS_CHUNK_IN_USE;
+			unsigned flags = 0;
+			switch (census_rnd() % 4) {
+			case 0: /* a long stretch */
+				n = 1024 + census_rnd() % 1500;
+				break;
+			case 1: /* a slab of another state */
+				n = 1 + census_rnd() % 200;
+				st = census_rnd() % 2 ? HS_CHUNK_FREE : HS_CHUNK_CACHED;
+				flags = census_rnd() % 4 ? 0 : HS_CHUNK_F_METADATA;
+				if (flags)
+					st = HS_CHUNK_IN_USE;
+				break;
+			default: /* a few, one at a time */
+				n = 1 + census_rnd() % 20;
+				break;
+			}
+			if (n > (CENSUS_HEAP - off) / size)
+				n = (CENSUS_HEAP - off) / size;
+			unsigned fill = (unsigned)(census_rnd() % 4);
+			for (uint64_t i = 0; i < n; i++) {
+				uint8_t *p = census_mem + off + i * size;
+				memset(p, 0, size);
+				if (fill == 0)
+					put64(p, i); /* an index */
+				else if (fill == 1)
+					put64(p, 0x1122334455667788ull); /* one object, copied */
+				else if (fill == 2)
+					put64(p, BASE + census_rnd() % CENSUS_HEAP); /* a pointer */
+				else
+					memcpy(p, census_rnd() % 2 ? "some text" : "other te", 9);
+				if (census_rnd() % 64 == 0)
+					put64(p + 8, census_rnd());
+			}
+			if (n > 1 && census_rnd() % 2)
+				CHECK(hs_heap_add_chunks(heap, BASE + off, size, n, st, flags));
+			else
+				for (uint64_t i = 0; i < n; i++)
+					CHECK(hs_heap_add_chunk(heap, BASE + off + i * size, size, st,
+								flags));
+			off += n * size;
+		}
+		CHECK(!hs_heap_finish(heap));
+		struct hs_chunk_iter it;
+		struct hs_chunk ch;
+		hs_chunk_id id;
+		hs_chunk_iter_init(&it, heap, 0, UINT64_MAX);
+		while (hs_chunk_iter_next(&it, &ch, &id))
+			if (hs_chunk_state(&ch) == HS_CHUNK_IN_USE && census_rnd() % 3)
+				hs_heap_chunk_bit_set(heap, id, HS_CHUNK_BIT_MARK);
+		struct hs_report one, two, each;
+		census_of(proc, heap, 1, false, &one);
+		census_of(proc, heap, 2, false, &two);
+		census_of(proc, heap, 2, true, &each);
+		CHECK(one.ntypes > 3 && one.npatterns > 3);
+		census_same(&one, &two);
+		census_same(&one, &each);
+		hs_report_deinit(&one);
+		hs_report_deinit(&two);
+		hs_report_deinit(&each);
+		hs_heap_destroy(heap);
+		hs_process_destroy(proc);
+	}
+}
+
 int main(void)
 {
 	test_sds_parse();
@@ -339,5 +494,6 @@ int main(void)
 	test_signature();
 	test_classify_heap();
 	test_top_of_space();
+	test_census_stretches();
 	return check_summary("test_classify");
 }

@@ -1,4 +1,5 @@
 /* prefault.c: a second thread that maps the core's pages ahead of a single-threaded phase. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -24,13 +25,18 @@ static void *hs_prefault_main(void *arg)
 	size_t off = 0;
 #ifdef MADV_POPULATE_READ
 	/* The kernel maps a stretch in one call (Linux 5.14), rather than one
-	 * fault a page; on an older kernel the loop below touches the pages. */
+	 * fault a page; on an older kernel (EINVAL) the loop below touches the
+	 * pages. Any other failure ends the read-ahead, which only saves
+	 * time. */
 	for (; off < pf->size; off += HS_PREFAULT_STRETCH) {
 		if (__atomic_load_n(&pf->stop, __ATOMIC_RELAXED))
 			return NULL;
 		size_t n = pf->size - off < HS_PREFAULT_STRETCH ? pf->size - off : HS_PREFAULT_STRETCH;
-		if (madvise((void *)(pf->map + off), n, MADV_POPULATE_READ))
+		if (madvise((void *)(pf->map + off), n, MADV_POPULATE_READ)) {
+			if (errno != EINVAL)
+				return NULL;
 			break;
+		}
 	}
 #endif
 	for (; off < pf->size; off += pf->page) {

@@ -37,6 +37,16 @@ static int check_count, check_failures;
 		}                                                            \
 	} while (0)
 
+/* A xorshift64 step: the tests' repeatable pseudo-random numbers, from a
+ * state the caller keeps (never 0). */
+static inline uint64_t check_rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 /* The end of a test program: prints the tally (failures to stderr) and
  * returns main's exit status, 1 if anything failed. A test's own reporting
  * helper may count a failure of its own with check_failures++. */

@@ -337,10 +337,7 @@ static void test_top_of_space(void)
 static uint64_t census_seed = 88172645463325252ull;
 static uint64_t census_rnd(void)
 {
-	census_seed ^= census_seed << 13;
-	census_seed ^= census_seed >> 7;
-	census_seed ^= census_seed << 17;
-	return census_seed;
+	return check_rnd(&census_seed);
 }
 
 static void census_sink(void *arg, hs_chunk_id id, uint32_t tag)

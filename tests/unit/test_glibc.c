@@ -939,8 +939,10 @@ static void test_split(void)
  * chunk walk. The clean heap's top becomes RUN_N chunks of 0x30, among them
  * a cached one (tcache), a free one (small bin), one of a different size,
  * and, with `cut`, the boundary between two memory ranges; top follows.
+ * The stretch after the one of a different size is long enough (1919
+ * chunks) for the store to keep it as a uniform run.
  */
-#define RUN_N 120
+#define RUN_N 2000
 #define RUN_AT(k) (TOP + 0x30 * (uint64_t)(k))
 #define RUN_CACHED 20
 #define RUN_FREE 50

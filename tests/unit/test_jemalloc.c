@@ -442,9 +442,7 @@ static void test_mutations(void)
 	for (unsigned round = 0; round < 300; round++) {
 		build(round % 2 ? 57 : 48);
 		for (unsigned k = 0; k < 8; k++) {
-			seed ^= seed << 13;
-			seed ^= seed >> 7;
-			seed ^= seed << 17;
+			check_rnd(&seed);
 			unsigned t = (unsigned)(seed % HS_ARRAY_SIZE(targets));
 			uint64_t off = (seed >> 8) % targets[t][1];
 			uint64_t a = targets[t][0] + off;

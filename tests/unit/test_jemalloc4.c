@@ -565,9 +565,7 @@ static void test_mutations(void)
 	for (unsigned round = 0; round < 300; round++) {
 		build();
 		for (unsigned k = 0; k < 8; k++) {
-			seed ^= seed << 13;
-			seed ^= seed >> 7;
-			seed ^= seed << 17;
+			check_rnd(&seed);
 			unsigned t = (unsigned)(seed % HS_ARRAY_SIZE(targets));
 			w8(targets[t][0] + (seed >> 8) % targets[t][1], (uint8_t)(seed >> 40));
 		}

@@ -272,11 +272,9 @@ static bool hs_cloop_stretch(struct hs_cloop *L, const struct hs_chunk_stretch *
 	k.c = hs_chunk_make(sx->addr, size, HS_CHUNK_IN_USE, sx->flags);
 	/* The bytes: the whole stretch in one range of the core, each chunk
 	 * with all of its usable bytes; else chunk by chunk. */
-	const struct hs_memory_range *r = c->last_range;
-	if (!r || sx->addr < r->start || sx->addr - r->start >= r->memsz)
-		r = c->last_range = hs_memory_find(&c->proc->mem, sx->addr);
-	uint64_t usable = hs_sizing_usable(c->sizing, &k.c);
-	bool whole = r && end > sx->addr && end - r->start <= r->filesz && usable <= size;
+	const struct hs_memory_range *r = hs_classes_range(c, sx->addr);
+	uint64_t usable = hs_sizing_usable(c->sizing, &k.c); /* at most size */
+	bool whole = r && end > sx->addr && end - r->start <= r->filesz;
 	for (unsigned i = 0; i < sx->n; i++) {
 		uint64_t addr = sx->addr + i * size;
 		if (!((wanted >> i) & 1)) {

@@ -137,6 +137,16 @@ void hs_classes_destroy(struct hs_classes *c);
 uint32_t hs_classes_type(struct hs_classes *c, const char *name, enum hs_kind kind,
 			 double confidence);
 /* Fill k from a chunk and its id: its readable bytes. */
+/* The core range holding addr (NULL if none): the last one found first,
+ * since chunks come in address order. */
+static inline const struct hs_memory_range *hs_classes_range(struct hs_classes *c, uint64_t addr)
+{
+	const struct hs_memory_range *r = c->last_range;
+	if (!r || addr < r->start || addr - r->start >= r->memsz)
+		r = c->last_range = hs_memory_find(&c->proc->mem, addr);
+	return r;
+}
+
 static inline void hs_classes_load(struct hs_classes *c, const struct hs_chunk *ch,
 				   hs_chunk_id id, struct hs_cchunk *k)
 {
@@ -149,9 +159,7 @@ static inline void hs_classes_load(struct hs_classes *c, const struct hs_chunk *
 	k->p = NULL;
 	k->avail = 0;
 	k->ref = -1;
-	const struct hs_memory_range *r = c->last_range;
-	if (!r || ch->addr < r->start || ch->addr - r->start >= r->memsz)
-		r = c->last_range = hs_memory_find(&c->proc->mem, ch->addr);
+	const struct hs_memory_range *r = hs_classes_range(c, ch->addr);
 	if (!r || ch->addr - r->start >= r->filesz)
 		return;
 	uint64_t n = r->filesz - (ch->addr - r->start);
